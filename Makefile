@@ -1,0 +1,45 @@
+# Everything installs into the project: .venv (Python) and node_modules (the pinned CDK CLI).
+# `make synth` and `make test` are the README's two commands for a fresh machine.
+
+VENV := .venv
+BIN := $(VENV)/bin
+CDK := node_modules/.bin/cdk
+PYTHON ?= python3
+
+# Node 20 is past jsii's support window; the banner it prints on every run is noise here.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: install synth test lint typecheck unit bench audit clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(BIN)/.installed node_modules/.installed
+
+## Install everything, then synthesize every environment into cdk.out/assembly-<env>/.
+synth: install
+	$(CDK) synth --quiet --no-notices
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+## Install everything, then run lint, type checks and the whole pytest suite.
+test: lint typecheck
+	$(BIN)/pytest
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out

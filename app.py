@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Builds one Stage per environment in config/environments.
+
+``cdk synth`` writes every environment; ``-c environments=dev,staging`` narrows it and
+``-c nist=true`` adds the NIST 800-53 R5 pack to the AwsSolutions gate, and
+``-c config_dir=path`` reads environments from another folder (tests use fixtures).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from config.loader import ENVIRONMENTS_DIR, load_environments
+from stacks.environment_stage import EnvironmentStage
+from stacks.security_gates import add_security_gates
+
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+
+
+def project_context() -> dict[str, Any]:
+    """cdk.json's context (feature flags), so ``python app.py`` and tests synthesize what the CLI does.
+
+    Context given to ``App`` ranks below the CLI's ``-c`` values, so those still win.
+    """
+    context: dict[str, Any] = json.loads(CDK_JSON.read_text(encoding="utf-8"))["context"]
+    return context
+
+
+def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, *, gates: bool = True) -> cdk.App:
+    """The whole app. Tests pass ``gates=False`` and run the cdk-nag packs themselves, to report findings."""
+    app = cdk.App(context={**project_context(), **(context or {})}, outdir=outdir)
+    selection = app.node.try_get_context("environments")
+    only = [name.strip() for name in str(selection).split(",") if name.strip()] if selection else None
+    config_dir = app.node.try_get_context("config_dir")
+    directory = Path(config_dir).resolve() if config_dir else ENVIRONMENTS_DIR
+    for config in load_environments(directory, only=only):
+        EnvironmentStage(app, config)
+    if gates:
+        add_security_gates(app, nist_800_53_r5=str(app.node.try_get_context("nist")).lower() == "true")
+    return app
+
+
+if __name__ == "__main__":
+    build_app().synth()

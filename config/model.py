@@ -1,0 +1,238 @@
+"""Typed, frozen description of one environment.
+
+Field defaults are the safe choice; the YAML files under ``config/environments/`` only
+say where an environment differs. Cross-field rules live in each class's ``problems``
+method, which returns every problem at once so a bad file is fixed in one pass.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+SUBNET_ID_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+ROUTE_TABLE_ID_PATTERN = re.compile(r"^rtb-[0-9a-f]{8,17}$")
+LUSTRE_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
+
+# FSx for Lustre PERSISTENT_2 (SSD): per-unit throughput in MB/s/TiB and capacity steps.
+LUSTRE_THROUGHPUTS = (125, 250, 500, 1000)
+LUSTRE_MIN_GIB = 1200
+LUSTRE_STEP_GIB = 2400
+
+# The retention periods CloudWatch Logs accepts, by the name aws_logs.RetentionDays gives them.
+LOG_RETENTION_NAMES = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+    60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+    365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1096: "THREE_YEARS",
+    1827: "FIVE_YEARS", 2192: "SIX_YEARS", 2557: "SEVEN_YEARS", 2922: "EIGHT_YEARS", 3288: "NINE_YEARS",
+    3653: "TEN_YEARS",
+}  # fmt: skip
+LOG_RETENTION_DAYS = tuple(LOG_RETENTION_NAMES)
+
+MIN_AZS = 2
+MAX_AZS = 6
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One rule a config value breaks: where it is, what it is, what is allowed."""
+
+    key: str
+    value: object
+    allowed: str
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Cost-allocation tags applied once, at the Stage, to every taggable resource."""
+
+    environment: str
+    owner: str
+    cost_center: str
+
+    def as_aws_tags(self) -> dict[str, str]:
+        return {"environment": self.environment, "owner": self.owner, "cost-center": self.cost_center}
+
+    def problems(self, env_name: str) -> list[Problem]:
+        found = [
+            Problem(f"tags.{key}", value, "a non-empty string")
+            for key, value in (("owner", self.owner), ("cost_center", self.cost_center))
+            if not value.strip()
+        ]
+        if self.environment != env_name:
+            found.append(Problem("tags.environment", self.environment, f"the environment's name, {env_name!r}"))
+        return found
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """A new VPC (``mode: new``) or an existing one described by ids (``mode: existing``).
+
+    Existing VPCs are described, never looked up, so synth stays hermetic.
+    """
+
+    mode: Literal["new", "existing"] = "new"
+    cidr: str = "10.0.0.0/16"
+    az_count: int = 2
+    availability_zones: tuple[str, ...] = ()
+    nat_gateways: int = 1
+    vpc_id: str | None = None
+    private_subnet_ids: tuple[str, ...] = ()
+    private_route_table_ids: tuple[str, ...] = ()
+    interface_endpoints: bool = True
+    flow_log_retention_days: int = 365
+
+    def problems(self, region: str | None) -> list[Problem]:
+        found: list[Problem] = []
+        try:
+            network = ipaddress.IPv4Network(self.cidr, strict=True)
+            if not 16 <= network.prefixlen <= 24:
+                found.append(Problem("network.cidr", self.cidr, "an IPv4 block from /16 to /24"))
+        except ValueError:
+            found.append(Problem("network.cidr", self.cidr, "an IPv4 network such as 10.0.0.0/16"))
+        if not MIN_AZS <= self.az_count <= MAX_AZS:
+            found.append(Problem("network.az_count", self.az_count, f"an integer from {MIN_AZS} to {MAX_AZS}"))
+        if self.flow_log_retention_days not in LOG_RETENTION_DAYS:
+            found.append(
+                Problem(
+                    "network.flow_log_retention_days",
+                    self.flow_log_retention_days,
+                    "one of CloudWatch Logs' retention periods: " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+                )
+            )
+        if region is not None:
+            wrong = [az for az in self.availability_zones if not az.startswith(region)]
+            if wrong:
+                found.append(Problem("network.availability_zones", wrong, f"zones of the region {region}"))
+        if self.mode == "new":
+            found += self._new_vpc_problems(region)
+        else:
+            found += self._existing_vpc_problems()
+        return found
+
+    def _new_vpc_problems(self, region: str | None) -> list[Problem]:
+        found: list[Problem] = []
+        if region is not None and len(self.availability_zones) != self.az_count:
+            found.append(
+                Problem(
+                    "network.availability_zones",
+                    list(self.availability_zones),
+                    f"{self.az_count} zone names (az_count) when region is set, so synth needs no lookup",
+                )
+            )
+        if region is None and self.availability_zones:
+            found.append(
+                Problem("network.availability_zones", list(self.availability_zones), "empty when region is not set")
+            )
+        if not 1 <= self.nat_gateways <= self.az_count:
+            found.append(Problem("network.nat_gateways", self.nat_gateways, f"from 1 to az_count ({self.az_count})"))
+        for key in ("vpc_id", "private_subnet_ids", "private_route_table_ids"):
+            if getattr(self, key):
+                found.append(Problem(f"network.{key}", getattr(self, key), "absent when mode is 'new'"))
+        return found
+
+    def _existing_vpc_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.vpc_id is None or not VPC_ID_PATTERN.match(self.vpc_id):
+            found.append(Problem("network.vpc_id", self.vpc_id, "a VPC id such as vpc-0123456789abcdef0"))
+        subnets = self.private_subnet_ids
+        if len(subnets) < MIN_AZS:
+            found.append(Problem("network.private_subnet_ids", list(subnets), f"at least {MIN_AZS} subnet ids"))
+        found += [
+            Problem("network.private_subnet_ids", s, "a subnet id such as subnet-0123456789abcdef0")
+            for s in subnets
+            if not SUBNET_ID_PATTERN.match(s)
+        ]
+        found += [
+            Problem("network.private_route_table_ids", r, "a route table id such as rtb-0123456789abcdef0")
+            for r in self.private_route_table_ids
+            if not ROUTE_TABLE_ID_PATTERN.match(r)
+        ]
+        for key in ("private_route_table_ids", "availability_zones"):
+            values = getattr(self, key)
+            if len(values) != len(subnets):
+                found.append(Problem(f"network.{key}", list(values), f"one per private subnet ({len(subnets)})"))
+        return found
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Sizes and lifetimes of the data stores."""
+
+    lustre_storage_capacity_gib: int = LUSTRE_MIN_GIB
+    lustre_throughput_mbps_per_tib: int = 125
+    lustre_datasets_path: str = "/datasets"
+    noncurrent_version_expiration_days: int = 90
+    incomplete_upload_expiration_days: int = 7
+    access_log_expiration_days: int = 365
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        size = self.lustre_storage_capacity_gib
+        if size != LUSTRE_MIN_GIB and (size < LUSTRE_STEP_GIB or size % LUSTRE_STEP_GIB):
+            found.append(
+                Problem(
+                    "data.lustre_storage_capacity_gib",
+                    size,
+                    f"{LUSTRE_MIN_GIB} or a multiple of {LUSTRE_STEP_GIB} (PERSISTENT_2)",
+                )
+            )
+        if self.lustre_throughput_mbps_per_tib not in LUSTRE_THROUGHPUTS:
+            found.append(
+                Problem(
+                    "data.lustre_throughput_mbps_per_tib",
+                    self.lustre_throughput_mbps_per_tib,
+                    f"one of {', '.join(map(str, LUSTRE_THROUGHPUTS))}",
+                )
+            )
+        path = self.lustre_datasets_path
+        if not LUSTRE_PATH_PATTERN.match(path):
+            found.append(Problem("data.lustre_datasets_path", path, "an absolute path below /, e.g. /datasets"))
+        for key in (
+            "noncurrent_version_expiration_days",
+            "incomplete_upload_expiration_days",
+            "access_log_expiration_days",
+        ):
+            if getattr(self, key) < 1:
+                found.append(Problem(f"data.{key}", getattr(self, key), "1 or more"))
+        return found
+
+
+@dataclass(frozen=True)
+class EnvironmentConfig:
+    """Everything one environment's Stage is built from."""
+
+    name: str
+    tags: Tags
+    removal_policy: Literal["destroy", "retain"] = "retain"
+    account: str | None = None
+    region: str | None = None
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+
+    @property
+    def is_throwaway(self) -> bool:
+        """Data stores of a throwaway environment are deleted with it; all others are retained."""
+        return self.removal_policy == "destroy"
+
+    def problems(self, expected_name: str) -> list[Problem]:
+        found: list[Problem] = []
+        if self.name != expected_name:
+            found.append(Problem("name", self.name, f"the file's name, {expected_name!r}"))
+        if not NAME_PATTERN.match(self.name):
+            found.append(Problem("name", self.name, "2-20 lowercase letters, digits or '-', starting with a letter"))
+        if self.account is not None and not ACCOUNT_PATTERN.match(self.account):
+            found.append(Problem("account", self.account, "a 12-digit AWS account id (quote it in YAML)"))
+        if self.region is not None and not REGION_PATTERN.match(self.region):
+            found.append(Problem("region", self.region, "an AWS region name such as eu-west-1"))
+        if (self.account is None) != (self.region is None):
+            found.append(
+                Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
+            )
+        return found + self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()

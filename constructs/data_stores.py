@@ -1,0 +1,105 @@
+"""Where training data, model artifacts and access logs live.
+
+Other constructs receive this object and call its ``grant_*`` methods; the buckets' KMS
+key permissions come with the grants, so nobody writes key policy by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+
+from constructs import Construct
+
+
+@dataclass(frozen=True)
+class DataStoresProps:
+    key: kms.IKey
+    retain: bool
+    noncurrent_version_expiration: cdk.Duration
+    incomplete_upload_expiration: cdk.Duration
+    access_log_expiration: cdk.Duration
+
+
+class DataStores(Construct):
+    """Three buckets: ``datasets_bucket``, ``artifacts_bucket`` and ``access_logs_bucket``.
+
+    Data buckets are KMS-encrypted with the platform key; the access-log bucket uses
+    SSE-S3 because S3 server access logging cannot deliver to SSE-KMS buckets.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, props: DataStoresProps) -> None:
+        super().__init__(scope, construct_id)
+        self.key = props.key
+        self._props = props
+        self.access_logs_bucket = self._bucket(
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            extra_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=props.access_log_expiration)],
+        )
+        cdk.Validations.of(self.access_logs_bucket).acknowledge(
+            cdk.Acknowledgment(
+                id="AwsSolutions-S1",
+                reason="This bucket is the server access log destination; logging it to itself would loop.",
+            )
+        )
+        self.datasets_bucket = self._bucket("Datasets", encryption=s3.BucketEncryption.KMS, log_prefix="datasets/")
+        self.artifacts_bucket = self._bucket("Artifacts", encryption=s3.BucketEncryption.KMS, log_prefix="artifacts/")
+
+    def _bucket(
+        self,
+        construct_id: str,
+        *,
+        encryption: s3.BucketEncryption,
+        log_prefix: str | None = None,
+        extra_rules: list[s3.LifecycleRule] | None = None,
+    ) -> s3.Bucket:
+        props = self._props
+        kms_encrypted = encryption == s3.BucketEncryption.KMS
+        return s3.Bucket(
+            self,
+            construct_id,
+            encryption=encryption,
+            encryption_key=props.key if kms_encrypted else None,
+            bucket_key_enabled=kms_encrypted or None,
+            server_access_logs_bucket=self.access_logs_bucket if log_prefix else None,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=props.noncurrent_version_expiration,
+                ),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads",
+                    abort_incomplete_multipart_upload_after=props.incomplete_upload_expiration,
+                ),
+                *(extra_rules or []),
+            ],
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY,
+            auto_delete_objects=not props.retain,
+        )
+
+    def grant_read_datasets(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read training, validation and evaluation data."""
+        return self.datasets_bucket.grant_read(grantee)
+
+    def grant_read_write_datasets(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Curate datasets (data preparation jobs)."""
+        return self.datasets_bucket.grant_read_write(grantee)
+
+    def grant_read_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Read checkpoints, model outputs and evaluation results (import, serving)."""
+        return self.artifacts_bucket.grant_read(grantee)
+
+    def grant_read_write_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Write checkpoints, model outputs and evaluation results (training, evaluation)."""
+        return self.artifacts_bucket.grant_read_write(grantee)

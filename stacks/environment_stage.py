@@ -1,0 +1,26 @@
+"""One environment: its stacks and its tags."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from config.model import EnvironmentConfig
+from constructs import Construct
+from stacks.data_stack import DataStack
+from stacks.network_stack import NetworkStack
+from stacks.template_hygiene import DropRedundantProviderDependsOn
+
+
+class EnvironmentStage(cdk.Stage):
+    """``cdk deploy '<name>/*'`` deploys this environment; its assembly is ``cdk.out/assembly-<name>``."""
+
+    def __init__(self, scope: Construct, config: EnvironmentConfig) -> None:
+        env = cdk.Environment(account=config.account, region=config.region) if config.account else None
+        super().__init__(scope, config.name, env=env)
+        self.config = config
+        self.network = NetworkStack(self, "Network", config=config)
+        self.data = DataStack(self, "Data", config=config, network=self.network.network)
+        for key, value in config.tags.as_aws_tags().items():
+            cdk.Tags.of(self).add(key, value)
+        # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.
+        cdk.Aspects.of(self).add(DropRedundantProviderDependsOn())

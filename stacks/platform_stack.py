@@ -1,0 +1,34 @@
+"""Base class for every stack of an environment: hermetic zones, no version reporting."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+
+from config.model import EnvironmentConfig
+from constructs import Construct
+
+
+class PlatformStack(cdk.Stack):
+    """A stack whose availability zones come from config, never from a context lookup.
+
+    With an explicit account and region, CDK asks the CLI to look zones up even when a VPC
+    is given them; overriding ``availability_zones`` keeps synth free of credentials.
+    Env-agnostic stacks get ``Fn::GetAZs`` selections, resolved at deploy time.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, description: str) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description=description,
+            analytics_reporting=False,
+            termination_protection=not config.is_throwaway,
+        )
+        self.config = config
+
+    @property
+    def availability_zones(self) -> list[str]:
+        network = self.config.network
+        if network.availability_zones:
+            return list(network.availability_zones)
+        return [cdk.Fn.select(index, cdk.Fn.get_azs()) for index in range(network.az_count)]

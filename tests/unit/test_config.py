@@ -1,0 +1,184 @@
+"""The environment config: the committed files load, and every rule rejects bad values with a clear message."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from config.loader import ConfigError, load_environment, load_environments, parse_environment
+
+VALID: dict[str, Any] = {
+    "name": "qa",
+    "removal_policy": "retain",
+    "tags": {"environment": "qa", "owner": "ml-platform", "cost_center": "ml-1"},
+    "network": {"cidr": "10.60.0.0/16", "az_count": 2, "nat_gateways": 1},
+    "data": {"lustre_storage_capacity_gib": 1200, "lustre_throughput_mbps_per_tib": 125},
+}
+
+
+def with_change(path: str, value: object) -> dict[str, Any]:
+    """VALID with one dotted key set (``None`` deletes it)."""
+    raw = copy.deepcopy(VALID)
+    *parents, leaf = path.split(".")
+    node = raw
+    for part in parents:
+        node = node.setdefault(part, {})
+    if value is None:
+        node.pop(leaf, None)
+    else:
+        node[leaf] = value
+    return raw
+
+
+def error_for(raw: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(raw, "qa", "environments/qa.yaml")
+    return str(caught.value)
+
+
+def test_committed_environments_load_in_name_order():
+    names = [env.name for env in load_environments()]
+    assert names == ["dev", "prod", "staging"]
+
+
+def test_only_dev_is_throwaway():
+    throwaway = {env.name: env.is_throwaway for env in load_environments()}
+    assert throwaway == {"dev": True, "prod": False, "staging": False}
+
+
+def test_valid_config_parses_into_frozen_objects():
+    config = parse_environment(VALID, "qa", "environments/qa.yaml")
+    assert config.network.az_count == 2
+    assert config.tags.as_aws_tags() == {"environment": "qa", "owner": "ml-platform", "cost-center": "ml-1"}
+    with pytest.raises(AttributeError):
+        config.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("removal_policy", "keep", "removal_policy: 'keep' is not allowed; expected one of 'destroy', 'retain'"),
+        ("account", "12345", "account: '12345' is not allowed; expected a 12-digit AWS account id"),
+        ("account", 123456789012, "account: 123456789012 is not allowed; expected a string"),
+        ("region", "Europe", "region: 'Europe' is not allowed; expected an AWS region name"),
+        ("name", "Qa", "name: 'Qa' is not allowed; expected the file's name, 'qa'"),
+        ("tags.environment", "prod", "tags.environment: 'prod' is not allowed; expected the environment's name"),
+        ("tags.owner", " ", "tags.owner: ' ' is not allowed; expected a non-empty string"),
+        ("tags.cost_center", None, "tags.cost_center: None is not allowed; expected a value (this key is required)"),
+        ("network.mode", "shared", "network.mode: 'shared' is not allowed; expected one of 'new', 'existing'"),
+        ("network.cidr", "10.0.0.0/8", "network.cidr: '10.0.0.0/8' is not allowed; expected an IPv4 block from /16"),
+        ("network.cidr", "ten", "network.cidr: 'ten' is not allowed; expected an IPv4 network"),
+        ("network.az_count", 1, "network.az_count: 1 is not allowed; expected an integer from 2 to 6"),
+        ("network.az_count", "2", "network.az_count: '2' is not allowed; expected an integer"),
+        ("network.nat_gateways", 3, "network.nat_gateways: 3 is not allowed; expected from 1 to az_count (2)"),
+        ("network.flow_log_retention_days", 10, "network.flow_log_retention_days: 10 is not allowed; expected one of"),
+        ("network.interface_endpoints", "yes", "network.interface_endpoints: 'yes' is not allowed; expected true"),
+        (
+            "network.vpc_id",
+            "vpc-0123456789abcdef0",
+            "network.vpc_id: 'vpc-0123456789abcdef0' is not allowed; expected absent",
+        ),
+        (
+            "network.availability_zones",
+            ["us-east-1a", "us-east-1b"],
+            "network.availability_zones: ['us-east-1a', 'us-east-1b'] is not allowed; expected empty when region",
+        ),
+        (
+            "data.lustre_storage_capacity_gib",
+            2000,
+            "data.lustre_storage_capacity_gib: 2000 is not allowed; expected 1200 or a multiple of 2400",
+        ),
+        (
+            "data.lustre_throughput_mbps_per_tib",
+            200,
+            "data.lustre_throughput_mbps_per_tib: 200 is not allowed; expected one of 125, 250, 500, 1000",
+        ),
+        ("data.lustre_datasets_path", "/", "data.lustre_datasets_path: '/' is not allowed; expected an absolute path"),
+        ("data.noncurrent_version_expiration_days", 0, "data.noncurrent_version_expiration_days: 0 is not allowed"),
+        ("data.access_log_expiration_days", -1, "data.access_log_expiration_days: -1 is not allowed; expected 1 or"),
+        ("data.incomplete_upload_expiration_days", True, "expected an integer"),
+    ],
+)
+def test_bad_value_is_rejected_with_key_value_and_allowed(key: str, value: object, expected: str):
+    message = error_for(with_change(key, value))
+    assert "environments/qa.yaml" in message
+    assert expected in message
+
+
+def test_unknown_key_is_named_with_the_known_keys():
+    message = error_for(with_change("network.cidr_block", "10.0.0.0/16"))
+    assert "network.cidr_block: ['cidr_block'] is not allowed; expected known keys: mode, cidr, az_count" in message
+
+
+def test_account_without_region_is_rejected():
+    message = error_for(with_change("account", "123456789012"))
+    assert "account/region: ('123456789012', None) is not allowed; expected both set, or both absent" in message
+
+
+def test_pinned_region_needs_one_zone_name_per_az():
+    raw = with_change("account", "123456789012")
+    raw["region"] = "eu-west-1"
+    message = error_for(raw)
+    assert "network.availability_zones: [] is not allowed; expected 2 zone names (az_count)" in message
+
+
+def test_zones_must_belong_to_the_region():
+    raw = with_change("account", "123456789012")
+    raw["region"] = "eu-west-1"
+    raw["network"]["availability_zones"] = ["eu-west-1a", "us-east-1b"]
+    assert "network.availability_zones: ['us-east-1b'] is not allowed; expected zones of the region eu-west-1" in (
+        error_for(raw)
+    )
+
+
+def test_existing_vpc_needs_ids_for_every_subnet():
+    raw = with_change("network", {"mode": "existing", "cidr": "10.0.0.0/16", "private_subnet_ids": ["subnet-1"]})
+    message = error_for(raw)
+    assert "network.vpc_id: None is not allowed; expected a VPC id" in message
+    assert "network.private_subnet_ids: ['subnet-1'] is not allowed; expected at least 2 subnet ids" in message
+    assert "network.private_subnet_ids: 'subnet-1' is not allowed; expected a subnet id" in message
+    assert "network.private_route_table_ids: [] is not allowed; expected one per private subnet (1)" in message
+
+
+def test_every_problem_is_reported_at_once():
+    raw = with_change("network.az_count", 9)
+    raw["data"]["lustre_throughput_mbps_per_tib"] = 1
+    problems = {p.key for p in _problems(raw)}
+    assert {"network.az_count", "data.lustre_throughput_mbps_per_tib"} <= problems
+
+
+def _problems(raw: dict[str, Any]) -> tuple:
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(raw, "qa", "environments/qa.yaml")
+    return caught.value.problems
+
+
+def test_file_that_is_not_a_mapping_is_rejected(tmp_path: Path):
+    path = tmp_path / "qa.yaml"
+    path.write_text("- just\n- a list\n")
+    with pytest.raises(ConfigError, match=r"\(file\): \['just', 'a list'\] is not allowed; expected a mapping"):
+        load_environment(path)
+
+
+def test_invalid_yaml_is_rejected_with_the_file_name(tmp_path: Path):
+    path = tmp_path / "qa.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(
+        ConfigError, match=r"invalid environment config .*qa.yaml:\n  - \(file\): .* expected valid YAML"
+    ):
+        load_environment(path)
+
+
+def test_selecting_an_unknown_environment_names_the_known_ones(tmp_path: Path):
+    (tmp_path / "qa.yaml").write_text(yaml.safe_dump(VALID))
+    with pytest.raises(ConfigError, match=r"environments: \['uat'\] is not allowed; expected names from qa"):
+        load_environments(tmp_path, only=["uat"])
+
+
+def test_empty_config_folder_is_rejected(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"expected at least one <name>\.yaml file"):
+        load_environments(tmp_path)

@@ -111,24 +111,20 @@ class NetworkConfig:
             if wrong:
                 found.append(Problem("network.availability_zones", wrong, f"zones of the region {region}"))
         if self.mode == "new":
-            found += self._new_vpc_problems(region)
+            found += self._new_vpc_problems()
         else:
             found += self._existing_vpc_problems()
         return found
 
-    def _new_vpc_problems(self, region: str | None) -> list[Problem]:
+    def _new_vpc_problems(self) -> list[Problem]:
         found: list[Problem] = []
-        if region is not None and len(self.availability_zones) != self.az_count:
+        if self.availability_zones:
             found.append(
                 Problem(
                     "network.availability_zones",
                     list(self.availability_zones),
-                    f"{self.az_count} zone names (az_count) when region is set, so synth needs no lookup",
+                    "empty when mode is 'new': zones come from Fn::GetAZs at deploy time, so synth needs no lookup",
                 )
-            )
-        if region is None and self.availability_zones:
-            found.append(
-                Problem("network.availability_zones", list(self.availability_zones), "empty when region is not set")
             )
         if not 1 <= self.nat_gateways <= self.az_count:
             found.append(Problem("network.nat_gateways", self.nat_gateways, f"from 1 to az_count ({self.az_count})"))

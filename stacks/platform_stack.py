@@ -9,11 +9,12 @@ from constructs import Construct
 
 
 class PlatformStack(cdk.Stack):
-    """A stack whose availability zones come from config, never from a context lookup.
+    """A stack whose availability zones never come from a context lookup.
 
     With an explicit account and region, CDK asks the CLI to look zones up even when a VPC
-    is given them; overriding ``availability_zones`` keeps synth free of credentials.
-    Env-agnostic stacks get ``Fn::GetAZs`` selections, resolved at deploy time.
+    is given them; overriding ``availability_zones`` keeps synth free of credentials. A new
+    VPC gets ``Fn::GetAZs`` selections, resolved at deploy time (no zone names hard-coded in
+    templates); an existing VPC's zones are the ones its config names.
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, description: str) -> None:
@@ -29,6 +30,6 @@ class PlatformStack(cdk.Stack):
     @property
     def availability_zones(self) -> list[str]:
         network = self.config.network
-        if network.availability_zones:
+        if network.mode == "existing":
             return list(network.availability_zones)
         return [cdk.Fn.select(index, cdk.Fn.get_azs()) for index in range(network.az_count)]

@@ -85,7 +85,7 @@ def test_valid_config_parses_into_frozen_objects():
         (
             "network.availability_zones",
             ["us-east-1a", "us-east-1b"],
-            "network.availability_zones: ['us-east-1a', 'us-east-1b'] is not allowed; expected empty when region",
+            "network.availability_zones: ['us-east-1a', 'us-east-1b'] is not allowed; expected empty when mode is 'new'",
         ),
         (
             "data.lustre_storage_capacity_gib",
@@ -119,17 +119,26 @@ def test_account_without_region_is_rejected():
     assert "account/region: ('123456789012', None) is not allowed; expected both set, or both absent" in message
 
 
-def test_pinned_region_needs_one_zone_name_per_az():
-    raw = with_change("account", "123456789012")
-    raw["region"] = "eu-west-1"
-    message = error_for(raw)
-    assert "network.availability_zones: [] is not allowed; expected 2 zone names (az_count)" in message
+EXISTING_VPC = {
+    "mode": "existing",
+    "cidr": "10.0.0.0/16",
+    "vpc_id": "vpc-0123456789abcdef0",
+    "private_subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+    "private_route_table_ids": ["rtb-0123456789abcdef0", "rtb-0123456789abcdef1"],
+    "availability_zones": ["eu-west-1a", "eu-west-1b"],
+}
+
+
+def test_existing_vpc_described_by_ids_parses():
+    raw = with_change("network", dict(EXISTING_VPC))
+    raw.update(account="123456789012", region="eu-west-1")
+    config = parse_environment(raw, "qa", "environments/qa.yaml")
+    assert config.network.private_subnet_ids == ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1")
 
 
 def test_zones_must_belong_to_the_region():
-    raw = with_change("account", "123456789012")
-    raw["region"] = "eu-west-1"
-    raw["network"]["availability_zones"] = ["eu-west-1a", "us-east-1b"]
+    raw = with_change("network", {**EXISTING_VPC, "availability_zones": ["eu-west-1a", "us-east-1b"]})
+    raw.update(account="123456789012", region="eu-west-1")
     assert "network.availability_zones: ['us-east-1b'] is not allowed; expected zones of the region eu-west-1" in (
         error_for(raw)
     )

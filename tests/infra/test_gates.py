@@ -1,0 +1,67 @@
+"""The audit gates over every environment: cdk-nag (AwsSolutions) and cfn-lint (errors and warnings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint_file
+
+# Regions the templates are linted for: env-agnostic templates may deploy anywhere.
+LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
+
+
+def nag_findings(app) -> list[str]:
+    report = AwsSolutionsChecks().validate_scope(app)
+    return [
+        f"{violation.rule_name}: {construct.construct_path}"
+        for violation in report.violations
+        for construct in violation.violating_resources
+    ]
+
+
+def test_committed_environments_have_no_unacknowledged_aws_solutions_finding(committed):
+    assert nag_findings(committed.app) == []
+
+
+@pytest.mark.parametrize("name", ["pinned", "existing_vpc"])
+def test_fixture_environments_have_no_unacknowledged_aws_solutions_finding(fixture_envs, name):
+    assert nag_findings(fixture_envs[name].app) == []
+
+
+def lint(path: Path) -> list[str]:
+    matches = lint_file(path, config=ManualArgs(regions=LINT_REGIONS))
+    return [f"{m.rule.id} {m.message} ({path.name}:{m.linenumber})" for m in matches]
+
+
+def test_cfn_lint_reports_nothing_for_committed_environments(committed):
+    assert len(committed.template_files) == 6
+    assert [finding for path in committed.template_files for finding in lint(path)] == []
+
+
+def test_cfn_lint_reports_nothing_for_fixture_environments(fixture_envs):
+    files = [path for synthesized in fixture_envs.values() for path in synthesized.template_files]
+    assert [finding for path in files for finding in lint(path)] == []
+
+
+def test_app_synth_fails_on_an_unacknowledged_finding(tmp_path):
+    """build_app wires the gate: one unencrypted, unlogged bucket added to dev makes synth fail."""
+    from aws_cdk import aws_s3 as s3
+
+    from app import build_app
+
+    app = build_app(context={"environments": "dev"}, outdir=str(tmp_path))
+    s3.Bucket(app.node.find_child("dev").node.find_child("Data"), "Unlogged")
+    with pytest.raises(RuntimeError, match=r"ValidationFailed(.|\n)*dev/Data/Unlogged/Resource"):
+        app.synth()
+
+
+def test_an_unacknowledged_finding_fails_the_gate(tmp_path):
+    """The gate can fail: an unencrypted, unlogged bucket in a throwaway app is reported."""
+    import aws_cdk as cdk
+    from aws_cdk import aws_s3 as s3
+
+    app = cdk.App(outdir=str(tmp_path))
+    s3.Bucket(cdk.Stack(app, "Probe"), "Plain")
+    assert any(finding.startswith("AwsSolutions-S1") for finding in nag_findings(app))

@@ -1,0 +1,93 @@
+"""`cdk synth` through the pinned CLI needs no credentials, no Docker and no network, and is deterministic."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CDK = REPO / "node_modules" / ".bin" / "cdk"
+
+pytestmark = pytest.mark.skipif(not CDK.exists(), reason="the pinned CDK CLI is installed by `make install`")
+
+
+def _isolated(command: list[str]) -> list[str]:
+    """Run without a network where the kernel lets us (root in CI); otherwise with proxies pointing nowhere."""
+    unshare = shutil.which("unshare")
+    if unshare and subprocess.run([unshare, "-n", "true"], capture_output=True).returncode == 0:
+        return [unshare, "-n", *command]
+    return command
+
+
+def _bare_environment(home: Path) -> dict[str, str]:
+    return {
+        "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+        "HOME": str(home),
+        "DOCKER_HOST": "unix:///nonexistent/docker.sock",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    }
+
+
+def cli_synth(outdir: Path, home: Path, *context: str) -> subprocess.CompletedProcess[str]:
+    command = [str(CDK), "synth", "--quiet", "--no-notices", "--output", str(outdir)]
+    for item in context:
+        command += ["--context", item]
+    return subprocess.run(
+        _isolated(command), cwd=REPO, env=_bare_environment(home), capture_output=True, text=True, timeout=600
+    )
+
+
+def python_synth(outdir: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**_bare_environment(home), "CDK_OUTDIR": str(outdir)}
+    return subprocess.run(
+        _isolated([sys.executable, "app.py"]), cwd=REPO, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def templates(outdir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(outdir)): p.read_bytes() for p in sorted(outdir.glob("assembly-*/*.template.json"))}
+
+
+@pytest.fixture(scope="module")
+def cli_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outdir = tmp_path_factory.mktemp("cli") / "cdk.out"
+    result = cli_synth(outdir, tmp_path_factory.mktemp("home"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return outdir
+
+
+@pytest.mark.cli
+def test_cli_synthesizes_every_environment_offline_with_the_gates_passing(cli_output):
+    assert sorted(p.name for p in cli_output.glob("assembly-*")) == [
+        "assembly-dev",
+        "assembly-prod",
+        "assembly-staging",
+    ]
+    report = json.loads((cli_output / "validation-report.json").read_text())
+    assert [p for p in report["pluginReports"] if p["conclusion"] != "success"] == []
+
+
+@pytest.mark.cli
+def test_python_and_cli_synths_write_the_same_bytes(cli_output, tmp_path):
+    result = python_synth(tmp_path / "out", tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert templates(cli_output) == templates(tmp_path / "out")
+    assert len(templates(cli_output)) == 6
+
+
+@pytest.mark.cli
+def test_cli_synthesizes_a_pinned_environment_offline_without_lookups(tmp_path):
+    fixture = REPO / "tests" / "fixtures" / "pinned"
+    result = cli_synth(tmp_path / "out", tmp_path, f"config_dir={fixture}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert not (REPO / "cdk.context.json").exists()
+    assert (tmp_path / "out" / "assembly-pinned").is_dir()

@@ -1,0 +1,25 @@
+"""constructs/ has no __init__.py: the library's package must stay the library's, with our modules merged in."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import constructs
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_construct_base_class_still_comes_from_the_installed_library():
+    assert "site-packages" in constructs.Construct.__module__ or "site-packages" in (
+        importlib.import_module(constructs.Construct.__module__).__file__ or ""
+    )
+
+
+def test_project_constructs_load_from_the_repo_folder():
+    module = importlib.import_module("constructs.training_network")
+    assert Path(module.__file__ or "").parent == REPO / "constructs"
+
+
+def test_constructs_folder_has_no_init_file():
+    assert not (REPO / "constructs" / "__init__.py").exists()

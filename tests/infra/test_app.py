@@ -10,6 +10,8 @@ from aws_cdk.assertions import Match
 from app import build_app
 from config.loader import ConfigError
 
+STACK_ARTIFACT = "aws:cloudformation:stack"
+
 
 def test_every_environment_gets_a_network_and_a_data_stack(committed):
     assert {env: sorted(stacks) for env, stacks in committed.templates.items()} == {
@@ -21,9 +23,7 @@ def test_every_environment_gets_a_network_and_a_data_stack(committed):
 
 def test_stack_names_start_with_the_environment(committed):
     manifest = json.loads((committed.outdir / "assembly-prod" / "manifest.json").read_text())
-    names = sorted(
-        a["properties"]["stackName"] for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"
-    )
+    names = sorted(a["properties"]["stackName"] for a in manifest["artifacts"].values() if a["type"] == STACK_ARTIFACT)
     assert names == ["prod-Data", "prod-Network"]
 
 
@@ -39,7 +39,7 @@ def test_unknown_environment_in_context_fails_with_the_known_names(tmp_path):
 
 def test_pinned_environment_targets_its_account_and_region(fixture_envs):
     manifest = json.loads((fixture_envs["pinned"].outdir / "assembly-pinned" / "manifest.json").read_text())
-    environments = {a["environment"] for a in manifest["artifacts"].values() if a["type"] == "aws:cloudformation:stack"}
+    environments = {a["environment"] for a in manifest["artifacts"].values() if a["type"] == STACK_ARTIFACT}
     assert environments == {"aws://111111111111/eu-west-1"}
     assert "missing" not in manifest  # no context lookup was requested
 

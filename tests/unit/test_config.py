@@ -85,7 +85,8 @@ def test_valid_config_parses_into_frozen_objects():
         (
             "network.availability_zones",
             ["us-east-1a", "us-east-1b"],
-            "network.availability_zones: ['us-east-1a', 'us-east-1b'] is not allowed; expected empty when mode is 'new'",
+            "network.availability_zones: ['us-east-1a', 'us-east-1b'] is not allowed; "
+            "expected empty when mode is 'new'",
         ),
         (
             "data.lustre_storage_capacity_gib",

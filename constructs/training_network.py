@@ -16,6 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from constructs.nag_acknowledgements import acknowledge
 
 # FSx for Lustre: LNet on 988, plus 1018-1023 (docs: "Amazon VPC security groups" for Lustre).
 LUSTRE_PORTS = (ec2.Port.tcp(988), ec2.Port.tcp_range(1018, 1023))
@@ -79,7 +80,7 @@ class TrainingNetwork(Construct):
                 private_subnet_ids=list(props.private_subnet_ids),
                 private_subnet_route_table_ids=list(props.private_route_table_ids),
             )
-        return ec2.Vpc(
+        vpc = ec2.Vpc(
             self,
             "Vpc",
             ip_addresses=ec2.IpAddresses.cidr(props.cidr),
@@ -90,6 +91,15 @@ class TrainingNetwork(Construct):
                 ec2.SubnetConfiguration(name="training", subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS, cidr_mask=20),
             ],
         )
+        for subnet in vpc.public_subnets:
+            acknowledge(
+                subnet,
+                "Public subnets hold only the NAT gateways that give private training subnets egress; "
+                "no instance is launched in them, and NAT needs the default route to the internet gateway.",
+                "NIST.800.53.R5-VPCSubnetAutoAssignPublicIpDisabled",
+                "NIST.800.53.R5-VPCNoUnrestrictedRouteToIGW",
+            )
+        return vpc
 
     def _flow_log(self, props: TrainingNetworkProps) -> None:
         log_group = logs.LogGroup(
@@ -99,12 +109,17 @@ class TrainingNetwork(Construct):
             encryption_key=props.flow_log_key,
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
-        ec2.FlowLog(
+        flow_log = ec2.FlowLog(
             self,
             "FlowLog",
             resource_type=ec2.FlowLogResourceType.from_vpc(self.vpc),
             destination=ec2.FlowLogDestination.to_cloud_watch_logs(log_group),
             traffic_type=ec2.FlowLogTrafficType.ALL,
+        )
+        acknowledge(
+            flow_log.node.find_child("IAMRole"),
+            "aws-cdk-lib's FlowLog grants delivery to exactly its log group through the role's default policy.",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
         )
 
     def _endpoints(self, interface_endpoints: bool, vpc_cidr: str) -> None:
@@ -153,6 +168,12 @@ class TrainingNetwork(Construct):
             allow_all_outbound=False,
         )
         cluster.add_ingress_rule(cluster, ec2.Port.all_traffic(), "EFA and NCCL between nodes")
+        acknowledge(
+            cluster,
+            "All traffic is allowed only from this same group: EFA requires it between training nodes. "
+            "Nothing outside the group reaches any port.",
+            "NIST.800.53.R5-EC2RestrictedCommonPorts",
+        )
         cluster.add_egress_rule(cluster, ec2.Port.all_traffic(), "EFA and NCCL between nodes")
         cluster.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "HTTPS to AWS APIs and registries")
         for port in LUSTRE_PORTS:

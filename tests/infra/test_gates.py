@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cdk_nag import AwsSolutionsChecks
+from cdk_nag import AwsSolutionsChecks, NagPack, NIST80053R5Checks
 from cfnlint.api import ManualArgs, lint_file
 
 # Regions the templates are linted for: env-agnostic templates may deploy anywhere.
 LINT_REGIONS = ["us-east-1", "us-west-2", "eu-west-1"]
 
 
-def nag_findings(app) -> list[str]:
-    report = AwsSolutionsChecks().validate_scope(app)
+def nag_findings(app, pack: NagPack | None = None) -> list[str]:
+    report = (pack or AwsSolutionsChecks()).validate_scope(app)
     return [
         f"{violation.rule_name}: {construct.construct_path}"
         for violation in report.violations
@@ -23,6 +23,11 @@ def nag_findings(app) -> list[str]:
 
 def test_committed_environments_have_no_unacknowledged_aws_solutions_finding(committed):
     assert nag_findings(committed.app) == []
+
+
+def test_committed_environments_have_no_unacknowledged_nist_800_53_r5_finding(committed):
+    """The opt-in pack (``-c nist=true``) is clean too, so turning it on never blocks a deploy."""
+    assert nag_findings(committed.app, NIST80053R5Checks()) == []
 
 
 @pytest.mark.parametrize("name", ["pinned", "existing_vpc"])

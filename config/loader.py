@@ -16,7 +16,8 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from config.model import EnvironmentConfig, Problem
+from config.model import EnvironmentConfig
+from config.problems import Problem
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
 
@@ -84,6 +85,12 @@ def _parse(kind: Any, value: object, key: str, problems: list[Problem]) -> Any:
             return None
         item_kind = typing.get_args(kind)[0]
         return tuple(_parse(item_kind, item, f"{key}[{i}]", problems) for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, Mapping):
+            problems.append(Problem(key, value, "a mapping"))
+            return None
+        value_kind = typing.get_args(kind)[1]
+        return {str(k): _parse(value_kind, v, f"{key}.{k}", problems) for k, v in value.items()}
     if dataclasses.is_dataclass(kind):
         return _parse_dataclass(kind, value, key, problems)
     if kind is bool or kind is int:

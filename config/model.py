@@ -12,6 +12,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from config.cluster import ClusterConfig
+from config.problems import Problem
+
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
@@ -37,15 +40,6 @@ LOG_RETENTION_DAYS = tuple(LOG_RETENTION_NAMES)
 
 MIN_AZS = 2
 MAX_AZS = 6
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One rule a config value breaks: where it is, what it is, what is allowed."""
-
-    key: str
-    value: object
-    allowed: str
 
 
 @dataclass(frozen=True)
@@ -211,6 +205,7 @@ class EnvironmentConfig:
     region: str | None = None
     network: NetworkConfig = field(default_factory=NetworkConfig)
     data: DataConfig = field(default_factory=DataConfig)
+    cluster: ClusterConfig | None = None
 
     @property
     def is_throwaway(self) -> bool:
@@ -231,4 +226,5 @@ class EnvironmentConfig:
             found.append(
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
             )
-        return found + self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
+        found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
+        return found + (self.cluster.problems() if self.cluster else [])

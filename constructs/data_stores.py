@@ -1,7 +1,7 @@
 """Where training data, model artifacts and access logs live.
 
-Other constructs receive this object and call its ``grant_*`` methods; the buckets' KMS
-key permissions come with the grants, so nobody writes key policy by hand.
+Other constructs receive this object and call its ``grant_*`` methods, which attach a
+customer managed policy of this stack (bucket and KMS key permissions together) to a role.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 
 from constructs import Construct
-from constructs.nag_acknowledgements import acknowledge
+from constructs.nag_acknowledgements import acknowledge, acknowledge_bucket_grants
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,18 @@ class DataStores(Construct):
         )
         self.datasets_bucket = self._bucket("Datasets", encryption=s3.BucketEncryption.KMS, log_prefix="datasets/")
         self.artifacts_bucket = self._bucket("Artifacts", encryption=s3.BucketEncryption.KMS, log_prefix="artifacts/")
+        # Access as customer managed policies in this stack: roles elsewhere attach them by ARN, so
+        # grants never point back across stacks and each policy's findings are acknowledged once, here.
+        self._datasets_read = self._access_policy("DatasetsRead", "Read datasets", self.datasets_bucket, write=False)
+        self._datasets_read_write = self._access_policy(
+            "DatasetsReadWrite", "Read and write datasets", self.datasets_bucket, write=True
+        )
+        self._artifacts_read = self._access_policy(
+            "ArtifactsRead", "Read artifacts", self.artifacts_bucket, write=False
+        )
+        self._artifacts_read_write = self._access_policy(
+            "ArtifactsReadWrite", "Read and write artifacts", self.artifacts_bucket, write=True
+        )
         acknowledge(
             self,
             "Buckets are versioned and retained outside throwaway environments; cross-region replication is a "
@@ -99,18 +111,29 @@ class DataStores(Construct):
             auto_delete_objects=not props.retain,
         )
 
-    def grant_read_datasets(self, grantee: iam.IGrantable) -> iam.Grant:
+    def _access_policy(
+        self, construct_id: str, description: str, bucket: s3.Bucket, *, write: bool
+    ) -> iam.ManagedPolicy:
+        policy = iam.ManagedPolicy(self, construct_id, description=description)
+        if write:
+            bucket.grant_read_write(policy)
+        else:
+            bucket.grant_read(policy)
+        acknowledge_bucket_grants(policy, [bucket], write=write)
+        return policy
+
+    def grant_read_datasets(self, role: iam.IRole) -> None:
         """Read training, validation and evaluation data."""
-        return self.datasets_bucket.grant_read(grantee)
+        role.add_managed_policy(self._datasets_read)
 
-    def grant_read_write_datasets(self, grantee: iam.IGrantable) -> iam.Grant:
+    def grant_read_write_datasets(self, role: iam.IRole) -> None:
         """Curate datasets (data preparation jobs)."""
-        return self.datasets_bucket.grant_read_write(grantee)
+        role.add_managed_policy(self._datasets_read_write)
 
-    def grant_read_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+    def grant_read_artifacts(self, role: iam.IRole) -> None:
         """Read checkpoints, model outputs and evaluation results (import, serving)."""
-        return self.artifacts_bucket.grant_read(grantee)
+        role.add_managed_policy(self._artifacts_read)
 
-    def grant_read_write_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
+    def grant_read_write_artifacts(self, role: iam.IRole) -> None:
         """Write checkpoints, model outputs and evaluation results (training, evaluation)."""
-        return self.artifacts_bucket.grant_read_write(grantee)
+        role.add_managed_policy(self._artifacts_read_write)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import aws_cdk as cdk
+from aws_cdk import aws_s3 as s3
 
 from constructs import IConstruct
+
+# The wildcard actions aws-cdk-lib's bucket grants write (read; then what write adds).
+BUCKET_READ_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
+BUCKET_WRITE_ACTIONS = ("s3:DeleteObject*", "s3:Abort*", "kms:ReEncrypt*", "kms:GenerateDataKey*")
 
 
 def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
@@ -12,3 +19,18 @@ def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
     validations = cdk.Validations.of(construct)
     for rule_id in rule_ids:
         validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+
+
+def acknowledge_bucket_grants(policy: IConstruct, buckets: Iterable[s3.IBucket], *, write: bool) -> None:
+    """Acknowledge the IAM5 findings of ``bucket.grant_read``/``grant_read_write`` on a policy in the
+    buckets' own stack: object ARNs are ``<bucket>/*`` by nature, and the actions are aws-cdk-lib's."""
+    stack = cdk.Stack.of(policy)
+    resources = [f"<{stack.get_logical_id(b.node.default_child)}.Arn>/*" for b in buckets]  # type: ignore[arg-type]
+    actions = BUCKET_READ_ACTIONS + (BUCKET_WRITE_ACTIONS if write else ())
+    acknowledge(
+        policy,
+        "Grants on objects of the named buckets only (object ARNs end in /*); the action wildcards are "
+        "aws-cdk-lib's read/write grant sets.",
+        *[f"AwsSolutions-IAM5[Action::{action}]" for action in actions],
+        *[f"AwsSolutions-IAM5[Resource::{resource}]" for resource in resources],
+    )

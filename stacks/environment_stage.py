@@ -9,6 +9,7 @@ from constructs import Construct
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
 from stacks.template_hygiene import DropRedundantProviderDependsOn
+from stacks.training_cluster_stack import TrainingClusterStack
 
 
 class EnvironmentStage(cdk.Stage):
@@ -20,6 +21,16 @@ class EnvironmentStage(cdk.Stage):
         self.config = config
         self.network = NetworkStack(self, "Network", config=config)
         self.data = DataStack(self, "Data", config=config, network=self.network.network)
+        if config.cluster is not None:
+            self.training = TrainingClusterStack(
+                self,
+                "Training",
+                config=config,
+                network=self.network.network,
+                stores=self.data.stores,
+                file_system=self.data.datasets_file_system,
+                key=self.data.key,
+            )
         for key, value in config.tags.as_aws_tags().items():
             cdk.Tags.of(self).add(key, value)
         # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.

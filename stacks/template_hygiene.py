@@ -1,7 +1,7 @@
 """Aspects that keep the synthesized templates clean under cfn-lint.
 
-aws-cdk-lib's built-in custom resource providers (S3 auto-delete, default security group
-restriction) give their handler both a ``GetAtt`` on its role and a ``DependsOn`` the role;
+aws-cdk-lib's built-in custom resource handlers (S3 auto-delete, default security group
+restriction, BucketDeployment) name their role in a ``GetAtt`` and again in ``DependsOn``;
 cfn-lint reports the second as redundant (W3005). Dropping it changes no deploy order.
 """
 
@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import jsii
+from aws_cdk import aws_lambda as lambda_
 
 from constructs import IConstruct
 
 PROVIDER_SUFFIX = "CustomResourceProvider"
+BUCKET_DEPLOYMENT_PREFIX = "Custom::CDKBucketDeployment"
 
 
 @jsii.implements(cdk.IAspect)
 class DropRedundantProviderDependsOn:
     def visit(self, node: IConstruct) -> None:
-        if not (isinstance(node, cdk.CfnResource) and node.node.id == "Handler"):
-            return
         parent = node.node.scope
-        if parent is not None and parent.node.id.startswith("Custom::") and parent.node.id.endswith(PROVIDER_SUFFIX):
+        if parent is None or not isinstance(node, cdk.CfnResource):
+            return
+        parent_id = parent.node.id
+        if node.node.id == "Handler" and parent_id.startswith("Custom::") and parent_id.endswith(PROVIDER_SUFFIX):
             node.add_deletion_override("DependsOn")
+        elif isinstance(node, lambda_.CfnFunction) and parent_id.startswith(BUCKET_DEPLOYMENT_PREFIX):
+            policy = parent.node.find_child("ServiceRole").node.try_find_child("DefaultPolicy")
+            remaining = [cdk.Stack.of(node).get_logical_id(policy.node.default_child)] if policy else []  # type: ignore[arg-type]
+            node.add_override("DependsOn", remaining)

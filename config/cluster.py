@@ -1,0 +1,179 @@
+"""The ``cluster`` section: a SageMaker HyperPod cluster on EKS or Slurm, and its Nova group.
+
+Instance types are checked against the ``ClusterInstanceType`` enum of botocore's SageMaker
+model (the pinned botocore is the source of truth, so the list never goes stale by hand).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from config.problems import Problem
+
+GROUP_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]+$")
+KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33")
+DEEP_HEALTH_CHECKS = ("InstanceStress", "InstanceConnectivity")
+
+# Instance types the Nova-on-HyperPod documentation lists for restricted instance groups.
+RIG_INSTANCE_TYPES = ("ml.p5.48xlarge", "ml.p5en.48xlarge")
+# FSx for Lustre that HyperPod creates for a restricted instance group (MB/s/TiB, GiB).
+RIG_LUSTRE_THROUGHPUTS = (125, 250, 500, 1000)
+RIG_LUSTRE_MIN_GIB = 1200
+RIG_LUSTRE_STEP_GIB = 2400
+
+
+@functools.cache
+def hyperpod_instance_types() -> frozenset[str]:
+    """``ClusterInstanceType`` from botocore's SageMaker service model."""
+    import botocore.loaders
+
+    model = botocore.loaders.create_loader().load_service_model("sagemaker", "service-2")
+    return frozenset(model["shapes"]["ClusterInstanceType"]["enum"])
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
+    value: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceGroupConfig:
+    """One HyperPod instance group. ``slurm_node_type`` and ``partitions`` apply to Slurm only,
+    ``labels`` and ``taints`` to EKS only."""
+
+    name: str
+    instance_type: str
+    count: int = 1
+    threads_per_core: int = 1
+    ebs_volume_gib: int = 500
+    deep_health_checks: tuple[Literal["InstanceStress", "InstanceConnectivity"], ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    taints: tuple[Taint, ...] = ()
+    slurm_node_type: Literal["Controller", "Login", "Compute"] | None = None
+    partitions: tuple[str, ...] = ()
+
+    def problems(self, key: str, orchestrator: str) -> list[Problem]:
+        found: list[Problem] = []
+        if not GROUP_NAME_PATTERN.match(self.name) or len(self.name) > 63:
+            found.append(Problem(f"{key}.name", self.name, "1-63 letters, digits or '-', not starting with '-'"))
+        if self.instance_type not in hyperpod_instance_types():
+            found.append(
+                Problem(f"{key}.instance_type", self.instance_type, "a HyperPod instance type such as ml.g5.8xlarge")
+            )
+        if self.count < 1:
+            found.append(Problem(f"{key}.count", self.count, "1 or more"))
+        if self.threads_per_core not in (1, 2):
+            found.append(Problem(f"{key}.threads_per_core", self.threads_per_core, "1 or 2"))
+        if not 1 <= self.ebs_volume_gib <= 16384:
+            found.append(Problem(f"{key}.ebs_volume_gib", self.ebs_volume_gib, "from 1 to 16384"))
+        if orchestrator == "slurm":
+            if self.slurm_node_type is None:
+                found.append(Problem(f"{key}.slurm_node_type", None, "Controller, Login or Compute (Slurm)"))
+            if self.labels or self.taints:
+                found.append(Problem(f"{key}.labels/taints", self.name, "absent with Slurm (EKS only)"))
+            if self.slurm_node_type == "Compute" and not self.partitions:
+                found.append(Problem(f"{key}.partitions", [], "at least one partition for a Compute group"))
+        elif self.slurm_node_type is not None or self.partitions:
+            found.append(Problem(f"{key}.slurm_node_type/partitions", self.name, "absent with EKS (Slurm only)"))
+        return found
+
+
+@dataclass(frozen=True)
+class RestrictedInstanceGroupConfig:
+    """The restricted instance group Amazon Nova customization runs on (EKS only)."""
+
+    instance_type: str
+    count: int = 1
+    name: str = "nova"
+    lustre_size_gib: int = RIG_LUSTRE_MIN_GIB
+    lustre_throughput_mbps_per_tib: int = 250
+
+    def problems(self) -> list[Problem]:
+        key = "cluster.restricted_instance_group"
+        found: list[Problem] = []
+        if self.instance_type not in RIG_INSTANCE_TYPES:
+            found.append(Problem(f"{key}.instance_type", self.instance_type, "one of " + ", ".join(RIG_INSTANCE_TYPES)))
+        if self.count < 1:
+            found.append(Problem(f"{key}.count", self.count, "1 or more"))
+        if not GROUP_NAME_PATTERN.match(self.name):
+            found.append(Problem(f"{key}.name", self.name, "letters, digits or '-', not starting with '-'"))
+        size = self.lustre_size_gib
+        if size < RIG_LUSTRE_MIN_GIB or (size - RIG_LUSTRE_MIN_GIB) % RIG_LUSTRE_STEP_GIB:
+            found.append(
+                Problem(
+                    f"{key}.lustre_size_gib", size, f"{RIG_LUSTRE_MIN_GIB} plus a multiple of {RIG_LUSTRE_STEP_GIB}"
+                )
+            )
+        if self.lustre_throughput_mbps_per_tib not in RIG_LUSTRE_THROUGHPUTS:
+            found.append(
+                Problem(
+                    f"{key}.lustre_throughput_mbps_per_tib",
+                    self.lustre_throughput_mbps_per_tib,
+                    "one of " + ", ".join(map(str, RIG_LUSTRE_THROUGHPUTS)),
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    orchestrator: Literal["eks", "slurm"]
+    instance_groups: tuple[InstanceGroupConfig, ...] = ()
+    restricted_instance_group: RestrictedInstanceGroupConfig | None = None
+    kubernetes_version: str = "1.32"
+    endpoint_public: bool = False
+    admin_role_arn: str | None = None
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        for index, group in enumerate(self.instance_groups):
+            found += group.problems(f"cluster.instance_groups[{index}]", self.orchestrator)
+        names = [group.name for group in self.instance_groups]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            found.append(Problem("cluster.instance_groups[].name", duplicates, "unique names"))
+        if self.admin_role_arn is not None and not ROLE_ARN_PATTERN.match(self.admin_role_arn):
+            found.append(Problem("cluster.admin_role_arn", self.admin_role_arn, "an IAM role ARN"))
+        if self.restricted_instance_group is not None:
+            found += self.restricted_instance_group.problems()
+        return found + (self._eks_problems() if self.orchestrator == "eks" else self._slurm_problems())
+
+    def _eks_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if not self.instance_groups and self.restricted_instance_group is None:
+            found.append(
+                Problem("cluster.instance_groups", [], "at least one instance group (or a restricted_instance_group)")
+            )
+        if self.kubernetes_version not in KUBERNETES_VERSIONS:
+            found.append(
+                Problem(
+                    "cluster.kubernetes_version", self.kubernetes_version, "one of " + ", ".join(KUBERNETES_VERSIONS)
+                )
+            )
+        return found
+
+    def _slurm_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        controllers = [g.name for g in self.instance_groups if g.slurm_node_type == "Controller"]
+        if len(controllers) != 1:
+            found.append(
+                Problem("cluster.instance_groups[].slurm_node_type", controllers, "exactly one Controller group")
+            )
+        if self.restricted_instance_group is not None:
+            found.append(
+                Problem(
+                    "cluster.restricted_instance_group",
+                    self.restricted_instance_group.instance_type,
+                    "absent with Slurm: Nova customization runs on HyperPod EKS only",
+                )
+            )
+        for key in ("endpoint_public", "admin_role_arn"):
+            if getattr(self, key):
+                found.append(Problem(f"cluster.{key}", getattr(self, key), "absent with Slurm (EKS only)"))
+        return found

@@ -1,0 +1,180 @@
+"""Training compute of one environment: a HyperPod cluster on EKS or Slurm, and its Nova group."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import aws_cdk as cdk
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+
+from config.cluster import ClusterConfig, InstanceGroupConfig
+from config.model import EnvironmentConfig
+from constructs import Construct
+from constructs.data_stores import DataStores
+from constructs.datasets_file_system import DatasetsFileSystem
+from constructs.hyperpod_cluster import (
+    HyperPodCluster,
+    HyperPodClusterProps,
+    InstanceGroup,
+    KubernetesTaint,
+    LustreMount,
+    RestrictedInstanceGroup,
+)
+from constructs.hyperpod_eks_control_plane import HyperPodEksControlPlane, HyperPodEksControlPlaneProps
+from constructs.hyperpod_execution_role import HyperPodExecutionRole, HyperPodExecutionRoleProps
+from constructs.lifecycle_scripts import LifecycleScriptsBucket, LifecycleScriptsBucketProps
+from constructs.training_network import TrainingNetwork
+from stacks.platform_stack import PlatformStack
+
+
+class TrainingClusterStack(PlatformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        network: TrainingNetwork,
+        stores: DataStores,
+        file_system: DatasetsFileSystem,
+        key: cdk.aws_kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, description="SageMaker HyperPod training cluster")
+        assert config.cluster is not None  # the Stage adds this stack only when the section exists
+        cluster = config.cluster
+        eks_orchestrated = cluster.orchestrator == "eks"
+        lustre = LustreMount(dns_name=file_system.file_system.dns_name, mount_name=file_system.file_system.mount_name)
+        lifecycle = LifecycleScriptsBucket(
+            self,
+            "LifecycleScripts",
+            LifecycleScriptsBucketProps(
+                environment=config.name,
+                flavour=cluster.orchestrator,
+                key=key,
+                access_logs_bucket=stores.access_logs_bucket,
+                retain=not config.is_throwaway,
+                provisioning_parameters=None if eks_orchestrated else _provisioning_parameters(cluster, lustre),
+            ),
+        )
+
+        # Training and FSx share one zone: EFA and Lustre traffic stays in it.
+        training_subnets = [network.vpc.private_subnets[0]]
+        control_plane = None
+        if eks_orchestrated:
+            control_plane = HyperPodEksControlPlane(
+                self,
+                "Orchestrator",
+                HyperPodEksControlPlaneProps(
+                    vpc=network.vpc,
+                    subnets=list(network.vpc.private_subnets),
+                    security_group=network.cluster_security_group,
+                    secrets_key=key,
+                    kubernetes_version=cluster.kubernetes_version,
+                    endpoint_public=cluster.endpoint_public,
+                    admin_role_arn=cluster.admin_role_arn,
+                ),
+            )
+
+        def execution_role(construct_id: str) -> iam.IRole:
+            role = HyperPodExecutionRole(
+                self,
+                construct_id,
+                HyperPodExecutionRoleProps(
+                    vpc=network.vpc,
+                    eks_cluster=cast(eks.ICluster, control_plane.cluster) if control_plane else None,
+                ),
+            ).role
+            stores.grant_read_datasets(role)
+            stores.grant_read_write_artifacts(role)
+            lifecycle.grant_read(role)
+            return role
+
+        orchestrator = cast(eks.ICluster, control_plane.cluster) if control_plane else None
+        rig = cluster.restricted_instance_group
+        self.hyperpod = HyperPodCluster(
+            self,
+            "HyperPod",
+            HyperPodClusterProps(
+                cluster_name=f"{config.name}-training",
+                subnets=training_subnets,
+                security_group=network.cluster_security_group,
+                instance_groups=[
+                    _instance_group(group, execution_role(f"{group.name}Role")) for group in cluster.instance_groups
+                ],
+                restricted_instance_groups=[
+                    RestrictedInstanceGroup(
+                        name=rig.name,
+                        instance_type=rig.instance_type,
+                        count=rig.count,
+                        execution_role=execution_role(f"{rig.name}RestrictedRole"),
+                        lustre_size_gib=rig.lustre_size_gib,
+                        lustre_throughput_mbps_per_tib=rig.lustre_throughput_mbps_per_tib,
+                    )
+                ]
+                if rig is not None
+                else [],
+                eks_cluster=orchestrator,
+                lifecycle=lifecycle.scripts,
+                lustre=lustre,
+            ),
+        )
+        self.hyperpod.node.add_dependency(lifecycle.deployment)
+        if control_plane is not None:
+            self.hyperpod.node.add_dependency(*control_plane.addons)
+        self._outputs(cluster, control_plane)
+
+    def _outputs(self, cluster: ClusterConfig, control_plane: HyperPodEksControlPlane | None) -> None:
+        cdk.CfnOutput(self, "ClusterName", value=self.hyperpod.cluster_name)
+        cdk.CfnOutput(self, "ClusterArn", value=self.hyperpod.cluster_arn)
+        if control_plane is not None:
+            cdk.CfnOutput(
+                self,
+                "UpdateKubeconfigCommand",
+                value=f"aws eks update-kubeconfig --region {self.region} --name {control_plane.cluster.cluster_name}",
+            )
+            return
+        login = next((g.name for g in cluster.instance_groups if g.slurm_node_type == "Login"), None)
+        target_group = login or next(g.name for g in cluster.instance_groups if g.slurm_node_type == "Controller")
+        cluster_id = cdk.Fn.select(1, cdk.Fn.split("cluster/", self.hyperpod.cluster_arn))
+        cdk.CfnOutput(
+            self,
+            "SlurmLoginCommand",
+            description="Replace INSTANCE_ID with one from: aws sagemaker list-cluster-nodes --cluster-name <name>",
+            value=f"aws ssm start-session --region {self.region} "
+            f"--target sagemaker-cluster:{cluster_id}_{target_group}-INSTANCE_ID",
+        )
+
+
+def _instance_group(group: InstanceGroupConfig, role: iam.IRole) -> InstanceGroup:
+    return InstanceGroup(
+        name=group.name,
+        instance_type=group.instance_type,
+        count=group.count,
+        execution_role=role,
+        threads_per_core=group.threads_per_core,
+        ebs_volume_gib=group.ebs_volume_gib,
+        deep_health_checks=group.deep_health_checks,
+        kubernetes_labels=group.labels,
+        kubernetes_taints=[KubernetesTaint(key=t.key, effect=t.effect, value=t.value) for t in group.taints],
+        slurm_node_type=group.slurm_node_type,
+        slurm_partitions=group.partitions,
+    )
+
+
+def _provisioning_parameters(cluster: ClusterConfig, lustre: LustreMount) -> dict[str, object]:
+    """What lifecycle/slurm/on_create.sh reads (the layout of HyperPod's Slurm base config)."""
+    groups = cluster.instance_groups
+    return {
+        "version": "1.0.0",
+        "workload_manager": "slurm",
+        "controller_group": next(g.name for g in groups if g.slurm_node_type == "Controller"),
+        "login_group": next((g.name for g in groups if g.slurm_node_type == "Login"), None),
+        "worker_groups": [
+            {"instance_group_name": g.name, "partition_name": g.partitions[0]}
+            for g in groups
+            if g.slurm_node_type == "Compute"
+        ],
+        "fsx_dns_name": lustre.dns_name,
+        "fsx_mountname": lustre.mount_name,
+    }

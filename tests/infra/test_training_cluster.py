@@ -1,0 +1,235 @@
+"""Training stack, per environment: the HyperPod cluster matches config, on EKS (staging, prod) or Slurm (dev)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Match
+
+from config.loader import load_environments
+
+ENVIRONMENTS = {env.name: env for env in load_environments()}
+REPO = Path(__file__).resolve().parents[2]
+LIFECYCLE_SCRIPTS = sorted((REPO / "lifecycle").glob("*/*.sh"))
+
+
+@pytest.fixture(params=sorted(ENVIRONMENTS))
+def env(request):
+    return ENVIRONMENTS[request.param]
+
+
+def training(committed, env):
+    return committed.template(env.name, "Training")
+
+
+def hyperpod(committed, env) -> dict:
+    [cluster] = training(committed, env).find_resources("AWS::SageMaker::Cluster").values()
+    return cluster["Properties"]
+
+
+def test_cluster_has_one_group_per_configured_group_with_its_settings(committed, env):
+    groups = {g["InstanceGroupName"]: g for g in hyperpod(committed, env)["InstanceGroups"]}
+    assert list(groups) == [g.name for g in env.cluster.instance_groups]
+    for wanted in env.cluster.instance_groups:
+        group = groups[wanted.name]
+        assert group["InstanceType"] == wanted.instance_type
+        assert group["InstanceCount"] == wanted.count
+        assert group["ThreadsPerCore"] == wanted.threads_per_core
+        assert group["InstanceStorageConfigs"][0] == {"EbsVolumeConfig": {"VolumeSizeInGB": wanted.ebs_volume_gib}}
+        assert group["LifeCycleConfig"]["OnCreate"] == "on_create.sh"
+        assert group.get("OnStartDeepHealthChecks", []) == list(wanted.deep_health_checks)
+
+
+def test_cluster_recovers_nodes_automatically_in_private_subnets(committed, env):
+    props = hyperpod(committed, env)
+    assert props["NodeRecovery"] == "Automatic"
+    assert props["ClusterName"] == f"{env.name}-training"
+    [subnet] = props["VpcConfig"]["Subnets"]
+    assert "trainingSubnet1" in json.dumps(subnet)
+    [group] = props["VpcConfig"]["SecurityGroupIds"]
+    assert "ClusterSecurityGroup" in json.dumps(group)
+
+
+def test_each_group_runs_as_its_own_role(committed, env):
+    roles = {json.dumps(g["ExecutionRole"]) for g in hyperpod(committed, env)["InstanceGroups"]}
+    assert len(roles) == len(env.cluster.instance_groups)
+
+
+def test_lifecycle_scripts_live_in_a_sagemaker_prefixed_encrypted_bucket(committed, env):
+    template = training(committed, env)
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketName": {"Fn::Join": ["", Match.array_with([f"sagemaker-lc-{env.name}-"])]},
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": [
+                    Match.object_like({"ServerSideEncryptionByDefault": Match.object_like({"SSEAlgorithm": "aws:kms"})})
+                ]
+            },
+        },
+    )
+    template.has_resource_properties("Custom::CDKBucketDeployment", {"DestinationBucketKeyPrefix": "lifecycle/"})
+
+
+def test_execution_roles_carry_the_hyperpod_managed_policy(committed, env):
+    roles = training(committed, env).find_resources(
+        "AWS::IAM::Role",
+        {
+            "Properties": {
+                "AssumeRolePolicyDocument": {
+                    "Statement": [Match.object_like({"Principal": {"Service": "sagemaker.amazonaws.com"}})]
+                }
+            }
+        },
+    )
+    expected = len(env.cluster.instance_groups) + (1 if env.cluster.restricted_instance_group else 0)
+    assert len(roles) == expected
+    for role in roles.values():
+        assert "AmazonSageMakerClusterInstanceRolePolicy" in json.dumps(role["Properties"]["ManagedPolicyArns"])
+
+
+def test_no_iam_statement_allows_every_action(committed, env):
+    template = training(committed, env)
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for policy in template.find_resources(kind).values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert "*" not in actions and not any(a.endswith(":*") for a in actions), statement
+
+
+# --- EKS (staging, prod) ---------------------------------------------------------------------------------------
+
+EKS_ENVS = [name for name, env in ENVIRONMENTS.items() if env.cluster and env.cluster.orchestrator == "eks"]
+SLURM_ENVS = [name for name, env in ENVIRONMENTS.items() if env.cluster and env.cluster.orchestrator == "slurm"]
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
+def test_eks_cluster_is_private_logged_and_encrypted(committed, name):
+    config = ENVIRONMENTS[name].cluster
+    template = committed.template(name, "Training")
+    template.has_resource_properties(
+        "AWS::EKS::Cluster",
+        {
+            "Version": config.kubernetes_version,
+            "ResourcesVpcConfig": Match.object_like({"EndpointPublicAccess": False, "EndpointPrivateAccess": True}),
+            "Logging": {
+                "ClusterLogging": {
+                    "EnabledTypes": [
+                        {"Type": t} for t in ("api", "audit", "authenticator", "controllerManager", "scheduler")
+                    ]
+                }
+            },
+            "EncryptionConfig": [Match.object_like({"Resources": ["secrets"]})],
+        },
+    )
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
+def test_eks_cluster_has_the_addons_hyperpod_needs_before_the_cluster(committed, name):
+    template = committed.template(name, "Training")
+    addons = template.find_resources("AWS::EKS::Addon")
+    assert sorted(a["Properties"]["AddonName"] for a in addons.values()) == [
+        "coredns",
+        "eks-pod-identity-agent",
+        "kube-proxy",
+        "vpc-cni",
+    ]
+    [cluster] = template.find_resources("AWS::SageMaker::Cluster").values()
+    assert set(addons) <= set(cluster["DependsOn"])
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
+def test_eks_orchestrator_labels_taints_and_lustre_mount(committed, name):
+    config = ENVIRONMENTS[name].cluster
+    props = committed.template(name, "Training").find_resources("AWS::SageMaker::Cluster")
+    [cluster] = props.values()
+    assert "Eks" in cluster["Properties"]["Orchestrator"]
+    group = cluster["Properties"]["InstanceGroups"][0]
+    wanted = config.instance_groups[0]
+    assert group["KubernetesConfig"]["Labels"] == wanted.labels
+    assert len(group["KubernetesConfig"].get("Taints", [])) == len(wanted.taints)
+    lustre = group["InstanceStorageConfigs"][1]["FsxLustreConfig"]
+    assert set(lustre) == {"DnsName", "MountName", "MountPath"}
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
+def test_restricted_instance_group_for_nova_is_present_with_its_lustre(committed, name):
+    rig = ENVIRONMENTS[name].cluster.restricted_instance_group
+    [cluster] = committed.template(name, "Training").find_resources("AWS::SageMaker::Cluster").values()
+    [group] = cluster["Properties"]["RestrictedInstanceGroups"]
+    assert group["InstanceType"] == rig.instance_type
+    assert group["InstanceCount"] == rig.count
+    assert group["EnvironmentConfig"] == {
+        "FSxLustreConfig": {
+            "SizeInGiB": rig.lustre_size_gib,
+            "PerUnitStorageThroughput": rig.lustre_throughput_mbps_per_tib,
+        }
+    }
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
+def test_operator_gets_the_kubeconfig_command(committed, name):
+    outputs = committed.template(name, "Training").find_outputs("UpdateKubeconfigCommand")
+    assert "aws eks update-kubeconfig" in json.dumps(outputs)
+
+
+# --- Slurm (dev) -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SLURM_ENVS)
+def test_slurm_groups_carry_node_types_and_partitions(committed, name):
+    config = ENVIRONMENTS[name].cluster
+    [cluster] = committed.template(name, "Training").find_resources("AWS::SageMaker::Cluster").values()
+    assert cluster["Properties"]["Orchestrator"] == {"Slurm": {"SlurmConfigStrategy": "Managed"}}
+    assert "RestrictedInstanceGroups" not in cluster["Properties"]
+    for group, wanted in zip(cluster["Properties"]["InstanceGroups"], config.instance_groups, strict=True):
+        expected = {"NodeType": wanted.slurm_node_type}
+        if wanted.partitions:
+            expected["PartitionNames"] = list(wanted.partitions)
+        assert group["SlurmConfig"] == expected
+
+
+@pytest.mark.parametrize("name", SLURM_ENVS)
+def test_slurm_provisioning_parameters_carry_the_lustre_and_groups(committed, name):
+    template = committed.template(name, "Training")
+    [deployment] = template.find_resources("Custom::CDKBucketDeployment").values()
+    markers = json.dumps(deployment["Properties"]["SourceMarkers"])
+    assert "LustreMountName" in markers and ".fsx." in markers  # mount name and DNS name of the file system
+    [params_file] = list(committed.outdir.glob("asset.*/provisioning_parameters.json"))
+    # BucketDeployment swaps each marker for a quoted deploy-time value (see SourceMarkers above).
+    params = json.loads(re.sub(r"<<marker:0xbaba:(\d+)>>", r'"<<marker \1>>"', params_file.read_text()))
+    config = ENVIRONMENTS[name].cluster
+    assert params["controller_group"] == "controller"
+    assert params["login_group"] == "login"
+    assert params["worker_groups"] == [
+        {"instance_group_name": g.name, "partition_name": g.partitions[0]}
+        for g in config.instance_groups
+        if g.slurm_node_type == "Compute"
+    ]
+    assert (params["fsx_dns_name"], params["fsx_mountname"]) == ("<<marker 0>>", "<<marker 1>>")
+
+
+@pytest.mark.parametrize("name", SLURM_ENVS)
+def test_operator_gets_the_ssm_command_for_the_login_node(committed, name):
+    outputs = json.dumps(committed.template(name, "Training").find_outputs("SlurmLoginCommand"))
+    assert "aws ssm start-session" in outputs and "sagemaker-cluster:" in outputs and "_login-" in outputs
+
+
+# --- Lifecycle scripts -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("script", LIFECYCLE_SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_lifecycle_script_parses_with_bash(script):
+    subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+@pytest.mark.parametrize("script", LIFECYCLE_SCRIPTS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_lifecycle_script_passes_shellcheck(script):
+    shellcheck = shutil.which("shellcheck") or str(Path(__file__).resolve().parents[2] / ".venv/bin/shellcheck")
+    result = subprocess.run([shellcheck, "-x", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout

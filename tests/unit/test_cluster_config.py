@@ -1,0 +1,140 @@
+"""The cluster section: each rule rejects a bad value with the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from config.cluster import hyperpod_instance_types
+from config.loader import ConfigError, parse_environment
+
+BASE: dict[str, Any] = {
+    "name": "qa",
+    "tags": {"environment": "qa", "owner": "ml-platform", "cost_center": "ml-1"},
+}
+SLURM: dict[str, Any] = {
+    "orchestrator": "slurm",
+    "instance_groups": [
+        {"name": "controller", "instance_type": "ml.m5.xlarge", "slurm_node_type": "Controller"},
+        {"name": "workers", "instance_type": "ml.g5.8xlarge", "count": 2, "slurm_node_type": "Compute",
+         "partitions": ["dev"]},
+    ],
+}  # fmt: skip
+EKS: dict[str, Any] = {
+    "orchestrator": "eks",
+    "instance_groups": [{"name": "gpu", "instance_type": "ml.g5.12xlarge", "labels": {"team": "a"}}],
+    "restricted_instance_group": {"instance_type": "ml.p5.48xlarge"},
+}
+
+
+def parse(cluster: dict[str, Any]):
+    return parse_environment({**BASE, "cluster": cluster}, "qa", "environments/qa.yaml")
+
+
+def error_for(cluster: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse(cluster)
+    return str(caught.value)
+
+
+def changed(cluster: dict[str, Any], group: int, **values: Any) -> dict[str, Any]:
+    result = copy.deepcopy(cluster)
+    result["instance_groups"][group].update(values)
+    return result
+
+
+def test_valid_slurm_and_eks_clusters_parse():
+    assert parse(SLURM).cluster.instance_groups[1].partitions == ("dev",)
+    config = parse(EKS).cluster
+    assert config.restricted_instance_group.instance_type == "ml.p5.48xlarge"
+    assert config.instance_groups[0].labels == {"team": "a"}
+
+
+def test_instance_types_come_from_botocores_sagemaker_model():
+    types = hyperpod_instance_types()
+    assert {"ml.p5.48xlarge", "ml.g5.8xlarge", "ml.m5.xlarge"} <= types
+    assert "ml.x99.huge" not in types
+
+
+def test_unknown_instance_type_is_rejected():
+    message = error_for(changed(SLURM, 1, instance_type="ml.x99.huge"))
+    assert "cluster.instance_groups[1].instance_type: 'ml.x99.huge' is not allowed; expected a HyperPod" in message
+
+
+def test_count_below_one_is_rejected():
+    message = error_for(changed(EKS, 0, count=0))
+    assert "cluster.instance_groups[0].count: 0 is not allowed; expected 1 or more" in message
+
+
+def test_restricted_group_with_an_unsupported_instance_type_is_rejected():
+    cluster = {**EKS, "restricted_instance_group": {"instance_type": "ml.g5.12xlarge"}}
+    message = error_for(cluster)
+    assert (
+        "cluster.restricted_instance_group.instance_type: 'ml.g5.12xlarge' is not allowed; expected one of" in message
+    )
+
+
+def test_restricted_group_lustre_must_follow_the_fsx_steps():
+    cluster = {**EKS, "restricted_instance_group": {"instance_type": "ml.p5.48xlarge", "lustre_size_gib": 2400}}
+    assert "restricted_instance_group.lustre_size_gib: 2400 is not allowed; expected 1200 plus a multiple" in (
+        error_for(cluster)
+    )
+
+
+def test_slurm_without_a_controller_group_is_rejected():
+    cluster = copy.deepcopy(SLURM)
+    cluster["instance_groups"][0]["slurm_node_type"] = "Login"
+    message = error_for(cluster)
+    assert "cluster.instance_groups[].slurm_node_type: [] is not allowed; expected exactly one Controller" in message
+
+
+def test_eks_without_any_instance_group_is_rejected():
+    message = error_for({"orchestrator": "eks"})
+    assert "cluster.instance_groups: [] is not allowed; expected at least one instance group" in message
+
+
+def test_slurm_group_without_a_node_type_is_rejected():
+    message = error_for(changed(SLURM, 1, slurm_node_type=None))
+    assert "cluster.instance_groups[1].slurm_node_type: None is not allowed; expected Controller, Login" in message
+
+
+def test_compute_group_without_partitions_is_rejected():
+    message = error_for(changed(SLURM, 1, partitions=[]))
+    assert "cluster.instance_groups[1].partitions: [] is not allowed; expected at least one partition" in message
+
+
+def test_kubernetes_labels_are_rejected_with_slurm():
+    message = error_for(changed(SLURM, 1, labels={"a": "b"}))
+    assert "cluster.instance_groups[1].labels/taints: 'workers' is not allowed; expected absent with Slurm" in message
+
+
+def test_restricted_group_is_rejected_with_slurm():
+    message = error_for({**SLURM, "restricted_instance_group": {"instance_type": "ml.p5.48xlarge"}})
+    assert "cluster.restricted_instance_group: 'ml.p5.48xlarge' is not allowed; expected absent with Slurm" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("threads_per_core", 4, "threads_per_core: 4 is not allowed; expected 1 or 2"),
+        ("name", "-bad", "name: '-bad' is not allowed; expected 1-63 letters"),
+        ("deep_health_checks", ["Everything"], "deep_health_checks[0]: 'Everything' is not allowed; expected one of"),
+        ("taints", [{"key": "k", "effect": "Sometimes"}], "taints[0].effect: 'Sometimes' is not allowed"),
+        ("ebs_volume_gib", 0, "ebs_volume_gib: 0 is not allowed; expected from 1 to 16384"),
+    ],
+)
+def test_bad_eks_group_fields_are_rejected(field: str, value: object, expected: str):
+    assert f"cluster.instance_groups[0].{expected}" in error_for(changed(EKS, 0, **{field: value}))
+
+
+def test_unsupported_kubernetes_version_is_rejected():
+    message = error_for({**EKS, "kubernetes_version": "1.20"})
+    assert "cluster.kubernetes_version: '1.20' is not allowed; expected one of" in message
+
+
+def test_duplicate_group_names_are_rejected():
+    cluster = copy.deepcopy(EKS)
+    cluster["instance_groups"].append(dict(cluster["instance_groups"][0]))
+    assert "cluster.instance_groups[].name: ['gpu'] is not allowed; expected unique names" in error_for(cluster)

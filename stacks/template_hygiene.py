@@ -1,8 +1,9 @@
 """Aspects that keep the synthesized templates clean under cfn-lint.
 
-aws-cdk-lib's built-in custom resource handlers (S3 auto-delete, default security group
-restriction, BucketDeployment) name their role in a ``GetAtt`` and again in ``DependsOn``;
-cfn-lint reports the second as redundant (W3005). Dropping it changes no deploy order.
+aws-cdk-lib's custom resource providers (S3 auto-delete, default security group restriction)
+and every L2 Lambda function name their role in a ``GetAtt`` and again in ``DependsOn``;
+cfn-lint reports the second as redundant (W3005). Dropping it changes no deploy order: the
+function still waits for its role's default policy.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import IConstruct
 
 PROVIDER_SUFFIX = "CustomResourceProvider"
-BUCKET_DEPLOYMENT_PREFIX = "Custom::CDKBucketDeployment"
 
 
 @jsii.implements(cdk.IAspect)
@@ -26,7 +26,7 @@ class DropRedundantProviderDependsOn:
         parent_id = parent.node.id
         if node.node.id == "Handler" and parent_id.startswith("Custom::") and parent_id.endswith(PROVIDER_SUFFIX):
             node.add_deletion_override("DependsOn")
-        elif isinstance(node, lambda_.CfnFunction) and parent_id.startswith(BUCKET_DEPLOYMENT_PREFIX):
+        elif isinstance(node, lambda_.CfnFunction) and parent.node.try_find_child("ServiceRole") is not None:
             policy = parent.node.find_child("ServiceRole").node.try_find_child("DefaultPolicy")
             remaining = [cdk.Stack.of(node).get_logical_id(policy.node.default_child)] if policy else []  # type: ignore[arg-type]
             node.add_override("DependsOn", remaining)

@@ -7,6 +7,7 @@ from typing import cast
 import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 
 from config.cluster import ClusterConfig, InstanceGroupConfig
 from config.model import EnvironmentConfig
@@ -23,6 +24,7 @@ from constructs.hyperpod_cluster import (
 )
 from constructs.hyperpod_eks_control_plane import HyperPodEksControlPlane, HyperPodEksControlPlaneProps
 from constructs.hyperpod_execution_role import HyperPodExecutionRole, HyperPodExecutionRoleProps
+from constructs.hyperpod_helm_chart import HyperPodHelmChart, HyperPodHelmChartProps
 from constructs.lifecycle_scripts import LifecycleScriptsBucket, LifecycleScriptsBucketProps
 from constructs.training_network import TrainingNetwork
 from stacks.platform_stack import PlatformStack
@@ -121,7 +123,20 @@ class TrainingClusterStack(PlatformStack):
         )
         self.hyperpod.node.add_dependency(lifecycle.deployment)
         if control_plane is not None:
-            self.hyperpod.node.add_dependency(*control_plane.addons)
+            chart = HyperPodHelmChart(
+                self,
+                "HyperPodChart",
+                HyperPodHelmChartProps(
+                    cluster=control_plane.cluster,
+                    vpc=network.vpc,
+                    subnets=list(network.vpc.private_subnets),
+                    security_group=network.cluster_security_group,
+                    log_key=key,
+                    log_retention=logs.RetentionDays.ONE_YEAR,
+                ),
+            )
+            chart.resource.node.add_dependency(*control_plane.addons)
+            self.hyperpod.node.add_dependency(chart.resource)
         self._outputs(cluster, control_plane)
 
     def _outputs(self, cluster: ClusterConfig, control_plane: HyperPodEksControlPlane | None) -> None:

@@ -139,8 +139,37 @@ def test_eks_cluster_has_the_addons_hyperpod_needs_before_the_cluster(committed,
         "kube-proxy",
         "vpc-cni",
     ]
+    [(chart_id, chart)] = template.find_resources("Custom::HyperPodHelmChart").items()
+    assert set(addons) <= set(chart["DependsOn"])
     [cluster] = template.find_resources("AWS::SageMaker::Cluster").values()
-    assert set(addons) <= set(cluster["DependsOn"])
+    assert chart_id in cluster["DependsOn"]
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
+def test_hyperpod_chart_is_installed_from_a_pinned_commit_before_the_cluster(committed, name):
+    template = committed.template(name, "Training")
+    template.has_resource_properties(
+        "Custom::HyperPodHelmChart",
+        {
+            "ChartRepository": "https://github.com/aws/sagemaker-hyperpod-cli",
+            "ChartCommit": Match.string_like_regexp("^[0-9a-f]{40}$"),
+            "ChartPath": "helm_chart/HyperPodHelmChart",
+            "Release": "hyperpod-dependencies",
+            "Namespace": "kube-system",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "hyperpod_dependencies.handler.on_event",
+            "VpcConfig": {"SubnetIds": Match.any_value(), "SecurityGroupIds": Match.any_value()},
+            "Layers": Match.any_value(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::EKS::AccessEntry",
+        {"AccessPolicies": [Match.object_like({"PolicyArn": Match.string_like_regexp("AmazonEKSClusterAdminPolicy")})]},
+    )
 
 
 @pytest.mark.parametrize("name", EKS_ENVS)

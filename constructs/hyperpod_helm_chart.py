@@ -1,0 +1,156 @@
+"""The HyperPod Helm chart, installed into the orchestrating EKS cluster at deploy time.
+
+HyperPod on EKS needs the chart the HyperPod team publishes in the public
+``aws/sagemaker-hyperpod-cli`` repository (health monitoring agent, deep health checks,
+job auto-restart, training operators, NVIDIA/EFA/Neuron device plugins, MPI operator,
+cert-manager, RBAC). It is not in a Helm repository and must not be copied here, so a
+custom resource downloads it from a pinned commit and runs ``helm upgrade --install``
+from inside the VPC (the cluster endpoint is private).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks_v2 as eks
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+from aws_cdk.lambda_layer_kubectl_v32 import KubectlV32Layer
+
+from constructs import Construct
+from constructs.nag_acknowledgements import acknowledge
+
+HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "hyperpod_dependencies"
+ADMIN_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
+
+
+@dataclass(frozen=True)
+class HelmChartSource:
+    """A chart folder at one commit of a public GitHub repository."""
+
+    repository: str
+    commit: str
+    path: str
+    release: str
+    namespace: str = "kube-system"
+
+
+# The chart the HyperPod-on-EKS documentation installs ("Installing packages on the Amazon EKS
+# cluster using Helm"), pinned to a commit of aws/sagemaker-hyperpod-cli (main, 2026-06-22).
+HYPERPOD_CHART = HelmChartSource(
+    repository="https://github.com/aws/sagemaker-hyperpod-cli",
+    commit="011ca927123e02b35a399935bbb3ab1905fe33c7",
+    path="helm_chart/HyperPodHelmChart",
+    release="hyperpod-dependencies",
+)
+
+
+@dataclass(frozen=True)
+class HyperPodHelmChartProps:
+    cluster: eks.Cluster
+    vpc: ec2.IVpc
+    subnets: list[ec2.ISubnet]
+    security_group: ec2.ISecurityGroup
+    log_key: kms.IKey
+    log_retention: logs.RetentionDays
+    source: HelmChartSource = HYPERPOD_CHART
+
+
+class HyperPodHelmChart(Construct):
+    """Attribute ``resource``: the custom resource the HyperPod cluster must depend on."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: HyperPodHelmChartProps) -> None:
+        super().__init__(scope, construct_id)
+        placement = ec2.SubnetSelection(subnets=props.subnets)
+        handler_logs = logs.LogGroup(self, "InstallerLogs", retention=props.log_retention, encryption_key=props.log_key)
+        installer = lambda_.Function(
+            self,
+            "Installer",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="hyperpod_dependencies.handler.on_event",
+            code=lambda_.Code.from_asset(str(HANDLER_ROOT), exclude=["**/__pycache__"]),
+            layers=[KubectlV32Layer(self, "KubectlLayer")],
+            timeout=cdk.Duration.minutes(14),
+            memory_size=1024,
+            ephemeral_storage_size=cdk.Size.gibibytes(2),
+            vpc=props.vpc,
+            vpc_subnets=placement,
+            security_groups=[props.security_group],
+            log_group=handler_logs,
+            reserved_concurrent_executions=1,
+            description="Installs the HyperPod Helm chart from a pinned commit",
+        )
+        installer.add_to_role_policy(
+            iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[props.cluster.cluster_arn])
+        )
+        access = eks.AccessEntry(
+            self,
+            "InstallerAccess",
+            cluster=props.cluster,  # type: ignore[arg-type]
+            principal=installer.role.role_arn,  # type: ignore[union-attr]
+            access_policies=[
+                eks.AccessPolicy.from_access_policy_name(
+                    ADMIN_ACCESS_POLICY, access_scope_type=eks.AccessScopeType.CLUSTER
+                )
+            ],
+        )
+        provider_logs = logs.LogGroup(self, "ProviderLogs", retention=props.log_retention, encryption_key=props.log_key)
+        provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=installer,
+            log_group=provider_logs,
+            vpc=props.vpc,
+            vpc_subnets=placement,
+            security_groups=[props.security_group],
+        )
+        source = props.source
+        self.resource = cdk.CustomResource(
+            self,
+            "Release",
+            service_token=provider.service_token,
+            resource_type="Custom::HyperPodHelmChart",
+            properties={
+                "ClusterName": props.cluster.cluster_name,
+                "ChartRepository": source.repository,
+                "ChartCommit": source.commit,
+                "ChartPath": source.path,
+                "Release": source.release,
+                "Namespace": source.namespace,
+            },
+        )
+        self.resource.node.add_dependency(access)
+        self._acknowledge(installer, provider)
+
+    def _acknowledge(self, installer: lambda_.Function, provider: cr.Provider) -> None:
+        managed = "arn:<AWS::Partition>:iam::aws:policy/service-role"
+        acknowledge(
+            installer,
+            "Lambda in a VPC needs the AWS managed basic and VPC access execution policies (logs, ENIs).",
+            f"AwsSolutions-IAM4[Policy::{managed}/AWSLambdaBasicExecutionRole]",
+            f"AwsSolutions-IAM4[Policy::{managed}/AWSLambdaVPCAccessExecutionRole]",
+        )
+        acknowledge(
+            installer,
+            "Runs once per deployment, invoked by the custom resource provider: no dead-letter queue applies.",
+            "NIST.800.53.R5-LambdaDLQ",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+        )
+        acknowledge(
+            provider,
+            "aws-cdk-lib's custom resource provider framework: its runtime, managed execution policies and the "
+            "invoke permission on the installer's versions are the library's.",
+            f"AwsSolutions-IAM4[Policy::{managed}/AWSLambdaBasicExecutionRole]",
+            f"AwsSolutions-IAM4[Policy::{managed}/AWSLambdaVPCAccessExecutionRole]",
+            "AwsSolutions-L1",
+            f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(installer.node.default_child)}.Arn>:*]",  # type: ignore[arg-type]
+            "NIST.800.53.R5-LambdaDLQ",
+            "NIST.800.53.R5-LambdaConcurrency",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+        )

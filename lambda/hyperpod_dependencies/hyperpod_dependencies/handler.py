@@ -1,0 +1,140 @@
+"""Custom resource: install the HyperPod Helm chart into an EKS cluster, from a pinned commit.
+
+CloudFormation has no resource type for a Helm release from a Git repository, and the
+HyperPod chart is published only there. Create and Update run ``helm upgrade --install``
+(idempotent, so retries are safe); Delete uninstalls and treats a missing release or a
+missing cluster as already done.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from hyperpod_dependencies import chart_source, helm, kube_auth
+
+LOGGER = logging.getLogger()
+LOGGER.setLevel(logging.INFO)
+
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
+CLUSTER_NAME_PATTERN = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+_clients: dict[str, Any] = {}
+
+
+class InvalidRequestError(Exception):
+    """The custom resource's properties break a rule; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class ChartRelease:
+    cluster_name: str
+    chart_repository: str
+    chart_commit: str
+    chart_path: str
+    release: str
+    namespace: str
+
+    @property
+    def physical_id(self) -> str:
+        return f"{self.cluster_name}/{self.namespace}/{self.release}"
+
+    @classmethod
+    def from_properties(cls, properties: dict[str, Any]) -> ChartRelease:
+        problems = []
+        values = {}
+        for key in ("ClusterName", "ChartRepository", "ChartCommit", "ChartPath", "Release", "Namespace"):
+            value = properties.get(key)
+            if not isinstance(value, str) or not value:
+                problems.append(f"{key}: {value!r} is not allowed; expected a non-empty string")
+            values[key] = value if isinstance(value, str) else ""
+        if values["ClusterName"] and not CLUSTER_NAME_PATTERN.match(values["ClusterName"]):
+            problems.append(f"ClusterName: {values['ClusterName']!r} is not allowed; expected an EKS cluster name")
+        for key in ("Release", "Namespace"):
+            if values[key] and not NAME_PATTERN.match(values[key]):
+                problems.append(f"{key}: {values[key]!r} is not allowed; expected a DNS label (a-z, 0-9, '-')")
+        if values["ChartRepository"] and values["ChartCommit"]:
+            try:
+                chart_source.archive_url(values["ChartRepository"], values["ChartCommit"])
+            except chart_source.ChartSourceError as error:
+                problems.append(str(error))
+        if problems:
+            raise InvalidRequestError("; ".join(problems))
+        return cls(
+            cluster_name=values["ClusterName"],
+            chart_repository=values["ChartRepository"],
+            chart_commit=values["ChartCommit"],
+            chart_path=values["ChartPath"],
+            release=values["Release"],
+            namespace=values["Namespace"],
+        )
+
+
+class ChartInstaller:
+    """The work, with its collaborators passed in so tests can stub AWS and Helm."""
+
+    def __init__(
+        self,
+        eks_client: Any,
+        sts_client: Any,
+        runner: helm.Runner = helm.run,
+        fetch: chart_source.Fetch = chart_source.download,
+    ) -> None:
+        self.eks = eks_client
+        self.sts = sts_client
+        self.runner = runner
+        self.fetch = fetch
+
+    def install(self, release: ChartRelease, workdir: Path) -> None:
+        env = self._environment(release, workdir)
+        archive = self.fetch(chart_source.archive_url(release.chart_repository, release.chart_commit))
+        chart_dir = chart_source.extract_chart(archive, release.chart_path, workdir / "chart")
+        for command in helm.install_commands(chart_dir, release.release, release.namespace):
+            LOGGER.info(json.dumps({"step": command[1], "release": release.physical_id}))
+            self.runner(command, env)
+
+    def uninstall(self, release: ChartRelease, workdir: Path) -> None:
+        try:
+            env = self._environment(release, workdir)
+        except self.eks.exceptions.ResourceNotFoundException:
+            LOGGER.info(json.dumps({"step": "uninstall", "skipped": "cluster already deleted"}))
+            return
+        self.runner(helm.uninstall_command(release.release, release.namespace), env)
+
+    def _environment(self, release: ChartRelease, workdir: Path) -> dict[str, str]:
+        cluster = self.eks.describe_cluster(name=release.cluster_name)["cluster"]
+        kubeconfig_path = workdir / "kubeconfig"
+        kubeconfig_path.write_text(kube_auth.kubeconfig(cluster, kube_auth.eks_token(self.sts, release.cluster_name)))
+        kubeconfig_path.chmod(0o600)
+        return helm.helm_environment(workdir, kubeconfig_path)
+
+
+def handle(event: dict[str, Any], installer: ChartInstaller) -> dict[str, Any]:
+    request_type = event.get("RequestType")
+    if request_type not in ("Create", "Update", "Delete"):
+        raise InvalidRequestError(f"RequestType: {request_type!r} is not allowed; expected Create, Update or Delete")
+    release = ChartRelease.from_properties(event.get("ResourceProperties", {}))
+    with tempfile.TemporaryDirectory() as scratch:
+        if request_type == "Delete":
+            # Also after a failed create: whatever part of the release exists is removed.
+            installer.uninstall(release, Path(scratch))
+        else:
+            installer.install(release, Path(scratch))
+    return {"PhysicalResourceId": release.physical_id}
+
+
+def _client(name: str) -> Any:
+    if name not in _clients:
+        _clients[name] = boto3.client(name)
+    return _clients[name]
+
+
+def on_event(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    LOGGER.info(json.dumps({"request": event.get("RequestType"), "logical_id": event.get("LogicalResourceId")}))
+    return handle(event, ChartInstaller(_client("eks"), _client("sts")))

@@ -166,10 +166,9 @@ def test_hyperpod_chart_is_installed_from_a_pinned_commit_before_the_cluster(com
             "Layers": Match.any_value(),
         },
     )
-    template.has_resource_properties(
-        "AWS::EKS::AccessEntry",
-        {"AccessPolicies": [Match.object_like({"PolicyArn": Match.string_like_regexp("AmazonEKSClusterAdminPolicy")})]},
-    )
+    [entry] = template.find_resources("AWS::EKS::AccessEntry").values()
+    assert "Installer" in entry["Properties"]["PrincipalArn"]["Fn::GetAtt"][0]
+    assert ":eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy" in json.dumps(entry["Properties"])
 
 
 @pytest.mark.parametrize("name", EKS_ENVS)

@@ -18,7 +18,7 @@ from aws_cdk import aws_iam as iam
 
 from constructs import Construct
 from constructs import hyperpod_perms as perms
-from constructs.nag_acknowledgements import acknowledge
+from constructs.nag_acknowledgements import acknowledge, nag_arn
 
 ENI_RESOURCE_KINDS = ("network-interface", "subnet", "security-group")
 
@@ -85,17 +85,13 @@ class HyperPodExecutionRole(Construct):
         for repository in props.image_repositories:
             repository.grant_pull(self.role)
         self.role.add_managed_policy(policy)
-        ec2_arn = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>"
+        log_groups = f"log-group:{perms.CLUSTER_LOG_GROUP_PREFIX}/*"
         acknowledge(
             policy,
             "EC2 Describe* and ecr:GetAuthorizationToken have no resource-level permissions; ENI, subnet and "
             "security group actions are limited to this VPC by the ec2:Vpc condition (their ids are only known "
             "when HyperPod creates the interfaces); logs to the /aws/sagemaker/Clusters prefix HyperPod writes.",
             "AwsSolutions-IAM5[Resource::*]",
-            *[
-                f"AwsSolutions-IAM5[Resource::{ec2_arn}:{kind}/*]"
-                for kind in ("network-interface", "subnet", "security-group")
-            ],
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:<AWS::Region>:<AWS::AccountId>:log-group:"
-            f"{perms.CLUSTER_LOG_GROUP_PREFIX}/*]",
+            *[f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'ec2', f'{kind}/*')}]" for kind in ENI_RESOURCE_KINDS],
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'logs', log_groups)}]",
         )

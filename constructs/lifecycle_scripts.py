@@ -25,6 +25,7 @@ from constructs.nag_acknowledgements import (
     BUCKET_WRITE_ACTIONS,
     acknowledge,
     acknowledge_bucket_grants,
+    nag_environment,
 )
 
 LIFECYCLE_ROOT = Path(__file__).resolve().parent.parent / "lifecycle"
@@ -92,7 +93,8 @@ class LifecycleScriptsBucket(Construct):
         """aws-cdk-lib's BucketDeployment runs one shared Lambda per stack; its findings are the library's."""
         stack = cdk.Stack.of(self)
         handler = next(c for c in stack.node.children if c.node.id.startswith("Custom::CDKBucketDeployment"))
-        assets_bucket = "arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*"
+        partition, region, account = nag_environment(self)
+        assets_bucket = f"arn:{partition}:s3:::cdk-hnb659fds-assets-{account}-{region}/*"
         acknowledge(
             handler,
             "aws-cdk-lib's BucketDeployment handler: basic Lambda logging through the AWS managed policy, "

@@ -21,6 +21,22 @@ def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
         validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
 
 
+def nag_environment(scope: IConstruct) -> tuple[str, str, str]:
+    """(partition, region, account) as cdk-nag prints them in finding ids: ``<AWS::Region>`` and friends
+    in env-agnostic stacks, literal values in stacks pinned to an account and region."""
+    stack = cdk.Stack.of(scope)
+
+    def shown(value: str, pseudo: str) -> str:
+        return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value
+
+    return shown(stack.partition, "Partition"), shown(stack.region, "Region"), shown(stack.account, "AccountId")
+
+
+def nag_arn(scope: IConstruct, service: str, resource: str) -> str:
+    partition, region, account = nag_environment(scope)
+    return f"arn:{partition}:{service}:{region}:{account}:{resource}"
+
+
 def acknowledge_bucket_grants(policy: IConstruct, buckets: Iterable[s3.IBucket], *, write: bool) -> None:
     """Acknowledge the IAM5 findings of ``bucket.grant_read``/``grant_read_write`` on a policy in the
     buckets' own stack: object ARNs are ``<bucket>/*`` by nature, and the actions are aws-cdk-lib's."""

@@ -22,7 +22,7 @@ def test_every_environment_gets_network_data_and_training_stacks(committed):
 
 
 def test_an_environment_without_a_cluster_section_gets_no_training_stack(fixture_envs):
-    assert sorted(fixture_envs["pinned"].templates["pinned"]) == ["Data", "Network"]
+    assert sorted(fixture_envs["existing_vpc"].templates["byovpc"]) == ["Data", "Network"]
 
 
 def test_stack_names_start_with_the_environment(committed):

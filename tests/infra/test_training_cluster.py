@@ -261,3 +261,29 @@ def test_lifecycle_script_passes_shellcheck(script):
     shellcheck = shutil.which("shellcheck") or str(Path(__file__).resolve().parents[2] / ".venv/bin/shellcheck")
     result = subprocess.run([shellcheck, "-x", str(script)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+# --- Options only a config asks for (test fixture) --------------------------------------------------------------
+
+
+def test_public_endpoint_only_when_config_asks(fixture_envs):
+    template = fixture_envs["pinned"].template("pinned", "Training")
+    template.has_resource_properties(
+        "AWS::EKS::Cluster",
+        {
+            "Version": "1.33",
+            "ResourcesVpcConfig": Match.object_like({"EndpointPublicAccess": True, "EndpointPrivateAccess": True}),
+        },
+    )
+
+
+def test_admin_role_from_config_gets_a_cluster_admin_access_entry(fixture_envs):
+    template = fixture_envs["pinned"].template("pinned", "Training")
+    template.has_resource_properties(
+        "AWS::EKS::AccessEntry", {"PrincipalArn": "arn:aws:iam::111111111111:role/platform-admins"}
+    )
+
+
+def test_no_restricted_group_unless_config_asks(fixture_envs):
+    [cluster] = fixture_envs["pinned"].template("pinned", "Training").find_resources("AWS::SageMaker::Cluster").values()
+    assert "RestrictedInstanceGroups" not in cluster["Properties"]

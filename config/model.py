@@ -14,6 +14,7 @@ from typing import Literal
 
 from config.cluster import ClusterConfig
 from config.problems import Problem
+from config.serving import ServingConfig
 
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -206,6 +207,7 @@ class EnvironmentConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     data: DataConfig = field(default_factory=DataConfig)
     cluster: ClusterConfig | None = None
+    serving: ServingConfig | None = None
 
     @property
     def is_throwaway(self) -> bool:
@@ -227,4 +229,5 @@ class EnvironmentConfig:
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
             )
         found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
-        return found + (self.cluster.problems() if self.cluster else [])
+        found += self.cluster.problems() if self.cluster else []
+        return found + (self.serving.problems() if self.serving else [])

@@ -8,6 +8,7 @@ from config.model import EnvironmentConfig
 from constructs import Construct
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
+from stacks.serving_stack import ServingStack
 from stacks.template_hygiene import DropRedundantProviderDependsOn
 from stacks.training_cluster_stack import TrainingClusterStack
 
@@ -33,5 +34,7 @@ class EnvironmentStage(cdk.Stage):
             )
         for key, value in config.tags.as_aws_tags().items():
             cdk.Tags.of(self).add(key, value)
+        if config.serving is not None:
+            self.serving = ServingStack(self, "Serving", config=config, key=self.data.key)
         # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.
         cdk.Aspects.of(self).add(DropRedundantProviderDependsOn())

@@ -1,0 +1,55 @@
+"""The ``serving`` section: which model the platform serves, and how it pays for it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from config.problems import Problem
+
+CUSTOM_MODEL_ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]+:\d{12}:custom-model/\S+$")
+FOUNDATION_MODEL_ID_PATTERN = re.compile(r"^[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
+COMMITMENT_API_VALUES = {"none": "None", "one-month": "OneMonth", "six-months": "SixMonths"}
+
+
+@dataclass(frozen=True)
+class ServingConfig:
+    """Provisioned throughput for the customized model (``model_arn``) or, until one exists, a base model."""
+
+    base_model_id: str
+    model_arn: str | None = None
+    model_units: int = 1
+    commitment: Literal["none", "one-month", "six-months"] = "none"
+    allow_commitment: bool = False
+
+    @property
+    def commitment_duration(self) -> str:
+        """The API's value: ``None``, ``OneMonth`` or ``SixMonths``."""
+        return COMMITMENT_API_VALUES[self.commitment]
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.model_units < 1:
+            found.append(Problem("serving.model_units", self.model_units, "1 or more"))
+        if self.commitment != "none" and not self.allow_commitment:
+            found.append(
+                Problem(
+                    "serving.commitment",
+                    self.commitment,
+                    "'none' unless serving.allow_commitment is true for this environment",
+                )
+            )
+        if self.model_arn is not None and not CUSTOM_MODEL_ARN_PATTERN.match(self.model_arn):
+            found.append(
+                Problem(
+                    "serving.model_arn",
+                    self.model_arn,
+                    "a Bedrock custom model ARN (arn:aws:bedrock:<region>:<account>:custom-model/...)",
+                )
+            )
+        if not FOUNDATION_MODEL_ID_PATTERN.match(self.base_model_id):
+            found.append(
+                Problem("serving.base_model_id", self.base_model_id, "a Bedrock model id such as amazon.nova-lite-v1:0")
+            )
+        return found

@@ -1,0 +1,158 @@
+"""Bedrock provisioned throughput as a resource, through a custom resource (CloudFormation has no type).
+
+Creation is asynchronous: the Provider framework polls ``is_complete`` every minute until
+the throughput is InService, so no Lambda sleeps. See lambda/provisioned_throughput for the
+create/update/delete semantics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import custom_resources as cr
+
+from constructs import Construct
+from constructs.nag_acknowledgements import acknowledge, nag_arn
+
+HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "provisioned_throughput"
+MANAGE_ACTIONS = [
+    "bedrock:DeleteProvisionedModelThroughput",
+    "bedrock:GetProvisionedModelThroughput",
+    "bedrock:UpdateProvisionedModelThroughput",
+]
+LAMBDA_BASIC_POLICY = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
+
+
+@dataclass(frozen=True)
+class ProvisionedThroughputProps:
+    model_arn: str
+    name: str
+    model_units: int
+    commitment_duration: str  # None, OneMonth or SixMonths
+    log_key: kms.IKey
+    log_retention: logs.RetentionDays
+    tags: dict[str, str] | None = None
+
+
+class ProvisionedThroughput(Construct):
+    """Attributes: ``provisioned_model_arn`` (what agents invoke) and ``model_arn``; ``grant_invoke``."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: ProvisionedThroughputProps) -> None:
+        super().__init__(scope, construct_id)
+        if props.model_units < 1:
+            raise ValueError(f"ProvisionedThroughput: model_units {props.model_units}; allowed: 1 or more")
+        if props.commitment_duration not in ("None", "OneMonth", "SixMonths"):
+            raise ValueError(
+                f"ProvisionedThroughput: commitment_duration {props.commitment_duration!r}; "
+                "allowed: None, OneMonth, SixMonths"
+            )
+        self.model_arn = props.model_arn
+        code = lambda_.Code.from_asset(str(HANDLER_ROOT), exclude=["**/__pycache__"])
+        handlers = {
+            name: lambda_.Function(
+                self,
+                name,
+                runtime=lambda_.Runtime.PYTHON_3_14,
+                handler=f"provisioned_throughput.handler.{entry}",
+                code=code,
+                timeout=cdk.Duration.minutes(2),
+                log_group=logs.LogGroup(
+                    self, f"{name}Logs", retention=props.log_retention, encryption_key=props.log_key
+                ),
+                reserved_concurrent_executions=2,
+            )
+            for name, entry in (("OnEvent", "handle_event"), ("IsComplete", "handle_is_complete"))
+        }
+        stack = cdk.Stack.of(self)
+        provisioned = stack.format_arn(service="bedrock", resource="provisioned-model", resource_name="*")
+        handlers["OnEvent"].add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
+                resources=[props.model_arn, provisioned],
+            )
+        )
+        for handler in handlers.values():
+            handler.add_to_role_policy(iam.PolicyStatement(actions=MANAGE_ACTIONS, resources=[provisioned]))
+        provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=handlers["OnEvent"],
+            is_complete_handler=handlers["IsComplete"],
+            query_interval=cdk.Duration.minutes(1),
+            total_timeout=cdk.Duration.hours(2),
+            log_group=logs.LogGroup(self, "ProviderLogs", retention=props.log_retention, encryption_key=props.log_key),
+        )
+        self.resource = cdk.CustomResource(
+            self,
+            "Resource",
+            service_token=provider.service_token,
+            resource_type="Custom::BedrockProvisionedThroughput",
+            properties={
+                "ModelId": props.model_arn,
+                "ProvisionedModelName": props.name,
+                "ModelUnits": props.model_units,
+                "CommitmentDuration": props.commitment_duration,
+                "Tags": props.tags or {},
+            },
+        )
+        self.provisioned_model_arn = self.resource.get_att_string("ProvisionedModelArn")
+        self._acknowledge(handlers, provider)
+
+    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
+        """Invoke the model through this throughput (and the model it serves)."""
+        return iam.Grant.add_to_principal(
+            grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.provisioned_model_arn, self.model_arn]
+        )
+
+    def _acknowledge(self, handlers: dict[str, lambda_.Function], provider: cr.Provider) -> None:
+        basic = (
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
+        )
+        provisioned = f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'bedrock', 'provisioned-model/*')}]"
+        for handler in handlers.values():
+            acknowledge(
+                handler,
+                "Provisioned throughput ARNs are generated by Bedrock at create time, so management is scoped to "
+                "this account's provisioned models; basic Lambda logging uses the AWS managed policy. Invoked "
+                "only by the provider during deployments: no dead-letter queue or VPC applies.",
+                basic,
+                provisioned,
+                "NIST.800.53.R5-LambdaDLQ",
+                "NIST.800.53.R5-LambdaInsideVPC",
+                "NIST.800.53.R5-IAMNoInlinePolicy",
+            )
+        acknowledge(
+            provider,
+            "aws-cdk-lib's provider framework (Lambda functions and a waiter state machine): its runtime, "
+            "managed policies and invoke permissions on the handlers' versions are the library's.",
+            basic,
+            "AwsSolutions-L1",
+            "AwsSolutions-IAM5[Action::lambda:InvokeFunction]",
+            *[
+                f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(f.node.default_child)}.Arn>:*]"  # type: ignore[arg-type]
+                for f in [*handlers.values(), *_framework_functions(provider)]
+            ],
+            "AwsSolutions-SF1",
+            "AwsSolutions-SF2",
+            "NIST.800.53.R5-LambdaDLQ",
+            "NIST.800.53.R5-LambdaConcurrency",
+            "NIST.800.53.R5-LambdaInsideVPC",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+            "NIST.800.53.R5-StepFunctionStateMachineXray",
+        )
+
+
+def _framework_functions(provider: cr.Provider) -> list[lambda_.Function]:
+    """The provider framework's own functions, which its waiter state machine invokes."""
+    return [
+        child
+        for child in provider.node.children
+        if child.node.id.startswith("framework-") and isinstance(child, lambda_.Function)
+    ]

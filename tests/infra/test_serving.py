@@ -1,0 +1,115 @@
+"""Serving stack (pinned test fixture): provisioned throughput as an asynchronous custom resource."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk.assertions import Match, Template
+
+from constructs.provisioned_throughput import ProvisionedThroughput, ProvisionedThroughputProps
+
+
+@pytest.fixture
+def serving(fixture_envs):
+    return fixture_envs["pinned"].template("pinned", "Serving")
+
+
+def test_throughput_serves_the_base_model_until_a_customized_one_exists(serving):
+    serving.has_resource_properties(
+        "Custom::BedrockProvisionedThroughput",
+        {
+            "ModelId": "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0",
+            "ProvisionedModelName": "pinned-serving",
+            "ModelUnits": 1,
+            "CommitmentDuration": "None",
+        },
+    )
+
+
+def test_creation_completes_by_polling_not_sleeping(serving):
+    handlers = serving.find_resources(
+        "AWS::Lambda::Function", {"Properties": {"Handler": Match.string_like_regexp("^provisioned_throughput")}}
+    )
+    assert sorted(h["Properties"]["Handler"] for h in handlers.values()) == [
+        "provisioned_throughput.handler.handle_event",
+        "provisioned_throughput.handler.handle_is_complete",
+    ]
+    assert all(h["Properties"]["Timeout"] <= 120 for h in handlers.values())
+    serving.resource_count_is("AWS::StepFunctions::StateMachine", 1)  # the provider's waiter
+
+
+def test_handlers_manage_only_provisioned_models_and_create_only_for_the_model(serving):
+    serving.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": ["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
+                                "Resource": Match.array_equals(
+                                    [
+                                        "arn:aws:bedrock:eu-west-1:111111111111:provisioned-model/*",
+                                        "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0",
+                                    ]
+                                ),
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def _throughput(stack: cdk.Stack, **overrides) -> ProvisionedThroughput:
+    props = {
+        "model_arn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
+        "name": "probe",
+        "model_units": 1,
+        "commitment_duration": "None",
+        "log_key": kms.Key(stack, "Key"),
+        "log_retention": logs.RetentionDays.ONE_MONTH,
+        **overrides,
+    }
+    return ProvisionedThroughput(stack, "Throughput", ProvisionedThroughputProps(**props))
+
+
+def test_grant_invoke_covers_the_throughput_and_its_model():
+    stack = cdk.Stack(cdk.App(), "Probe", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    role = iam.Role(stack, "Agent", assumed_by=iam.ServicePrincipal("bedrock-agentcore.amazonaws.com"))
+    _throughput(stack).grant_invoke(role)
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    Match.object_like(
+                        {
+                            "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                            "Resource": [
+                                {"Fn::GetAtt": [Match.string_like_regexp("^Throughput"), "ProvisionedModelArn"]},
+                                "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
+                            ],
+                        }
+                    )
+                ]
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"model_units": 0}, "model_units 0; allowed: 1 or more"),
+        ({"commitment_duration": "OneYear"}, "commitment_duration 'OneYear'; allowed: None, OneMonth, SixMonths"),
+    ],
+)
+def test_construct_rejects_bad_props(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        _throughput(cdk.Stack(cdk.App(), "Probe"), **overrides)

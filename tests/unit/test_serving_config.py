@@ -1,0 +1,50 @@
+"""The serving section: bad values fail synth with the field, the value and what is allowed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from config.loader import ConfigError, parse_environment
+
+BASE: dict[str, Any] = {"name": "qa", "tags": {"environment": "qa", "owner": "o", "cost_center": "c"}}
+SERVING = {"base_model_id": "amazon.nova-lite-v1:0"}
+
+
+def error_for(**serving: Any) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_environment({**BASE, "serving": {**SERVING, **serving}}, "qa", "environments/qa.yaml")
+    return str(caught.value)
+
+
+def test_defaults_serve_the_base_model_without_commitment():
+    config = parse_environment({**BASE, "serving": SERVING}, "qa", "environments/qa.yaml").serving
+    assert (config.model_units, config.commitment_duration, config.model_arn) == (1, "None", None)
+
+
+def test_model_units_below_one_are_rejected():
+    assert "serving.model_units: 0 is not allowed; expected 1 or more" in error_for(model_units=0)
+
+
+def test_commitment_needs_the_environment_to_allow_it():
+    message = error_for(commitment="six-months")
+    assert "serving.commitment: 'six-months' is not allowed; expected 'none' unless serving.allow_commitment" in message
+
+
+def test_commitment_is_accepted_where_allowed():
+    raw = {**BASE, "serving": {**SERVING, "commitment": "one-month", "allow_commitment": True}}
+    assert parse_environment(raw, "qa", "environments/qa.yaml").serving.commitment_duration == "OneMonth"
+
+
+def test_malformed_model_arn_is_rejected():
+    message = error_for(model_arn="arn:aws:s3:::not-a-model")
+    assert (
+        "serving.model_arn: 'arn:aws:s3:::not-a-model' is not allowed; expected a Bedrock custom model ARN" in message
+    )
+
+
+def test_unknown_commitment_is_rejected():
+    assert "serving.commitment: 'forever' is not allowed; expected one of 'none', 'one-month'" in error_for(
+        commitment="forever"
+    )

@@ -1,0 +1,54 @@
+"""AgentCore Runtime entry point: ``python -m platform_agent.main`` serves /invocations and /ping on 8080."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import boto3
+from bedrock_agentcore.identity.auth import requires_access_token
+from bedrock_agentcore.runtime import BedrockAgentCoreApp
+from strands.models import BedrockModel
+
+from platform_agent.agent import build_agent
+from platform_agent.gateway import GatewayClient
+from platform_agent.memory import MemoryHooks
+
+app = BedrockAgentCoreApp()
+_memory_client = None
+
+
+@requires_access_token(
+    provider_name=os.environ.get("GATEWAY_CREDENTIAL_PROVIDER", "gateway"),
+    scopes=[],
+    auth_flow="M2M",
+    into="access_token",
+)
+def _gateway_token(*, access_token: str = "") -> str:
+    """An OAuth token for the gateway, from the runtime's workload identity (AgentCore Identity)."""
+    return access_token
+
+
+@app.entrypoint
+def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+    global _memory_client
+    if _memory_client is None:
+        _memory_client = boto3.client("bedrock-agentcore")
+    session = getattr(context, "session_id", None) or payload.get("session_id", "default")
+    memory = MemoryHooks(
+        _memory_client,
+        memory_id=os.environ["BEDROCK_AGENTCORE_MEMORY_ID"],
+        actor_id=str(payload.get("user_id", "anonymous")),
+        session_id=session,
+    )
+    agent = build_agent(
+        BedrockModel(model_id=os.environ["MODEL_ARN"]),
+        GatewayClient(os.environ["GATEWAY_URL"], _gateway_token),
+        memory,
+    )
+    result = agent(str(payload["prompt"]))
+    return {"answer": str(result)}
+
+
+if __name__ == "__main__":
+    app.run()

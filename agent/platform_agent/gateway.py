@@ -1,6 +1,8 @@
 """Calls tools on the AgentCore Gateway over MCP (JSON-RPC 2.0 on the gateway's HTTPS endpoint).
 
-The transport is passed in, so tests run without a network and the runtime uses urllib.
+The gateway authorizes callers with IAM, so each request is SigV4-signed with the runtime
+role's credentials: no client secret exists to store or rotate. The transport and signer
+are passed in, so tests run without a network.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 Post = Callable[[str, bytes, dict[str, str]], bytes]
+Sign = Callable[[str, bytes, dict[str, str]], dict[str, str]]
+SERVICE = "bedrock-agentcore"
 
 
 class GatewayError(Exception):
@@ -24,10 +28,23 @@ def urllib_post(url: str, body: bytes, headers: dict[str, str]) -> bytes:
         return bytes(response.read())
 
 
+def sigv4_signer(credentials: Any, region: str) -> Sign:
+    """Sign a POST for the gateway with SigV4 (service ``bedrock-agentcore``)."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    def sign(url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
+        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+        SigV4Auth(credentials, SERVICE, region).add_auth(request)
+        return dict(request.headers.items())
+
+    return sign
+
+
 class GatewayClient:
-    def __init__(self, url: str, token: Callable[[], str], post: Post = urllib_post) -> None:
+    def __init__(self, url: str, sign: Sign, post: Post = urllib_post) -> None:
         self.url = url
-        self.token = token
+        self.sign = sign
         self.post = post
         self._ids = itertools.count(1)
 
@@ -41,12 +58,8 @@ class GatewayClient:
                 "params": {"name": name, "arguments": arguments},
             }
         ).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "Accept": "application/json, text/event-stream",
-            "Authorization": f"Bearer {self.token()}",
-        }
-        reply = json.loads(self.post(self.url, body, headers))
+        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+        reply = json.loads(self.post(self.url, body, self.sign(self.url, body, headers)))
         if "error" in reply:
             raise GatewayError(f"tool {name}: {reply['error'].get('message', reply['error'])}")
         result = reply["result"]

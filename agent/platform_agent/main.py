@@ -6,27 +6,16 @@ import os
 from typing import Any
 
 import boto3
-from bedrock_agentcore.identity.auth import requires_access_token
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from strands.models import BedrockModel
 
 from platform_agent.agent import build_agent
-from platform_agent.gateway import GatewayClient
+from platform_agent.gateway import GatewayClient, sigv4_signer
 from platform_agent.memory import MemoryHooks
 
 app = BedrockAgentCoreApp()
+_session = boto3.Session()
 _memory_client = None
-
-
-@requires_access_token(
-    provider_name=os.environ.get("GATEWAY_CREDENTIAL_PROVIDER", "gateway"),
-    scopes=[],
-    auth_flow="M2M",
-    into="access_token",
-)
-def _gateway_token(*, access_token: str = "") -> str:
-    """An OAuth token for the gateway, from the runtime's workload identity (AgentCore Identity)."""
-    return access_token
 
 
 @app.entrypoint
@@ -43,7 +32,7 @@ def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     agent = build_agent(
         BedrockModel(model_id=os.environ["MODEL_ARN"]),
-        GatewayClient(os.environ["GATEWAY_URL"], _gateway_token),
+        GatewayClient(os.environ["GATEWAY_URL"], sigv4_signer(_session.get_credentials(), _session.region_name)),
         memory,
     )
     result = agent(str(payload["prompt"]))

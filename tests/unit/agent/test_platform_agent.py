@@ -8,11 +8,18 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.credentials import Credentials
 from botocore.stub import ANY, Stubber
 from platform_agent.agent import WEATHER_TOOL, build_agent
-from platform_agent.gateway import GatewayClient, GatewayError
+from platform_agent.gateway import GatewayClient, GatewayError, sigv4_signer
 from platform_agent.memory import MemoryHooks
 from strands.models import Model
+
+CREDENTIALS = Credentials("AKIATEST", "secret")
+
+
+def unsigned(url, body, headers):
+    return headers
 
 
 class ScriptedModel(Model):
@@ -95,7 +102,7 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
     model = ScriptedModel()
     agent = build_agent(
         model,
-        GatewayClient("https://gw.example/mcp", lambda: "token-1", post=transport),
+        GatewayClient("https://gw.example/mcp", sigv4_signer(CREDENTIALS, "us-east-1"), post=transport),
         MemoryHooks(client, "platform_memory-a1b2c3d4e5", "alice", "s-1"),
     )
 
@@ -103,7 +110,9 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
 
     assert "Paris: 21 C, sunny" in answer
     [(url, request, headers)] = transport.requests
-    assert url == "https://gw.example/mcp" and headers["Authorization"] == "Bearer token-1"
+    assert url == "https://gw.example/mcp"
+    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIATEST/")
+    assert "/us-east-1/bedrock-agentcore/aws4_request" in headers["Authorization"]
     assert request["method"] == "tools/call"
     assert request["params"] == {"name": WEATHER_TOOL, "arguments": {"city": "Paris"}}
     assert model.calls[0][0] == {"role": "user", "content": [{"text": "I live in Paris."}]}  # restored memory
@@ -113,7 +122,7 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
 def test_gateway_errors_surface_with_the_tool_name():
     client = GatewayClient(
         "https://gw.example/mcp",
-        lambda: "t",
+        unsigned,
         post=FakeGateway({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "Unknown tool"}}),
     )
     with pytest.raises(GatewayError, match=f"tool {WEATHER_TOOL}: Unknown tool"):
@@ -122,6 +131,6 @@ def test_gateway_errors_surface_with_the_tool_name():
 
 def test_tool_failures_surface_with_their_text():
     reply = {"jsonrpc": "2.0", "id": 1, "result": {"isError": True, "content": [{"type": "text", "text": "no city"}]}}
-    client = GatewayClient("https://gw.example/mcp", lambda: "t", post=FakeGateway(reply))
+    client = GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(reply))
     with pytest.raises(GatewayError, match="failed: no city"):
         client.call_tool(WEATHER_TOOL, {"city": ""})

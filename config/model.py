@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from config.agent import AgentConfig
 from config.cluster import ClusterConfig
 from config.problems import Problem
 from config.serving import ServingConfig
@@ -208,6 +209,7 @@ class EnvironmentConfig:
     data: DataConfig = field(default_factory=DataConfig)
     cluster: ClusterConfig | None = None
     serving: ServingConfig | None = None
+    agent: AgentConfig | None = None
 
     @property
     def is_throwaway(self) -> bool:
@@ -230,4 +232,5 @@ class EnvironmentConfig:
             )
         found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
         found += self.cluster.problems() if self.cluster else []
-        return found + (self.serving.problems() if self.serving else [])
+        found += self.serving.problems() if self.serving else []
+        return found + (self.agent.problems(self.serving is not None) if self.agent else [])

@@ -6,10 +6,11 @@ import aws_cdk as cdk
 
 from config.model import EnvironmentConfig
 from constructs import Construct
+from stacks.agent_stack import AgentStack
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
 from stacks.serving_stack import ServingStack
-from stacks.template_hygiene import DropRedundantProviderDependsOn
+from stacks.template_hygiene import DropRedundantDependsOn
 from stacks.training_cluster_stack import TrainingClusterStack
 
 
@@ -36,5 +37,7 @@ class EnvironmentStage(cdk.Stage):
             cdk.Tags.of(self).add(key, value)
         if config.serving is not None:
             self.serving = ServingStack(self, "Serving", config=config, key=self.data.key)
+            if config.agent is not None:
+                self.agent = AgentStack(self, "Agent", config=config, key=self.data.key, model=self.serving.throughput)
         # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.
-        cdk.Aspects.of(self).add(DropRedundantProviderDependsOn())
+        cdk.Aspects.of(self).add(DropRedundantDependsOn())

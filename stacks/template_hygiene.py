@@ -1,42 +1,65 @@
-"""Aspects that keep the synthesized templates clean under cfn-lint.
+"""An aspect that keeps the synthesized templates clean under cfn-lint.
 
-aws-cdk-lib's custom resource providers (S3 auto-delete, default security group restriction)
-and every L2 Lambda function and state machine name their role in a ``GetAtt`` and again in ``DependsOn``;
-cfn-lint reports the second as redundant (W3005). Dropping it changes no deploy order: the
-function still waits for its role's default policy.
+aws-cdk-lib often lists a resource in ``DependsOn`` that the same resource already names in
+a ``Ref`` or ``GetAtt`` (a Lambda function and its role, a log delivery and its source);
+cfn-lint reports each as redundant (W3005). The aspect renders ``DependsOn`` without them.
+The order CloudFormation deploys in does not change: a reference is a dependency too.
 """
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 import aws_cdk as cdk
 import jsii
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_stepfunctions as sfn
 
 from constructs import IConstruct
 
-PROVIDER_SUFFIX = "CustomResourceProvider"
+
+def referenced_logical_ids(value: Any) -> set[str]:
+    """Logical ids a resolved CloudFormation value names through ``Ref`` or ``Fn::GetAtt``."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if isinstance(value.get("Ref"), str):
+            found.add(value["Ref"])
+        attribute = value.get("Fn::GetAtt")
+        if isinstance(attribute, list) and attribute and isinstance(attribute[0], str):
+            found.add(attribute[0])
+        for item in value.values():
+            found |= referenced_logical_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= referenced_logical_ids(item)
+    return found
+
+
+@jsii.implements(cdk.IResolvable)
+class _DependsOnWithoutReferences:
+    """Resolved while the template is rendered, when every dependency is known."""
+
+    creation_stack: ClassVar[list[str]] = []
+
+    def __init__(self, resource: cdk.CfnResource) -> None:
+        self.resource = resource
+
+    def resolve(self, context: cdk.IResolveContext) -> list[str] | None:
+        stack = cdk.Stack.of(self.resource)
+        same_stack = [
+            d
+            for d in self.resource.obtain_dependencies()
+            if isinstance(d, cdk.CfnResource) and cdk.Stack.of(d).node.path == stack.node.path
+        ]
+        depends_on = sorted({stack.resolve(stack.get_logical_id(d)) for d in same_stack})
+        referenced = referenced_logical_ids(stack.resolve(self.resource._cfn_properties))
+        remaining = [logical_id for logical_id in depends_on if logical_id not in referenced]
+        return remaining or None  # None leaves DependsOn out of the template
+
+    def to_string(self) -> str:
+        return "DependsOnWithoutReferences"
 
 
 @jsii.implements(cdk.IAspect)
-class DropRedundantProviderDependsOn:
+class DropRedundantDependsOn:
     def visit(self, node: IConstruct) -> None:
-        parent = node.node.scope
-        if parent is None or not isinstance(node, cdk.CfnResource):
-            return
-        parent_id = parent.node.id
-        if node.node.id == "Handler" and parent_id.startswith("Custom::") and parent_id.endswith(PROVIDER_SUFFIX):
-            node.add_deletion_override("DependsOn")
-        elif isinstance(node, lambda_.CfnFunction):
-            _keep_only_default_policy(node, parent.node.try_find_child("ServiceRole"))
-        elif isinstance(node, sfn.CfnStateMachine):
-            _keep_only_default_policy(node, parent.node.try_find_child("Role"))
-
-
-def _keep_only_default_policy(resource: cdk.CfnResource, role: IConstruct | None) -> None:
-    """The resource waits for its role's default policy; the role itself is already a GetAtt."""
-    if role is None:
-        return
-    policy = role.node.try_find_child("DefaultPolicy")
-    remaining = [cdk.Stack.of(resource).get_logical_id(policy.node.default_child)] if policy else []  # type: ignore[arg-type]
-    resource.add_override("DependsOn", remaining)
+        if isinstance(node, cdk.CfnResource):
+            node.add_override("DependsOn", _DependsOnWithoutReferences(node))

@@ -1,0 +1,219 @@
+"""The platform's agent on Bedrock AgentCore: runtime, memory, identity and a tool gateway.
+
+- Runtime: the container in ``agent/`` (built by the CDK asset system at deploy time, no
+  Docker daemon at synth), inbound JWT auth (a Cognito pool made here, or an OIDC provider),
+  application and usage logs to CloudWatch, tracing on.
+- Memory: short-term events plus semantic, summary and user-preference strategies,
+  encrypted with the platform key.
+- Gateway: MCP tools, IAM-authorized (the runtime signs with its role), with the weather
+  Lambda as a target and room for OpenAPI targets.
+- Workload identity: the agent's identity for outbound OAuth calls to third-party APIs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+
+from constructs import Construct
+from constructs.nag_acknowledgements import acknowledge, nag_arn
+from constructs.provisioned_throughput import ProvisionedThroughput
+
+REPO = Path(__file__).resolve().parent.parent
+AGENT_DIR = REPO / "agent"
+WEATHER_HANDLER_DIR = REPO / "lambda" / "weather_tool"
+WEATHER_TARGET = "weather"  # the agent calls "weather___get_weather"
+
+
+@dataclass(frozen=True)
+class OidcInbound:
+    discovery_url: str
+    allowed_audience: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AgentRuntimeProps:
+    name: str  # letters, digits and '_' (AgentCore names)
+    model: ProvisionedThroughput
+    key: kms.IKey
+    log_retention: logs.RetentionDays
+    memory_expiry: cdk.Duration = field(default_factory=lambda: cdk.Duration.days(30))
+    oidc: OidcInbound | None = None
+    retain: bool = True
+
+
+class AgentRuntime(Construct):
+    """Attributes: ``runtime``, ``memory``, ``gateway``, ``weather_tool``, ``workload_identity``, ``user_pool``."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: AgentRuntimeProps) -> None:
+        super().__init__(scope, construct_id)
+        removal = cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY
+        self.memory = agentcore.Memory(
+            self,
+            "Memory",
+            memory_name=f"{props.name}_memory",
+            description="Conversation events and long-term memories of the platform agent",
+            expiration_duration=props.memory_expiry,
+            kms_key=props.key,
+            memory_strategies=[
+                agentcore.MemoryStrategy.using_built_in_semantic(),
+                agentcore.MemoryStrategy.using_built_in_summarization(),
+                agentcore.MemoryStrategy.using_built_in_user_preference(),
+            ],
+        )
+        memory_resource = next(c for c in self.memory.node.children if isinstance(c, cdk.CfnResource))
+        memory_resource.apply_removal_policy(removal)
+        self.weather_tool = lambda_.Function(
+            self,
+            "WeatherTool",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="weather_tool.handler.handler",
+            code=lambda_.Code.from_asset(str(WEATHER_HANDLER_DIR), exclude=["**/__pycache__"]),
+            timeout=cdk.Duration.seconds(10),
+            log_group=logs.LogGroup(self, "WeatherToolLogs", retention=props.log_retention, encryption_key=props.key),
+            description="AgentCore Gateway tool: get_weather",
+        )
+        self.gateway = agentcore.Gateway(
+            self,
+            "Gateway",
+            gateway_name=f"{props.name.replace('_', '-')}-tools",
+            description="Tools for the platform agent, over MCP",
+            authorizer_configuration=agentcore.GatewayAuthorizer.using_aws_iam(),
+            kms_key=props.key,
+        )
+        self.gateway.add_lambda_target(
+            "WeatherTarget",
+            gateway_target_name=WEATHER_TARGET,
+            lambda_function=self.weather_tool,
+            tool_schema=agentcore.ToolSchema.from_inline(
+                [
+                    agentcore.ToolDefinition(
+                        name="get_weather",
+                        description="Current weather for a city",
+                        input_schema=agentcore.SchemaDefinition(
+                            type=agentcore.SchemaDefinitionType.OBJECT,
+                            properties={
+                                "city": agentcore.SchemaDefinition(
+                                    type=agentcore.SchemaDefinitionType.STRING, description="City name"
+                                )
+                            },
+                            required=["city"],
+                        ),
+                    )
+                ]
+            ),
+            credential_provider_configurations=[agentcore.GatewayCredentialProvider.from_iam_role()],
+        )
+        self.workload_identity = agentcore.WorkloadIdentity(
+            self, "WorkloadIdentity", workload_identity_name=f"{props.name}_identity"
+        )
+        self.user_pool: cognito.UserPool | None = None
+        self.runtime = agentcore.Runtime(
+            self,
+            "Runtime",
+            runtime_name=props.name,
+            description="The platform agent (Strands) on the customized model",
+            agent_runtime_artifact=agentcore.AgentRuntimeArtifact.from_asset(
+                str(AGENT_DIR), platform=ecr_assets.Platform.LINUX_ARM64, exclude=["**/__pycache__"]
+            ),
+            authorizer_configuration=self._inbound_auth(props),
+            environment_variables={
+                "MODEL_ARN": props.model.provisioned_model_arn,
+                "BEDROCK_AGENTCORE_MEMORY_ID": self.memory.memory_id,
+                "GATEWAY_URL": self.gateway.gateway_url or "",
+            },
+            logging_configs=[
+                agentcore.LoggingConfig(
+                    destination=agentcore.LoggingDestination.cloud_watch_logs(
+                        logs.LogGroup(self, f"{kind}Logs", retention=props.log_retention, encryption_key=props.key)
+                    ),
+                    log_type=log_type,
+                )
+                for kind, log_type in (
+                    ("Application", agentcore.LogType.APPLICATION_LOGS),
+                    ("Usage", agentcore.LogType.USAGE_LOGS),
+                )
+            ],
+            tracing_enabled=True,
+        )
+        props.model.grant_invoke(self.runtime)
+        self.memory.grant_read(self.runtime)
+        self.memory.grant_write(self.runtime)
+        self.gateway.grant_invoke(self.runtime)
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
+        """The AgentCore L2s' own grants: what their service roles and the runtime role must hold."""
+        key_grants = ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]")
+        library_policy = "NIST.800.53.R5-IAMNoInlinePolicy"
+        acknowledge(
+            self.memory,
+            "aws-cdk-lib's Memory grants its service role the platform key for encrypting memory records.",
+            *key_grants,
+            library_policy,
+        )
+        weather = cdk.Stack.of(self).get_logical_id(self.weather_tool.node.default_child)  # type: ignore[arg-type]
+        acknowledge(
+            self.gateway,
+            "aws-cdk-lib's Gateway grants its service role the platform key and invoke on the weather tool's "
+            "versions and aliases (<function ARN>:*).",
+            *key_grants,
+            f"AwsSolutions-IAM5[Resource::<{weather}.Arn>:*]",
+            library_policy,
+        )
+        runtimes = "log-group:/aws/bedrock-agentcore/runtimes/*"
+        acknowledge(
+            self.runtime,
+            "aws-cdk-lib's Runtime grants its role what AgentCore observability needs (its runtime log groups, "
+            "log-group discovery, X-Ray and CloudWatch metrics, which have no resource-level permissions) and "
+            "workload access tokens for this account's workload identities.",
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'logs', runtimes)}]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'logs', 'log-group:*')}]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'logs', runtimes + ':log-stream:*')}]",
+            "AwsSolutions-IAM5[Resource::*]",
+            "AwsSolutions-IAM5[Resource::"
+            f"{nag_arn(self, 'bedrock-agentcore', 'workload-identity-directory/default/workload-identity/*')}]",
+            library_policy,
+        )
+
+    def _inbound_auth(self, props: AgentRuntimeProps) -> agentcore.RuntimeAuthorizerConfiguration:
+        if props.oidc is not None:
+            return agentcore.RuntimeAuthorizerConfiguration.using_jwt(
+                props.oidc.discovery_url, allowed_audience=list(props.oidc.allowed_audience)
+            )
+        self.user_pool = cognito.UserPool(
+            self,
+            "Users",
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12, require_digits=True, require_lowercase=True, require_uppercase=True, require_symbols=True
+            ),
+            mfa=cognito.Mfa.REQUIRED,
+            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            removal_policy=cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY,
+        )
+        client = self.user_pool.add_client("AgentClient", auth_flows=cognito.AuthFlow(user_srp=True))
+        return agentcore.RuntimeAuthorizerConfiguration.using_cognito(self.user_pool, [client])
+
+
+def acknowledge_tool_function(function: lambda_.Function) -> None:
+    acknowledge(
+        function,
+        "A stateless tool invoked synchronously by the AgentCore Gateway: failures return to the caller, so "
+        "no dead-letter queue applies; it reaches no VPC resource; basic logging uses the AWS managed policy.",
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+        "NIST.800.53.R5-LambdaDLQ",
+        "NIST.800.53.R5-LambdaInsideVPC",
+        "NIST.800.53.R5-LambdaConcurrency",
+    )

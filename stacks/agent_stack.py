@@ -1,0 +1,65 @@
+"""The agent of one environment: AgentCore runtime, memory, identity, gateway and their alarms."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+
+from config.model import LOG_RETENTION_NAMES, EnvironmentConfig
+from constructs import Construct
+from constructs.agent_observability import AgentObservability, AgentObservabilityProps
+from constructs.agent_runtime import AgentRuntime, AgentRuntimeProps, OidcInbound, acknowledge_tool_function
+from constructs.provisioned_throughput import ProvisionedThroughput
+from stacks.platform_stack import PlatformStack
+
+
+class AgentStack(PlatformStack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        model: ProvisionedThroughput,
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, description="Bedrock AgentCore agent")
+        assert config.agent is not None  # the Stage adds this stack only when the section exists
+        agent = config.agent
+        retention = logs.RetentionDays[LOG_RETENTION_NAMES[config.network.flow_log_retention_days]]
+        self.agent = AgentRuntime(
+            self,
+            "Agent",
+            AgentRuntimeProps(
+                name=f"{config.name.replace('-', '_')}_platform_agent",
+                model=model,
+                key=key,
+                log_retention=retention,
+                memory_expiry=cdk.Duration.days(agent.memory_expiry_days),
+                oidc=OidcInbound(agent.oidc_discovery_url, agent.allowed_audience)
+                if agent.oidc_discovery_url
+                else None,
+                retain=not config.is_throwaway,
+            ),
+        )
+        acknowledge_tool_function(self.agent.weather_tool)
+        AgentObservability(
+            self,
+            "Observability",
+            AgentObservabilityProps(
+                runtime=self.agent.runtime,
+                gateway=self.agent.gateway,
+                provisioned_model_arn=model.provisioned_model_arn,
+                key=key,
+                alarm_email=agent.alarm_email,
+                latency_p90_threshold=cdk.Duration.millis(agent.latency_p90_threshold_ms),
+            ),
+        )
+        cdk.CfnOutput(
+            self,
+            "InvokeAgentCommand",
+            value="aws bedrock-agentcore invoke-agent-runtime --content-type application/json "
+            f"--agent-runtime-arn {self.agent.runtime.agent_runtime_arn} "
+            '--payload \'{"prompt": "What is the weather in Paris?"}\' answer.json',
+        )

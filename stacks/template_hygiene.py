@@ -58,8 +58,21 @@ class _DependsOnWithoutReferences:
         return "DependsOnWithoutReferences"
 
 
+# The types aws-cdk-lib gives a DependsOn on something they also reference. Checking only these
+# keeps synth fast: each check is several calls between Python and the jsii runtime.
+TYPES_WITH_REDUNDANT_DEPENDS_ON = frozenset(
+    {
+        "AWS::Lambda::Function",
+        "AWS::StepFunctions::StateMachine",
+        "AWS::BedrockAgentCore::Runtime",
+        "AWS::Logs::Delivery",
+        "AWS::Logs::DeliveryDestination",
+    }
+)
+
+
 @jsii.implements(cdk.IAspect)
 class DropRedundantDependsOn:
     def visit(self, node: IConstruct) -> None:
-        if isinstance(node, cdk.CfnResource):
+        if isinstance(node, cdk.CfnResource) and node.cfn_resource_type in TYPES_WITH_REDUNDANT_DEPENDS_ON:
             node.add_override("DependsOn", _DependsOnWithoutReferences(node))

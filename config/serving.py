@@ -15,10 +15,12 @@ COMMITMENT_API_VALUES = {"none": "None", "one-month": "OneMonth", "six-months": 
 
 @dataclass(frozen=True)
 class ServingConfig:
-    """Provisioned throughput for the customized model (``model_arn``) or, until one exists, a base model."""
+    """Serves the customized model (``model_arn``) or, until one exists, a base model: through
+    provisioned throughput, or an on-demand custom model deployment (custom models only)."""
 
     base_model_id: str
     model_arn: str | None = None
+    mode: Literal["provisioned-throughput", "on-demand"] = "provisioned-throughput"
     model_units: int = 1
     commitment: Literal["none", "one-month", "six-months"] = "none"
     allow_commitment: bool = False
@@ -46,6 +48,14 @@ class ServingConfig:
                     "serving.model_arn",
                     self.model_arn,
                     "a Bedrock custom model ARN (arn:aws:bedrock:<region>:<account>:custom-model/...)",
+                )
+            )
+        if self.mode == "on-demand" and self.model_arn is None:
+            found.append(
+                Problem(
+                    "serving.model_arn",
+                    None,
+                    "a custom model ARN with mode 'on-demand' (base models are on-demand already)",
                 )
             )
         if not FOUNDATION_MODEL_ID_PATTERN.match(self.base_model_id):

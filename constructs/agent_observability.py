@@ -1,4 +1,4 @@
-"""A dashboard and alarms for the agent: runtime, gateway and the provisioned throughput it uses."""
+"""A dashboard and alarms for the agent: runtime, gateway and the served model it uses."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ FIVE_MINUTES = cdk.Duration.minutes(5)
 class AgentObservabilityProps:
     runtime: agentcore.Runtime
     gateway: agentcore.Gateway
-    provisioned_model_arn: str
+    model_invoke_arn: str
     key: kms.IKey
     latency_p90_threshold: cdk.Duration
     alarm_email: str | None = None
@@ -40,7 +40,7 @@ class AgentObservability(Construct):
             return cloudwatch.Metric(
                 namespace="AWS/Bedrock",
                 metric_name=metric_name,
-                dimensions_map={"ModelId": props.provisioned_model_arn},
+                dimensions_map={"ModelId": props.model_invoke_arn},
                 statistic=statistic,
                 period=FIVE_MINUTES,
             )

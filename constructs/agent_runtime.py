@@ -25,7 +25,7 @@ from aws_cdk import aws_logs as logs
 
 from constructs import Construct
 from constructs.nag_acknowledgements import acknowledge, nag_arn
-from constructs.provisioned_throughput import ProvisionedThroughput
+from constructs.served_model import ServedModel
 
 REPO = Path(__file__).resolve().parent.parent
 AGENT_DIR = REPO / "agent"
@@ -42,7 +42,7 @@ class OidcInbound:
 @dataclass(frozen=True)
 class AgentRuntimeProps:
     name: str  # letters, digits and '_' (AgentCore names)
-    model: ProvisionedThroughput
+    model: ServedModel
     key: kms.IKey
     log_retention: logs.RetentionDays
     memory_expiry: cdk.Duration = field(default_factory=lambda: cdk.Duration.days(30))
@@ -126,7 +126,7 @@ class AgentRuntime(Construct):
             ),
             authorizer_configuration=self._inbound_auth(props),
             environment_variables={
-                "MODEL_ARN": props.model.provisioned_model_arn,
+                "MODEL_ARN": props.model.invoke_arn,
                 "BEDROCK_AGENTCORE_MEMORY_ID": self.memory.memory_id,
                 "GATEWAY_URL": self.gateway.gateway_url or "",
             },

@@ -10,7 +10,7 @@ from config.model import LOG_RETENTION_NAMES, EnvironmentConfig
 from constructs import Construct
 from constructs.agent_observability import AgentObservability, AgentObservabilityProps
 from constructs.agent_runtime import AgentRuntime, AgentRuntimeProps, OidcInbound, acknowledge_tool_function
-from constructs.provisioned_throughput import ProvisionedThroughput
+from constructs.served_model import ServedModel
 from stacks.platform_stack import PlatformStack
 
 
@@ -22,7 +22,7 @@ class AgentStack(PlatformStack):
         *,
         config: EnvironmentConfig,
         key: kms.IKey,
-        model: ProvisionedThroughput,
+        model: ServedModel,
     ) -> None:
         super().__init__(scope, construct_id, config=config, description="Bedrock AgentCore agent")
         assert config.agent is not None  # the Stage adds this stack only when the section exists
@@ -50,7 +50,7 @@ class AgentStack(PlatformStack):
             AgentObservabilityProps(
                 runtime=self.agent.runtime,
                 gateway=self.agent.gateway,
-                provisioned_model_arn=model.provisioned_model_arn,
+                model_invoke_arn=model.invoke_arn,
                 key=key,
                 alarm_email=agent.alarm_email,
                 latency_p90_threshold=cdk.Duration.millis(agent.latency_p90_threshold_ms),

@@ -38,6 +38,6 @@ class EnvironmentStage(cdk.Stage):
         if config.serving is not None:
             self.serving = ServingStack(self, "Serving", config=config, key=self.data.key)
             if config.agent is not None:
-                self.agent = AgentStack(self, "Agent", config=config, key=self.data.key, model=self.serving.throughput)
+                self.agent = AgentStack(self, "Agent", config=config, key=self.data.key, model=self.serving.model)
         # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.
         cdk.Aspects.of(self).add(DropRedundantDependsOn())

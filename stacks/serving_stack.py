@@ -1,4 +1,4 @@
-"""Model serving of one environment: provisioned throughput for the customized (or base) model."""
+"""Model serving of one environment: the customized (or base) model, provisioned or on demand."""
 
 from __future__ import annotations
 
@@ -7,25 +7,26 @@ from aws_cdk import aws_logs as logs
 
 from config.model import LOG_RETENTION_NAMES, EnvironmentConfig
 from constructs import Construct
-from constructs.provisioned_throughput import ProvisionedThroughput, ProvisionedThroughputProps
+from constructs.served_model import ServedModel, ServedModelProps
 from stacks.platform_stack import PlatformStack
 
 
 class ServingStack(PlatformStack):
     def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey) -> None:
-        super().__init__(scope, construct_id, config=config, description="Bedrock provisioned throughput")
+        super().__init__(scope, construct_id, config=config, description="Bedrock model serving")
         assert config.serving is not None  # the Stage adds this stack only when the section exists
         serving = config.serving
         # The customized model once the workflow has produced one; a base model until then.
         model_arn = serving.model_arn or self.format_arn(
             service="bedrock", account="", resource="foundation-model", resource_name=serving.base_model_id
         )
-        self.throughput = ProvisionedThroughput(
+        self.model = ServedModel(
             self,
-            "Throughput",
-            ProvisionedThroughputProps(
+            "Model",
+            ServedModelProps(
                 model_arn=model_arn,
                 name=f"{config.name}-serving",
+                mode=serving.mode,
                 model_units=serving.model_units,
                 commitment_duration=serving.commitment_duration,
                 log_key=key,

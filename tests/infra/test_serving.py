@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
@@ -9,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk.assertions import Match, Template
 
-from constructs.provisioned_throughput import ProvisionedThroughput, ProvisionedThroughputProps
+from constructs.served_model import ServedModel, ServedModelProps
 
 
 @pytest.fixture
@@ -31,11 +33,11 @@ def test_throughput_serves_the_base_model_until_a_customized_one_exists(serving)
 
 def test_creation_completes_by_polling_not_sleeping(serving):
     handlers = serving.find_resources(
-        "AWS::Lambda::Function", {"Properties": {"Handler": Match.string_like_regexp("^provisioned_throughput")}}
+        "AWS::Lambda::Function", {"Properties": {"Handler": Match.string_like_regexp("^bedrock_serving")}}
     )
     assert sorted(h["Properties"]["Handler"] for h in handlers.values()) == [
-        "provisioned_throughput.handler.handle_event",
-        "provisioned_throughput.handler.handle_is_complete",
+        "bedrock_serving.handler.handle_event",
+        "bedrock_serving.handler.handle_is_complete",
     ]
     assert all(h["Properties"]["Timeout"] <= 120 for h in handlers.values())
     serving.resource_count_is("AWS::StepFunctions::StateMachine", 1)  # the provider's waiter
@@ -66,7 +68,7 @@ def test_handlers_manage_only_provisioned_models_and_create_only_for_the_model(s
     )
 
 
-def _throughput(stack: cdk.Stack, **overrides) -> ProvisionedThroughput:
+def _throughput(stack: cdk.Stack, **overrides) -> ServedModel:
     props = {
         "model_arn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
         "name": "probe",
@@ -76,7 +78,7 @@ def _throughput(stack: cdk.Stack, **overrides) -> ProvisionedThroughput:
         "log_retention": logs.RetentionDays.ONE_MONTH,
         **overrides,
     }
-    return ProvisionedThroughput(stack, "Throughput", ProvisionedThroughputProps(**props))
+    return ServedModel(stack, "Model", ServedModelProps(**props))
 
 
 def test_grant_invoke_covers_the_throughput_and_its_model():
@@ -92,7 +94,7 @@ def test_grant_invoke_covers_the_throughput_and_its_model():
                         {
                             "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
                             "Resource": [
-                                {"Fn::GetAtt": [Match.string_like_regexp("^Throughput"), "ProvisionedModelArn"]},
+                                {"Fn::GetAtt": [Match.string_like_regexp("^Model"), "ProvisionedModelArn"]},
                                 "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0",
                             ],
                         }
@@ -108,8 +110,40 @@ def test_grant_invoke_covers_the_throughput_and_its_model():
     [
         ({"model_units": 0}, "model_units 0; allowed: 1 or more"),
         ({"commitment_duration": "OneYear"}, "commitment_duration 'OneYear'; allowed: None, OneMonth, SixMonths"),
+        ({"mode": "batch"}, "mode 'batch'; allowed: provisioned-throughput, on-demand"),
     ],
 )
 def test_construct_rejects_bad_props(overrides, message):
     with pytest.raises(ValueError, match=message):
         _throughput(cdk.Stack(cdk.App(), "Probe"), **overrides)
+
+
+def test_on_demand_mode_creates_a_custom_model_deployment_and_grants_invoke_on_it():
+    stack = cdk.Stack(cdk.App(), "Probe", env=cdk.Environment(account="111111111111", region="us-east-1"))
+    custom = "arn:aws:bedrock:us-east-1:111111111111:custom-model/amazon.nova-lite-v1:0:300k/abcdefghij12"
+    role = iam.Role(stack, "Agent", assumed_by=iam.ServicePrincipal("bedrock-agentcore.amazonaws.com"))
+    _throughput(stack, mode="on-demand", model_arn=custom).grant_invoke(role)
+    template = Template.from_stack(stack)
+    template.has_resource_properties(
+        "Custom::BedrockCustomModelDeployment",
+        {"Kind": "CustomModelDeployment", "ModelId": custom, "DeploymentName": "probe"},
+    )
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": ["bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
+                                "Resource": Match.array_with([custom]),
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    rendered = json.dumps(template.to_json())
+    assert ":custom-model-deployment/*" in rendered and "DeploymentArn" in rendered

@@ -48,3 +48,9 @@ def test_unknown_commitment_is_rejected():
     assert "serving.commitment: 'forever' is not allowed; expected one of 'none', 'one-month'" in error_for(
         commitment="forever"
     )
+
+
+def test_on_demand_needs_a_customized_model():
+    assert "serving.model_arn: None is not allowed; expected a custom model ARN with mode 'on-demand'" in error_for(
+        mode="on-demand"
+    )

@@ -1,19 +1,13 @@
-"""The provisioned throughput custom resource, against botocore's Stubber (parameter names are checked)."""
+"""The serving custom resources (provisioned throughput, on-demand deployment) against botocore's Stubber."""
 
 from __future__ import annotations
 
 import boto3
 import pytest
+from bedrock_serving.handler import ServingResourceFailedError, handle_event, is_complete, on_event
+from bedrock_serving.kinds import CustomModelDeployments, InvalidRequestError, ProvisionedThroughputs
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
-from provisioned_throughput.handler import (
-    InvalidRequestError,
-    ThroughputFailedError,
-    Throughputs,
-    ThroughputSpec,
-    is_complete,
-    on_event,
-)
 
 MODEL = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-lite-v1:0:300k/abcdefghij12"
 ARN = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/pt0123456789"
@@ -30,7 +24,7 @@ def bedrock():
 
 
 def throughputs(client, sleeps=None):
-    return Throughputs(client, sleep=(sleeps.append if sleeps is not None else lambda _: None))
+    return ProvisionedThroughputs(client, sleep=(sleeps.append if sleeps is not None else lambda _: None))
 
 
 def create_event(**props):
@@ -121,7 +115,7 @@ def test_a_failed_create_deletes_what_it_made_and_says_why(bedrock):
         {"provisionedModelId": ARN},
     )
     stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": ARN})
-    with pytest.raises(ThroughputFailedError, match="failed: Insufficient capacity"):
+    with pytest.raises(ServingResourceFailedError, match="failed: Insufficient capacity"):
         is_complete({"RequestType": "Create", "PhysicalResourceId": ARN}, throughputs(client))
 
 
@@ -190,4 +184,95 @@ def test_update_of_model_units_creates_a_replacement(bedrock):
 )
 def test_bad_properties_are_rejected_before_any_call(props, message):
     with pytest.raises(InvalidRequestError, match=message):
-        ThroughputSpec.from_properties({**PROPS, **props})
+        ProvisionedThroughputs(None).parse({**PROPS, **props})
+
+
+# --- on-demand custom model deployment -------------------------------------------------------------------------
+
+DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdefghij12"
+DEPLOY_PROPS = {"Kind": "CustomModelDeployment", "ModelId": MODEL, "DeploymentName": "dev-agent-model"}
+
+
+def deployments(client):
+    return CustomModelDeployments(client, sleep=lambda _: None)
+
+
+def test_deployment_create_uses_the_request_id_as_token(bedrock):
+    client, stubber = bedrock
+    stubber.add_response(
+        "create_custom_model_deployment",
+        {"customModelDeploymentArn": DEPLOYMENT},
+        {"modelDeploymentName": "dev-agent-model", "modelArn": MODEL, "tags": [], "clientRequestToken": REQUEST_ID},
+    )
+    event = {"RequestType": "Create", "RequestId": REQUEST_ID, "ResourceProperties": DEPLOY_PROPS}
+    assert on_event(event, deployments(client)) == {"PhysicalResourceId": DEPLOYMENT}
+
+
+def deployment_response(status, **extra):
+    return {
+        "customModelDeploymentArn": DEPLOYMENT,
+        "modelDeploymentName": "dev-agent-model",
+        "modelArn": MODEL,
+        "createdAt": "2026-11-25T00:00:00Z",
+        "status": status,
+        **extra,
+    }
+
+
+def test_deployment_is_complete_when_active_and_cleans_up_when_failed(bedrock):
+    client, stubber = bedrock
+    identifier = {"customModelDeploymentIdentifier": DEPLOYMENT}
+    stubber.add_response("get_custom_model_deployment", deployment_response("Creating"), identifier)
+    stubber.add_response("get_custom_model_deployment", deployment_response("Active"), identifier)
+    stubber.add_response(
+        "get_custom_model_deployment", deployment_response("Failed", failureMessage="model not supported"), identifier
+    )
+    stubber.add_response("delete_custom_model_deployment", {}, identifier)
+    event = {"RequestType": "Create", "PhysicalResourceId": DEPLOYMENT}
+    assert is_complete(event, deployments(client)) == {"IsComplete": False}
+    assert is_complete(event, deployments(client))["Data"] == {"DeploymentArn": DEPLOYMENT, "ModelArn": MODEL}
+    with pytest.raises(ServingResourceFailedError, match="failed: model not supported"):
+        is_complete(event, deployments(client))
+
+
+def test_deployment_update_changes_the_model_in_place_and_a_rename_replaces(bedrock):
+    client, stubber = bedrock
+    other_model = MODEL.replace("abcdefghij12", "zyxwvutsrq98")
+    stubber.add_response(
+        "update_custom_model_deployment",
+        {"customModelDeploymentArn": DEPLOYMENT},
+        {"modelArn": other_model, "customModelDeploymentIdentifier": DEPLOYMENT},
+    )
+    stubber.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOYMENT + "2"})
+    base = {"RequestType": "Update", "RequestId": REQUEST_ID, "PhysicalResourceId": DEPLOYMENT}
+    moved = {
+        **base,
+        "ResourceProperties": {**DEPLOY_PROPS, "ModelId": other_model},
+        "OldResourceProperties": DEPLOY_PROPS,
+    }
+    assert on_event(moved, deployments(client)) == {"PhysicalResourceId": DEPLOYMENT}
+    renamed = {
+        **base,
+        "ResourceProperties": {**DEPLOY_PROPS, "DeploymentName": "renamed"},
+        "OldResourceProperties": DEPLOY_PROPS,
+    }
+    assert on_event(renamed, deployments(client)) == {"PhysicalResourceId": DEPLOYMENT + "2"}
+
+
+def test_deployment_delete_treats_not_found_as_done(bedrock):
+    client, stubber = bedrock
+    stubber.add_client_error("delete_custom_model_deployment", "ResourceNotFoundException", "gone", 404)
+    assert on_event({"RequestType": "Delete", "PhysicalResourceId": DEPLOYMENT}, deployments(client)) == {
+        "PhysicalResourceId": DEPLOYMENT
+    }
+
+
+def test_on_demand_needs_a_custom_model():
+    foundation = "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0"
+    with pytest.raises(InvalidRequestError, match="expected a custom model ARN"):
+        CustomModelDeployments(None).parse({**DEPLOY_PROPS, "ModelId": foundation})
+
+
+def test_unknown_kind_is_rejected_before_any_call():
+    with pytest.raises(InvalidRequestError, match="Kind: 'Endpoint' is not allowed"):
+        handle_event({"RequestType": "Create", "ResourceProperties": {"Kind": "Endpoint"}}, None)

@@ -1,8 +1,8 @@
-"""Bedrock provisioned throughput as a resource, through a custom resource (CloudFormation has no type).
+"""The model the platform serves: Bedrock provisioned throughput or an on-demand custom model
+deployment, through a custom resource (CloudFormation has no type for either).
 
-Creation is asynchronous: the Provider framework polls ``is_complete`` every minute until
-the throughput is InService, so no Lambda sleeps. See lambda/provisioned_throughput for the
-create/update/delete semantics.
+Creation is asynchronous: the Provider framework polls ``is_complete`` every minute until the
+resource is ready, so no Lambda sleeps. See lambda/bedrock_serving for the semantics.
 """
 
 from __future__ import annotations
@@ -20,38 +20,61 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 from constructs.nag_acknowledgements import acknowledge, nag_arn
 
-HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "provisioned_throughput"
-MANAGE_ACTIONS = [
-    "bedrock:DeleteProvisionedModelThroughput",
-    "bedrock:GetProvisionedModelThroughput",
-    "bedrock:UpdateProvisionedModelThroughput",
-]
+HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "bedrock_serving"
+# Per mode: the custom resource Kind, the ARN type it makes, create and manage actions, the ARN attribute.
+MODES = {
+    "provisioned-throughput": (
+        "ProvisionedThroughput",
+        "provisioned-model",
+        ["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
+        [
+            "bedrock:DeleteProvisionedModelThroughput",
+            "bedrock:GetProvisionedModelThroughput",
+            "bedrock:UpdateProvisionedModelThroughput",
+        ],
+        "ProvisionedModelArn",
+    ),
+    "on-demand": (
+        "CustomModelDeployment",
+        "custom-model-deployment",
+        ["bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
+        [
+            "bedrock:DeleteCustomModelDeployment",
+            "bedrock:GetCustomModelDeployment",
+            "bedrock:UpdateCustomModelDeployment",
+        ],
+        "DeploymentArn",
+    ),
+}
 LAMBDA_BASIC_POLICY = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
 
 @dataclass(frozen=True)
-class ProvisionedThroughputProps:
+class ServedModelProps:
     model_arn: str
     name: str
-    model_units: int
-    commitment_duration: str  # None, OneMonth or SixMonths
     log_key: kms.IKey
     log_retention: logs.RetentionDays
+    mode: str = "provisioned-throughput"  # or "on-demand" (custom models only)
+    model_units: int = 1  # provisioned throughput only
+    commitment_duration: str = "None"  # provisioned throughput only: None, OneMonth or SixMonths
     tags: dict[str, str] | None = None
 
 
-class ProvisionedThroughput(Construct):
-    """Attributes: ``provisioned_model_arn`` (what agents invoke) and ``model_arn``; ``grant_invoke``."""
+class ServedModel(Construct):
+    """Attributes: ``invoke_arn`` (what agents call: the throughput or deployment) and ``model_arn``;
+    ``grant_invoke``."""
 
-    def __init__(self, scope: Construct, construct_id: str, props: ProvisionedThroughputProps) -> None:
+    def __init__(self, scope: Construct, construct_id: str, props: ServedModelProps) -> None:
         super().__init__(scope, construct_id)
+        if props.mode not in MODES:
+            raise ValueError(f"ServedModel: mode {props.mode!r}; allowed: {', '.join(MODES)}")
         if props.model_units < 1:
-            raise ValueError(f"ProvisionedThroughput: model_units {props.model_units}; allowed: 1 or more")
+            raise ValueError(f"ServedModel: model_units {props.model_units}; allowed: 1 or more")
         if props.commitment_duration not in ("None", "OneMonth", "SixMonths"):
             raise ValueError(
-                f"ProvisionedThroughput: commitment_duration {props.commitment_duration!r}; "
-                "allowed: None, OneMonth, SixMonths"
+                f"ServedModel: commitment_duration {props.commitment_duration!r}; allowed: None, OneMonth, SixMonths"
             )
         self.model_arn = props.model_arn
         code = lambda_.Code.from_asset(str(HANDLER_ROOT), exclude=["**/__pycache__"])
@@ -60,7 +83,7 @@ class ProvisionedThroughput(Construct):
                 self,
                 name,
                 runtime=lambda_.Runtime.PYTHON_3_14,
-                handler=f"provisioned_throughput.handler.{entry}",
+                handler=f"bedrock_serving.handler.{entry}",
                 code=code,
                 timeout=cdk.Duration.minutes(2),
                 log_group=logs.LogGroup(
@@ -70,16 +93,14 @@ class ProvisionedThroughput(Construct):
             )
             for name, entry in (("OnEvent", "handle_event"), ("IsComplete", "handle_is_complete"))
         }
-        stack = cdk.Stack.of(self)
-        provisioned = stack.format_arn(service="bedrock", resource="provisioned-model", resource_name="*")
+        kind, arn_type, create_actions, manage_actions, arn_attribute = MODES[props.mode]
+        self._arn_type = arn_type
+        made = cdk.Stack.of(self).format_arn(service="bedrock", resource=arn_type, resource_name="*")
         handlers["OnEvent"].add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
-                resources=[props.model_arn, provisioned],
-            )
+            iam.PolicyStatement(actions=create_actions, resources=[props.model_arn, made])
         )
         for handler in handlers.values():
-            handler.add_to_role_policy(iam.PolicyStatement(actions=MANAGE_ACTIONS, resources=[provisioned]))
+            handler.add_to_role_policy(iam.PolicyStatement(actions=manage_actions, resources=[made]))
         provider = cr.Provider(
             self,
             "Provider",
@@ -93,37 +114,31 @@ class ProvisionedThroughput(Construct):
             self,
             "Resource",
             service_token=provider.service_token,
-            resource_type="Custom::BedrockProvisionedThroughput",
-            properties={
-                "ModelId": props.model_arn,
-                "ProvisionedModelName": props.name,
-                "ModelUnits": props.model_units,
-                "CommitmentDuration": props.commitment_duration,
-                "Tags": props.tags or {},
-            },
+            resource_type=f"Custom::Bedrock{kind}",
+            properties=_properties(kind, props),
         )
-        self.provisioned_model_arn = self.resource.get_att_string("ProvisionedModelArn")
+        self.invoke_arn = self.resource.get_att_string(arn_attribute)
         self._acknowledge(handlers, provider)
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Invoke the model through this throughput (and the model it serves)."""
+        """Invoke the model through this throughput or deployment (and the model it serves)."""
         return iam.Grant.add_to_principal(
-            grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.provisioned_model_arn, self.model_arn]
+            grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.invoke_arn, self.model_arn]
         )
 
     def _acknowledge(self, handlers: dict[str, lambda_.Function], provider: cr.Provider) -> None:
         basic = (
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
         )
-        provisioned = f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'bedrock', 'provisioned-model/*')}]"
+        made = f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'bedrock', self._arn_type + '/*')}]"
         for handler in handlers.values():
             acknowledge(
                 handler,
-                "Provisioned throughput ARNs are generated by Bedrock at create time, so management is scoped to "
-                "this account's provisioned models; basic Lambda logging uses the AWS managed policy. Invoked "
-                "only by the provider during deployments: no dead-letter queue or VPC applies.",
+                "Throughput and deployment ARNs are generated by Bedrock at create time, so management is scoped "
+                "to this account's resources of that type; basic Lambda logging uses the AWS managed policy. "
+                "Invoked only by the provider during deployments: no dead-letter queue or VPC applies.",
                 basic,
-                provisioned,
+                made,
                 "NIST.800.53.R5-LambdaDLQ",
                 "NIST.800.53.R5-LambdaInsideVPC",
                 "NIST.800.53.R5-IAMNoInlinePolicy",
@@ -156,3 +171,15 @@ def _framework_functions(provider: cr.Provider) -> list[lambda_.Function]:
         for child in provider.node.children
         if child.node.id.startswith("framework-") and isinstance(child, lambda_.Function)
     ]
+
+
+def _properties(kind: str, props: ServedModelProps) -> dict[str, object]:
+    common: dict[str, object] = {"Kind": kind, "ModelId": props.model_arn, "Tags": props.tags or {}}
+    if kind == "CustomModelDeployment":
+        return {**common, "DeploymentName": props.name}
+    return {
+        **common,
+        "ProvisionedModelName": props.name,
+        "ModelUnits": props.model_units,
+        "CommitmentDuration": props.commitment_duration,
+    }

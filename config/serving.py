@@ -24,6 +24,7 @@ class ServingConfig:
     model_units: int = 1
     commitment: Literal["none", "one-month", "six-months"] = "none"
     allow_commitment: bool = False
+    expire_after_hours: int | None = None
 
     @property
     def commitment_duration(self) -> str:
@@ -56,6 +57,16 @@ class ServingConfig:
                     "serving.model_arn",
                     None,
                     "a custom model ARN with mode 'on-demand' (base models are on-demand already)",
+                )
+            )
+        if self.expire_after_hours is not None and (
+            self.expire_after_hours < 1 or self.commitment != "none" or self.mode != "provisioned-throughput"
+        ):
+            found.append(
+                Problem(
+                    "serving.expire_after_hours",
+                    self.expire_after_hours,
+                    "1 or more, only for provisioned throughput with commitment 'none'",
                 )
             )
         if not FOUNDATION_MODEL_ID_PATTERN.match(self.base_model_id):

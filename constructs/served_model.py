@@ -15,6 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import custom_resources as cr
 
 from constructs import Construct
@@ -59,6 +60,7 @@ class ServedModelProps:
     mode: str = "provisioned-throughput"  # or "on-demand" (custom models only)
     model_units: int = 1  # provisioned throughput only
     commitment_duration: str = "None"  # provisioned throughput only: None, OneMonth or SixMonths
+    expire_after_hours: int | None = None  # provisioned throughput without commitment only
     tags: dict[str, str] | None = None
 
 
@@ -70,6 +72,12 @@ class ServedModel(Construct):
         super().__init__(scope, construct_id)
         if props.mode not in MODES:
             raise ValueError(f"ServedModel: mode {props.mode!r}; allowed: {', '.join(MODES)}")
+        if props.expire_after_hours is not None and (
+            props.mode != "provisioned-throughput" or props.commitment_duration != "None"
+        ):
+            raise ValueError(
+                "ServedModel: expire_after_hours is set; allowed only for provisioned throughput without commitment"
+            )
         if props.model_units < 1:
             raise ValueError(f"ServedModel: model_units {props.model_units}; allowed: 1 or more")
         if props.commitment_duration not in ("None", "OneMonth", "SixMonths"):
@@ -118,7 +126,43 @@ class ServedModel(Construct):
             properties=_properties(kind, props),
         )
         self.invoke_arn = self.resource.get_att_string(arn_attribute)
+        if props.expire_after_hours is not None:
+            self._expire(props.log_key)
         self._acknowledge(handlers, provider)
+
+    def _expire(self, key: kms.IKey) -> None:
+        """A one-time EventBridge Scheduler call to DeleteProvisionedModelThroughput at ``ExpiresAt``
+        (set by the handler on every create or update), so an idle dev throughput stops billing."""
+        policy = iam.ManagedPolicy(
+            self,
+            "ExpiryPolicy",
+            description="Delete this one provisioned throughput",
+            statements=[
+                iam.PolicyStatement(actions=["bedrock:DeleteProvisionedModelThroughput"], resources=[self.invoke_arn]),
+                iam.PolicyStatement(actions=["kms:Decrypt"], resources=[key.key_arn]),
+            ],
+        )
+        role = iam.Role(
+            self,
+            "ExpiryRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            managed_policies=[policy],
+        )
+        scheduler.CfnSchedule(
+            self,
+            "Expiry",
+            description="Deletes the no-commitment provisioned throughput when its time is up",
+            schedule_expression=f"at({self.resource.get_att_string('ExpiresAt')})",
+            schedule_expression_timezone="UTC",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            kms_key_arn=key.key_arn,
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn="arn:aws:scheduler:::aws-sdk:bedrock:deleteProvisionedModelThroughput",
+                role_arn=role.role_arn,
+                input=cdk.Stack.of(self).to_json_string({"ProvisionedModelId": self.invoke_arn}),
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=10),
+            ),
+        )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
         """Invoke the model through this throughput or deployment (and the model it serves)."""
@@ -177,9 +221,12 @@ def _properties(kind: str, props: ServedModelProps) -> dict[str, object]:
     common: dict[str, object] = {"Kind": kind, "ModelId": props.model_arn, "Tags": props.tags or {}}
     if kind == "CustomModelDeployment":
         return {**common, "DeploymentName": props.name}
-    return {
+    throughput = {
         **common,
         "ProvisionedModelName": props.name,
         "ModelUnits": props.model_units,
         "CommitmentDuration": props.commitment_duration,
     }
+    if props.expire_after_hours is not None:
+        throughput["ExpireAfterHours"] = props.expire_after_hours
+    return throughput

@@ -29,6 +29,7 @@ class ServingStack(PlatformStack):
                 mode=serving.mode,
                 model_units=serving.model_units,
                 commitment_duration=serving.commitment_duration,
+                expire_after_hours=serving.expire_after_hours,
                 log_key=key,
                 log_retention=logs.RetentionDays[LOG_RETENTION_NAMES[config.network.flow_log_retention_days]],
                 tags=config.tags.as_aws_tags(),

@@ -147,3 +147,13 @@ def test_on_demand_mode_creates_a_custom_model_deployment_and_grants_invoke_on_i
     )
     rendered = json.dumps(template.to_json())
     assert ":custom-model-deployment/*" in rendered and "DeploymentArn" in rendered
+
+
+def test_dev_expiry_deletes_the_throughput_at_the_time_the_handler_reports(serving):
+    [schedule] = serving.find_resources("AWS::Scheduler::Schedule").values()
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"]["Fn::Join"][1][0] == "at("
+    assert props["ScheduleExpression"]["Fn::Join"][1][1]["Fn::GetAtt"][1] == "ExpiresAt"
+    assert props["Target"]["Arn"] == "arn:aws:scheduler:::aws-sdk:bedrock:deleteProvisionedModelThroughput"
+    assert "ProvisionedModelId" in json.dumps(props["Target"]["Input"])
+    serving.has_resource_properties("Custom::BedrockProvisionedThroughput", {"ExpireAfterHours": 8})

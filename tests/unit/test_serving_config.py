@@ -54,3 +54,10 @@ def test_on_demand_needs_a_customized_model():
     assert "serving.model_arn: None is not allowed; expected a custom model ARN with mode 'on-demand'" in error_for(
         mode="on-demand"
     )
+
+
+def test_expiry_needs_a_throughput_without_commitment():
+    message = error_for(expire_after_hours=8, commitment="one-month", allow_commitment=True)
+    assert (
+        "serving.expire_after_hours: 8 is not allowed; expected 1 or more, only for provisioned throughput" in message
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -36,23 +37,26 @@ class ServingResourceFailedError(Exception):
     """Bedrock reported the resource as Failed."""
 
 
-def on_event(event: dict[str, Any], kind: Kind) -> dict[str, Any]:
+def on_event(event: dict[str, Any], kind: Kind, now: datetime | None = None) -> dict[str, Any]:
     request = event.get("RequestType")
     if request == "Delete":
         arn = event.get("PhysicalResourceId", "")
         if arn.startswith("arn:"):  # a create that failed before Bedrock answered made nothing
             kind.delete(arn)
         return {"PhysicalResourceId": arn}
+    if request not in ("Create", "Update"):
+        raise InvalidRequestError(f"RequestType: {request!r} is not allowed; expected Create, Update or Delete")
     spec = kind.parse(event.get("ResourceProperties", {}))
-    if request == "Create":
-        return {"PhysicalResourceId": kind.create(spec, event["RequestId"])}
+    response: dict[str, Any] = {}
+    attributes = kind.attributes(spec, now or datetime.now(UTC))
+    if attributes:
+        response["Data"] = attributes  # the Provider framework merges is_complete's Data into these
     if request == "Update":
         old = kind.parse(event.get("OldResourceProperties", {}))
-        if kind.needs_replacement(spec, old):
-            return {"PhysicalResourceId": kind.create(spec, event["RequestId"])}
-        kind.update(event["PhysicalResourceId"], spec)
-        return {"PhysicalResourceId": event["PhysicalResourceId"]}
-    raise InvalidRequestError(f"RequestType: {request!r} is not allowed; expected Create, Update or Delete")
+        if not kind.needs_replacement(spec, old):
+            kind.update(event["PhysicalResourceId"], spec)
+            return {**response, "PhysicalResourceId": event["PhysicalResourceId"]}
+    return {**response, "PhysicalResourceId": kind.create(spec, event["RequestId"])}
 
 
 def is_complete(event: dict[str, Any], kind: Kind) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from botocore.exceptions import ClientError
@@ -55,6 +56,7 @@ def _tags(properties: dict[str, Any], problems: list[str]) -> dict[str, str]:
 
 class Kind(Protocol):
     def parse(self, properties: dict[str, Any]) -> Any: ...
+    def attributes(self, spec: Any, now: datetime) -> dict[str, str]: ...
     def create(self, spec: Any, token: str) -> str: ...
     def needs_replacement(self, spec: Any, old: Any) -> bool: ...
     def update(self, arn: str, spec: Any) -> None: ...
@@ -66,6 +68,10 @@ class _BedrockKind:
     def __init__(self, bedrock: Any, sleep: Callable[[float], None] = time.sleep) -> None:
         self.bedrock = bedrock
         self.sleep = sleep
+
+    def attributes(self, spec: Any, now: datetime) -> dict[str, str]:
+        """Attributes known when a create or update is requested (``Fn::GetAtt`` on the resource)."""
+        return {}
 
     def _call(self, operation: str, **params: Any) -> Any:
         return with_retries(lambda: getattr(self.bedrock, operation)(**params), self.sleep)
@@ -85,6 +91,7 @@ class ThroughputSpec:
     commitment: str
     name: str
     tags: dict[str, str]
+    expire_after_hours: int | None = None
 
 
 class ProvisionedThroughputs(_BedrockKind):
@@ -104,9 +111,27 @@ class ProvisionedThroughputs(_BedrockKind):
             allowed = ", ".join(COMMITMENTS)
             problems.append(f"CommitmentDuration: {commitment!r} is not allowed; expected one of {allowed}")
         tags = _tags(properties, problems)
+        expiry = properties.get("ExpireAfterHours")
+        if expiry is not None:
+            try:
+                expiry = int(expiry)
+            except ValueError:
+                expiry = 0
+            if expiry < 1 or commitment != "None":
+                problems.append(
+                    f"ExpireAfterHours: {properties.get('ExpireAfterHours')!r} is not allowed; expected an integer "
+                    ">= 1, and only without a commitment"
+                )
         if problems:
             raise InvalidRequestError("; ".join(problems))
-        return ThroughputSpec(model_id, units, str(commitment), name, tags)
+        return ThroughputSpec(model_id, units, str(commitment), name, tags, expiry)
+
+    def attributes(self, spec: ThroughputSpec, now: datetime) -> dict[str, str]:
+        """``ExpiresAt`` (UTC, EventBridge Scheduler's ``at()`` format) when the throughput should be deleted."""
+        if spec.expire_after_hours is None:
+            return {}
+        expires = now.astimezone(UTC) + timedelta(hours=spec.expire_after_hours)
+        return {"ExpiresAt": expires.strftime("%Y-%m-%dT%H:%M:%S")}
 
     def create(self, spec: ThroughputSpec, token: str) -> str:
         params: dict[str, Any] = {

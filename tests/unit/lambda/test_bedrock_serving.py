@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import boto3
 import pytest
 from bedrock_serving.handler import ServingResourceFailedError, handle_event, is_complete, on_event
@@ -276,3 +278,16 @@ def test_on_demand_needs_a_custom_model():
 def test_unknown_kind_is_rejected_before_any_call():
     with pytest.raises(InvalidRequestError, match="Kind: 'Endpoint' is not allowed"):
         handle_event({"RequestType": "Create", "ResourceProperties": {"Kind": "Endpoint"}}, None)
+
+
+def test_expiring_throughput_reports_when_to_delete_it(bedrock):
+    client, stubber = bedrock
+    stubber.add_response("create_provisioned_model_throughput", {"provisionedModelArn": ARN})
+    now = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+    result = on_event(create_event(ExpireAfterHours="8"), throughputs(client), now=now)
+    assert result == {"PhysicalResourceId": ARN, "Data": {"ExpiresAt": "2026-11-25T17:30:00"}}
+
+
+def test_expiry_is_only_for_throughput_without_commitment():
+    with pytest.raises(InvalidRequestError, match="ExpireAfterHours: '8' is not allowed; expected an integer >= 1"):
+        ProvisionedThroughputs(None).parse({**PROPS, "ExpireAfterHours": "8", "CommitmentDuration": "OneMonth"})

@@ -7,7 +7,8 @@ so nothing here sleeps while Bedrock works.
 - Create: with a client request token derived from the CloudFormation request id, so a
   retried request finds the same resource.
 - Update: in place where the API allows it, otherwise a new resource (CloudFormation then
-  deletes the old one).
+  deletes the old one); a resource that has expired or was deleted outside CloudFormation is
+  created again.
 - Delete: a resource that is already gone counts as deleted.
 - A create that ends ``Failed`` deletes what it made before it reports the failure.
 """
@@ -21,8 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from bedrock_serving.kinds import CustomModelDeployments, InvalidRequestError, Kind, ProvisionedThroughputs
+from bedrock_serving.retries import is_not_found
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -54,8 +57,13 @@ def on_event(event: dict[str, Any], kind: Kind, now: datetime | None = None) -> 
     if request == "Update":
         old = kind.parse(event.get("OldResourceProperties", {}))
         if not kind.needs_replacement(spec, old):
-            kind.update(event["PhysicalResourceId"], spec)
-            return {**response, "PhysicalResourceId": event["PhysicalResourceId"]}
+            try:
+                kind.update(event["PhysicalResourceId"], spec)
+                return {**response, "PhysicalResourceId": event["PhysicalResourceId"]}
+            except ClientError as error:
+                if not is_not_found(error):
+                    raise
+                LOGGER.info(json.dumps({"update": event["PhysicalResourceId"], "recreate": "it no longer exists"}))
     return {**response, "PhysicalResourceId": kind.create(spec, event["RequestId"])}
 
 

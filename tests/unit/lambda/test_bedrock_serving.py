@@ -291,3 +291,18 @@ def test_expiring_throughput_reports_when_to_delete_it(bedrock):
 def test_expiry_is_only_for_throughput_without_commitment():
     with pytest.raises(InvalidRequestError, match="ExpireAfterHours: '8' is not allowed; expected an integer >= 1"):
         ProvisionedThroughputs(None).parse({**PROPS, "ExpireAfterHours": "8", "CommitmentDuration": "OneMonth"})
+
+
+def test_update_of_an_expired_throughput_creates_it_again(bedrock):
+    client, stubber = bedrock
+    stubber.add_client_error("update_provisioned_model_throughput", "ResourceNotFoundException", "gone", 404)
+    new_arn = ARN.replace("pt0123456789", "pt5555555555")
+    stubber.add_response("create_provisioned_model_throughput", {"provisionedModelArn": new_arn})
+    event = {
+        "RequestType": "Update",
+        "RequestId": REQUEST_ID,
+        "PhysicalResourceId": ARN,
+        "ResourceProperties": {**PROPS, "ProvisionedModelName": "renamed"},
+        "OldResourceProperties": PROPS,
+    }
+    assert on_event(event, throughputs(client)) == {"PhysicalResourceId": new_arn}

@@ -16,11 +16,6 @@ BLOCK_ALL = {
 }
 
 
-@pytest.fixture(params=sorted(ENVIRONMENTS))
-def env(request):
-    return ENVIRONMENTS[request.param]
-
-
 def data(committed, env):
     return committed.template(env.name, "Data")
 

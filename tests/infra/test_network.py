@@ -11,11 +11,6 @@ ENVIRONMENTS = {env.name: env for env in load_environments()}
 INTERFACE_SERVICES = ["sagemaker.api", "sagemaker.runtime", "ecr.api", "ecr.dkr", "sts", "logs", "bedrock-runtime"]
 
 
-@pytest.fixture(params=sorted(ENVIRONMENTS))
-def env(request):
-    return ENVIRONMENTS[request.param]
-
-
 def network(committed, env):
     return committed.template(env.name, "Network")
 

@@ -18,11 +18,6 @@ REPO = Path(__file__).resolve().parents[2]
 LIFECYCLE_SCRIPTS = sorted((REPO / "lifecycle").glob("*/*.sh"))
 
 
-@pytest.fixture(params=sorted(ENVIRONMENTS))
-def env(request):
-    return ENVIRONMENTS[request.param]
-
-
 def training(committed, env):
     return committed.template(env.name, "Training")
 

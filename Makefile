@@ -9,7 +9,7 @@ PYTHON ?= python3
 # Node 20 is past jsii's support window; the banner it prints on every run is noise here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint typecheck unit bench audit clean
+.PHONY: install synth test lint typecheck snapshots bench clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ typecheck: install
 ## Install everything, then run lint, type checks and the whole pytest suite.
 test: lint typecheck
 	$(BIN)/pytest
+
+## After an intended template change: rewrite tests/infra/__snapshots__/ and commit the diff.
+snapshots: install
+	$(BIN)/pytest -n0 tests/infra/test_template_snapshots.py --snapshot-update
 
 bench: install
 	$(BIN)/python bench/run.py

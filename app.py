@@ -3,7 +3,8 @@
 
 ``cdk synth`` writes every environment; ``-c environments=dev,staging`` narrows it and
 ``-c nist=true`` adds the NIST 800-53 R5 pack to the AwsSolutions gate, and
-``-c config_dir=path`` reads environments from another folder (tests use fixtures).
+``-c config_dir=path`` reads environments from another folder (tests use fixtures), and
+``-c github_repository=owner/name`` adds the GitHubDeploy stack (OIDC deploy roles).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import aws_cdk as cdk
 
 from config.loader import ENVIRONMENTS_DIR, load_environments
 from stacks.environment_stage import EnvironmentStage
+from stacks.github_deploy_stack import GitHubDeployStack
 from stacks.security_gates import add_security_gates
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
@@ -37,8 +39,12 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, 
     only = [name.strip() for name in str(selection).split(",") if name.strip()] if selection else None
     config_dir = app.node.try_get_context("config_dir")
     directory = Path(config_dir).resolve() if config_dir else ENVIRONMENTS_DIR
-    for config in load_environments(directory, only=only):
+    environments = load_environments(directory, only=only)
+    for config in environments:
         EnvironmentStage(app, config)
+    repository = app.node.try_get_context("github_repository")
+    if repository:
+        GitHubDeployStack(app, "GitHubDeploy", repository=str(repository), environments=[e.name for e in environments])
     if gates:
         add_security_gates(app, nist_800_53_r5=str(app.node.try_get_context("nist")).lower() == "true")
     return app

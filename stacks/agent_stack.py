@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 
-from config.model import LOG_RETENTION_NAMES, EnvironmentConfig
+from config.model import EnvironmentConfig
 from constructs import Construct
 from constructs.agent_observability import AgentObservability, AgentObservabilityProps
 from constructs.agent_runtime import AgentRuntime, AgentRuntimeProps, OidcInbound, acknowledge_tool_function
@@ -27,7 +26,6 @@ class AgentStack(PlatformStack):
         super().__init__(scope, construct_id, config=config, description="Bedrock AgentCore agent")
         assert config.agent is not None  # the Stage adds this stack only when the section exists
         agent = config.agent
-        retention = logs.RetentionDays[LOG_RETENTION_NAMES[config.network.flow_log_retention_days]]
         self.agent = AgentRuntime(
             self,
             "Agent",
@@ -35,7 +33,7 @@ class AgentStack(PlatformStack):
                 name=f"{config.name.replace('-', '_')}_platform_agent",
                 model=model,
                 key=key,
-                log_retention=retention,
+                log_retention=self.log_retention,
                 memory_expiry=cdk.Duration.days(agent.memory_expiry_days),
                 oidc=OidcInbound(agent.oidc_discovery_url, agent.allowed_audience)
                 if agent.oidc_discovery_url

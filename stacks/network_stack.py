@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import aws_logs as logs
-
-from config.model import LOG_RETENTION_NAMES, EnvironmentConfig, NetworkConfig
+from config.model import EnvironmentConfig, NetworkConfig
 from constructs import Construct
 from constructs.platform_key import PlatformKey
 from constructs.training_network import ExistingVpcProps, NewVpcProps, TrainingNetwork, TrainingNetworkProps
@@ -20,7 +18,7 @@ class NetworkStack(PlatformStack):
             "Network",
             TrainingNetworkProps(
                 vpc=_vpc_props(config.network),
-                flow_log_retention=logs.RetentionDays[LOG_RETENTION_NAMES[config.network.flow_log_retention_days]],
+                flow_log_retention=self.log_retention,
                 flow_log_key=logs_key,
                 interface_endpoints=config.network.interface_endpoints,
             ),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
 
-from config.model import EnvironmentConfig
+from config.model import LOG_RETENTION_NAMES, EnvironmentConfig
 from constructs import Construct
 
 
@@ -26,6 +27,11 @@ class PlatformStack(cdk.Stack):
             termination_protection=not config.is_throwaway,
         )
         self.config = config
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        """How long this environment keeps logs (``network.flow_log_retention_days``)."""
+        return logs.RetentionDays[LOG_RETENTION_NAMES[self.config.network.flow_log_retention_days]]
 
     @property
     def availability_zones(self) -> list[str]:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_logs as logs
 
-from config.model import LOG_RETENTION_NAMES, EnvironmentConfig
+from config.model import EnvironmentConfig
 from constructs import Construct
 from constructs.served_model import ServedModel, ServedModelProps
 from stacks.platform_stack import PlatformStack
@@ -31,7 +30,7 @@ class ServingStack(PlatformStack):
                 commitment_duration=serving.commitment_duration,
                 expire_after_hours=serving.expire_after_hours,
                 log_key=key,
-                log_retention=logs.RetentionDays[LOG_RETENTION_NAMES[config.network.flow_log_retention_days]],
+                log_retention=self.log_retention,
                 tags=config.tags.as_aws_tags(),
             ),
         )

@@ -7,7 +7,6 @@ from typing import cast
 import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 
 from config.cluster import ClusterConfig, InstanceGroupConfig
 from config.model import EnvironmentConfig
@@ -132,7 +131,7 @@ class TrainingClusterStack(PlatformStack):
                     subnets=list(network.vpc.private_subnets),
                     security_group=network.cluster_security_group,
                     log_key=key,
-                    log_retention=logs.RetentionDays.ONE_YEAR,
+                    log_retention=self.log_retention,
                 ),
             )
             chart.resource.node.add_dependency(*control_plane.addons)

@@ -21,6 +21,9 @@ from stacks.github_deploy_stack import GitHubDeployStack
 from stacks.security_gates import add_security_gates
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+# What the CDK CLI turns on for every synth (reserved keys, so not in cdk.json): with them,
+# `python app.py` writes the same bytes as `cdk synth`.
+CLI_DEFAULTS = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
 
 
 def project_context() -> dict[str, Any]:
@@ -34,7 +37,7 @@ def project_context() -> dict[str, Any]:
 
 def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, *, gates: bool = True) -> cdk.App:
     """The whole app. Tests pass ``gates=False`` and run the cdk-nag packs themselves, to report findings."""
-    app = cdk.App(context={**project_context(), **(context or {})}, outdir=outdir)
+    app = cdk.App(context={**CLI_DEFAULTS, **project_context(), **(context or {})}, outdir=outdir)
     selection = app.node.try_get_context("environments")
     only = [name.strip() for name in str(selection).split(",") if name.strip()] if selection else None
     config_dir = app.node.try_get_context("config_dir")

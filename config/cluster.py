@@ -24,6 +24,9 @@ RIG_INSTANCE_TYPES = ("ml.p5.48xlarge", "ml.p5en.48xlarge")
 RIG_LUSTRE_THROUGHPUTS = (125, 250, 500, 1000)
 RIG_LUSTRE_MIN_GIB = 1200
 RIG_LUSTRE_STEP_GIB = 2400
+# Regions the HyperPod team's RIG dependency installer supports (aws/sagemaker-hyperpod-cli v2.2.0,
+# install_rig_dependencies.sh): its image registries are known there.
+RIG_REGIONS = ("us-east-1", "us-west-2", "eu-north-1", "eu-west-2", "ap-northeast-1")
 
 
 @functools.cache
@@ -130,8 +133,11 @@ class ClusterConfig:
     endpoint_public: bool = False
     admin_role_arn: str | None = None
 
-    def problems(self) -> list[Problem]:
+    def problems(self, region: str | None = None) -> list[Problem]:
         found: list[Problem] = []
+        if self.restricted_instance_group is not None and region is not None and region not in RIG_REGIONS:
+            allowed = "a region with restricted instance groups: " + ", ".join(RIG_REGIONS)
+            found.append(Problem("region", region, allowed))
         for index, group in enumerate(self.instance_groups):
             found += group.problems(f"cluster.instance_groups[{index}]", self.orchestrator)
         names = [group.name for group in self.instance_groups]

@@ -231,6 +231,6 @@ class EnvironmentConfig:
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
             )
         found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
-        found += self.cluster.problems() if self.cluster else []
+        found += self.cluster.problems(self.region) if self.cluster else []
         found += self.serving.problems() if self.serving else []
         return found + (self.agent.problems(self.serving is not None) if self.agent else [])

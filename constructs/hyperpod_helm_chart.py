@@ -1,4 +1,4 @@
-"""The HyperPod Helm chart, installed into the orchestrating EKS cluster at deploy time.
+"""The HyperPod Helm charts, installed into the orchestrating EKS cluster at deploy time.
 
 HyperPod on EKS needs the chart the HyperPod team publishes in the public
 ``aws/sagemaker-hyperpod-cli`` repository (health monitoring agent, deep health checks,
@@ -10,6 +10,7 @@ from inside the VPC (the cluster endpoint is private).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,17 @@ HYPERPOD_CHART = HelmChartSource(
 )
 
 
+# The RIG chart and its installation steps live on the release_v2 branch only (tag v2.2.0,
+# 2025-12-02): ``helm_chart/HyperPodHelmChartForRIG`` and ``install_rig_dependencies.sh``,
+# whose steps lambda/hyperpod_dependencies/hyperpod_dependencies/rig.py carries out.
+HYPERPOD_RIG_CHART = HelmChartSource(
+    repository="https://github.com/aws/sagemaker-hyperpod-cli",
+    commit="9774c58375f8ccaf389035d77c43133f7e13adc1",
+    path="helm_chart/HyperPodHelmChartForRIG",
+    release="rig-dependencies",
+)
+
+
 @dataclass(frozen=True)
 class HyperPodHelmChartProps:
     cluster: eks.Cluster
@@ -63,7 +75,8 @@ class HyperPodHelmChartProps:
 
 
 class HyperPodHelmChart(Construct):
-    """Attribute ``resource``: the custom resource the HyperPod cluster must depend on."""
+    """Attributes ``resource`` (the standard chart) and, once added, ``rig_resource``: the HyperPod
+    cluster must depend on both."""
 
     def __init__(self, scope: Construct, construct_id: str, props: HyperPodHelmChartProps) -> None:
         super().__init__(scope, construct_id)
@@ -111,6 +124,10 @@ class HyperPodHelmChart(Construct):
             security_groups=[props.security_group],
         )
         source = props.source
+        self._provider = provider
+        self._standard_release = source.release
+        self._cluster_name = props.cluster.cluster_name
+        self.rig_resource: cdk.CustomResource | None = None
         self.resource = cdk.CustomResource(
             self,
             "Release",
@@ -127,6 +144,33 @@ class HyperPodHelmChart(Construct):
         )
         self.resource.node.add_dependency(access)
         self._acknowledge(installer, provider)
+
+    def add_restricted_instance_group_dependencies(
+        self, supported_regions: Sequence[str], source: HelmChartSource = HYPERPOD_RIG_CHART
+    ) -> cdk.CustomResource:
+        """The RIG chart and patches, after the standard chart (they patch its objects)."""
+        if self.rig_resource is not None:
+            raise ValueError("HyperPodHelmChart: restricted instance group dependencies are already added")
+        if not supported_regions:
+            raise ValueError("HyperPodHelmChart: supported_regions is empty; expected the regions RIGs run in")
+        self.rig_resource = cdk.CustomResource(
+            self,
+            "RigDependencies",
+            service_token=self._provider.service_token,
+            resource_type="Custom::HyperPodRigDependencies",
+            properties={
+                "ClusterName": self._cluster_name,
+                "ChartRepository": source.repository,
+                "ChartCommit": source.commit,
+                "ChartPath": source.path,
+                "Release": source.release,
+                "Namespace": source.namespace,
+                "StandardRelease": self._standard_release,
+                "SupportedRegions": list(supported_regions),
+            },
+        )
+        self.rig_resource.node.add_dependency(self.resource)
+        return self.rig_resource
 
     def _acknowledge(self, installer: lambda_.Function, provider: cr.Provider) -> None:
         managed = "arn:<AWS::Partition>:iam::aws:policy/service-role"

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 
-from config.cluster import ClusterConfig, InstanceGroupConfig
+from config.cluster import RIG_REGIONS, ClusterConfig, InstanceGroupConfig
 from config.model import EnvironmentConfig
 from constructs import Construct
 from constructs.data_stores import DataStores
@@ -136,6 +136,8 @@ class TrainingClusterStack(PlatformStack):
             )
             chart.resource.node.add_dependency(*control_plane.addons)
             self.hyperpod.node.add_dependency(chart.resource)
+            if rig is not None:
+                self.hyperpod.node.add_dependency(chart.add_restricted_instance_group_dependencies(RIG_REGIONS))
         self._outputs(cluster, control_plane)
 
     def _outputs(self, cluster: ClusterConfig, control_plane: HyperPodEksControlPlane | None) -> None:

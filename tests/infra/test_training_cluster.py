@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match
 
+from config.cluster import RIG_REGIONS
 from config.loader import load_environments
 
 ENVIRONMENTS = {env.name: env for env in load_environments()}
@@ -196,6 +197,35 @@ def test_restricted_instance_group_for_nova_is_present_with_its_lustre(committed
 
 
 @pytest.mark.parametrize("name", EKS_ENVS)
+def test_rig_dependencies_follow_the_standard_chart_and_precede_the_cluster(committed, name):
+    template = committed.template(name, "Training")
+    [(chart_id, _)] = template.find_resources("Custom::HyperPodHelmChart").items()
+    [(rig_id, rig)] = template.find_resources("Custom::HyperPodRigDependencies").items()
+    assert (
+        rig["Properties"]["ServiceToken"]
+        == template.find_resources("Custom::HyperPodHelmChart")[chart_id]["Properties"]["ServiceToken"]
+    ), "one installer serves both releases"
+    assert {k: v for k, v in rig["Properties"].items() if k not in ("ServiceToken", "ClusterName")} == {
+        "ChartRepository": "https://github.com/aws/sagemaker-hyperpod-cli",
+        "ChartCommit": "9774c58375f8ccaf389035d77c43133f7e13adc1",
+        "ChartPath": "helm_chart/HyperPodHelmChartForRIG",
+        "Release": "rig-dependencies",
+        "Namespace": "kube-system",
+        "StandardRelease": "hyperpod-dependencies",
+        "SupportedRegions": list(RIG_REGIONS),
+    }
+    assert chart_id in rig["DependsOn"]
+    [cluster] = template.find_resources("AWS::SageMaker::Cluster").values()
+    assert {chart_id, rig_id} <= set(cluster["DependsOn"])
+
+
+def test_slurm_cluster_has_no_helm_releases(committed):
+    template = committed.template("dev", "Training")
+    assert template.find_resources("Custom::HyperPodHelmChart") == {}
+    assert template.find_resources("Custom::HyperPodRigDependencies") == {}
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
 def test_operator_gets_the_kubeconfig_command(committed, name):
     outputs = committed.template(name, "Training").find_outputs("UpdateKubeconfigCommand")
     assert "aws eks update-kubeconfig" in json.dumps(outputs)
@@ -280,5 +310,7 @@ def test_admin_role_from_config_gets_a_cluster_admin_access_entry(fixture_envs):
 
 
 def test_no_restricted_group_unless_config_asks(fixture_envs):
-    [cluster] = fixture_envs["pinned"].template("pinned", "Training").find_resources("AWS::SageMaker::Cluster").values()
+    template = fixture_envs["pinned"].template("pinned", "Training")
+    [cluster] = template.find_resources("AWS::SageMaker::Cluster").values()
     assert "RestrictedInstanceGroups" not in cluster["Properties"]
+    assert template.find_resources("Custom::HyperPodRigDependencies") == {}

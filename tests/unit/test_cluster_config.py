@@ -29,13 +29,14 @@ EKS: dict[str, Any] = {
 }
 
 
-def parse(cluster: dict[str, Any]):
-    return parse_environment({**BASE, "cluster": cluster}, "qa", "environments/qa.yaml")
+def parse(cluster: dict[str, Any], region: str | None = None):
+    pinned = {"account": "111111111111", "region": region} if region else {}
+    return parse_environment({**BASE, **pinned, "cluster": cluster}, "qa", "environments/qa.yaml")
 
 
-def error_for(cluster: dict[str, Any]) -> str:
+def error_for(cluster: dict[str, Any], region: str | None = None) -> str:
     with pytest.raises(ConfigError) as caught:
-        parse(cluster)
+        parse(cluster, region)
     return str(caught.value)
 
 
@@ -138,3 +139,13 @@ def test_duplicate_group_names_are_rejected():
     cluster = copy.deepcopy(EKS)
     cluster["instance_groups"].append(dict(cluster["instance_groups"][0]))
     assert "cluster.instance_groups[].name: ['gpu'] is not allowed; expected unique names" in error_for(cluster)
+
+
+def test_restricted_group_in_a_region_without_rig_support_is_rejected():
+    message = error_for(EKS, region="eu-west-1")
+    assert "region: 'eu-west-1' is not allowed; expected a region with restricted instance groups: us-east-1" in message
+
+
+def test_restricted_group_in_a_supported_region_is_accepted():
+    config = parse(EKS, region="us-east-1").cluster
+    assert config.restricted_instance_group is not None

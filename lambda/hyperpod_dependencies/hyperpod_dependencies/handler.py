@@ -1,9 +1,11 @@
-"""Custom resource: install the HyperPod Helm chart into an EKS cluster, from a pinned commit.
+"""Custom resources: the HyperPod Helm chart, and the RIG dependencies, in an EKS cluster.
 
 CloudFormation has no resource type for a Helm release from a Git repository, and the
-HyperPod chart is published only there. Create and Update run ``helm upgrade --install``
-(idempotent, so retries are safe); Delete uninstalls and treats a missing release or a
-missing cluster as already done.
+HyperPod charts are published only there. ``Custom::HyperPodHelmChart`` installs the
+standard chart; ``Custom::HyperPodRigDependencies`` (after it) adds what restricted
+instance groups need (:mod:`hyperpod_dependencies.rig`). Create and Update run
+``helm upgrade --install`` (idempotent, so retries are safe); Delete uninstalls and treats
+a missing release or a missing cluster as already done.
 """
 
 from __future__ import annotations
@@ -19,12 +21,16 @@ from typing import Any
 import boto3
 
 from hyperpod_dependencies import chart_source, helm, kube_auth
+from hyperpod_dependencies.kubectl import Kubectl
+from hyperpod_dependencies.rig import RigInstaller, RigTargets, region_of
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
 CLUSTER_NAME_PATTERN = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+RIG_RESOURCE_TYPE = "Custom::HyperPodRigDependencies"
 _clients: dict[str, Any] = {}
 
 
@@ -76,6 +82,36 @@ class ChartRelease:
         )
 
 
+@dataclass(frozen=True)
+class RigRelease:
+    """The RIG chart's release, and the standard release whose objects it patches."""
+
+    chart: ChartRelease
+    standard_release: str
+    supported_regions: tuple[str, ...]
+
+    @classmethod
+    def from_properties(cls, properties: dict[str, Any]) -> RigRelease:
+        problems = []
+        try:
+            chart = ChartRelease.from_properties(properties)
+        except InvalidRequestError as error:
+            problems.append(str(error))
+        standard = properties.get("StandardRelease")
+        if not isinstance(standard, str) or not NAME_PATTERN.match(standard):
+            problems.append(f"StandardRelease: {standard!r} is not allowed; expected a DNS label (a-z, 0-9, '-')")
+        regions = properties.get("SupportedRegions")
+        if (
+            not isinstance(regions, list)
+            or not regions
+            or not all(isinstance(r, str) and REGION_PATTERN.match(r) for r in regions)
+        ):
+            problems.append(f"SupportedRegions: {regions!r} is not allowed; expected a list of region names")
+        if problems:
+            raise InvalidRequestError("; ".join(problems))
+        return cls(chart=chart, standard_release=str(standard), supported_regions=tuple(str(r) for r in regions or ()))
+
+
 class ChartInstaller:
     """The work, with its collaborators passed in so tests can stub AWS and Helm."""
 
@@ -107,23 +143,43 @@ class ChartInstaller:
             return
         self.runner(helm.uninstall_command(release.release, release.namespace), env)
 
+    def install_rig(self, rig: RigRelease, workdir: Path) -> None:
+        cluster, env = self._connect(rig.chart, workdir)
+        RigInstaller(Kubectl(self.runner, env), self.runner, self.fetch).install(
+            repository=rig.chart.chart_repository,
+            commit=rig.chart.chart_commit,
+            chart_path=rig.chart.chart_path,
+            release=rig.chart.release,
+            targets=RigTargets(rig.standard_release),
+            region=region_of(cluster["arn"]),
+            supported_regions=rig.supported_regions,
+            workdir=workdir,
+        )
+
     def _environment(self, release: ChartRelease, workdir: Path) -> dict[str, str]:
-        cluster = self.eks.describe_cluster(name=release.cluster_name)["cluster"]
+        return self._connect(release, workdir)[1]
+
+    def _connect(self, release: ChartRelease, workdir: Path) -> tuple[dict[str, Any], dict[str, str]]:
+        cluster: dict[str, Any] = self.eks.describe_cluster(name=release.cluster_name)["cluster"]
         kubeconfig_path = workdir / "kubeconfig"
         kubeconfig_path.write_text(kube_auth.kubeconfig(cluster, kube_auth.eks_token(self.sts, release.cluster_name)))
         kubeconfig_path.chmod(0o600)
-        return helm.helm_environment(workdir, kubeconfig_path)
+        return cluster, helm.helm_environment(workdir, kubeconfig_path)
 
 
 def handle(event: dict[str, Any], installer: ChartInstaller) -> dict[str, Any]:
     request_type = event.get("RequestType")
     if request_type not in ("Create", "Update", "Delete"):
         raise InvalidRequestError(f"RequestType: {request_type!r} is not allowed; expected Create, Update or Delete")
-    release = ChartRelease.from_properties(event.get("ResourceProperties", {}))
+    properties = event.get("ResourceProperties", {})
+    rig = RigRelease.from_properties(properties) if event.get("ResourceType") == RIG_RESOURCE_TYPE else None
+    release = rig.chart if rig is not None else ChartRelease.from_properties(properties)
     with tempfile.TemporaryDirectory() as scratch:
         if request_type == "Delete":
             # Also after a failed create: whatever part of the release exists is removed.
             installer.uninstall(release, Path(scratch))
+        elif rig is not None:
+            installer.install_rig(rig, Path(scratch))
         else:
             installer.install(release, Path(scratch))
     return {"PhysicalResourceId": release.physical_id}

@@ -1,4 +1,4 @@
-"""Run Helm (from the kubectl Lambda layer) against one cluster."""
+"""Run Helm and kubectl (from the kubectl Lambda layer) against one cluster."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ Runner = Callable[[Sequence[str], dict[str, str]], str]
 
 
 class HelmError(Exception):
-    """Helm exited with an error; the message carries the command and the end of its output."""
+    """Helm or kubectl exited with an error; the message carries the command and the end of its output."""
 
 
 def run(command: Sequence[str], env: dict[str, str]) -> str:

@@ -5,6 +5,8 @@
 ``-c nist=true`` adds the NIST 800-53 R5 pack to the AwsSolutions gate, and
 ``-c config_dir=path`` reads environments from another folder (tests use fixtures), and
 ``-c github_repository=owner/name`` adds the GitHubDeploy stack (OIDC deploy roles).
+``config/pipeline.yaml`` (or ``-c pipeline_config=path``), when present, adds the
+DeliveryPipeline stack, which deploys the same environment Stages in waves.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from config.loader import ENVIRONMENTS_DIR, load_environments
+from config.loader import ENVIRONMENTS_DIR, PIPELINE_FILE, load_environments, load_pipeline
+from stacks.delivery_pipeline_stack import DeliveryPipelineStack
 from stacks.environment_stage import EnvironmentStage
 from stacks.github_deploy_stack import GitHubDeployStack
 from stacks.security_gates import add_security_gates
@@ -43,8 +46,16 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, 
     config_dir = app.node.try_get_context("config_dir")
     directory = Path(config_dir).resolve() if config_dir else ENVIRONMENTS_DIR
     environments = load_environments(directory, only=only)
-    for config in environments:
-        EnvironmentStage(app, config)
+    stages = [EnvironmentStage(app, config) for config in environments]
+    pipeline_config = app.node.try_get_context("pipeline_config")
+    pipeline_file = Path(pipeline_config).resolve() if pipeline_config else PIPELINE_FILE
+    if pipeline_file.exists():
+        if only:
+            raise ValueError(f"environments: {selection!r} is not allowed with a pipeline; the pipeline needs them all")
+        pipeline = load_pipeline(pipeline_file, [e.name for e in environments])
+        DeliveryPipelineStack(app, "DeliveryPipeline", config=pipeline, stages=stages)
+    elif pipeline_config:
+        raise FileNotFoundError(f"pipeline_config: {pipeline_config!r} is not a file; expected a pipeline YAML file")
     repository = app.node.try_get_context("github_repository")
     if repository:
         GitHubDeployStack(app, "GitHubDeploy", repository=str(repository), environments=[e.name for e in environments])

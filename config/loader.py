@@ -16,10 +16,13 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
+from config.delivery import PipelineConfig
 from config.model import EnvironmentConfig
 from config.problems import Problem
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
+PIPELINE_FILE = Path(__file__).resolve().parent / "pipeline.yaml"
+PIPELINE = "pipeline config"
 
 T = TypeVar("T")
 
@@ -27,11 +30,11 @@ T = TypeVar("T")
 class ConfigError(ValueError):
     """Raised when an environment's config breaks a rule; the message lists every problem."""
 
-    def __init__(self, source: str, problems: Sequence[Problem]) -> None:
+    def __init__(self, source: str, problems: Sequence[Problem], what: str = "environment config") -> None:
         self.source = source
         self.problems = tuple(problems)
         lines = [f"  - {p.key}: {p.value!r} is not allowed; expected {p.allowed}" for p in problems]
-        super().__init__(f"invalid environment config {source}:\n" + "\n".join(lines))
+        super().__init__(f"invalid {what} {source}:\n" + "\n".join(lines))
 
 
 def load_environments(directory: Path = ENVIRONMENTS_DIR, only: Iterable[str] | None = None) -> list[EnvironmentConfig]:
@@ -65,6 +68,22 @@ def parse_environment(raw: object, expected_name: str, source: str) -> Environme
     if problems or config is None:
         raise ConfigError(source, problems)
     return config
+
+
+def load_pipeline(path: Path, environments: Sequence[str]) -> PipelineConfig:
+    """Parse ``config/pipeline.yaml``; its waves must name environments that exist."""
+    source = f"{path.parent.name}/{path.name}"
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(source, [Problem("(file)", str(error).splitlines()[0], "valid YAML")], PIPELINE) from error
+    problems: list[Problem] = []
+    config = _parse(PipelineConfig, raw, "", problems)
+    if config is not None and not problems:
+        problems = config.problems(tuple(environments))
+    if problems or config is None:
+        raise ConfigError(source, problems, PIPELINE)
+    return typing.cast(PipelineConfig, config)
 
 
 def _parse(kind: Any, value: object, key: str, problems: list[Problem]) -> Any:

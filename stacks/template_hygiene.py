@@ -67,6 +67,7 @@ TYPES_WITH_REDUNDANT_DEPENDS_ON = frozenset(
         "AWS::BedrockAgentCore::Runtime",
         "AWS::Logs::Delivery",
         "AWS::Logs::DeliveryDestination",
+        "AWS::CodePipeline::Pipeline",
     }
 )
 

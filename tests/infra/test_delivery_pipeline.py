@@ -1,0 +1,178 @@
+"""Delivery pipeline: it deploys the app's own environment Stages in waves, after tests and the audit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from aws_cdk.assertions import Match, Template
+from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from cfnlint.api import ManualArgs, lint_file
+
+from app import build_app
+from config.loader import ConfigError, load_pipeline
+from constructs.delivery_pipeline import SYNTH_COMMANDS
+
+REPO = Path(__file__).resolve().parents[2]
+PIPELINE_FIXTURE = REPO / "tests" / "fixtures" / "pipeline" / "pipeline.yaml"
+ENVIRONMENTS = ["dev", "staging", "prod"]
+
+
+@pytest.fixture(scope="module")
+def synthesized(tmp_path_factory):
+    outdir = tmp_path_factory.mktemp("pipeline")
+    app = build_app(context={"pipeline_config": str(PIPELINE_FIXTURE)}, outdir=str(outdir), gates=False)
+    app.synth()
+    return app, outdir
+
+
+@pytest.fixture(scope="module")
+def template(synthesized) -> Template:
+    _, outdir = synthesized
+    return Template.from_json(json.loads((outdir / "DeliveryPipeline.template.json").read_text()))
+
+
+def stages(template: Template) -> list[dict]:
+    [pipeline] = template.find_resources("AWS::CodePipeline::Pipeline").values()
+    return pipeline["Properties"]["Stages"]
+
+
+def test_source_is_the_configured_repository_through_codeconnections(template):
+    [source] = stages(template)[0]["Actions"]
+    assert source["ActionTypeId"]["Provider"] == "CodeStarSourceConnection"
+    configuration = source["Configuration"]
+    assert {key: configuration[key] for key in ("ConnectionArn", "FullRepositoryId", "BranchName")} == {
+        "ConnectionArn": yaml.safe_load(PIPELINE_FIXTURE.read_text())["connection_arn"],
+        "FullRepositoryId": "my-org/foundation-model-platform",
+        "BranchName": "main",
+    }
+
+
+def test_synth_step_runs_the_readme_test_command_then_the_audit_then_synth(template):
+    assert SYNTH_COMMANDS == ("make test", "make audit", "make synth")
+    projects = template.find_resources("AWS::CodeBuild::Project")
+    synth = [p for p in projects.values() if "make test" in json.dumps(p["Properties"]["Source"])]
+    [project] = synth
+    buildspec = json.loads(project["Properties"]["Source"]["BuildSpec"])
+    assert buildspec["phases"]["build"]["commands"] == list(SYNTH_COMMANDS)
+    assert buildspec["phases"]["install"]["runtime-versions"] == {"python": "3.12", "nodejs": "20"}
+    assert buildspec["artifacts"]["secondary-artifacts"], "the audit bundle is kept as a pipeline artifact"
+
+
+def test_pipeline_mutates_itself_with_the_pinned_cli(template):
+    names = [stage["Name"] for stage in stages(template)]
+    assert names[:2] == ["Source", "Build"] and "UpdatePipeline" in names
+    pinned = json.loads((REPO / "package.json").read_text())["devDependencies"]["aws-cdk"]
+    assert f"aws-cdk@{pinned}" in json.dumps(template.find_resources("AWS::CodeBuild::Project"))
+
+
+def test_environments_deploy_in_configured_order_with_approval_before_prod_only(template):
+    by_name = {stage["Name"]: stage["Actions"] for stage in stages(template)}
+    names = [stage["Name"] for stage in stages(template)]
+    assert [name for name in names if name in ENVIRONMENTS] == ENVIRONMENTS
+    for name in ENVIRONMENTS:
+        manual = [a["Name"] for a in by_name[name] if a["ActionTypeId"]["Provider"] == "Manual"]
+        assert manual == (["Promote-prod"] if name == "prod" else [])
+    first = min(by_name["prod"], key=lambda action: action["RunOrder"])
+    assert first["ActionTypeId"]["Provider"] == "Manual", "approval comes before any prod stack changes"
+
+
+def test_pipeline_deploys_the_stacks_and_templates_cdk_synth_writes(template, synthesized):
+    _, outdir = synthesized
+    for stage in stages(template):
+        if stage["Name"] not in ENVIRONMENTS:
+            continue
+        manifest = json.loads((outdir / f"assembly-{stage['Name']}" / "manifest.json").read_text())
+        stack_names = {
+            a["properties"]["templateFile"]: a["properties"].get("stackName")
+            for a in manifest["artifacts"].values()
+            if a["type"] == "aws:cloudformation:stack"
+        }
+        prepared = {
+            a["Configuration"]["TemplatePath"].split("::")[1]: a["Configuration"]["StackName"]
+            for a in stage["Actions"]
+            if a["Name"].endswith(".Prepare")
+        }
+        assert prepared == {f"assembly-{stage['Name']}/{file}": name for file, name in stack_names.items()}
+
+
+def test_artifacts_are_encrypted_logged_and_retained(template):
+    template.has_resource(
+        "AWS::S3::Bucket",
+        {
+            "Properties": Match.object_like(
+                {
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            Match.object_like(
+                                {"ServerSideEncryptionByDefault": Match.object_like({"SSEAlgorithm": "aws:kms"})}
+                            )
+                        ]
+                    },
+                    "LoggingConfiguration": Match.any_value(),
+                    "VersioningConfiguration": {"Status": "Enabled"},
+                }
+            ),
+            "DeletionPolicy": "Retain",
+        },
+    )
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 365, "KmsKeyId": Match.any_value()})
+
+
+@pytest.mark.parametrize("pack", [AwsSolutionsChecks, NIST80053R5Checks], ids=["AwsSolutions", "NIST-800-53-R5"])
+def test_pipeline_app_has_no_unacknowledged_finding(synthesized, pack):
+    app, _ = synthesized
+    report = pack().validate_scope(app)
+    findings = [f"{v.rule_name}: {c.construct_path}" for v in report.violations for c in v.violating_resources]
+    assert findings == []
+
+
+def test_cfn_lint_reports_nothing_for_the_pipeline(synthesized):
+    _, outdir = synthesized
+    path = outdir / "DeliveryPipeline.template.json"
+    assert [f"{m.rule.id} {m.message}" for m in lint_file(path, config=ManualArgs(regions=["eu-west-1"]))] == []
+
+
+def test_no_pipeline_without_its_config(committed):
+    assert "DeliveryPipeline" not in [child.node.id for child in committed.app.node.children]
+
+
+def write(tmp_path: Path, changes: dict) -> Path:
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump({**yaml.safe_load(PIPELINE_FIXTURE.read_text()), **changes}))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"connection_arn": "arn:aws:iam::123456789012:role/x"},
+            "connection_arn: 'arn:aws:iam::123456789012:role/x' is not allowed; expected a CodeConnections",
+        ),
+        (
+            {"waves": ["dev", "qa"]},
+            "waves: ['qa'] is not allowed; expected environments from config/environments: dev, prod, staging",
+        ),
+        (
+            {"waves": ["dev", "staging"]},
+            "approval_before: ['prod'] is not allowed; expected environments listed in waves",
+        ),
+        ({"waves": ["dev", "dev"]}, "waves: ['dev'] is not allowed; expected each environment once"),
+        ({"repository": "not-a-repo"}, "repository: 'not-a-repo' is not allowed; expected <owner>/<name>"),
+        ({"account": 123}, "account: 123 is not allowed; expected a string"),
+        ({"stages": ["dev"]}, "stages: ['stages'] is not allowed; expected known keys: repository"),
+    ],
+)
+def test_bad_pipeline_config_names_the_field(tmp_path, changes, message):
+    with pytest.raises(ConfigError, match="invalid pipeline config") as caught:
+        load_pipeline(write(tmp_path, changes), ["dev", "prod", "staging"])
+    assert message in str(caught.value)
+
+
+def test_a_missing_pipeline_file_named_on_the_command_line_fails(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"pipeline_config: '.*nope\.yaml' is not a file"):
+        build_app(context={"pipeline_config": str(tmp_path / "nope.yaml")}, outdir=str(tmp_path / "out"), gates=False)

@@ -9,7 +9,7 @@ PYTHON ?= python3
 # Node 20 is past jsii's support window; the banner it prints on every run is noise here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint typecheck snapshots bench clean
+.PHONY: install synth test lint typecheck snapshots bench clean audit
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,8 +42,13 @@ test: lint typecheck
 snapshots: install
 	$(BIN)/pytest -n0 tests/infra/test_template_snapshots.py --snapshot-update
 
+## Write the audit bundle: audit/<env>/ (templates, cdk-nag, cfn-lint, inventory, IAM, network, encryption,
+## cost, diagrams), from one offline synth.
+audit: install
+	$(BIN)/python -m auditing --out audit
+
 bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out audit

@@ -1,0 +1,60 @@
+"""End to end: one synthesis of the committed environments, the bundle written twice from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditing.assembly import load_environments
+from auditing.bundle import REPORTS, write_bundle
+from auditing.synth import synthesize
+from config.loader import load_environments as load_configs
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    assembly = synthesize(tmp_path_factory.mktemp("assembly"))
+    first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    write_bundle(assembly, first)
+    write_bundle(assembly, second)
+    return assembly, first, second
+
+
+def files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_every_environment_folder_has_every_file(run):
+    assembly, out, _ = run
+    environments = load_environments(assembly)
+    assert sorted(e.name for e in environments) == sorted(c.name for c in load_configs())
+    written = set(files(out))
+    for environment in environments:
+        expected = {f"{environment.name}/{name}" for name, _ in REPORTS} | {f"{environment.name}/index.md"}
+        expected |= {f"{environment.name}/templates/{s.stack_id}.template.json" for s in environment.stacks}
+        assert expected - written == set()
+    assert "README.md" in written
+
+
+def test_two_runs_write_the_same_bytes(run):
+    _, first, second = run
+    assert files(first) == files(second)
+
+
+def test_dev_iam_lists_every_role_in_its_templates(run):
+    assembly, out, _ = run
+    dev = next(e for e in load_environments(assembly) if e.name == "dev")
+    roles = [f"## {r.stack_id}/{r.logical_id}" for r in dev.templates.resources("AWS::IAM::Role")]
+    iam = (out / "dev" / "iam.md").read_text()
+    assert roles, "dev has no IAM role: the test no longer checks anything"
+    assert [r for r in roles if r not in iam] == []
+    assert "`Service: sagemaker.amazonaws.com`" in iam  # the HyperPod instance groups' execution roles
+
+
+def test_the_committed_environments_are_clean_in_the_bundle(run):
+    _, out, _ = run
+    for environment in sorted(p for p in out.iterdir() if p.is_dir()):
+        assert "**Unacknowledged findings: none.**" in (environment / "cdk-nag.md").read_text()
+        assert ": no findings." in (environment / "cfn-lint.md").read_text()
+        assert f"[{environment.name}]({environment.name}/index.md)" in (out / "README.md").read_text()

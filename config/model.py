@@ -16,6 +16,7 @@ from config.agent import AgentConfig
 from config.cluster import ClusterConfig
 from config.problems import Problem
 from config.serving import ServingConfig
+from config.workflow import WorkflowConfig
 
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -210,6 +211,7 @@ class EnvironmentConfig:
     cluster: ClusterConfig | None = None
     serving: ServingConfig | None = None
     agent: AgentConfig | None = None
+    workflow: WorkflowConfig | None = None
 
     @property
     def is_throwaway(self) -> bool:
@@ -233,4 +235,5 @@ class EnvironmentConfig:
         found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
         found += self.cluster.problems(self.region) if self.cluster else []
         found += self.serving.problems() if self.serving else []
+        found += self.workflow.problems() if self.workflow else []
         return found + (self.agent.problems(self.serving is not None) if self.agent else [])

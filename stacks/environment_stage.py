@@ -12,6 +12,7 @@ from stacks.network_stack import NetworkStack
 from stacks.serving_stack import ServingStack
 from stacks.template_hygiene import DropRedundantDependsOn
 from stacks.training_cluster_stack import TrainingClusterStack
+from stacks.workflow_stack import WorkflowStack
 
 
 class EnvironmentStage(cdk.Stage):
@@ -31,6 +32,15 @@ class EnvironmentStage(cdk.Stage):
                 network=self.network.network,
                 stores=self.data.stores,
                 file_system=self.data.datasets_file_system,
+                key=self.data.key,
+            )
+        if config.workflow is not None:
+            self.workflow = WorkflowStack(
+                self,
+                "Workflow",
+                config=config,
+                network=self.network.network,
+                stores=self.data.stores,
                 key=self.data.key,
             )
         for key, value in config.tags.as_aws_tags().items():

@@ -13,22 +13,22 @@ from config.loader import ConfigError
 STACK_ARTIFACT = "aws:cloudformation:stack"
 
 
-def test_every_environment_gets_network_data_and_training_stacks(committed):
+def test_every_environment_gets_network_data_training_and_workflow_stacks(committed):
     assert {env: sorted(stacks) for env, stacks in committed.templates.items()} == {
-        "dev": ["Data", "Network", "Training"],
-        "prod": ["Data", "Network", "Training"],
-        "staging": ["Data", "Network", "Training"],
+        "dev": ["Data", "Network", "Training", "Workflow"],
+        "prod": ["Data", "Network", "Training", "Workflow"],
+        "staging": ["Data", "Network", "Training", "Workflow"],
     }
 
 
-def test_an_environment_without_a_cluster_section_gets_no_training_stack(fixture_envs):
+def test_an_environment_without_cluster_and_workflow_sections_gets_neither_stack(fixture_envs):
     assert sorted(fixture_envs["existing_vpc"].templates["byovpc"]) == ["Data", "Network"]
 
 
 def test_stack_names_start_with_the_environment(committed):
     manifest = json.loads((committed.outdir / "assembly-prod" / "manifest.json").read_text())
     names = sorted(a["properties"]["stackName"] for a in manifest["artifacts"].values() if a["type"] == STACK_ARTIFACT)
-    assert names == ["prod-Data", "prod-Network", "prod-Training"]
+    assert names == ["prod-Data", "prod-Network", "prod-Training", "prod-Workflow"]
 
 
 def test_environments_context_narrows_the_app(tmp_path):

@@ -16,7 +16,15 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from config.loader import load_environments
 
 ASSET_HASH = re.compile(r"[0-9a-f]{64}")
-STACKS = [(env.name, stack) for env in load_environments() for stack in ("Network", "Data", "Training")]
+
+
+def stacks_of(env) -> list[str]:
+    """The stacks an environment's config asks for (the Stage adds the same ones)."""
+    optional = {"Training": env.cluster, "Workflow": env.workflow, "Serving": env.serving, "Agent": env.agent}
+    return ["Network", "Data", *[name for name, section in optional.items() if section is not None]]
+
+
+STACKS = [(env.name, stack) for env in load_environments() for stack in stacks_of(env)]
 
 
 class TemplateSnapshot(JSONSnapshotExtension):

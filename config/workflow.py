@@ -1,0 +1,66 @@
+"""The ``workflow`` section: the customization workflow's judge, compute and serving defaults.
+
+Per-run choices (technique, data, thresholds, deploy mode) are the workflow's input; what is
+fixed for an environment (which model judges, on which instances SageMaker trains, how many
+model units a deployment buys) lives here, so a run cannot pick a larger bill than config allows.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from config.problems import Problem
+
+MODEL_ID_PATTERN = re.compile(r"^((us|eu|apac)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
+DEFAULT_RUBRIC = (
+    "Score the answer from 1 (wrong or unusable) to 5 (correct, complete and in the requested format), "
+    "comparing it with the reference answer."
+)
+
+
+@functools.cache
+def training_instance_types() -> frozenset[str]:
+    """``TrainingInstanceType`` from botocore's SageMaker service model."""
+    import botocore.loaders
+
+    model = botocore.loaders.create_loader().load_service_model("sagemaker", "service-2")
+    return frozenset(model["shapes"]["TrainingInstanceType"]["enum"])
+
+
+@dataclass(frozen=True)
+class WorkflowConfig:
+    """``inference_profile_prefix`` turns a base model id into the cross-Region profile Bedrock invokes."""
+
+    judge_model_id: str = "amazon.nova-pro-v1:0"
+    judge_rubric: str = DEFAULT_RUBRIC
+    inference_profile_prefix: Literal["", "us.", "eu.", "apac."] = ""
+    training_instance_type: str = "ml.p5.48xlarge"
+    max_training_hours: int = 24
+    provisioned_model_units: int = 1
+    notification_email: str | None = None
+
+    def problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if not MODEL_ID_PATTERN.match(self.judge_model_id):
+            found.append(Problem("workflow.judge_model_id", self.judge_model_id, "a Bedrock model or profile id"))
+        if not 20 <= len(self.judge_rubric) <= 4000:
+            found.append(Problem("workflow.judge_rubric", self.judge_rubric[:40], "20 to 4000 characters"))
+        if self.training_instance_type not in training_instance_types():
+            found.append(
+                Problem(
+                    "workflow.training_instance_type",
+                    self.training_instance_type,
+                    "a SageMaker training instance type such as ml.p5.48xlarge",
+                )
+            )
+        if not 1 <= self.max_training_hours <= 672:
+            found.append(Problem("workflow.max_training_hours", self.max_training_hours, "from 1 to 672 (28 days)"))
+        if self.provisioned_model_units < 1:
+            found.append(Problem("workflow.provisioned_model_units", self.provisioned_model_units, "1 or more"))
+        if self.notification_email is not None and not EMAIL_PATTERN.match(self.notification_email):
+            found.append(Problem("workflow.notification_email", self.notification_email, "an email address"))
+        return found

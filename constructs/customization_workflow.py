@@ -1,0 +1,835 @@
+"""The customization workflow: validate -> prepare -> train -> import -> evaluate -> gate -> deploy -> record -> notify.
+
+A Standard state machine, because runs last hours to days and each one must be auditable.
+Training runs as a SageMaker training job (``.sync``) or a Bedrock customization job (polled,
+Step Functions has no ``.sync`` for it). A Bedrock model can only be invoked once it exists in
+Bedrock, so the model is imported (SageMaker path) and given a temporary on-demand deployment
+*before* evaluation; a failed gate deletes both. Every failure path stops what the run
+started, deletes what it half-made, marks the lineage record failed and notifies.
+
+Input, output and errors are documented in README ("Running a customization").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+import yaml
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from constructs import Construct
+from constructs.bundled_python_code import REPO, bundled_python_code, pure_python_package
+from constructs.data_stores import DataStores
+from constructs.nag_acknowledgements import acknowledge, nag_arn, nag_environment
+from constructs.workflow_perms import training_job_statements
+from constructs.workflow_polling import PollSpec, poll_until
+
+STEPS_ROOT = REPO / "lambda" / "customization_steps"
+EVALUATION_ROOT = REPO / "lambda" / "model_evaluation"
+# The public Powertools for AWS Lambda (Python) layer, v3, for the functions' runtime and architecture.
+POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
+RUNTIME = lambda_.Runtime.PYTHON_3_13
+# Errors worth another try: throttling and the service's own transient failures.
+TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.TooManyRequestsException",
+    "Lambda.SdkClientException",
+    "Bedrock.ThrottlingException",
+    "Bedrock.ServiceUnavailableException",
+    "Bedrock.InternalServerException",
+    "SageMaker.ThrottlingException",
+    "ThrottlingException",
+]
+
+
+@dataclass(frozen=True)
+class CustomizationWorkflowProps:
+    environment: str
+    stores: DataStores
+    key: kms.IKey
+    vpc: ec2.IVpc
+    subnets: Sequence[ec2.ISubnet]
+    security_group: ec2.ISecurityGroup
+    judge_model_id: str
+    judge_rubric: str
+    inference_profile_prefix: str
+    training_instance_type: str
+    max_training_hours: int
+    provisioned_model_units: int
+    log_retention: logs.RetentionDays
+    retain_lineage: bool = True
+    notification_email: str | None = None
+
+
+class CustomizationWorkflow(Construct):
+    """Attributes: ``state_machine``, ``lineage_table`` (runs, queryable by an auditor) and ``topic``."""
+
+    def __init__(self, scope: Construct, construct_id: str, props: CustomizationWorkflowProps) -> None:
+        super().__init__(scope, construct_id)
+        self._props = props
+        stack = cdk.Stack.of(self)
+        # Table (not TableV2): TableV2 with a customer managed key cannot render in a region-agnostic stack.
+        self.lineage_table = dynamodb.Table(
+            self,
+            "Lineage",
+            partition_key=dynamodb.Attribute(name="run_name", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=props.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            deletion_protection=props.retain_lineage,
+            removal_policy=cdk.RemovalPolicy.RETAIN if props.retain_lineage else cdk.RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.lineage_table,
+            "Point-in-time recovery (35 days) protects the lineage table; an AWS Backup plan is an organization-"
+            "wide choice this platform leaves to its users.",
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+        )
+        self.topic = sns.Topic(self, "Notifications", master_key=props.key, enforce_ssl=True)
+        if props.notification_email:
+            sns.Subscription(
+                self,
+                "Email",
+                topic=self.topic,
+                protocol=sns.SubscriptionProtocol.EMAIL,
+                endpoint=props.notification_email,
+            )
+        self.training_role = self._training_role()
+        self.bedrock_role = self._bedrock_role()
+        self._layer = lambda_.LayerVersion.from_layer_version_arn(
+            self, "Powertools", POWERTOOLS_LAYER.format(partition=stack.partition, region=stack.region)
+        )
+        self.validate_fn = self._steps_function("ValidateStep", "customization_steps.steps.validate")
+        self.prepare_fn = self._steps_function("PrepareStep", "customization_steps.steps.prepare")
+        self.clean_up_fn = self._steps_function("CleanUpStep", "customization_steps.steps.clean_up_run")
+        self.locate_fn = self._steps_function("LocateCheckpointStep", "customization_steps.steps.locate")
+        self.evaluate_fn = self._function(
+            "EvaluateStep",
+            "model_evaluation.handler.lambda_handler",
+            lambda_.Code.from_asset(str(EVALUATION_ROOT), exclude=["**/__pycache__"]),
+            timeout=cdk.Duration.minutes(15),
+        )
+        self._grant_functions()
+        log_group = logs.LogGroup(self, "Logs", retention=props.log_retention, encryption_key=props.key)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self._definition()),
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            tracing_enabled=True,
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(props.key),
+            comment=f"Customization runs of {props.environment}",
+        )
+        self._acknowledge()
+
+    # --- roles ------------------------------------------------------------------------------------------------
+
+    def _training_role(self) -> iam.IRole:
+        """What a SageMaker training job needs: read datasets and the rendered recipe, write outputs, pull the
+        Nova image, log, and run in the VPC. The task may not add to it (it would add s3 and ECR on ``*``)."""
+        stack = cdk.Stack.of(self)
+        role = iam.Role(
+            self,
+            "TrainingJobRole",
+            assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com"),
+            description="SageMaker training jobs of the customization workflow",
+        )
+        self._props.stores.grant_read_datasets(role)
+        self._props.stores.grant_read_write_artifacts(role)
+        self._props.key.grant_encrypt_decrypt(role)
+        for statement in training_job_statements(stack):
+            role.add_to_policy(statement)
+        partition, region, _ = nag_environment(self)
+        acknowledge(
+            role,
+            "SageMaker training jobs in a VPC: ecr:GetAuthorizationToken, PutMetricData (limited to the training "
+            "namespace) and the ENI and VPC describe calls have no resource-level permissions; Nova images live "
+            "in AWS-owned registries whose account differs per region, so pulls are scoped to repositories in "
+            "this region; training logs go to SageMaker's fixed log group. KMS wildcards are aws-cdk-lib's "
+            "encrypt/decrypt grant on the platform key.",
+            "AwsSolutions-IAM5[Resource::*]",
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:ecr:{region}:*:repository/*]",
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'logs', 'log-group:/aws/sagemaker/TrainingJobs:*')}]",
+            "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+        )
+        return role.without_policy_updates()
+
+    def _bedrock_role(self) -> iam.Role:
+        """Bedrock assumes it to read training data, write job output and read artifacts to import a model."""
+        stack = cdk.Stack.of(self)
+        role = iam.Role(
+            self,
+            "BedrockJobRole",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": stack.account}}
+            ),
+            description="Bedrock customization and model import of the customization workflow",
+        )
+        self._props.stores.grant_read_datasets(role)
+        self._props.stores.grant_read_write_artifacts(role)
+        return role
+
+    # --- functions --------------------------------------------------------------------------------------------
+
+    def _steps_function(self, construct_id: str, handler: str) -> lambda_.Function:
+        code = bundled_python_code(
+            STEPS_ROOT,
+            {"customization": REPO / "customization", "recipes": REPO / "recipes", "yaml": pure_python_package(yaml)},
+        )
+        return self._function(construct_id, handler, code, timeout=cdk.Duration.minutes(2))
+
+    def _function(
+        self, construct_id: str, handler: str, code: lambda_.Code, *, timeout: cdk.Duration
+    ) -> lambda_.Function:
+        props = self._props
+        stores = props.stores
+        log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=props.log_retention, encryption_key=props.key)
+        return lambda_.Function(
+            self,
+            construct_id,
+            runtime=RUNTIME,
+            handler=handler,
+            code=code,
+            layers=[self._layer],
+            timeout=timeout,
+            memory_size=1024,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            reserved_concurrent_executions=10,
+            environment={
+                "POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization",
+                "DATASETS_BUCKET": stores.datasets_bucket.bucket_name,
+                "ARTIFACTS_BUCKET": stores.artifacts_bucket.bucket_name,
+                "PLATFORMS": "sagemaker-training-job,bedrock",
+                "RUNS_TABLE": self.lineage_table.table_name,
+                "CUSTOMIZATION_ROLE_ARN": self.bedrock_role.role_arn,
+                "KEY_ARN": props.key.key_arn,
+            },
+            description=f"Customization workflow step: {construct_id}",
+        )
+
+    def _grant_functions(self) -> None:
+        stack = cdk.Stack.of(self)
+        stores = self._props.stores
+        stores.grant_read_write_artifacts(self.prepare_fn.role)  # type: ignore[arg-type]
+        self.lineage_table.grant(self.prepare_fn, "dynamodb:PutItem")
+        self._props.key.grant_encrypt_decrypt(self.prepare_fn)
+        self.prepare_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:DescribeHubContent"],
+                resources=[stack.format_arn(service="sagemaker", resource="hub-content", resource_name="*")],
+            )
+        )
+        self.prepare_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob"],
+                resources=[
+                    stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
+                    stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
+                ],
+            )
+        )
+        self.bedrock_role.grant_pass_role(self.prepare_fn.grant_principal)
+        self.clean_up_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["sagemaker:StopTrainingJob"],
+                resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
+            )
+        )
+        self.clean_up_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "bedrock:StopModelCustomizationJob",
+                    "bedrock:DeleteCustomModelDeployment",
+                    "bedrock:DeleteCustomModel",
+                ],
+                resources=[
+                    stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="custom-model-deployment", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
+                ],
+            )
+        )
+        stores.grant_read_artifacts(self.locate_fn.role)  # type: ignore[arg-type]
+        self._props.key.grant_decrypt(self.locate_fn)
+        stores.grant_read_datasets(self.evaluate_fn.role)  # type: ignore[arg-type]
+        stores.grant_read_write_artifacts(self.evaluate_fn.role)  # type: ignore[arg-type]
+        self._props.key.grant_encrypt_decrypt(self.evaluate_fn)
+        self.evaluate_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["bedrock:InvokeModel"],
+                resources=[
+                    stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="custom-model-deployment", resource_name="*"),
+                ],
+            )
+        )
+
+    # --- definition -------------------------------------------------------------------------------------------
+
+    def _guarded(self, state: sfn.TaskStateBase) -> sfn.TaskStateBase:
+        """Transient errors are retried with back-off; anything else goes down the failure path."""
+        state.add_retry(errors=TRANSIENT_ERRORS, interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=5)
+        state.add_catch(self._failure, errors=["States.ALL"], result_path="$.error")
+        return state
+
+    def _definition(self) -> sfn.IChainable:
+        self._failure = self._failure_path()
+        failure = self._failure
+
+        rejected = sfn.Fail(self, "Rejected", error="InvalidRunRequest", cause_path="$.error.Cause")
+        validate = tasks.LambdaInvoke(
+            self,
+            "Validate",
+            lambda_function=self.validate_fn,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+                    "execution": sfn.JsonPath.string_at("$$.Execution.Name"),
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.request",
+        )
+        validate.add_retry(
+            errors=TRANSIENT_ERRORS[:3], interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3
+        )
+        validate.add_catch(
+            self._notify("Notify rejected", "REJECTED").next(rejected),
+            errors=["InvalidRunRequestError"],
+            result_path="$.error",
+        )
+        validate.add_catch(failure, errors=["States.ALL"], result_path="$.error")
+        prepare = self._guarded(
+            tasks.LambdaInvoke(
+                self,
+                "Prepare",
+                lambda_function=self.prepare_fn,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "request": sfn.JsonPath.object_at("$.request"),
+                        "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                    }
+                ),
+                payload_response_only=True,
+                result_path="$.prepared",
+            )
+        )
+        evaluation = self._evaluation_chain()
+        platform = sfn.Choice(self, "Where to train?")
+        platform.when(
+            sfn.Condition.string_equals("$.request.platform", "sagemaker-training-job"),
+            self._sagemaker_path(evaluation),
+        )
+        platform.when(sfn.Condition.string_equals("$.request.platform", "bedrock"), self._bedrock_path(evaluation))
+        platform.otherwise(
+            sfn.Fail(
+                self,
+                "Platform not wired here",
+                error="UnsupportedPlatform",
+                cause="This environment's workflow trains on SageMaker training jobs or Bedrock.",
+            )
+        )
+        return validate.next(prepare).next(platform)
+
+    def _sagemaker_path(self, evaluation: sfn.IChainable) -> sfn.IChainable:
+        props = self._props
+        train = tasks.SageMakerCreateTrainingJob(
+            self,
+            "Train on SageMaker",
+            training_job_name=sfn.JsonPath.string_at("$.prepared.sagemaker.job_name"),
+            role=self.training_role,
+            algorithm_specification=tasks.AlgorithmSpecification(
+                training_image=tasks.DockerImage.from_json_expression(
+                    sfn.JsonPath.string_at("$.prepared.sagemaker.training_image")
+                ),
+                training_input_mode=tasks.InputMode.FILE,
+            ),
+            hyperparameters={
+                "sagemaker_recipe_local_path": sfn.JsonPath.string_at(
+                    "$.prepared.sagemaker.hyperparameters.sagemaker_recipe_local_path"
+                ),
+                "base_model": sfn.JsonPath.string_at("$.prepared.sagemaker.hyperparameters.base_model"),
+            },
+            input_data_config=[
+                tasks.Channel(
+                    channel_name="recipe",
+                    data_source=tasks.DataSource(
+                        s3_data_source=tasks.S3DataSource(
+                            s3_location=tasks.S3Location.from_json_expression("$.prepared.sagemaker.recipe_prefix"),
+                            s3_data_type=tasks.S3DataType.S3_PREFIX,
+                        )
+                    ),
+                )
+            ],
+            output_data_config=tasks.OutputDataConfig(
+                s3_output_location=tasks.S3Location.from_json_expression("$.prepared.sagemaker.output_path"),
+                encryption_key=props.key,
+            ),
+            resource_config=tasks.ResourceConfig(
+                instance_count=sfn.JsonPath.number_at("$.prepared.sagemaker.instance_count"),
+                instance_type=ec2.InstanceType(props.training_instance_type.removeprefix("ml.")),
+                volume_size=cdk.Size.gibibytes(500),
+                volume_encryption_key=props.key,
+            ),
+            stopping_condition=tasks.StoppingCondition(max_runtime=cdk.Duration.hours(props.max_training_hours)),
+            vpc_config=tasks.VpcConfig(vpc=props.vpc, subnets=ec2.SubnetSelection(subnets=list(props.subnets))),
+            integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+            result_selector={"model_artifacts": sfn.JsonPath.string_at("$.ModelArtifacts.S3ModelArtifacts")},
+            result_path="$.training",
+        )
+        locate = tasks.LambdaInvoke(
+            self,
+            "Locate checkpoint",
+            lambda_function=self.locate_fn,
+            payload=sfn.TaskInput.from_object(
+                {"model_artifacts": sfn.JsonPath.string_at("$.training.model_artifacts")}
+            ),
+            payload_response_only=True,
+            result_path="$.checkpoint",
+        )
+        import_model = tasks.CallAwsService(
+            self,
+            "Import into Bedrock",
+            service="bedrock",
+            action="createCustomModel",
+            parameters={
+                "ModelName": sfn.JsonPath.format("{}-model", sfn.JsonPath.string_at("$.request.run_name")),
+                "ModelSourceConfig": {"S3DataSource": {"S3Uri": sfn.JsonPath.string_at("$.checkpoint.uri")}},
+                "RoleArn": self.bedrock_role.role_arn,
+                "ModelKmsKeyArn": props.key.key_arn,
+            },
+            iam_resources=[self._arn("custom-model/*")],
+            additional_iam_statements=[
+                iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.bedrock_role.role_arn])
+            ],
+            result_selector={"model_arn": sfn.JsonPath.string_at("$.ModelArn")},
+            result_path="$.imported",
+        )
+        check = tasks.CallAwsService(
+            self,
+            "Check import",
+            service="bedrock",
+            action="getCustomModel",
+            parameters={"ModelIdentifier": sfn.JsonPath.string_at("$.imported.model_arn")},
+            iam_resources=[self._arn("custom-model/*")],
+            result_selector={"status": sfn.JsonPath.string_at("$.ModelStatus")},
+            result_path="$.import_status",
+        )
+        self._guarded(train)
+        self._guarded(locate)
+        self._guarded(import_model)
+        self._guarded(check)
+        failed = sfn.Pass(
+            self,
+            "Import failed",
+            result=sfn.Result.from_object(
+                {"Error": "ImportFailed", "Cause": "Bedrock reported the model import Failed"}
+            ),
+            result_path="$.error",
+        ).next(self._failure)
+        loop = poll_until(
+            self,
+            "Import",
+            PollSpec(
+                key="import", check=check, status_path="$.import_status.status", done=["Active"], failed=["Failed"]
+            ),
+            on_done=evaluation,
+            on_failed=failed,
+        )
+        return train.next(locate).next(import_model).next(loop)
+
+    def _bedrock_path(self, evaluation: sfn.IChainable) -> sfn.IChainable:
+        check = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Check customization job",
+                service="bedrock",
+                action="getModelCustomizationJob",
+                parameters={"JobIdentifier": sfn.JsonPath.string_at("$.prepared.bedrock.job_arn")},
+                iam_resources=[self._arn("model-customization-job/*")],
+                result_selector={
+                    "status": sfn.JsonPath.string_at("$.Status"),
+                    "model_arn": sfn.JsonPath.string_at("$.OutputModelArn"),
+                },
+                result_path="$.customization",
+            )
+        )
+        # OutputModelArn exists only once the job completed; read it then.
+        completed = sfn.Pass(
+            self, "Customized model", parameters={"model_arn.$": "$.customization.model_arn"}, result_path="$.imported"
+        )
+        failed = sfn.Pass(
+            self,
+            "Customization failed",
+            result=sfn.Result.from_object(
+                {"Error": "CustomizationFailed", "Cause": "Bedrock reported the customization job Failed or Stopped"}
+            ),
+            result_path="$.error",
+        ).next(self._failure)
+        return poll_until(
+            self,
+            "Customization",
+            PollSpec(
+                key="customization",
+                check=check,
+                status_path="$.customization.status",
+                done=["Completed"],
+                failed=["Failed", "Stopped"],
+                first_wait_seconds=300,
+            ),
+            on_done=completed.next(evaluation),
+            on_failed=failed,
+        )
+
+    def _evaluation_chain(self) -> sfn.IChainable:
+        props = self._props
+        deploy_for_evaluation = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Deploy for evaluation",
+                service="bedrock",
+                action="createCustomModelDeployment",
+                parameters={
+                    "ModelDeploymentName": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+                    "ModelArn": sfn.JsonPath.string_at("$.imported.model_arn"),
+                    "ClientRequestToken": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+                },
+                iam_resources=[self._arn("custom-model/*"), self._arn("custom-model-deployment/*")],
+                result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")},
+                result_path="$.evaluation_deployment",
+            )
+        )
+        check = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Check evaluation deployment",
+                service="bedrock",
+                action="getCustomModelDeployment",
+                parameters={"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+                iam_resources=[self._arn("custom-model-deployment/*")],
+                result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+                result_path="$.deployment_status",
+            )
+        )
+        evaluate = self._guarded(
+            tasks.LambdaInvoke(
+                self,
+                "Evaluate",
+                lambda_function=self.evaluate_fn,
+                payload=sfn.TaskInput.from_object(
+                    {
+                        "run_id": sfn.JsonPath.string_at("$.request.run_name"),
+                        "evaluation_dataset": sfn.JsonPath.string_at("$.request.evaluation_dataset"),
+                        "candidates": {
+                            "base": {
+                                "model_id": sfn.JsonPath.format(
+                                    props.inference_profile_prefix + "{}",
+                                    sfn.JsonPath.string_at("$.request.base_model"),
+                                )
+                            },
+                            "customized": {"model_id": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+                        },
+                        "judge": {"model_id": props.judge_model_id, "rubric": props.judge_rubric},
+                        "results_uri": sfn.JsonPath.format(
+                            "{}evaluation/", sfn.JsonPath.string_at("$.prepared.output_uri")
+                        ),
+                    }
+                ),
+                payload_response_only=True,
+                result_path="$.evaluation",
+            )
+        )
+        failed = sfn.Pass(
+            self,
+            "Evaluation deployment failed",
+            result=sfn.Result.from_object(
+                {"Error": "DeploymentFailed", "Cause": "Bedrock reported the evaluation deployment Failed"}
+            ),
+            result_path="$.error",
+        ).next(self._failure_path())
+        loop = poll_until(
+            self,
+            "Evaluation deployment",
+            PollSpec(
+                key="evaluation_deployment",
+                check=check,
+                status_path="$.deployment_status.status",
+                done=["Active"],
+                failed=["Failed"],
+            ),
+            on_done=evaluate,
+            on_failed=failed,
+        )
+        evaluate.next(self._gate())
+        return deploy_for_evaluation.next(loop)
+
+    def _gate(self) -> sfn.IChainable:
+        # A metric the dataset does not measure (no tool schemas, say) is absent and does not block.
+        metrics = ["exact_match", "token_f1", "rouge_l", "tool_call_valid", "judge_score"]
+        passes = [
+            sfn.Condition.or_(
+                sfn.Condition.is_not_present(f"$.evaluation.customized.{m}"),
+                sfn.Condition.number_greater_than_equals_json_path(
+                    f"$.evaluation.customized.{m}", f"$.request.thresholds.{m}"
+                ),
+            )
+            for m in metrics
+        ]
+        passes.append(
+            sfn.Condition.number_greater_than_equals_json_path(
+                "$.evaluation.improvement.judge_score", "$.request.thresholds.min_judge_improvement"
+            )
+        )
+        gate = sfn.Choice(self, "Quality gate")
+        failed_gate = sfn.Pass(
+            self,
+            "Gate failed",
+            parameters={
+                "Error": "QualityGateFailed",
+                "Cause": sfn.JsonPath.format(
+                    "Customized model below a threshold; see {}", sfn.JsonPath.string_at("$.evaluation.results")
+                ),
+            },
+            result_path="$.error",
+        )
+        gate.when(sfn.Condition.and_(*passes), self._deploy())
+        gate.otherwise(failed_gate.next(self._failure_path()))
+        return gate
+
+    def _deploy(self) -> sfn.IChainable:
+        props = self._props
+        record = self._record_success()
+        provision = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Provision throughput",
+                service="bedrock",
+                action="createProvisionedModelThroughput",
+                parameters={
+                    "ProvisionedModelName": sfn.JsonPath.string_at("$.request.run_name"),
+                    "ModelId": sfn.JsonPath.string_at("$.imported.model_arn"),
+                    "ModelUnits": props.provisioned_model_units,
+                    "ClientRequestToken": sfn.JsonPath.format("{}-serve", sfn.JsonPath.string_at("$.request.run_name")),
+                },
+                iam_resources=[self._arn("custom-model/*"), self._arn("provisioned-model/*")],
+                result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
+                result_path="$.serving",
+            )
+        )
+        check = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Check throughput",
+                service="bedrock",
+                action="getProvisionedModelThroughput",
+                parameters={"ProvisionedModelId": sfn.JsonPath.string_at("$.serving.arn")},
+                iam_resources=[self._arn("provisioned-model/*")],
+                result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+                result_path="$.serving_status",
+            )
+        )
+        drop_evaluation_deployment = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Remove evaluation deployment",
+                service="bedrock",
+                action="deleteCustomModelDeployment",
+                parameters={"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+                iam_resources=[self._arn("custom-model-deployment/*")],
+                result_path=sfn.JsonPath.DISCARD,
+            )
+        )
+        keep_deployment = sfn.Pass(
+            self, "Serve on demand", parameters={"arn.$": "$.evaluation_deployment.arn"}, result_path="$.serving"
+        )
+        no_serving = sfn.Pass(
+            self, "No deployment", result=sfn.Result.from_object({"arn": "none"}), result_path="$.serving"
+        )
+        failed = sfn.Pass(
+            self,
+            "Provisioning failed",
+            result=sfn.Result.from_object(
+                {"Error": "ProvisioningFailed", "Cause": "Bedrock reported the provisioned throughput Failed"}
+            ),
+            result_path="$.error",
+        ).next(self._failure_path())
+        loop = poll_until(
+            self,
+            "Throughput",
+            PollSpec(
+                key="throughput",
+                check=check,
+                status_path="$.serving_status.status",
+                done=["InService"],
+                failed=["Failed"],
+            ),
+            on_done=drop_evaluation_deployment,
+            on_failed=failed,
+        )
+        drop_evaluation_deployment.next(record)
+        mode = sfn.Choice(self, "Deploy how?")
+        mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "provisioned-throughput"), provision.next(loop))
+        mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "on-demand"), keep_deployment.next(record))
+        mode.otherwise(no_serving.next(drop_evaluation_deployment))
+        return mode
+
+    def _record_success(self) -> sfn.IChainable:
+        record = tasks.DynamoUpdateItem(
+            self,
+            "Record lineage",
+            table=self.lineage_table,
+            key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
+            update_expression=(
+                "SET #status = :status, model_arn = :model, serving_arn = :serving, evaluation = :evaluation"
+            ),
+            expression_attribute_names={"#status": "status"},
+            expression_attribute_values={
+                ":status": tasks.DynamoAttributeValue.from_string("SUCCEEDED"),
+                ":model": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.imported.model_arn")),
+                ":serving": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.serving.arn")),
+                ":evaluation": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.evaluation.results")),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        record.add_retry(
+            errors=["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"],
+            backoff_rate=2,
+            max_attempts=5,
+        )
+        done = sfn.Succeed(self, "Customized")
+        return record.next(self._notify("Notify success", "SUCCEEDED")).next(done)
+
+    def _failure_path(self) -> sfn.IChainable:
+        """One shared path: clean up, mark the run failed, notify, fail with the original error."""
+        existing = self.node.try_find_child("Clean up")
+        if existing is not None:
+            return existing  # type: ignore[return-value]
+        clean_up = tasks.LambdaInvoke(
+            self, "Clean up", lambda_function=self.clean_up_fn, payload_response_only=True, result_path="$.cleanup"
+        )
+        clean_up.add_retry(errors=TRANSIENT_ERRORS, interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=5)
+        record = tasks.DynamoUpdateItem(
+            self,
+            "Record failure",
+            table=self.lineage_table,
+            key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
+            update_expression="SET #status = :status, failure = :cause",
+            expression_attribute_names={"#status": "status"},
+            expression_attribute_values={
+                ":status": tasks.DynamoAttributeValue.from_string("FAILED"),
+                ":cause": tasks.DynamoAttributeValue.from_string(
+                    sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.error"))
+                ),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        failed = sfn.Fail(self, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
+        notify = self._notify("Notify failure", "FAILED")
+        # Clean-up and bookkeeping must not hide the run's own error: their failures go straight on.
+        clean_up.add_catch(record, errors=["States.ALL"], result_path="$.cleanup_error")
+        record.add_catch(notify, errors=["States.ALL"], result_path="$.record_error")
+        clean_up.next(record).next(notify).next(failed)
+        return clean_up
+
+    def _notify(self, construct_id: str, outcome: str) -> tasks.SnsPublish:
+        return tasks.SnsPublish(
+            self,
+            construct_id,
+            topic=self.topic,
+            subject=f"Customization run {outcome.lower()}",
+            message=sfn.TaskInput.from_text(
+                sfn.JsonPath.format("{} {}", outcome, sfn.JsonPath.json_to_string(sfn.JsonPath.entire_payload))
+            ),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+
+    def _acknowledge(self) -> None:
+        partition, region, account = nag_environment(self)
+
+        def bedrock(resource: str, owner: str = account) -> str:
+            return f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:{region}:{owner}:{resource}]"
+
+        def sagemaker(resource: str) -> str:
+            return f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:{resource}]"
+
+        kms_grant = ["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "AwsSolutions-IAM5[Action::kms:ReEncrypt*]"]
+        run_scoped = {
+            self.validate_fn: [],
+            self.locate_fn: [],
+            self.prepare_fn: [
+                *kms_grant,
+                sagemaker("hub-content/*"),
+                bedrock("model-customization-job/*"),
+                bedrock("custom-model/*"),
+                bedrock("foundation-model/*", owner=""),
+            ],
+            self.clean_up_fn: [
+                sagemaker("training-job/*"),
+                bedrock("model-customization-job/*"),
+                bedrock("custom-model/*"),
+                bedrock("custom-model-deployment/*"),
+            ],
+            self.evaluate_fn: [
+                *kms_grant,
+                bedrock("foundation-model/*", owner=""),
+                bedrock("inference-profile/*"),
+                bedrock("custom-model/*"),
+                bedrock("custom-model-deployment/*"),
+            ],
+        }
+        for function, wildcards in run_scoped.items():
+            acknowledge(
+                function,
+                "A workflow step: jobs, models and deployments are named per run at run time, so access is scoped "
+                "to this account's resources of each type; X-Ray trace writes have no resource-level permission; "
+                "Python 3.13 matches the pinned Powertools layer; basic logging is the AWS managed policy. Step "
+                "Functions invokes it and handles its errors (no dead-letter queue); it calls AWS APIs only, "
+                "so it runs outside the VPC.",
+                "AwsSolutions-L1",
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                "AwsSolutions-IAM5[Resource::*]",
+                *wildcards,
+                "NIST.800.53.R5-LambdaDLQ",
+                "NIST.800.53.R5-LambdaInsideVPC",
+                "NIST.800.53.R5-IAMNoInlinePolicy",
+            )
+        stack = cdk.Stack.of(self)
+        functions = [self.validate_fn, self.prepare_fn, self.locate_fn, self.evaluate_fn, self.clean_up_fn]
+        acknowledge(
+            self.state_machine,
+            "The state machine's role: aws-cdk-lib's grants for invoking the step functions (any version), log "
+            "delivery, X-Ray and the SageMaker .sync integration (no resource-level permissions); jobs, models, "
+            "deployments and throughputs are named per run, so they are scoped to this account's of each type.",
+            "AwsSolutions-IAM5[Resource::*]",
+            *[f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(f.node.default_child)}.Arn>:*]" for f in functions],  # type: ignore[arg-type]
+            sagemaker("training-job/*"),
+            bedrock("model-customization-job/*"),
+            bedrock("custom-model/*"),
+            bedrock("custom-model-deployment/*"),
+            bedrock("provisioned-model/*"),
+            "NIST.800.53.R5-IAMNoInlinePolicy",
+        )
+
+    def _arn(self, resource: str) -> str:
+        kind, _, name = resource.partition("/")
+        return cdk.Stack.of(self).format_arn(service="bedrock", resource=kind, resource_name=name)

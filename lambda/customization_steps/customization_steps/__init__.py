@@ -1,0 +1,1 @@
+"""The customization workflow's Lambda steps: validate, prepare, clean up."""

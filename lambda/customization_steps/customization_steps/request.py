@@ -1,0 +1,202 @@
+"""The workflow's input, checked all at once: every problem names the field, the value and what is allowed.
+
+The state machine's first state runs this, so a bad request fails before anything is
+created or billed. Rules that need the recipe (its technique, model and the overrides it
+accepts) come from the typed recipe loader in ``customization/``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from customization.nova import TRAINING_TECHNIQUES, platforms_for
+from customization.recipes import Recipe, RecipeError, render
+
+RUN_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,47}$")
+S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
+PLATFORMS = ("sagemaker-training-job", "hyperpod", "bedrock")
+DEPLOY_MODES = ("provisioned-throughput", "on-demand", "none")
+TUNABLE = ("epochs", "learning_rate", "replicas")
+# Quality gate: metric -> (default, lowest, highest). Rule-based metrics are fractions; the
+# judge scores 1-5; min_judge_improvement compares customized with base on the judge's scale.
+THRESHOLDS: dict[str, tuple[float, float, float]] = {
+    "exact_match": (0.0, 0.0, 1.0),
+    "token_f1": (0.0, 0.0, 1.0),
+    "rouge_l": (0.0, 0.0, 1.0),
+    "tool_call_valid": (0.0, 0.0, 1.0),
+    "judge_score": (1.0, 1.0, 5.0),
+    "min_judge_improvement": (0.0, -4.0, 4.0),
+}
+KNOWN_KEYS = (
+    "run_name",
+    "technique",
+    "base_model",
+    "recipe",
+    "training_data",
+    "validation_data",
+    "evaluation_dataset",
+    "platform",
+    "overrides",
+    "thresholds",
+    "deploy_mode",
+)
+
+
+class InvalidRunRequestError(Exception):
+    """The workflow input breaks rules; the message lists every problem (the state machine matches this name)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What this environment offers a run: its datasets bucket and the platforms wired here."""
+
+    datasets_bucket: str
+    artifacts_bucket: str
+    platforms: tuple[str, ...]
+
+
+def output_uri(limits: Limits, run_name: str) -> str:
+    """Where a run's model and checkpoints go (the artifacts bucket is versioned: nothing is overwritten)."""
+    return f"s3://{limits.artifacts_bucket}/runs/{run_name}/output/"
+
+
+@dataclass
+class RunRequest:
+    run_name: str
+    technique: str
+    base_model: str
+    recipe: str
+    training_data: str
+    evaluation_dataset: str
+    platform: str
+    deploy_mode: str
+    validation_data: str | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, float] = field(default_factory=dict)
+
+    def as_state(self) -> dict[str, Any]:
+        return {
+            "run_name": self.run_name,
+            "technique": self.technique,
+            "base_model": self.base_model,
+            "recipe": self.recipe,
+            "training_data": self.training_data,
+            "validation_data": self.validation_data,
+            "evaluation_dataset": self.evaluation_dataset,
+            "platform": self.platform,
+            "deploy_mode": self.deploy_mode,
+            "overrides": dict(sorted(self.overrides.items())),
+            "thresholds": dict(sorted(self.thresholds.items())),
+        }
+
+
+def _problem(key: str, value: object, allowed: str) -> str:
+    return f"{key}: {value!r} is not allowed; expected {allowed}"
+
+
+def _s3(key: str, value: object, bucket: str, problems: list[str], required: bool = True) -> str | None:
+    if value is None and not required:
+        return None
+    match = S3_URI.match(value) if isinstance(value, str) else None
+    if match is None:
+        problems.append(_problem(key, value, "an S3 URI s3://<bucket>/<key>"))
+        return None
+    if match["bucket"] != bucket:
+        problems.append(_problem(key, value, f"an object in this environment's datasets bucket s3://{bucket}/"))
+        return None
+    return str(value)
+
+
+def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, execution_name: str) -> RunRequest:
+    """A :class:`RunRequest` with defaults filled in, or :class:`InvalidRunRequestError` listing every problem."""
+    if not isinstance(event, dict):
+        raise InvalidRunRequestError(_problem("(input)", event, "a JSON object"))
+    problems: list[str] = []
+    unknown = sorted(set(event) - set(KNOWN_KEYS))
+    if unknown:
+        problems.append(_problem("(input)", unknown, "known keys: " + ", ".join(KNOWN_KEYS)))
+
+    run_name = event.get("run_name", execution_name)
+    if not isinstance(run_name, str) or not RUN_NAME.match(run_name):
+        problems.append(_problem("run_name", run_name, "1-48 letters, digits or '-', not starting with '-'"))
+    technique = event.get("technique")
+    if technique not in TRAINING_TECHNIQUES:
+        problems.append(_problem("technique", technique, "one of " + ", ".join(TRAINING_TECHNIQUES)))
+    platform = event.get("platform")
+    if platform not in PLATFORMS:
+        problems.append(_problem("platform", platform, "one of " + ", ".join(PLATFORMS)))
+    elif technique in TRAINING_TECHNIQUES:
+        possible = [p for p in platforms_for(str(technique)) if p in limits.platforms]
+        if platform not in possible:
+            allowed = ", ".join(possible) if possible else "none: this environment cannot run it"
+            problems.append(_problem("platform", platform, f"a platform for {technique} here: {allowed}"))
+    deploy_mode = event.get("deploy_mode", "none")
+    if deploy_mode not in DEPLOY_MODES:
+        problems.append(_problem("deploy_mode", deploy_mode, "one of " + ", ".join(DEPLOY_MODES)))
+
+    recipe_name = event.get("recipe", f"training/{technique}")
+    recipe = recipes.get(recipe_name) if isinstance(recipe_name, str) else None
+    if recipe is None:
+        training = sorted(name for name in recipes if name.startswith("training/"))
+        problems.append(_problem("recipe", recipe_name, "one of " + ", ".join(training)))
+    elif technique in TRAINING_TECHNIQUES and recipe.technique != technique:
+        problems.append(_problem("recipe", recipe_name, f"a {technique} recipe (this one is {recipe.technique})"))
+    base_model = event.get("base_model")
+    if recipe is not None and base_model != recipe.run.model_type:
+        problems.append(_problem("base_model", base_model, f"the recipe's run.model_type {recipe.run.model_type!r}"))
+
+    bucket = limits.datasets_bucket
+    training_data = _s3("training_data", event.get("training_data"), bucket, problems)
+    validation_data = _s3("validation_data", event.get("validation_data"), bucket, problems, required=False)
+    evaluation_dataset = _s3("evaluation_dataset", event.get("evaluation_dataset"), bucket, problems)
+
+    overrides = event.get("overrides", {})
+    if not isinstance(overrides, dict):
+        problems.append(_problem("overrides", overrides, "an object with " + ", ".join(TUNABLE)))
+        overrides = {}
+    for name in sorted(set(overrides) - set(TUNABLE)):
+        problems.append(_problem(f"overrides.{name}", overrides[name], "only " + ", ".join(TUNABLE)))
+    thresholds = _thresholds(event.get("thresholds", {}), problems)
+
+    if recipe is not None and training_data and not problems:
+        # The recipe loader checks the run's values against the recipe as a whole.
+        data_paths: dict[str, object] = {"train": training_data, "output": output_uri(limits, str(run_name))}
+        if validation_data:
+            data_paths["validation"] = validation_data
+        try:
+            render(recipe, {**{k: v for k, v in overrides.items() if k in TUNABLE}, **data_paths})
+        except RecipeError as error:
+            problems += [line.strip() for line in str(error).splitlines() if line.strip()]
+    if problems:
+        raise InvalidRunRequestError("; ".join(problems))
+    return RunRequest(
+        run_name=str(run_name),
+        technique=str(technique),
+        base_model=str(base_model),
+        recipe=str(recipe_name),
+        training_data=str(training_data),
+        validation_data=validation_data,
+        evaluation_dataset=str(evaluation_dataset),
+        platform=str(platform),
+        deploy_mode=str(deploy_mode),
+        overrides={k: v for k, v in overrides.items() if k in TUNABLE},
+        thresholds=thresholds,
+    )
+
+
+def _thresholds(value: object, problems: list[str]) -> dict[str, float]:
+    if not isinstance(value, dict):
+        problems.append(_problem("thresholds", value, "an object of metric -> number"))
+        return {}
+    result = {}
+    for name, (default, lowest, highest) in THRESHOLDS.items():
+        given = value.get(name, default)
+        if isinstance(given, bool) or not isinstance(given, int | float) or not lowest <= given <= highest:
+            problems.append(_problem(f"thresholds.{name}", given, f"a number from {lowest:g} to {highest:g}"))
+            continue
+        result[name] = float(given)
+    for name in sorted(set(value) - set(THRESHOLDS)):
+        problems.append(_problem(f"thresholds.{name}", value[name], "one of " + ", ".join(THRESHOLDS)))
+    return result

@@ -1,0 +1,272 @@
+"""The workflow's Lambda steps. Each handler parses its event, calls pure functions and returns state.
+
+- ``validate``: the first state; every problem in the input at once.
+- ``prepare``: renders the recipe into the (versioned) artifacts bucket, records the run in the
+  lineage table and plans the platform's job; on Bedrock it also starts the customization job.
+- ``locate_checkpoint``: a Nova training job writes its checkpoint to an AWS escrow bucket and
+  names it in ``manifest.json`` inside its output archive; Bedrock imports it from there.
+- ``clean_up``: after a failure, stops what the run started and deletes what it half-created.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tarfile
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
+
+from customization.recipes import Recipe, load_all, recipe_hash, render, render_yaml
+from customization_steps import images, run_plan
+from customization_steps.clients import client
+from customization_steps.request import Limits, RunRequest, check_request, output_uri
+
+logger = Logger()
+tracer = Tracer()
+_recipes: dict[str, Recipe] = {}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The environment a step runs in, from the function's environment variables (set by the construct)."""
+
+    limits: Limits
+    runs_table: str
+    customization_role_arn: str
+    key_arn: str
+
+    @classmethod
+    def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        return cls(
+            limits=Limits(
+                datasets_bucket=env["DATASETS_BUCKET"],
+                artifacts_bucket=env["ARTIFACTS_BUCKET"],
+                platforms=tuple(p for p in env["PLATFORMS"].split(",") if p),
+            ),
+            runs_table=env["RUNS_TABLE"],
+            customization_role_arn=env.get("CUSTOMIZATION_ROLE_ARN", ""),
+            key_arn=env["KEY_ARN"],
+        )
+
+
+def recipes() -> dict[str, Recipe]:
+    if not _recipes:
+        _recipes.update(load_all())
+    return _recipes
+
+
+def validate_run(event: dict[str, Any], settings: Settings, catalog: dict[str, Recipe]) -> dict[str, Any]:
+    request = check_request(
+        event.get("input"), recipes=catalog, limits=settings.limits, execution_name=str(event.get("execution", ""))
+    )
+    return request.as_state()
+
+
+def prepare_run(
+    request: RunRequest,
+    settings: Settings,
+    catalog: dict[str, Recipe],
+    *,
+    s3: Any,
+    dynamodb: Any,
+    sagemaker: Any,
+    bedrock: Any,
+    execution_arn: str,
+) -> dict[str, Any]:
+    recipe = catalog[request.recipe]
+    overrides: dict[str, object] = {
+        **request.overrides,
+        "train": request.training_data,
+        "output": output_uri(settings.limits, request.run_name),
+    }
+    if request.validation_data:
+        overrides["validation"] = request.validation_data
+    rendered = render(recipe, overrides)
+    digest = recipe_hash(rendered)
+    key = run_plan.recipe_key(request.run_name)
+    artifacts = settings.limits.artifacts_bucket
+    put = s3.put_object(
+        Bucket=artifacts,
+        Key=key,
+        Body=render_yaml(recipe, overrides).encode(),
+        ContentType="application/yaml",
+        ServerSideEncryption="aws:kms",
+        SSEKMSKeyId=settings.key_arn,
+    )
+    plan: dict[str, Any] = {
+        "run_name": request.run_name,
+        "recipe_uri": f"s3://{artifacts}/{key}",
+        "recipe_version": put.get("VersionId", ""),
+        "recipe_hash": digest,
+        "output_uri": output_uri(settings.limits, request.run_name),
+    }
+    if request.platform == "sagemaker-training-job":
+        image = images.training_image(sagemaker, str(rendered["run"]["model_type"]), request.technique)
+        plan["sagemaker"] = run_plan.sagemaker_plan(request.run_name, recipe, rendered, image, artifacts)
+    elif request.platform == "bedrock":
+        job = run_plan.bedrock_request(
+            request.run_name,
+            recipe,
+            rendered,
+            role_arn=settings.customization_role_arn,
+            key_arn=settings.key_arn,
+            validation=request.validation_data,
+        )
+        plan["bedrock"] = {"job_arn": _start_customization(bedrock, job), "job_name": job["jobName"]}
+    _record_start(dynamodb, settings.runs_table, request, plan, execution_arn)
+    return plan
+
+
+def _start_customization(bedrock: Any, job: dict[str, Any]) -> str:
+    """Starts the job; a retry with the same token (or a job already there by name) returns the same ARN."""
+    try:
+        return str(bedrock.create_model_customization_job(**job)["jobArn"])
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+        return str(bedrock.get_model_customization_job(jobIdentifier=job["jobName"])["jobArn"])
+
+
+MAX_OUTPUT_ARCHIVE_BYTES = 64 * 1024 * 1024
+
+
+class CheckpointNotFoundError(Exception):
+    """The training job's output has no manifest naming an S3 checkpoint."""
+
+
+def locate_checkpoint(model_artifacts: str, s3: Any) -> str:
+    """The ``checkpoint_s3_bucket`` URI from the ``manifest.json`` in a training job's ``output/model.tar.gz``."""
+    if not model_artifacts.startswith("s3://") or "/" not in model_artifacts[5:]:
+        raise CheckpointNotFoundError(
+            f"model_artifacts: {model_artifacts!r} is not allowed; expected s3://<bucket>/<key>"
+        )
+    bucket, key = model_artifacts[5:].split("/", 1)
+    head = s3.head_object(Bucket=bucket, Key=key)
+    if head["ContentLength"] > MAX_OUTPUT_ARCHIVE_BYTES:
+        raise CheckpointNotFoundError(
+            f"{model_artifacts} is {head['ContentLength']} bytes; a Nova job's output archive holds only its manifest"
+        )
+    archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        member = next(
+            (m for m in tar.getmembers() if m.isfile() and m.name.rsplit("/", 1)[-1] == "manifest.json"), None
+        )
+        if member is None:
+            raise CheckpointNotFoundError(f"{model_artifacts} has no manifest.json")
+        extracted = tar.extractfile(member)
+        manifest = json.loads(extracted.read()) if extracted is not None else {}
+    checkpoint = manifest.get("checkpoint_s3_bucket") if isinstance(manifest, dict) else None
+    if not isinstance(checkpoint, str) or not checkpoint.startswith("s3://"):
+        raise CheckpointNotFoundError(
+            f"manifest.json in {model_artifacts}: checkpoint_s3_bucket {checkpoint!r} is not allowed; "
+            "expected an S3 URI"
+        )
+    return checkpoint
+
+
+def _record_start(dynamodb: Any, table: str, request: RunRequest, plan: dict[str, Any], execution_arn: str) -> None:
+    """The lineage record an auditor reads: input, recipe hash and data; the workflow completes it later."""
+    dynamodb.put_item(
+        TableName=table,
+        Item={
+            "run_name": {"S": request.run_name},
+            "status": {"S": "RUNNING"},
+            "execution_arn": {"S": execution_arn},
+            "technique": {"S": request.technique},
+            "platform": {"S": request.platform},
+            "base_model": {"S": request.base_model},
+            "recipe": {"S": request.recipe},
+            "recipe_uri": {"S": plan["recipe_uri"]},
+            "recipe_hash": {"S": plan["recipe_hash"]},
+            "training_data": {"S": request.training_data},
+            "evaluation_dataset": {"S": request.evaluation_dataset},
+            "deploy_mode": {"S": request.deploy_mode},
+        },
+    )
+
+
+def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str]:
+    """Stops the run's training job or customization job and deletes a half-made model or deployment.
+
+    Each action tolerates "already gone" or "not running", so a retried clean-up is safe.
+    """
+    done: list[str] = []
+    plan = state.get("prepared") or {}
+    if "sagemaker" in plan:
+        done += _ignoring(
+            ["ValidationException"],
+            "stop training job",
+            lambda: sagemaker.stop_training_job(TrainingJobName=plan["sagemaker"]["job_name"]),
+        )
+    if "bedrock" in plan:
+        done += _ignoring(
+            ["ValidationException", "ResourceNotFoundException"],
+            "stop customization job",
+            lambda: bedrock.stop_model_customization_job(jobIdentifier=plan["bedrock"]["job_arn"]),
+        )
+    deployment = (state.get("evaluation_deployment") or {}).get("arn")
+    if deployment:
+        done += _ignoring(
+            ["ResourceNotFoundException"],
+            "delete evaluation deployment",
+            lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment),
+        )
+    model = (state.get("imported") or {}).get("model_arn")
+    if model and state.get("delete_model", True):
+        done += _ignoring(
+            ["ResourceNotFoundException"],
+            "delete custom model",
+            lambda: bedrock.delete_custom_model(modelIdentifier=model),
+        )
+    return done
+
+
+def _ignoring(codes: list[str], action: str, call: Any) -> list[str]:
+    try:
+        call()
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in codes:
+            raise
+        logger.info("nothing to do", extra={"action": action, "reason": error.response["Error"]["Code"]})
+        return []
+    return [action]
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return validate_run(event, Settings.from_environment(), recipes())
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    request = RunRequest(**event["request"])
+    return prepare_run(
+        request,
+        Settings.from_environment(),
+        recipes(),
+        s3=client("s3"),
+        dynamodb=client("dynamodb"),
+        sagemaker=client("sagemaker"),
+        bedrock=client("bedrock"),
+        execution_arn=str(event.get("execution", "")),
+    )
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def locate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return {"uri": locate_checkpoint(str(event.get("model_artifacts", "")), client("s3"))}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def clean_up_run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return {"cleaned_up": clean_up(event, sagemaker=client("sagemaker"), bedrock=client("bedrock"))}

@@ -1,0 +1,183 @@
+"""The evaluation dataset and prediction files (JSONL), and reading and writing them on S3.
+
+Dataset line: ``{"id": str, "prompt": str, "reference": str, "tool_schema"?: object,
+"trajectory"?: list}``. Prediction line: ``{"id": str, "output": str, "trajectory"?: list}``.
+A trajectory is a list of Converse-style messages (``{"role": "user" | "assistant",
+"content": ...}``); in the dataset it is the reference run, in a prediction the candidate's.
+
+Parsing reports every bad line at once (up to ``MAX_PROBLEMS``), each naming the line
+number, the field and what is allowed, so a dataset is fixed in one round. The S3 client is
+passed in, so tests stub it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+MAX_PROBLEMS = 20
+
+
+class InvalidS3UriError(ValueError):
+    """A URI that is not ``s3://bucket/key`` (or ``s3://bucket/prefix/`` where a prefix is expected)."""
+
+
+class DatasetError(Exception):
+    """A dataset or predictions file breaks the format; the message names every bad line and field."""
+
+
+class MissingPredictionError(DatasetError):
+    """A predictions file has no prediction for some dataset ids; the message names them."""
+
+
+def short_repr(value: Any, limit: int = 80) -> str:
+    """``repr`` cut to ``limit`` characters, so an error message quotes a bad value without flooding the log."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    bucket: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def join(self, name: str) -> S3Uri:
+        """The object ``name`` under this prefix (the prefix ends in '/', see ``parse_s3_uri``)."""
+        return S3Uri(self.bucket, self.key + name)
+
+
+def parse_s3_uri(uri: Any, field: str, *, prefix: bool = False) -> S3Uri:
+    """``s3://bucket/key`` for an object, or ``s3://bucket/prefix/`` (ending in '/') when ``prefix``."""
+    shape = "s3://bucket/prefix/ (ending in '/')" if prefix else "s3://bucket/key (an object, not ending in '/')"
+    problem = f"{field}: {short_repr(uri, 300)} is not allowed; expected {shape}"
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        raise InvalidS3UriError(problem)
+    bucket, slash, key = uri.removeprefix("s3://").partition("/")
+    if not BUCKET_PATTERN.match(bucket):
+        raise InvalidS3UriError(f"{problem}; the bucket name {short_repr(bucket)} is not a valid S3 bucket name")
+    if not slash or (prefix and key and not key.endswith("/")) or (not prefix and (not key or key.endswith("/"))):
+        raise InvalidS3UriError(problem)
+    return S3Uri(bucket, key)
+
+
+@dataclass(frozen=True)
+class EvaluationRecord:
+    id: str
+    prompt: str
+    reference: str
+    tool_schema: dict[str, Any] | None = None
+    trajectory: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    id: str
+    output: str
+    trajectory: list[Any] | None = None
+
+
+def _is_message(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("role") in ("user", "assistant") and "content" in item
+
+
+def _row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
+    """What is wrong with one line's fields; ``strings`` maps each required field to whether it may be empty."""
+    problems = []
+    for name, may_be_empty in strings.items():
+        value = row.get(name)
+        if not isinstance(value, str) or (not may_be_empty and not value.strip()):
+            kind = "a string" if may_be_empty else "a non-empty string"
+            problems.append(f"{name}: {short_repr(value)} is not allowed; expected {kind}")
+    schema = row.get("tool_schema")
+    if schema is not None and not isinstance(schema, dict):
+        problems.append(f"tool_schema: {short_repr(schema)} is not allowed; expected a JSON schema object")
+    trajectory = row.get("trajectory")
+    if trajectory is not None and (not isinstance(trajectory, list) or not all(map(_is_message, trajectory))):
+        problems.append(
+            f"trajectory: {short_repr(trajectory)} is not allowed; expected a list of messages, each an object "
+            "with role 'user' or 'assistant' and content"
+        )
+    return problems
+
+
+def _parse_lines(text: str, source: str, strings: dict[str, bool]) -> list[dict[str, Any]]:
+    """Each non-blank line as a checked object, ids unique; raises ``DatasetError`` naming every bad line."""
+    problems: list[str] = []
+    rows: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            problems.append(f"line {number}: not valid JSON ({error}); expected one JSON object per line")
+            continue
+        if not isinstance(row, dict):
+            problems.append(f"line {number}: {short_repr(row)} is not allowed; expected a JSON object")
+            continue
+        found = _row_problems(row, strings)
+        row_id = row.get("id")
+        if isinstance(row_id, str) and row_id in first_line:
+            found.append(f"id: {row_id!r} is not allowed; it repeats line {first_line[row_id]}")
+        elif isinstance(row_id, str):
+            first_line[row_id] = number
+        problems.extend(f"line {number}: {problem}" for problem in found)
+        rows.append(row)
+    if not rows and not problems:
+        problems.append("the file is empty; expected one JSON object per line")
+    if problems:
+        shown = "; ".join(problems[:MAX_PROBLEMS])
+        more = f"; and {len(problems) - MAX_PROBLEMS} more" if len(problems) > MAX_PROBLEMS else ""
+        raise DatasetError(f"{source}: {shown}{more}")
+    return rows
+
+
+def parse_records(text: str, source: str) -> list[EvaluationRecord]:
+    """The dataset's records in file order; ``source`` (its URI) starts every error message."""
+    rows = _parse_lines(text, source, {"id": False, "prompt": False, "reference": False})
+    return [
+        EvaluationRecord(row["id"], row["prompt"], row["reference"], row.get("tool_schema"), row.get("trajectory"))
+        for row in rows
+    ]
+
+
+def parse_predictions(text: str, source: str) -> dict[str, Prediction]:
+    """Predictions by id; an empty ``output`` is allowed (a model may answer nothing)."""
+    rows = _parse_lines(text, source, {"id": False, "output": True})
+    return {row["id"]: Prediction(row["id"], row["output"], row.get("trajectory")) for row in rows}
+
+
+def match_predictions(
+    records: list[EvaluationRecord], predictions: dict[str, Prediction], source: str
+) -> list[Prediction]:
+    """One prediction per record, in dataset order; ids only in the predictions are ignored."""
+    missing = [record.id for record in records if record.id not in predictions]
+    if missing:
+        shown = ", ".join(repr(i) for i in missing[:MAX_PROBLEMS])
+        more = f" and {len(missing) - MAX_PROBLEMS} more" if len(missing) > MAX_PROBLEMS else ""
+        raise MissingPredictionError(
+            f"{source}: no prediction for dataset id(s) {shown}{more}; every id in the evaluation dataset needs one"
+        )
+    return [predictions[record.id] for record in records]
+
+
+def read_text(s3: Any, uri: S3Uri) -> str:
+    """The object's text (UTF-8, a byte-order mark tolerated)."""
+    body = s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    try:
+        return str(body.decode("utf-8-sig"))
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{uri}: not UTF-8 text ({error}); expected UTF-8 JSON lines") from error
+
+
+def write_json(s3: Any, uri: S3Uri, document: Any) -> None:
+    """Write ``document`` as JSON with sorted keys, so the same evaluation gives the same bytes."""
+    body = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")
+    s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=body, ContentType="application/json")

@@ -743,6 +743,11 @@ class CustomizationWorkflow(Construct):
             },
             result_path=sfn.JsonPath.DISCARD,
         )
+        record.add_retry(
+            errors=["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"],
+            backoff_rate=2,
+            max_attempts=5,
+        )
         failed = sfn.Fail(self, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
         notify = self._notify("Notify failure", "FAILED")
         # Clean-up and bookkeeping must not hide the run's own error: their failures go straight on.
@@ -752,7 +757,7 @@ class CustomizationWorkflow(Construct):
         return clean_up
 
     def _notify(self, construct_id: str, outcome: str) -> tasks.SnsPublish:
-        return tasks.SnsPublish(
+        publish = tasks.SnsPublish(
             self,
             construct_id,
             topic=self.topic,
@@ -762,6 +767,11 @@ class CustomizationWorkflow(Construct):
             ),
             result_path=sfn.JsonPath.DISCARD,
         )
+        # A notification may be sent twice; it must not be lost to a throttled call.
+        publish.add_retry(
+            errors=["States.TaskFailed"], interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=3
+        )
+        return publish
 
     def _acknowledge(self) -> None:
         partition, region, account = nag_environment(self)

@@ -55,6 +55,12 @@ class WorkflowStack(PlatformStack):
             "StartRunCommand",
             description="Start a customization run from an example input (examples/*.json)",
             value=f"aws stepfunctions start-execution --state-machine-arn {machine} "
-            "--name <run-name> --input file://examples/sft_lora.json",
+            "--name <run-name> --input file://run.json",
         )
         cdk.CfnOutput(self, "LineageTable", value=self.workflow.lineage_table.table_name)
+        cdk.CfnOutput(
+            self,
+            "DatasetsBucket",
+            description="Training, validation and evaluation data go here; examples/*.json name it DATASETS_BUCKET",
+            value=stores.datasets_bucket.bucket_name,
+        )

@@ -1,0 +1,262 @@
+"""The customization workflow's state machine, as synthesized: paths, API calls, gate, failure handling, security."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections import deque
+
+import botocore.loaders
+import pytest
+from aws_cdk.assertions import Match
+
+from config.loader import load_environments
+from customization.nova import PLATFORMS, TRAINING_TECHNIQUES
+
+ENVIRONMENTS = {env.name: env for env in load_environments()}
+WIRED_PLATFORMS = ("sagemaker-training-job", "bedrock")
+# Optimized integrations -> (botocore service, operation); aws-sdk integrations are read from the resource.
+OPTIMIZED = {
+    "sagemaker:createTrainingJob.sync": ("sagemaker", "CreateTrainingJob"),
+    "dynamodb:updateItem": ("dynamodb", "UpdateItem"),
+    "sns:publish": ("sns", "Publish"),
+    "lambda:invoke": ("lambda", "Invoke"),
+}
+LOADER = botocore.loaders.create_loader()
+
+
+def definition(template) -> dict:
+    """The state machine's ASL, with CloudFormation references replaced by a placeholder string."""
+    [machine] = template.find_resources("AWS::StepFunctions::StateMachine").values()
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    return json.loads("".join(part if isinstance(part, str) else "TOKEN" for part in parts))
+
+
+@pytest.fixture(scope="module")
+def workflow(committed):
+    return {name: committed.template(name, "Workflow") for name in ENVIRONMENTS}
+
+
+@pytest.fixture(scope="module")
+def asl(workflow) -> dict:
+    return definition(workflow["dev"])
+
+
+def successors(state: dict) -> list[str]:
+    found = [state.get("Next"), state.get("Default")]
+    found += [choice["Next"] for choice in state.get("Choices", [])]
+    found += [catch["Next"] for catch in state.get("Catch", [])]
+    return [name for name in found if name]
+
+
+def reachable(asl: dict, start: str) -> set[str]:
+    seen, queue = {start}, deque([start])
+    while queue:
+        for name in successors(asl["States"][queue.popleft()]):
+            if name not in seen:
+                seen.add(name)
+                queue.append(name)
+    return seen
+
+
+def choose(state: dict, value: str) -> str:
+    """The branch a Choice on one string variable takes."""
+    for choice in state["Choices"]:
+        if choice.get("StringEquals") == value:
+            return str(choice["Next"])
+    return str(state["Default"])
+
+
+def test_every_state_is_reachable_from_validate(asl):
+    assert asl["StartAt"] == "Validate"
+    assert reachable(asl, "Validate") == set(asl["States"])
+
+
+@pytest.mark.parametrize(
+    ("technique", "platform"),
+    [(t, p) for t in TRAINING_TECHNIQUES for p in PLATFORMS[t] if p in WIRED_PLATFORMS],
+)
+def test_each_technique_and_platform_reaches_training_then_the_gate_and_success(asl, technique, platform):
+    branch = choose(asl["States"]["Where to train?"], platform)
+    expected = {"sagemaker-training-job": "Train on SageMaker", "bedrock": "Customization: start waiting"}
+    assert branch == expected[platform]
+    onward = reachable(asl, branch)
+    assert {"Evaluate", "Quality gate", "Record lineage", "Customized"} <= onward
+
+
+def test_a_platform_not_wired_here_fails_at_once(asl):
+    branch = choose(asl["States"]["Where to train?"], "hyperpod")
+    assert asl["States"][branch]["Type"] == "Fail"
+
+
+def test_deploy_modes_lead_to_the_lineage_record(asl):
+    deploy = asl["States"]["Deploy how?"]
+    for mode in ("provisioned-throughput", "on-demand", "none"):
+        assert "Record lineage" in reachable(asl, choose(deploy, mode))
+    assert choose(deploy, "provisioned-throughput") == "Provision throughput"
+
+
+def _shape_problems(service: str, shape_name: str, value: object, where: str) -> list[str]:
+    shapes = LOADER.load_service_model(service, "service-2")["shapes"]
+    shape = shapes[shape_name]
+    if shape["type"] == "structure" and isinstance(value, dict):
+        members = {name.lower(): name for name in shape["members"]}
+        problems = []
+        for key, item in value.items():
+            name = key.removesuffix(".$")
+            if name.lower() not in members:
+                problems.append(f"{where}.{name} is not a member of {shape_name}")
+            elif not key.endswith(".$"):
+                member_shape = shape["members"][members[name.lower()]]["shape"]
+                problems += _shape_problems(service, member_shape, item, f"{where}.{name}")
+        return problems
+    if shape["type"] == "list" and isinstance(value, list):
+        return [
+            p
+            for i, item in enumerate(value)
+            for p in _shape_problems(service, shape["member"]["shape"], item, f"{where}[{i}]")
+        ]
+    return []
+
+
+def api_of(resource: str) -> tuple[str, str]:
+    if ":::" not in resource:
+        return "lambda", "Invoke"  # a function ARN: Step Functions invokes it with the state as payload
+    integration = resource.split(":::", 1)[1]
+    if integration.startswith("aws-sdk:"):
+        _, service, action = integration.split(":")
+        return service, action[0].upper() + action[1:]
+    return OPTIMIZED[integration]
+
+
+def test_every_task_calls_an_operation_with_parameter_names_from_botocore(asl):
+    tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
+    assert len(tasks) >= 15
+    problems = []
+    for name, state in tasks.items():
+        service, operation = api_of(state["Resource"])
+        model = LOADER.load_service_model(service, "service-2")
+        if operation not in model["operations"]:
+            problems.append(f"{name}: {service} has no operation {operation}")
+            continue
+        parameters = state.get("Parameters", {})
+        if service == "lambda":
+            continue  # the parameters are the function's payload, checked by its own tests
+        input_shape = model["operations"][operation]["input"]["shape"]
+        problems += [f"{name}: {p}" for p in _shape_problems(service, input_shape, parameters, operation)]
+    assert problems == []
+
+
+def test_the_api_check_catches_a_wrong_parameter_name():
+    assert _shape_problems("bedrock", "GetCustomModelRequest", {"ModelIdentifer.$": "$.x"}, "GetCustomModel") == [
+        "GetCustomModel.ModelIdentifer is not a member of GetCustomModelRequest"
+    ]
+
+
+def test_every_task_retries_transient_errors_and_catches_the_rest(asl):
+    for name, state in asl["States"].items():
+        if state["Type"] != "Task":
+            continue
+        retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
+        assert retried, f"{name} has no Retry"
+        assert all(retry.get("BackoffRate", 1) > 1 for retry in state["Retry"]), f"{name} retries without back-off"
+        if name in (
+            "Clean up",
+            "Record failure",
+            "Notify failure",
+            "Record lineage",
+            "Notify success",
+            "Notify rejected",
+        ):
+            continue
+        caught = {error for catch in state.get("Catch", []) for error in catch["ErrorEquals"]}
+        assert "States.ALL" in caught, f"{name} does not catch everything"
+
+
+def test_failures_clean_up_record_and_notify_before_failing(asl):
+    path = reachable(asl, "Clean up")
+    assert {"Record failure", "Notify failure", "Failed"} <= path
+    assert "Customized" not in path
+    assert asl["States"]["Clean up"]["Type"] == "Task"
+
+
+def test_invalid_input_is_rejected_by_validate_with_its_message(asl):
+    validate = asl["States"]["Validate"]
+    [rejection] = [c for c in validate["Catch"] if c["ErrorEquals"] == ["InvalidRunRequestError"]]
+    assert reachable(asl, rejection["Next"]) >= {"Rejected"}
+    assert asl["States"]["Rejected"]["CausePath"] == "$.error.Cause"
+
+
+def test_quality_gate_checks_every_threshold(asl):
+    gate = asl["States"]["Quality gate"]
+    [rule] = gate["Choices"]
+    text = json.dumps(rule)
+    for metric in ("exact_match", "token_f1", "rouge_l", "tool_call_valid", "judge_score", "min_judge_improvement"):
+        assert f"$.request.thresholds.{metric}" in text
+    assert reachable(asl, gate["Default"]) >= {"Clean up", "Failed"}
+
+
+def test_bedrock_jobs_are_polled_with_growing_waits(asl):
+    wait_longer = asl["States"]["Customization: wait longer"]
+    assert wait_longer["Parameters"]["seconds.$"] == "States.MathAdd($.waits.customization.seconds, 60)"
+    cap = asl["States"]["Customization: longest wait?"]
+    assert cap["Choices"][0]["NumericGreaterThanEquals"] == 600
+
+
+def test_state_machine_logs_everything_encrypted_with_tracing(workflow):
+    for template in workflow.values():
+        template.has_resource_properties(
+            "AWS::StepFunctions::StateMachine",
+            {
+                "StateMachineType": "STANDARD",
+                "TracingConfiguration": {"Enabled": True},
+                "LoggingConfiguration": Match.object_like({"Level": "ALL", "IncludeExecutionData": True}),
+                "EncryptionConfiguration": Match.object_like({"Type": "CUSTOMER_MANAGED_KMS_KEY"}),
+            },
+        )
+        template.has_resource_properties(
+            "AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": Match.any_value()}
+        )
+
+
+@pytest.mark.parametrize("name", sorted(ENVIRONMENTS))
+def test_lineage_table_is_encrypted_recoverable_and_retained_outside_dev(workflow, name):
+    [table] = workflow[name].find_resources("AWS::DynamoDB::Table").values()
+    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    assert "KMSMasterKeyId" in table["Properties"]["SSESpecification"]
+    assert table["Properties"]["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    retained = not ENVIRONMENTS[name].is_throwaway
+    assert table["DeletionPolicy"] == ("Retain" if retained else "Delete")
+    assert table["Properties"].get("DeletionProtectionEnabled", False) is retained
+
+
+def test_no_policy_grants_every_action_and_the_training_role_gets_no_s3_on_everything(workflow):
+    for template in workflow.values():
+        for policy in template.find_resources("AWS::IAM::Policy").values():
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert "*" not in actions
+                if statement.get("Resource") == "*":
+                    assert not any(a.startswith("s3:") for a in actions), statement
+
+
+def test_training_jobs_run_in_private_subnets_with_the_configured_instance_type(asl):
+    train = asl["States"]["Train on SageMaker"]["Parameters"]
+    assert train["ResourceConfig"]["InstanceType"] == ENVIRONMENTS["dev"].workflow.training_instance_type
+    assert train["VpcConfig"]["Subnets"] and train["VpcConfig"]["SecurityGroupIds"]
+    hours = ENVIRONMENTS["dev"].workflow.max_training_hours
+    assert train["StoppingCondition"]["MaxRuntimeInSeconds"] == hours * 3600
+
+
+def test_lambda_handlers_named_in_the_template_exist(workflow):
+    for function in workflow["dev"].find_resources("AWS::Lambda::Function").values():
+        module_name, _, attribute = function["Properties"]["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module_name), attribute))
+
+
+def test_functions_use_the_powertools_layer_and_active_tracing(workflow):
+    functions = workflow["dev"].find_resources("AWS::Lambda::Function")
+    assert len(functions) == 5
+    for function in functions.values():
+        assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+        assert "AWSLambdaPowertoolsPythonV3-python313-x86_64" in json.dumps(function["Properties"]["Layers"])

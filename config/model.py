@@ -236,4 +236,6 @@ class EnvironmentConfig:
         found += self.cluster.problems(self.region) if self.cluster else []
         found += self.serving.problems() if self.serving else []
         found += self.workflow.problems() if self.workflow else []
+        if self.serving is not None and self.serving.model_source == "lineage" and self.workflow is None:
+            found.append(Problem("serving.model_source", "lineage", "'config' unless a workflow section exists"))
         return found + (self.agent.problems(self.serving is not None) if self.agent else [])

@@ -25,6 +25,9 @@ class ServingConfig:
     commitment: Literal["none", "one-month", "six-months"] = "none"
     allow_commitment: bool = False
     expire_after_hours: int | None = None
+    # "lineage": the newest model the workflow approved (needs a workflow section), base model until then.
+    model_source: Literal["config", "lineage"] = "config"
+    lineage_generation: int = 1
 
     @property
     def commitment_duration(self) -> str:
@@ -69,6 +72,22 @@ class ServingConfig:
                     "1 or more, only for provisioned throughput with commitment 'none'",
                 )
             )
+        if self.model_source == "lineage":
+            if self.model_arn is not None:
+                found.append(
+                    Problem("serving.model_arn", self.model_arn, "absent with model_source 'lineage' (one source)")
+                )
+            if self.mode != "provisioned-throughput":
+                found.append(
+                    Problem(
+                        "serving.mode",
+                        self.mode,
+                        "'provisioned-throughput' with model_source 'lineage' (its base-model fallback is not a "
+                        "custom model)",
+                    )
+                )
+        if self.lineage_generation < 1:
+            found.append(Problem("serving.lineage_generation", self.lineage_generation, "1 or more"))
         if not FOUNDATION_MODEL_ID_PATTERN.match(self.base_model_id):
             found.append(
                 Problem("serving.base_model_id", self.base_model_id, "a Bedrock model id such as amazon.nova-lite-v1:0")

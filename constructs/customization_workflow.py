@@ -39,6 +39,8 @@ EVALUATION_ROOT = REPO / "lambda" / "model_evaluation"
 # The public Powertools for AWS Lambda (Python) layer, v3, for the functions' runtime and architecture.
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+APPROVED_INDEX = "approved-models"
+APPROVED = "APPROVED"
 # Errors worth another try: throttling and the service's own transient failures.
 TRANSIENT_ERRORS = [
     "Lambda.ServiceException",
@@ -72,7 +74,8 @@ class CustomizationWorkflowProps:
 
 
 class CustomizationWorkflow(Construct):
-    """Attributes: ``state_machine``, ``lineage_table`` (runs, queryable by an auditor) and ``topic``."""
+    """Attributes: ``state_machine``, ``lineage_table`` (runs, queryable by an auditor; approved models in the
+    ``approved-models`` index) and ``topic``."""
 
     def __init__(self, scope: Construct, construct_id: str, props: CustomizationWorkflowProps) -> None:
         super().__init__(scope, construct_id)
@@ -91,6 +94,14 @@ class CustomizationWorkflow(Construct):
             ),
             deletion_protection=props.retain_lineage,
             removal_policy=cdk.RemovalPolicy.RETAIN if props.retain_lineage else cdk.RemovalPolicy.DESTROY,
+        )
+        # Only runs that passed the gate carry ``approval``: a sparse index of approved models, newest last.
+        self.lineage_table.add_global_secondary_index(
+            index_name=APPROVED_INDEX,
+            partition_key=dynamodb.Attribute(name="approval", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="completed_at", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=["model_arn", "run_name"],
         )
         acknowledge(
             self.lineage_table,
@@ -228,7 +239,9 @@ class CustomizationWorkflow(Construct):
         stack = cdk.Stack.of(self)
         stores = self._props.stores
         stores.grant_read_write_artifacts(self.prepare_fn.role)  # type: ignore[arg-type]
-        self.lineage_table.grant(self.prepare_fn, "dynamodb:PutItem")
+        self.prepare_fn.add_to_role_policy(
+            iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.lineage_table.table_arn])
+        )
         self._props.key.grant_encrypt_decrypt(self.prepare_fn)
         self.prepare_fn.add_to_role_policy(
             iam.PolicyStatement(
@@ -700,7 +713,8 @@ class CustomizationWorkflow(Construct):
             table=self.lineage_table,
             key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
             update_expression=(
-                "SET #status = :status, model_arn = :model, serving_arn = :serving, evaluation = :evaluation"
+                "SET #status = :status, model_arn = :model, serving_arn = :serving, evaluation = :evaluation, "
+                "approval = :approved, completed_at = :completed"
             ),
             expression_attribute_names={"#status": "status"},
             expression_attribute_values={
@@ -708,6 +722,8 @@ class CustomizationWorkflow(Construct):
                 ":model": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.imported.model_arn")),
                 ":serving": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.serving.arn")),
                 ":evaluation": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.evaluation.results")),
+                ":approved": tasks.DynamoAttributeValue.from_string(APPROVED),
+                ":completed": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
             },
             result_path=sfn.JsonPath.DISCARD,
         )

@@ -46,7 +46,13 @@ class EnvironmentStage(cdk.Stage):
         for key, value in config.tags.as_aws_tags().items():
             cdk.Tags.of(self).add(key, value)
         if config.serving is not None:
-            self.serving = ServingStack(self, "Serving", config=config, key=self.data.key)
+            self.serving = ServingStack(
+                self,
+                "Serving",
+                config=config,
+                key=self.data.key,
+                workflow=self.workflow.workflow if config.workflow is not None else None,
+            )
             if config.agent is not None:
                 self.agent = AgentStack(self, "Agent", config=config, key=self.data.key, model=self.serving.model)
         # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.

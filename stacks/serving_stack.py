@@ -6,19 +6,46 @@ from aws_cdk import aws_kms as kms
 
 from config.model import EnvironmentConfig
 from constructs import Construct
+from constructs.approved_model import ApprovedModel, ApprovedModelProps
+from constructs.customization_workflow import APPROVED, APPROVED_INDEX, CustomizationWorkflow
 from constructs.served_model import ServedModel, ServedModelProps
 from stacks.platform_stack import PlatformStack
 
 
 class ServingStack(PlatformStack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: EnvironmentConfig, key: kms.IKey) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        key: kms.IKey,
+        workflow: CustomizationWorkflow | None = None,
+    ) -> None:
         super().__init__(scope, construct_id, config=config, description="Bedrock model serving")
         assert config.serving is not None  # the Stage adds this stack only when the section exists
         serving = config.serving
         # The customized model once the workflow has produced one; a base model until then.
-        model_arn = serving.model_arn or self.format_arn(
+        base_model_arn = self.format_arn(
             service="bedrock", account="", resource="foundation-model", resource_name=serving.base_model_id
         )
+        model_arn = serving.model_arn or base_model_arn
+        if serving.model_source == "lineage":
+            assert workflow is not None  # config requires a workflow section for this source
+            self.approved_model = ApprovedModel(
+                self,
+                "ApprovedModel",
+                ApprovedModelProps(
+                    lineage_table=workflow.lineage_table,
+                    index_name=APPROVED_INDEX,
+                    approval=APPROVED,
+                    fallback_model_arn=base_model_arn,
+                    generation=serving.lineage_generation,
+                    key=key,
+                    log_retention=self.log_retention,
+                ),
+            )
+            model_arn = self.approved_model.model_arn
         self.model = ServedModel(
             self,
             "Model",

@@ -19,16 +19,38 @@ def serving(fixture_envs):
     return fixture_envs["pinned"].template("pinned", "Serving")
 
 
-def test_throughput_serves_the_base_model_until_a_customized_one_exists(serving):
+def test_throughput_serves_the_approved_model_with_the_base_model_as_fallback(serving):
+    [(source_id, source)] = serving.find_resources("Custom::ApprovedModel").items()
+    assert (
+        source["Properties"]["FallbackModelArn"] == "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0"
+    )
+    assert source["Properties"]["IndexName"] == "approved-models"
+    assert source["Properties"]["Approval"] == "APPROVED"
+    assert source["Properties"]["Generation"] == "1"
+    assert "Fn::ImportValue" in json.dumps(source["Properties"]["TableName"]) or "Fn::GetStackOutput" in json.dumps(
+        source["Properties"]["TableName"]
+    ), "the table is the Workflow stack's lineage table"
     serving.has_resource_properties(
         "Custom::BedrockProvisionedThroughput",
         {
-            "ModelId": "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0",
+            "ModelId": {"Fn::GetAtt": [source_id, "ModelArn"]},
             "ProvisionedModelName": "pinned-serving",
             "ModelUnits": 1,
             "CommitmentDuration": "None",
         },
     )
+
+
+def test_the_approved_model_reader_may_only_query_the_approved_index(serving):
+    statements = [
+        statement
+        for policy in serving.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "dynamodb:" in json.dumps(statement["Action"])
+    ]
+    [query] = statements
+    assert query["Action"] == "dynamodb:Query"
+    assert query["Resource"]["Fn::Join"][1][-1] == "/index/approved-models"
 
 
 def test_creation_completes_by_polling_not_sleeping(serving):
@@ -56,7 +78,7 @@ def test_handlers_manage_only_provisioned_models_and_create_only_for_the_model(s
                                 "Resource": Match.array_equals(
                                     [
                                         "arn:aws:bedrock:eu-west-1:111111111111:provisioned-model/*",
-                                        "arn:aws:bedrock:eu-west-1::foundation-model/amazon.nova-lite-v1:0",
+                                        {"Fn::GetAtt": [Match.string_like_regexp("^ApprovedModel"), "ModelArn"]},
                                     ]
                                 ),
                             }

@@ -192,3 +192,27 @@ def test_selecting_an_unknown_environment_names_the_known_ones(tmp_path: Path):
 def test_empty_config_folder_is_rejected(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"expected at least one <name>\.yaml file"):
         load_environments(tmp_path)
+
+
+def test_bad_workflow_values_are_named():
+    from config.loader import ConfigError, parse_environment
+
+    raw = {
+        "name": "qa",
+        "tags": {"environment": "qa", "owner": "o", "cost_center": "c"},
+        "workflow": {
+            "training_instance_type": "ml.nope.xlarge",
+            "max_training_hours": 0,
+            "provisioned_model_units": 0,
+            "judge_model_id": "not a model",
+            "notification_email": "nobody",
+        },
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(raw, "qa", "environments/qa.yaml")
+    message = str(caught.value)
+    assert "workflow.training_instance_type: 'ml.nope.xlarge' is not allowed; expected a SageMaker training" in message
+    assert "workflow.max_training_hours: 0 is not allowed; expected from 1 to 672 (28 days)" in message
+    assert "workflow.provisioned_model_units: 0 is not allowed; expected 1 or more" in message
+    assert "workflow.judge_model_id: 'not a model' is not allowed; expected a Bedrock model or profile id" in message
+    assert "workflow.notification_email: 'nobody' is not allowed; expected an email address" in message

@@ -61,3 +61,23 @@ def test_expiry_needs_a_throughput_without_commitment():
     assert (
         "serving.expire_after_hours: 8 is not allowed; expected 1 or more, only for provisioned throughput" in message
     )
+
+
+def test_lineage_source_needs_a_workflow_section():
+    message = error_for(model_source="lineage")
+    assert (
+        "serving.model_source: 'lineage' is not allowed; expected 'config' unless a workflow section exists" in message
+    )
+
+
+def test_lineage_source_is_accepted_with_a_workflow():
+    raw = {**BASE, "serving": {**SERVING, "model_source": "lineage"}, "workflow": {}}
+    assert parse_environment(raw, "qa", "environments/qa.yaml").serving.model_source == "lineage"
+
+
+def test_lineage_source_takes_no_model_arn_and_no_on_demand_mode():
+    arn = "arn:aws:bedrock:eu-west-1:111111111111:custom-model/amazon.nova-lite-v1:0:300k/abc"
+    message = error_for(model_source="lineage", model_arn=arn, mode="on-demand", lineage_generation=0)
+    assert f"serving.model_arn: {arn!r} is not allowed; expected absent with model_source 'lineage'" in message
+    assert "serving.mode: 'on-demand' is not allowed; expected 'provisioned-throughput' with model_source" in message
+    assert "serving.lineage_generation: 0 is not allowed; expected 1 or more" in message

@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from customization.nova import TRAINING_TECHNIQUES, platforms_for
-from customization.recipes import Recipe, RecipeError, render
+from customization.recipes import Recipe, RecipeError, allowed_overrides, render
 
-RUN_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,47}$")
+# Bedrock names built from it (custom model, deployment, provisioned throughput) allow no "--".
+RUN_NAME = re.compile(r"^[a-zA-Z0-9](-?[a-zA-Z0-9]){0,47}$")
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 PLATFORMS = ("sagemaker-training-job", "hyperpod", "bedrock")
 DEPLOY_MODES = ("provisioned-throughput", "on-demand", "none")
 TUNABLE = ("epochs", "learning_rate", "replicas")
+# Bedrock fine-tuning jobs take validation data in the request (validationDataConfig).
+BEDROCK_VALIDATED = ("sft_lora", "sft_full")
 # Quality gate: metric -> (default, lowest, highest). Rule-based metrics are fractions; the
 # judge scores 1-5; min_judge_improvement compares customized with base on the judge's scale.
 THRESHOLDS: dict[str, tuple[float, float, float]] = {
@@ -92,6 +95,11 @@ class RunRequest:
         }
 
 
+def takes_validation_data(recipe: Recipe) -> bool:
+    """Whether the recipe itself names validation data (CPT); Bedrock takes it in the job request instead."""
+    return "validation" in allowed_overrides(recipe)
+
+
 def _problem(key: str, value: object, allowed: str) -> str:
     return f"{key}: {value!r} is not allowed; expected {allowed}"
 
@@ -120,7 +128,8 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
 
     run_name = event.get("run_name", execution_name)
     if not isinstance(run_name, str) or not RUN_NAME.match(run_name):
-        problems.append(_problem("run_name", run_name, "1-48 letters, digits or '-', not starting with '-'"))
+        allowed = "1-48 letters or digits, single '-' between them (no '--', no '-' at either end)"
+        problems.append(_problem("run_name", run_name, allowed))
     technique = event.get("technique")
     if technique not in TRAINING_TECHNIQUES:
         problems.append(_problem("technique", technique, "one of " + ", ".join(TRAINING_TECHNIQUES)))
@@ -151,6 +160,16 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     training_data = _s3("training_data", event.get("training_data"), bucket, problems)
     validation_data = _s3("validation_data", event.get("validation_data"), bucket, problems, required=False)
     evaluation_dataset = _s3("evaluation_dataset", event.get("evaluation_dataset"), bucket, problems)
+    bedrock_fine_tuning = platform == "bedrock" and technique in BEDROCK_VALIDATED
+    if validation_data and recipe is not None and not bedrock_fine_tuning and not takes_validation_data(recipe):
+        problems.append(
+            _problem(
+                "validation_data",
+                validation_data,
+                f"none for {technique} on {platform}; validation data is for Bedrock fine-tuning "
+                f"({', '.join(BEDROCK_VALIDATED)}) and recipes with run.validation_data_s3_path (cpt)",
+            )
+        )
 
     overrides = event.get("overrides", {})
     if not isinstance(overrides, dict):
@@ -163,7 +182,7 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     if recipe is not None and training_data and not problems:
         # The recipe loader checks the run's values against the recipe as a whole.
         data_paths: dict[str, object] = {"train": training_data, "output": output_uri(limits, str(run_name))}
-        if validation_data:
+        if validation_data and takes_validation_data(recipe):
             data_paths["validation"] = validation_data
         try:
             render(recipe, {**{k: v for k, v in overrides.items() if k in TUNABLE}, **data_paths})

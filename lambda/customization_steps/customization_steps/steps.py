@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from customization.recipes import Recipe, load_all, recipe_hash, render, render_yaml
 from customization_steps import images, run_plan
 from customization_steps.clients import client
-from customization_steps.request import Limits, RunRequest, check_request, output_uri
+from customization_steps.request import Limits, RunRequest, check_request, output_uri, takes_validation_data
 
 logger = Logger()
 tracer = Tracer()
@@ -85,7 +85,7 @@ def prepare_run(
         "train": request.training_data,
         "output": output_uri(settings.limits, request.run_name),
     }
-    if request.validation_data:
+    if request.validation_data and takes_validation_data(recipe):
         overrides["validation"] = request.validation_data
     rendered = render(recipe, overrides)
     digest = recipe_hash(rendered)
@@ -123,14 +123,25 @@ def prepare_run(
     return plan
 
 
+# What CreateModelCustomizationJob answers when the job name is taken (its modelled errors have no
+# ResourceInUseException); a real validation error still surfaces, as no job by that name exists.
+NAME_TAKEN_CODES = ("ConflictException", "ValidationException")
+
+
 def _start_customization(bedrock: Any, job: dict[str, Any]) -> str:
     """Starts the job; a retry with the same token (or a job already there by name) returns the same ARN."""
     try:
         return str(bedrock.create_model_customization_job(**job)["jobArn"])
     except ClientError as error:
-        if error.response["Error"]["Code"] != "ResourceInUseException":
+        if error.response["Error"]["Code"] not in NAME_TAKEN_CODES:
             raise
-        return str(bedrock.get_model_customization_job(jobIdentifier=job["jobName"])["jobArn"])
+        try:
+            existing = bedrock.get_model_customization_job(jobIdentifier=job["jobName"])
+        except ClientError as lookup:
+            if lookup.response["Error"]["Code"] == "ResourceNotFoundException":
+                raise error from None
+            raise
+        return str(existing["jobArn"])
 
 
 MAX_OUTPUT_ARCHIVE_BYTES = 64 * 1024 * 1024
@@ -142,25 +153,30 @@ class CheckpointNotFoundError(Exception):
 
 def locate_checkpoint(model_artifacts: str, s3: Any) -> str:
     """The ``checkpoint_s3_bucket`` URI from the ``manifest.json`` in a training job's ``output/model.tar.gz``."""
-    if not model_artifacts.startswith("s3://") or "/" not in model_artifacts[5:]:
+    bucket, _, key = model_artifacts.removeprefix("s3://").partition("/")
+    if not model_artifacts.startswith("s3://") or not bucket or not key:
         raise CheckpointNotFoundError(
             f"model_artifacts: {model_artifacts!r} is not allowed; expected s3://<bucket>/<key>"
         )
-    bucket, key = model_artifacts[5:].split("/", 1)
     head = s3.head_object(Bucket=bucket, Key=key)
     if head["ContentLength"] > MAX_OUTPUT_ARCHIVE_BYTES:
         raise CheckpointNotFoundError(
             f"{model_artifacts} is {head['ContentLength']} bytes; a Nova job's output archive holds only its manifest"
         )
     archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
-        member = next(
-            (m for m in tar.getmembers() if m.isfile() and m.name.rsplit("/", 1)[-1] == "manifest.json"), None
-        )
-        if member is None:
-            raise CheckpointNotFoundError(f"{model_artifacts} has no manifest.json")
-        extracted = tar.extractfile(member)
-        manifest = json.loads(extracted.read()) if extracted is not None else {}
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+            member = next(
+                (m for m in tar.getmembers() if m.isfile() and m.name.rsplit("/", 1)[-1] == "manifest.json"), None
+            )
+            if member is None:
+                raise CheckpointNotFoundError(f"{model_artifacts} has no manifest.json")
+            extracted = tar.extractfile(member)
+            manifest = json.loads(extracted.read()) if extracted is not None else {}
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise CheckpointNotFoundError(f"{model_artifacts} is not a readable tar.gz archive: {error}") from error
+    except ValueError as error:  # json.JSONDecodeError, UnicodeDecodeError
+        raise CheckpointNotFoundError(f"manifest.json in {model_artifacts} is not valid JSON: {error}") from error
     checkpoint = manifest.get("checkpoint_s3_bucket") if isinstance(manifest, dict) else None
     if not isinstance(checkpoint, str) or not checkpoint.startswith("s3://"):
         raise CheckpointNotFoundError(
@@ -200,7 +216,7 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
     plan = state.get("prepared") or {}
     if "sagemaker" in plan:
         done += _ignoring(
-            ["ValidationException"],
+            ["ValidationException", "ResourceNotFound"],
             "stop training job",
             lambda: sagemaker.stop_training_job(TrainingJobName=plan["sagemaker"]["job_name"]),
         )

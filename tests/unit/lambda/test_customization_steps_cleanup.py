@@ -1,0 +1,194 @@
+"""After a failure: clean_up stops and deletes what a run started, tolerating what is already gone."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")  # before Tracer is created at import
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "customization-steps")
+
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from botocore.stub import Stubber
+from customization_steps import steps
+
+KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
+JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-lite-v1:0:300k/abcdefghij12"
+DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/r1eval000001"
+MODEL = "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/r1model00001"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "customization-clean-up"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:customization-clean-up"
+    aws_request_id: str = "3b1d0c55-2f0e-4d8e-9a55-6a0c4a6a7b21"
+
+
+@pytest.fixture
+def clients():
+    sagemaker, bedrock = boto3.client("sagemaker", **KEYS), boto3.client("bedrock", **KEYS)
+    with Stubber(sagemaker) as sagemaker_stub, Stubber(bedrock) as bedrock_stub:
+        yield sagemaker, bedrock, sagemaker_stub, bedrock_stub
+        # Every queued answer was used; an unqueued call would have raised UnStubbedResponseError.
+        sagemaker_stub.assert_no_pending_responses()
+        bedrock_stub.assert_no_pending_responses()
+
+
+def sagemaker_run(**extra: Any) -> dict[str, Any]:
+    return {
+        "prepared": {"sagemaker": {"job_name": "r1-train"}},
+        "evaluation_deployment": {"arn": DEPLOYMENT},
+        "imported": {"model_arn": MODEL},
+        **extra,
+    }
+
+
+def expect_stop_training(stub: Stubber, error: str | None = None) -> None:
+    if error:
+        stub.add_client_error("stop_training_job", error, "no", 400, expected_params={"TrainingJobName": "r1-train"})
+    else:
+        stub.add_response("stop_training_job", {}, {"TrainingJobName": "r1-train"})
+
+
+def expect_bedrock(stub: Stubber, operation: str, params: dict[str, str], error: str | None = None) -> None:
+    if error:
+        stub.add_client_error(operation, error, "no", 400, expected_params=params)
+    else:
+        stub.add_response(operation, {}, params)
+
+
+def expect_delete_deployment(stub: Stubber, error: str | None = None) -> None:
+    expect_bedrock(stub, "delete_custom_model_deployment", {"customModelDeploymentIdentifier": DEPLOYMENT}, error)
+
+
+def expect_delete_model(stub: Stubber, error: str | None = None) -> None:
+    expect_bedrock(stub, "delete_custom_model", {"modelIdentifier": MODEL}, error)
+
+
+def test_a_sagemaker_run_stops_the_job_and_deletes_the_deployment_and_the_model(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_deployment(bedrock_stub)
+    expect_delete_model(bedrock_stub)
+
+    done = steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+    assert done == ["stop training job", "delete evaluation deployment", "delete custom model"]
+
+
+def test_a_bedrock_run_stops_the_customization_job(clients):
+    sagemaker, bedrock, _, bedrock_stub = clients
+    expect_bedrock(bedrock_stub, "stop_model_customization_job", {"jobIdentifier": JOB_ARN})
+
+    done = steps.clean_up(
+        {"prepared": {"bedrock": {"job_arn": JOB_ARN, "job_name": "r1-customize"}}},
+        sagemaker=sagemaker,
+        bedrock=bedrock,
+    )
+
+    assert done == ["stop customization job"]
+
+
+@pytest.mark.parametrize(
+    "state",
+    [{}, {"prepared": None, "evaluation_deployment": None, "imported": None}, {"prepared": {"run_name": "r1"}}],
+)
+def test_a_run_that_started_nothing_has_nothing_to_clean_up(clients, state):
+    sagemaker, bedrock, _, _ = clients
+
+    assert steps.clean_up(state, sagemaker=sagemaker, bedrock=bedrock) == []
+
+
+def test_a_model_kept_on_purpose_is_not_deleted(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_deployment(bedrock_stub)
+
+    done = steps.clean_up(sagemaker_run(delete_model=False), sagemaker=sagemaker, bedrock=bedrock)
+
+    assert done == ["stop training job", "delete evaluation deployment"]
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "ValidationException",  # the job already completed, failed or stopped
+        "ResourceNotFound",  # the job was never created (CreateTrainingJob itself failed)
+    ],
+)
+def test_a_training_job_that_is_not_running_is_tolerated(clients, code):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub, code)
+    expect_delete_deployment(bedrock_stub)
+    expect_delete_model(bedrock_stub)
+
+    done = steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+    assert done == ["delete evaluation deployment", "delete custom model"]
+
+
+@pytest.mark.parametrize("code", ["ValidationException", "ResourceNotFoundException"])
+def test_a_customization_job_already_finished_or_gone_is_tolerated(clients, code):
+    sagemaker, bedrock, _, bedrock_stub = clients
+    expect_bedrock(bedrock_stub, "stop_model_customization_job", {"jobIdentifier": JOB_ARN}, code)
+
+    done = steps.clean_up({"prepared": {"bedrock": {"job_arn": JOB_ARN}}}, sagemaker=sagemaker, bedrock=bedrock)
+
+    assert done == []
+
+
+def test_a_deployment_and_a_model_already_deleted_are_tolerated(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_deployment(bedrock_stub, "ResourceNotFoundException")
+    expect_delete_model(bedrock_stub, "ResourceNotFoundException")
+
+    done = steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+    assert done == ["stop training job"]
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException"])
+def test_other_training_job_errors_propagate(clients, code):
+    sagemaker, bedrock, sagemaker_stub, _ = clients
+    expect_stop_training(sagemaker_stub, code)
+
+    with pytest.raises(ClientError) as raised:
+        steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+    assert raised.value.response["Error"]["Code"] == code
+
+
+def test_a_model_still_in_use_is_an_error_not_a_silent_skip(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_deployment(bedrock_stub)
+    expect_delete_model(bedrock_stub, "ConflictException")
+
+    with pytest.raises(ClientError, match="ConflictException"):
+        steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+
+def test_a_deployment_error_other_than_not_found_propagates(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_deployment(bedrock_stub, "ValidationException")
+
+    with pytest.raises(ClientError, match="ValidationException"):
+        steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+
+def test_the_clean_up_handler_reports_what_it_did(clients, monkeypatch):
+    sagemaker, bedrock, _, bedrock_stub = clients
+    monkeypatch.setattr(steps, "client", {"sagemaker": sagemaker, "bedrock": bedrock}.__getitem__)
+    expect_bedrock(bedrock_stub, "stop_model_customization_job", {"jobIdentifier": JOB_ARN})
+
+    result = steps.clean_up_run({"prepared": {"bedrock": {"job_arn": JOB_ARN}}}, LambdaContext())
+
+    assert result == {"cleaned_up": ["stop customization job"]}

@@ -1,0 +1,402 @@
+"""The workflow's first state: check_request accepts each technique's input and names every problem at once."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")  # before Tracer is created at import
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "customization-steps")
+
+from typing import Any
+
+import pytest
+from customization_steps.request import InvalidRunRequestError, Limits, RunRequest, check_request, output_uri
+from customization_steps.steps import Settings, validate_run
+
+from customization.recipes import Recipe, load_all
+
+DATASETS = "acme-datasets"
+ARTIFACTS = "acme-artifacts"
+NOVA_LITE = "amazon.nova-lite-v1:0:300k"
+LIMITS = Limits(datasets_bucket=DATASETS, artifacts_bucket=ARTIFACTS, platforms=("sagemaker-training-job", "bedrock"))
+WITH_HYPERPOD = Limits(DATASETS, ARTIFACTS, ("sagemaker-training-job", "hyperpod", "bedrock"))
+DEFAULT_THRESHOLDS = {
+    "exact_match": 0.0,
+    "token_f1": 0.0,
+    "rouge_l": 0.0,
+    "tool_call_valid": 0.0,
+    "judge_score": 1.0,
+    "min_judge_improvement": 0.0,
+}
+KNOWN_KEYS = (
+    "run_name, technique, base_model, recipe, training_data, validation_data, evaluation_dataset, "
+    "platform, overrides, thresholds, deploy_mode"
+)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> dict[str, Recipe]:
+    return load_all()
+
+
+def event(catalog: dict[str, Recipe], technique: str = "sft_lora", **fields: Any) -> dict[str, Any]:
+    """A valid input for ``technique``; ``fields`` replace or add keys (``None`` removes one)."""
+    base: dict[str, Any] = {
+        "technique": technique,
+        "base_model": catalog[f"training/{technique}"].run.model_type,
+        "platform": "sagemaker-training-job",
+        "training_data": f"s3://{DATASETS}/sets/train.jsonl",
+        "evaluation_dataset": f"s3://{DATASETS}/sets/eval.jsonl",
+    }
+    base.update(fields)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+def rejected(catalog: dict[str, Recipe], payload: object, limits: Limits = LIMITS, execution: str = "exec-1") -> str:
+    with pytest.raises(InvalidRunRequestError) as raised:
+        check_request(payload, recipes=catalog, limits=limits, execution_name=execution)
+    return str(raised.value)
+
+
+# --- accepted ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("technique", "platform"),
+    [
+        ("sft_lora", "sagemaker-training-job"),
+        ("sft_full", "sagemaker-training-job"),
+        ("dpo_lora", "sagemaker-training-job"),
+        ("dpo_full", "sagemaker-training-job"),
+        ("sft_lora", "bedrock"),
+        ("distillation", "bedrock"),
+    ],
+)
+def test_a_valid_input_per_technique_returns_a_request_with_defaults(catalog, technique, platform):
+    request = check_request(
+        event(catalog, technique, platform=platform), recipes=catalog, limits=LIMITS, execution_name="exec-2026-11-25"
+    )
+
+    assert request == RunRequest(
+        run_name="exec-2026-11-25",
+        technique=technique,
+        base_model=NOVA_LITE,
+        recipe=f"training/{technique}",
+        training_data=f"s3://{DATASETS}/sets/train.jsonl",
+        evaluation_dataset=f"s3://{DATASETS}/sets/eval.jsonl",
+        platform=platform,
+        deploy_mode="none",
+        validation_data=None,
+        overrides={},
+        thresholds=DEFAULT_THRESHOLDS,
+    )
+
+
+def test_given_values_are_kept_and_the_state_is_sorted(catalog):
+    payload = event(
+        catalog,
+        run_name="support-bot-v2",
+        deploy_mode="on-demand",
+        overrides={"replicas": 8, "epochs": 3, "learning_rate": 2e-5},
+        thresholds={"token_f1": 0.6, "judge_score": 4, "min_judge_improvement": -0.5},
+    )
+
+    state = check_request(payload, recipes=catalog, limits=LIMITS, execution_name="ignored").as_state()
+
+    assert state == {
+        "run_name": "support-bot-v2",
+        "technique": "sft_lora",
+        "base_model": NOVA_LITE,
+        "recipe": "training/sft_lora",
+        "training_data": f"s3://{DATASETS}/sets/train.jsonl",
+        "validation_data": None,
+        "evaluation_dataset": f"s3://{DATASETS}/sets/eval.jsonl",
+        "platform": "sagemaker-training-job",
+        "deploy_mode": "on-demand",
+        "overrides": {"epochs": 3, "learning_rate": 2e-5, "replicas": 8},
+        "thresholds": {**DEFAULT_THRESHOLDS, "token_f1": 0.6, "judge_score": 4.0, "min_judge_improvement": -0.5},
+    }
+    assert list(state["overrides"]) == ["epochs", "learning_rate", "replicas"]
+    assert list(state["thresholds"]) == sorted(DEFAULT_THRESHOLDS)
+
+
+def test_bedrock_fine_tuning_accepts_validation_data(catalog):
+    validation = f"s3://{DATASETS}/sets/validation.jsonl"
+
+    request = check_request(
+        event(catalog, platform="bedrock", validation_data=validation),
+        recipes=catalog,
+        limits=LIMITS,
+        execution_name="exec-1",
+    )
+
+    assert request.validation_data == validation
+
+
+def test_cpt_runs_on_hyperpod_with_validation_data_where_hyperpod_is_wired(catalog):
+    validation = f"s3://{DATASETS}/sets/validation.jsonl"
+
+    request = check_request(
+        event(catalog, "cpt", platform="hyperpod", validation_data=validation),
+        recipes=catalog,
+        limits=WITH_HYPERPOD,
+        execution_name="exec-1",
+    )
+
+    assert (request.technique, request.platform, request.validation_data) == ("cpt", "hyperpod", validation)
+
+
+def test_output_uri_is_under_the_run_in_the_artifacts_bucket():
+    assert output_uri(LIMITS, "run-7") == "s3://acme-artifacts/runs/run-7/output/"
+
+
+# --- rejected ------------------------------------------------------------------------------------------------
+
+
+def test_every_problem_is_named_at_once(catalog):
+    payload = event(
+        catalog,
+        run_name="bad name!",
+        base_model="amazon.nova-pro-v1:0:300k",
+        training_data="s3://other-bucket/train.jsonl",
+        evaluation_dataset="not-a-uri",
+        deploy_mode="serverless",
+        overrides={"epochs": 3, "batch_size": 8},
+        thresholds={"judge_score": 7, "bleu": 0.5},
+        color="blue",
+    )
+
+    message = rejected(catalog, payload)
+
+    for expected in (
+        f"(input): ['color'] is not allowed; expected known keys: {KNOWN_KEYS}",
+        "run_name: 'bad name!' is not allowed; expected 1-48 letters or digits",
+        "deploy_mode: 'serverless' is not allowed; expected one of provisioned-throughput, on-demand, none",
+        "base_model: 'amazon.nova-pro-v1:0:300k' is not allowed; "
+        "expected the recipe's run.model_type 'amazon.nova-lite-v1:0:300k'",
+        "training_data: 's3://other-bucket/train.jsonl' is not allowed; "
+        "expected an object in this environment's datasets bucket s3://acme-datasets/",
+        "evaluation_dataset: 'not-a-uri' is not allowed; expected an S3 URI s3://<bucket>/<key>",
+        "overrides.batch_size: 8 is not allowed; expected only epochs, learning_rate, replicas",
+        "thresholds.judge_score: 7 is not allowed; expected a number from 1 to 5",
+        "thresholds.bleu: 0.5 is not allowed; expected one of exact_match, token_f1, rouge_l, tool_call_valid, "
+        "judge_score, min_judge_improvement",
+    ):
+        assert expected in message
+    assert message.count(" is not allowed; ") == 9
+
+
+def test_an_unknown_technique_names_the_techniques_and_the_recipes(catalog):
+    message = rejected(catalog, {**event(catalog), "technique": "sft_qlora"})
+
+    assert (
+        "technique: 'sft_qlora' is not allowed; expected one of sft_lora, sft_full, dpo_lora, dpo_full, ppo, "
+        "distillation, cpt" in message
+    )
+    assert (
+        "recipe: 'training/sft_qlora' is not allowed; expected one of training/cpt, training/distillation, "
+        "training/dpo_full, training/dpo_lora, training/ppo, training/sft_full, training/sft_lora" in message
+    )
+
+
+@pytest.mark.parametrize(
+    ("technique", "platform", "limits", "allowed"),
+    [
+        ("ppo", "sagemaker-training-job", LIMITS, "none: this environment cannot run it"),
+        ("ppo", "hyperpod", LIMITS, "none: this environment cannot run it"),
+        ("cpt", "hyperpod", LIMITS, "none: this environment cannot run it"),
+        ("ppo", "bedrock", WITH_HYPERPOD, "hyperpod"),
+        ("dpo_lora", "bedrock", LIMITS, "sagemaker-training-job"),
+        ("sft_full", "bedrock", WITH_HYPERPOD, "sagemaker-training-job, hyperpod"),
+        ("distillation", "sagemaker-training-job", WITH_HYPERPOD, "bedrock"),
+    ],
+)
+def test_a_platform_the_technique_cannot_use_here_is_rejected(catalog, technique, platform, limits, allowed):
+    message = rejected(catalog, event(catalog, technique, platform=platform), limits)
+
+    assert message == f"platform: {platform!r} is not allowed; expected a platform for {technique} here: {allowed}"
+
+
+def test_an_unknown_platform_lists_the_platforms(catalog):
+    message = rejected(catalog, event(catalog, platform="ec2"))
+
+    assert message == "platform: 'ec2' is not allowed; expected one of sagemaker-training-job, hyperpod, bedrock"
+
+
+def test_a_recipe_of_another_technique_is_rejected(catalog):
+    message = rejected(catalog, event(catalog, recipe="training/dpo_lora"))
+
+    assert message == "recipe: 'training/dpo_lora' is not allowed; expected a sft_lora recipe (this one is dpo_lora)"
+
+
+def test_a_base_model_other_than_the_recipes_is_rejected(catalog):
+    message = rejected(catalog, event(catalog, base_model="amazon.nova-micro-v1:0:128k"))
+
+    assert message == (
+        "base_model: 'amazon.nova-micro-v1:0:128k' is not allowed; "
+        "expected the recipe's run.model_type 'amazon.nova-lite-v1:0:300k'"
+    )
+
+
+def test_a_missing_base_model_is_named(catalog):
+    message = rejected(catalog, event(catalog, base_model=None))
+
+    assert message.startswith("base_model: None is not allowed;")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "allowed"),
+    [
+        ("training_data", "s3://acme-datasets", "an S3 URI s3://<bucket>/<key>"),
+        ("training_data", "s3://acme-datasets/", "an S3 URI s3://<bucket>/<key>"),
+        ("training_data", "https://acme-datasets.s3.amazonaws.com/train.jsonl", "an S3 URI s3://<bucket>/<key>"),
+        ("training_data", 42, "an S3 URI s3://<bucket>/<key>"),
+        ("training_data", None, "an S3 URI s3://<bucket>/<key>"),
+        ("evaluation_dataset", "s3://Acme_Datasets/eval.jsonl", "an S3 URI s3://<bucket>/<key>"),
+        (
+            "evaluation_dataset",
+            "s3://acme-artifacts/eval.jsonl",
+            "an object in this environment's datasets bucket s3://acme-datasets/",
+        ),
+        ("validation_data", "s3:/acme-datasets/v.jsonl", "an S3 URI s3://<bucket>/<key>"),
+        (
+            "validation_data",
+            "s3://acme-datasets-copy/v.jsonl",
+            "an object in this environment's datasets bucket s3://acme-datasets/",
+        ),
+    ],
+)
+def test_an_s3_uri_outside_the_datasets_bucket_or_malformed_is_rejected(catalog, field, value, allowed):
+    message = rejected(catalog, event(catalog, platform="bedrock", **{field: value}))
+
+    assert message == f"{field}: {value!r} is not allowed; expected {allowed}"
+
+
+@pytest.mark.parametrize(
+    ("technique", "platform"), [("sft_lora", "sagemaker-training-job"), ("distillation", "bedrock")]
+)
+def test_validation_data_where_nothing_would_use_it_is_rejected(catalog, technique, platform):
+    validation = f"s3://{DATASETS}/sets/validation.jsonl"
+
+    message = rejected(catalog, event(catalog, technique, platform=platform, validation_data=validation))
+
+    assert message.startswith(f"validation_data: {validation!r} is not allowed; expected none for {technique}")
+    assert "overrides.validation" not in message
+
+
+def test_cpt_without_validation_data_is_rejected(catalog):
+    message = rejected(catalog, event(catalog, "cpt", platform="hyperpod"), WITH_HYPERPOD)
+
+    assert message == (
+        "recipes/training/cpt.yaml: overrides.validation: missing; "
+        "early stopping in this recipe watches validation loss"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"batch_size": 8}, "overrides.batch_size: 8 is not allowed; expected only epochs, learning_rate, replicas"),
+        ({"train": "s3://acme-datasets/x"}, "overrides.train: 's3://acme-datasets/x' is not allowed; expected only"),
+        (["epochs"], "overrides: ['epochs'] is not allowed; expected an object with epochs, learning_rate, replicas"),
+        ({"epochs": 0}, "overrides.epochs: 0 is not allowed; expected a positive integer"),
+        ({"epochs": True}, "overrides.epochs: True is not allowed; expected a positive integer"),
+        ({"replicas": "4"}, "overrides.replicas: '4' is not allowed; expected a positive integer"),
+        ({"learning_rate": 2}, "overrides.learning_rate: 2 is not allowed; expected a learning rate > 0 and < 1"),
+    ],
+)
+def test_an_unknown_or_bad_override_is_rejected(catalog, overrides, expected):
+    assert expected in rejected(catalog, event(catalog, overrides=overrides))
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "expected"),
+    [
+        ({"token_f1": 1.5}, "thresholds.token_f1: 1.5 is not allowed; expected a number from 0 to 1"),
+        ({"exact_match": -0.1}, "thresholds.exact_match: -0.1 is not allowed; expected a number from 0 to 1"),
+        ({"judge_score": 0.5}, "thresholds.judge_score: 0.5 is not allowed; expected a number from 1 to 5"),
+        (
+            {"min_judge_improvement": -5},
+            "thresholds.min_judge_improvement: -5 is not allowed; expected a number from -4 to 4",
+        ),
+        ({"rouge_l": True}, "thresholds.rouge_l: True is not allowed; expected a number from 0 to 1"),
+        ({"rouge_l": "0.5"}, "thresholds.rouge_l: '0.5' is not allowed; expected a number from 0 to 1"),
+        ([0.5], "thresholds: [0.5] is not allowed; expected an object of metric -> number"),
+    ],
+)
+def test_a_threshold_out_of_range_is_rejected(catalog, thresholds, expected):
+    assert rejected(catalog, event(catalog, thresholds=thresholds)) == expected
+
+
+@pytest.mark.parametrize(
+    "run_name",
+    [
+        "-starts-with-dash",
+        "ends-with-dash-",
+        "two--dashes",
+        "under_score",
+        "dotted.name",
+        "",
+        "a" * 49,
+        7,
+    ],
+)
+def test_a_bad_run_name_is_rejected(catalog, run_name):
+    message = rejected(catalog, event(catalog, run_name=run_name))
+
+    assert message == (
+        f"run_name: {run_name!r} is not allowed; "
+        "expected 1-48 letters or digits, single '-' between them (no '--', no '-' at either end)"
+    )
+
+
+def test_a_run_name_of_48_characters_is_accepted(catalog):
+    name = "a" * 47 + "1"
+
+    assert check_request(event(catalog, run_name=name), recipes=catalog, limits=LIMITS, execution_name="x").run_name
+
+
+def test_the_execution_name_stands_in_for_a_missing_run_name_and_is_checked_too(catalog):
+    message = rejected(catalog, event(catalog), execution="exec_2026_11_25")
+
+    assert message.startswith("run_name: 'exec_2026_11_25' is not allowed;")
+
+
+def test_a_non_object_input_is_rejected():
+    with pytest.raises(InvalidRunRequestError, match=r"^\(input\): 'train please' is not allowed; expected a JSON"):
+        check_request("train please", recipes={}, limits=LIMITS, execution_name="exec-1")
+
+
+# --- the handler's view: settings and validate_run -------------------------------------------------------------
+
+ENVIRONMENT = {
+    "DATASETS_BUCKET": DATASETS,
+    "ARTIFACTS_BUCKET": ARTIFACTS,
+    "PLATFORMS": "sagemaker-training-job,bedrock,",
+    "RUNS_TABLE": "acme-runs",
+    "KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+}
+
+
+def test_settings_come_from_the_functions_environment():
+    settings = Settings.from_environment({**ENVIRONMENT, "CUSTOMIZATION_ROLE_ARN": "arn:aws:iam::1:role/r"})
+
+    assert settings.limits == LIMITS
+    assert (settings.runs_table, settings.customization_role_arn) == ("acme-runs", "arn:aws:iam::1:role/r")
+    assert settings.key_arn == ENVIRONMENT["KEY_ARN"]
+    assert Settings.from_environment(ENVIRONMENT).customization_role_arn == ""
+
+
+def test_validate_run_checks_the_input_under_the_execution_name(catalog):
+    settings = Settings.from_environment(ENVIRONMENT)
+
+    state = validate_run({"input": event(catalog), "execution": "exec-42"}, settings, catalog)
+
+    assert (state["run_name"], state["recipe"], state["deploy_mode"]) == ("exec-42", "training/sft_lora", "none")
+
+
+def test_validate_run_rejects_a_missing_input(catalog):
+    settings = Settings.from_environment(ENVIRONMENT)
+
+    with pytest.raises(InvalidRunRequestError, match=r"^\(input\): None is not allowed; expected a JSON object$"):
+        validate_run({"execution": "exec-42"}, settings, catalog)

@@ -80,6 +80,7 @@ class CustomizationWorkflow(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: CustomizationWorkflowProps) -> None:
         super().__init__(scope, construct_id)
         self._props = props
+        self._steps_code: lambda_.Code | None = None
         stack = cdk.Stack.of(self)
         # Table (not TableV2): TableV2 with a customer managed key cannot render in a region-agnostic stack.
         self.lineage_table = dynamodb.Table(
@@ -199,11 +200,17 @@ class CustomizationWorkflow(Construct):
     # --- functions --------------------------------------------------------------------------------------------
 
     def _steps_function(self, construct_id: str, handler: str) -> lambda_.Function:
-        code = bundled_python_code(
-            STEPS_ROOT,
-            {"customization": REPO / "customization", "recipes": REPO / "recipes", "yaml": pure_python_package(yaml)},
-        )
-        return self._function(construct_id, handler, code, timeout=cdk.Duration.minutes(2))
+        # One asset for every step: bundled (copied and hashed) once per synth, uploaded once.
+        if self._steps_code is None:
+            self._steps_code = bundled_python_code(
+                STEPS_ROOT,
+                {
+                    "customization": REPO / "customization",
+                    "recipes": REPO / "recipes",
+                    "yaml": pure_python_package(yaml),
+                },
+            )
+        return self._function(construct_id, handler, self._steps_code, timeout=cdk.Duration.minutes(2))
 
     def _function(
         self, construct_id: str, handler: str, code: lambda_.Code, *, timeout: cdk.Duration

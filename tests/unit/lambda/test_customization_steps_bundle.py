@@ -61,7 +61,7 @@ def construct_bundling(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return "code"
 
     monkeypatch.setattr(bundling.lambda_.Code, "from_asset", from_asset)
-    builder = SimpleNamespace(_function=lambda construct_id, handler, code, timeout: code)
+    builder = SimpleNamespace(_steps_code=None, _function=lambda construct_id, handler, code, timeout: code)
     assert workflow.CustomizationWorkflow._steps_function(builder, "ValidateStep", "h") == "code"
     return captured
 

@@ -31,8 +31,9 @@ def test_committed_environments_have_no_unacknowledged_nist_800_53_r5_finding(co
 
 
 @pytest.mark.parametrize("name", ["pinned", "existing_vpc"])
-def test_fixture_environments_have_no_unacknowledged_aws_solutions_finding(fixture_envs, name):
-    assert nag_findings(fixture_envs[name].app) == []
+@pytest.mark.parametrize("pack", [AwsSolutionsChecks, NIST80053R5Checks], ids=["AwsSolutions", "NIST-800-53-R5"])
+def test_fixture_environments_have_no_unacknowledged_finding(fixture_envs, name, pack):
+    assert nag_findings(fixture_envs[name].app, pack()) == []
 
 
 def lint(path: Path) -> list[str]:

@@ -24,13 +24,19 @@ def synthesize(outdir: Path, *, config_dir: Path | None = None, nist: bool = Fal
     # app.py, config/ and stacks/ import from the repository root, as under `cdk synth`.
     if str(REPO) not in sys.path:
         sys.path.insert(0, str(REPO))
-    from cdk_nag import AwsSolutionsChecks, NagPack, NIST80053R5Checks
-
     from app import build_app
 
     context = {"config_dir": str(config_dir)} if config_dir else None
     app = build_app(context=context, outdir=str(outdir), gates=False)
     app.synth()
+    record_nag_findings(app, outdir, nist=nist)
+    return outdir
+
+
+def record_nag_findings(app: Any, outdir: Path, *, nist: bool = False) -> None:
+    """Run the packs over an already synthesized app and write their report next to its assembly."""
+    from cdk_nag import AwsSolutionsChecks, NagPack, NIST80053R5Checks
+
     packs: list[NagPack] = [AwsSolutionsChecks(), *([NIST80053R5Checks()] if nist else [])]
     findings: list[dict[str, Any]] = []
     for pack in packs:
@@ -49,4 +55,3 @@ def synthesize(outdir: Path, *, config_dir: Path | None = None, nist: bool = Fal
     findings.sort(key=lambda f: (f["pack"], f["path"], f["rule"]))
     record = {"packs": [pack.name for pack in packs], "findings": findings}
     (outdir / NAG_FINDINGS_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return outdir

@@ -6,12 +6,12 @@ model (the pinned botocore is the source of truth, so the list never goes stale 
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from config.problems import Problem
+from config.sagemaker_model import sagemaker_enum
 
 GROUP_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]+$")
@@ -29,13 +29,9 @@ RIG_LUSTRE_STEP_GIB = 2400
 RIG_REGIONS = ("us-east-1", "us-west-2", "eu-north-1", "eu-west-2", "ap-northeast-1")
 
 
-@functools.cache
 def hyperpod_instance_types() -> frozenset[str]:
     """``ClusterInstanceType`` from botocore's SageMaker service model."""
-    import botocore.loaders
-
-    model = botocore.loaders.create_loader().load_service_model("sagemaker", "service-2")
-    return frozenset(model["shapes"]["ClusterInstanceType"]["enum"])
+    return sagemaker_enum("ClusterInstanceType")
 
 
 @dataclass(frozen=True)

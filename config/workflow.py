@@ -7,12 +7,12 @@ model units a deployment buys) lives here, so a run cannot pick a larger bill th
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
 
 from config.problems import Problem
+from config.sagemaker_model import sagemaker_enum
 
 MODEL_ID_PATTERN = re.compile(r"^((us|eu|apac)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
@@ -22,13 +22,9 @@ DEFAULT_RUBRIC = (
 )
 
 
-@functools.cache
 def training_instance_types() -> frozenset[str]:
     """``TrainingInstanceType`` from botocore's SageMaker service model."""
-    import botocore.loaders
-
-    model = botocore.loaders.create_loader().load_service_model("sagemaker", "service-2")
-    return frozenset(model["shapes"]["TrainingInstanceType"]["enum"])
+    return sagemaker_enum("TrainingInstanceType")
 
 
 @dataclass(frozen=True)

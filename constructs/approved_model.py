@@ -19,10 +19,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 
 from constructs import Construct
-from constructs.nag_acknowledgements import acknowledge
+from constructs.nag_acknowledgements import LAMBDA_BASIC_EXECUTION_FINDING, acknowledge
 
 HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "model_source"
-LAMBDA_BASIC_POLICY = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 
 
 @dataclass(frozen=True)
@@ -89,7 +88,7 @@ class ApprovedModel(Construct):
             reader,
             "Reads one index of the lineage table at deploy time, invoked only by the provider: basic logging uses "
             "the AWS managed policy; no dead-letter queue or VPC applies.",
-            f"AwsSolutions-IAM4[Policy::{LAMBDA_BASIC_POLICY}]",
+            LAMBDA_BASIC_EXECUTION_FINDING,
             "NIST.800.53.R5-LambdaDLQ",
             "NIST.800.53.R5-LambdaInsideVPC",
             "NIST.800.53.R5-IAMNoInlinePolicy",
@@ -98,7 +97,7 @@ class ApprovedModel(Construct):
             provider,
             "aws-cdk-lib's custom resource provider framework: its runtime, managed policy and invoke permission "
             "on the reader's versions are the library's.",
-            f"AwsSolutions-IAM4[Policy::{LAMBDA_BASIC_POLICY}]",
+            LAMBDA_BASIC_EXECUTION_FINDING,
             "AwsSolutions-L1",
             f"AwsSolutions-IAM5[Resource::<{stack.get_logical_id(reader.node.default_child)}.Arn>:*]",  # type: ignore[arg-type]
             "NIST.800.53.R5-LambdaDLQ",

@@ -30,7 +30,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from constructs.bundled_python_code import REPO, bundled_python_code, pure_python_package
 from constructs.data_stores import DataStores
-from constructs.nag_acknowledgements import acknowledge, nag_arn, nag_environment
+from constructs.nag_acknowledgements import LAMBDA_BASIC_EXECUTION_FINDING, acknowledge, nag_arn, nag_environment
 from constructs.workflow_perms import training_job_statements
 from constructs.workflow_polling import PollSpec, poll_until
 
@@ -39,19 +39,28 @@ EVALUATION_ROOT = REPO / "lambda" / "model_evaluation"
 # The public Powertools for AWS Lambda (Python) layer, v3, for the functions' runtime and architecture.
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
+# The platforms the definition has a training branch for; Validate rejects the others.
+WIRED_PLATFORMS = ("sagemaker-training-job", "bedrock")
 APPROVED_INDEX = "approved-models"
 APPROVED = "APPROVED"
 # Errors worth another try: throttling and the service's own transient failures.
+LAMBDA_TRANSIENT_ERRORS = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"]
 TRANSIENT_ERRORS = [
-    "Lambda.ServiceException",
-    "Lambda.TooManyRequestsException",
-    "Lambda.SdkClientException",
+    *LAMBDA_TRANSIENT_ERRORS,
     "Bedrock.ThrottlingException",
     "Bedrock.ServiceUnavailableException",
     "Bedrock.InternalServerException",
     "SageMaker.ThrottlingException",
     "ThrottlingException",
 ]
+
+
+def steps_code() -> lambda_.Code:
+    """One asset for every step function: the steps, the recipe loader, the recipes and PyYAML."""
+    return bundled_python_code(
+        STEPS_ROOT,
+        {"customization": REPO / "customization", "recipes": REPO / "recipes", "yaml": pure_python_package(yaml)},
+    )
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class CustomizationWorkflow(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: CustomizationWorkflowProps) -> None:
         super().__init__(scope, construct_id)
         self._props = props
-        self._steps_code: lambda_.Code | None = None
+        self._steps_code = steps_code()
         stack = cdk.Stack.of(self)
         # Table (not TableV2): TableV2 with a customer managed key cannot render in a region-agnostic stack.
         self.lineage_table = dynamodb.Table(
@@ -200,23 +209,36 @@ class CustomizationWorkflow(Construct):
     # --- functions --------------------------------------------------------------------------------------------
 
     def _steps_function(self, construct_id: str, handler: str) -> lambda_.Function:
-        # One asset for every step: bundled (copied and hashed) once per synth, uploaded once.
-        if self._steps_code is None:
-            self._steps_code = bundled_python_code(
-                STEPS_ROOT,
-                {
-                    "customization": REPO / "customization",
-                    "recipes": REPO / "recipes",
-                    "yaml": pure_python_package(yaml),
-                },
-            )
-        return self._function(construct_id, handler, self._steps_code, timeout=cdk.Duration.minutes(2))
+        return self._function(
+            construct_id,
+            handler,
+            self._steps_code,
+            timeout=cdk.Duration.minutes(2),
+            environment=self._steps_environment(),
+        )
+
+    def _steps_environment(self) -> dict[str, str]:
+        """What the steps read through ``Settings.from_environment`` (the evaluation takes its event only)."""
+        stores = self._props.stores
+        return {
+            "DATASETS_BUCKET": stores.datasets_bucket.bucket_name,
+            "ARTIFACTS_BUCKET": stores.artifacts_bucket.bucket_name,
+            "PLATFORMS": ",".join(WIRED_PLATFORMS),
+            "RUNS_TABLE": self.lineage_table.table_name,
+            "CUSTOMIZATION_ROLE_ARN": self.bedrock_role.role_arn,
+            "KEY_ARN": self._props.key.key_arn,
+        }
 
     def _function(
-        self, construct_id: str, handler: str, code: lambda_.Code, *, timeout: cdk.Duration
+        self,
+        construct_id: str,
+        handler: str,
+        code: lambda_.Code,
+        *,
+        timeout: cdk.Duration,
+        environment: dict[str, str] | None = None,
     ) -> lambda_.Function:
         props = self._props
-        stores = props.stores
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=props.log_retention, encryption_key=props.key)
         return lambda_.Function(
             self,
@@ -230,15 +252,7 @@ class CustomizationWorkflow(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             reserved_concurrent_executions=10,
-            environment={
-                "POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization",
-                "DATASETS_BUCKET": stores.datasets_bucket.bucket_name,
-                "ARTIFACTS_BUCKET": stores.artifacts_bucket.bucket_name,
-                "PLATFORMS": "sagemaker-training-job,bedrock",
-                "RUNS_TABLE": self.lineage_table.table_name,
-                "CUSTOMIZATION_ROLE_ARN": self.bedrock_role.role_arn,
-                "KEY_ARN": props.key.key_arn,
-            },
+            environment={"POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization", **(environment or {})},
             description=f"Customization workflow step: {construct_id}",
         )
 
@@ -314,7 +328,6 @@ class CustomizationWorkflow(Construct):
 
     def _definition(self) -> sfn.IChainable:
         self._failure = self._failure_path()
-        failure = self._failure
 
         rejected = sfn.Fail(self, "Rejected", error="InvalidRunRequest", cause_path="$.error.Cause")
         validate = tasks.LambdaInvoke(
@@ -331,14 +344,14 @@ class CustomizationWorkflow(Construct):
             result_path="$.request",
         )
         validate.add_retry(
-            errors=TRANSIENT_ERRORS[:3], interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3
+            errors=LAMBDA_TRANSIENT_ERRORS, interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3
         )
         validate.add_catch(
             self._notify("Notify rejected", "REJECTED").next(rejected),
             errors=["InvalidRunRequestError"],
             result_path="$.error",
         )
-        validate.add_catch(failure, errors=["States.ALL"], result_path="$.error")
+        validate.add_catch(self._failure, errors=["States.ALL"], result_path="$.error")
         prepare = self._guarded(
             tasks.LambdaInvoke(
                 self,
@@ -356,11 +369,9 @@ class CustomizationWorkflow(Construct):
         )
         evaluation = self._evaluation_chain()
         platform = sfn.Choice(self, "Where to train?")
-        platform.when(
-            sfn.Condition.string_equals("$.request.platform", "sagemaker-training-job"),
-            self._sagemaker_path(evaluation),
-        )
-        platform.when(sfn.Condition.string_equals("$.request.platform", "bedrock"), self._bedrock_path(evaluation))
+        branches = {"sagemaker-training-job": self._sagemaker_path, "bedrock": self._bedrock_path}
+        for name in WIRED_PLATFORMS:
+            platform.when(sfn.Condition.string_equals("$.request.platform", name), branches[name](evaluation))
         platform.otherwise(
             sfn.Fail(
                 self,
@@ -586,7 +597,7 @@ class CustomizationWorkflow(Construct):
                 {"Error": "DeploymentFailed", "Cause": "Bedrock reported the evaluation deployment Failed"}
             ),
             result_path="$.error",
-        ).next(self._failure_path())
+        ).next(self._failure)
         loop = poll_until(
             self,
             "Evaluation deployment",
@@ -633,7 +644,7 @@ class CustomizationWorkflow(Construct):
             result_path="$.error",
         )
         gate.when(sfn.Condition.and_(*passes), self._deploy())
-        gate.otherwise(failed_gate.next(self._failure_path()))
+        gate.otherwise(failed_gate.next(self._failure))
         return gate
 
     def _deploy(self) -> sfn.IChainable:
@@ -692,7 +703,7 @@ class CustomizationWorkflow(Construct):
                 {"Error": "ProvisioningFailed", "Cause": "Bedrock reported the provisioned throughput Failed"}
             ),
             result_path="$.error",
-        ).next(self._failure_path())
+        ).next(self._failure)
         loop = poll_until(
             self,
             "Throughput",
@@ -744,9 +755,6 @@ class CustomizationWorkflow(Construct):
 
     def _failure_path(self) -> sfn.IChainable:
         """One shared path: clean up, mark the run failed, notify, fail with the original error."""
-        existing = self.node.try_find_child("Clean up")
-        if existing is not None:
-            return existing  # type: ignore[return-value]
         clean_up = tasks.LambdaInvoke(
             self, "Clean up", lambda_function=self.clean_up_fn, payload_response_only=True, result_path="$.cleanup"
         )
@@ -839,7 +847,7 @@ class CustomizationWorkflow(Construct):
                 "Functions invokes it and handles its errors (no dead-letter queue); it calls AWS APIs only, "
                 "so it runs outside the VPC.",
                 "AwsSolutions-L1",
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+                LAMBDA_BASIC_EXECUTION_FINDING,
                 "AwsSolutions-IAM5[Resource::*]",
                 *wildcards,
                 "NIST.800.53.R5-LambdaDLQ",

@@ -12,6 +12,10 @@ from constructs import IConstruct
 # The wildcard actions aws-cdk-lib's bucket grants write (read; then what write adds).
 BUCKET_READ_ACTIONS = ("s3:GetObject*", "s3:GetBucket*", "s3:List*")
 BUCKET_WRITE_ACTIONS = ("s3:DeleteObject*", "s3:Abort*", "kms:ReEncrypt*", "kms:GenerateDataKey*")
+# The managed policy aws-cdk-lib attaches to a Lambda function's role for CloudWatch Logs.
+LAMBDA_BASIC_EXECUTION_FINDING = (
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
+)
 
 
 def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:

@@ -1,4 +1,4 @@
-"""End to end: one synthesis of the committed environments, the bundle written twice from it."""
+"""End to end: the session's synthesis of the committed environments, the bundle written twice from it."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ import pytest
 
 from auditing.assembly import load_environments
 from auditing.bundle import REPORTS, write_bundle
-from auditing.synth import synthesize
+from auditing.synth import record_nag_findings
 from config.loader import load_environments as load_configs
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
-    assembly = synthesize(tmp_path_factory.mktemp("assembly"))
+def run(committed, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    # The same build ``python -m auditing`` makes (gates=False); its packs' report is added to it.
+    assembly = committed.outdir
+    record_nag_findings(committed.app, assembly)
     first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
     write_bundle(assembly, first)
     write_bundle(assembly, second)
@@ -58,3 +60,11 @@ def test_the_committed_environments_are_clean_in_the_bundle(run):
         assert "**Unacknowledged findings: none.**" in (environment / "cdk-nag.md").read_text()
         assert ": no findings." in (environment / "cfn-lint.md").read_text()
         assert f"[{environment.name}]({environment.name}/index.md)" in (out / "README.md").read_text()
+
+
+def test_the_command_writes_the_bundle_from_an_assembly(run, tmp_path):
+    from auditing.__main__ import main
+
+    assembly, first, _ = run
+    assert main(["--assembly", str(assembly), "--out", str(tmp_path / "audit")]) == 0
+    assert files(tmp_path / "audit") == files(first)

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -53,7 +52,7 @@ print(json.dumps({
 
 
 def construct_bundling(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The ``Code.from_asset`` arguments ``CustomizationWorkflow._steps_function`` passes, captured."""
+    """The ``Code.from_asset`` arguments the construct's ``steps_code`` passes, captured."""
     captured: dict[str, Any] = {}
 
     def from_asset(path: str, **options: Any) -> str:
@@ -61,8 +60,7 @@ def construct_bundling(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
         return "code"
 
     monkeypatch.setattr(bundling.lambda_.Code, "from_asset", from_asset)
-    builder = SimpleNamespace(_steps_code=None, _function=lambda construct_id, handler, code, timeout: code)
-    assert workflow.CustomizationWorkflow._steps_function(builder, "ValidateStep", "h") == "code"
+    assert workflow.steps_code() == "code"
     return captured
 
 

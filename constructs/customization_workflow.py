@@ -19,6 +19,7 @@ import aws_cdk as cdk
 import yaml
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_eks as eks
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -30,17 +31,21 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from constructs.bundled_python_code import REPO, bundled_python_code, pure_python_package
 from constructs.data_stores import DataStores
+from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import LAMBDA_BASIC_EXECUTION_FINDING, acknowledge, nag_arn, nag_environment
 from constructs.workflow_perms import training_job_statements
 from constructs.workflow_polling import PollSpec, poll_until
 
 STEPS_ROOT = REPO / "lambda" / "customization_steps"
 EVALUATION_ROOT = REPO / "lambda" / "model_evaluation"
+EKS_ACCESS = REPO / "lambda" / "eks_access" / "eks_access"
 # The public Powertools for AWS Lambda (Python) layer, v3, for the functions' runtime and architecture.
 POWERTOOLS_LAYER = "arn:{partition}:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:27"
 RUNTIME = lambda_.Runtime.PYTHON_3_13
-# The platforms the definition has a training branch for; Validate rejects the others.
+# The platforms the definition always has a training branch for; HyperPod is added when the
+# environment has a restricted instance group. Validate rejects the others.
 WIRED_PLATFORMS = ("sagemaker-training-job", "bedrock")
+HYPERPOD = "hyperpod"
 APPROVED_INDEX = "approved-models"
 APPROVED = "APPROVED"
 # Errors worth another try: throttling and the service's own transient failures.
@@ -59,7 +64,12 @@ def steps_code() -> lambda_.Code:
     """One asset for every step function: the steps, the recipe loader, the recipes and PyYAML."""
     return bundled_python_code(
         STEPS_ROOT,
-        {"customization": REPO / "customization", "recipes": REPO / "recipes", "yaml": pure_python_package(yaml)},
+        {
+            "customization": REPO / "customization",
+            "recipes": REPO / "recipes",
+            "eks_access": EKS_ACCESS,
+            "yaml": pure_python_package(yaml),
+        },
     )
 
 
@@ -80,16 +90,18 @@ class CustomizationWorkflowProps:
     log_retention: logs.RetentionDays
     retain_lineage: bool = True
     notification_email: str | None = None
+    hyperpod: NovaJobTarget | None = None
 
 
 class CustomizationWorkflow(Construct):
     """Attributes: ``state_machine``, ``lineage_table`` (runs, queryable by an auditor; approved models in the
-    ``approved-models`` index) and ``topic``."""
+    ``approved-models`` index), ``topic`` and ``platforms`` (where runs can train here)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: CustomizationWorkflowProps) -> None:
         super().__init__(scope, construct_id)
         self._props = props
         self._steps_code = steps_code()
+        self.platforms = WIRED_PLATFORMS + ((HYPERPOD,) if props.hyperpod is not None else ())
         stack = cdk.Stack.of(self)
         # Table (not TableV2): TableV2 with a customer managed key cannot render in a region-agnostic stack.
         self.lineage_table = dynamodb.Table(
@@ -137,6 +149,7 @@ class CustomizationWorkflow(Construct):
         self.prepare_fn = self._steps_function("PrepareStep", "customization_steps.steps.prepare")
         self.clean_up_fn = self._steps_function("CleanUpStep", "customization_steps.steps.clean_up_run")
         self.locate_fn = self._steps_function("LocateCheckpointStep", "customization_steps.steps.locate")
+        self.hyperpod_fn = self._hyperpod_function(props.hyperpod) if props.hyperpod is not None else None
         self.evaluate_fn = self._function(
             "EvaluateStep",
             "model_evaluation.handler.lambda_handler",
@@ -220,14 +233,66 @@ class CustomizationWorkflow(Construct):
     def _steps_environment(self) -> dict[str, str]:
         """What the steps read through ``Settings.from_environment`` (the evaluation takes its event only)."""
         stores = self._props.stores
-        return {
+        environment = {
             "DATASETS_BUCKET": stores.datasets_bucket.bucket_name,
             "ARTIFACTS_BUCKET": stores.artifacts_bucket.bucket_name,
-            "PLATFORMS": ",".join(WIRED_PLATFORMS),
+            "PLATFORMS": ",".join(self.platforms),
             "RUNS_TABLE": self.lineage_table.table_name,
             "CUSTOMIZATION_ROLE_ARN": self.bedrock_role.role_arn,
             "KEY_ARN": self._props.key.key_arn,
         }
+        target = self._props.hyperpod
+        if target is not None:
+            environment |= {
+                "HYPERPOD_NAMESPACE": target.namespace,
+                "HYPERPOD_INSTANCE_TYPE": target.instance_type,
+                "HYPERPOD_MAX_NODES": str(target.max_nodes),
+                "MAX_TRAINING_SECONDS": str(self._props.max_training_hours * 3600),
+                "ACCOUNT_ID": cdk.Stack.of(self).account,
+            }
+        return environment
+
+    def _hyperpod_function(self, target: NovaJobTarget) -> lambda_.Function:
+        """Creates, watches and deletes a run's Kubernetes objects; in the VPC, as the endpoint is private.
+
+        An access entry maps its role to the group the cluster's workflow Role is bound to
+        (``Custom::HyperPodWorkflowAccess`` in the Training stack): no EKS access policy.
+        """
+        props = self._props
+        log_group = logs.LogGroup(self, "HyperPodJobsStepLogs", retention=props.log_retention, encryption_key=props.key)
+        function = lambda_.Function(
+            self,
+            "HyperPodJobsStep",
+            runtime=RUNTIME,
+            handler="customization_steps.hyperpod_steps.handle",
+            code=self._steps_code,
+            layers=[self._layer],
+            timeout=cdk.Duration.minutes(2),
+            memory_size=512,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+            reserved_concurrent_executions=10,
+            vpc=props.vpc,
+            vpc_subnets=ec2.SubnetSelection(subnets=list(props.subnets)),
+            security_groups=[props.security_group],
+            environment={
+                "POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization",
+                "CLUSTER_NAME": target.cluster.cluster_name,
+            },
+            description="Customization workflow step: HyperPod jobs",
+        )
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[target.cluster.cluster_arn])
+        )
+        eks.CfnAccessEntry(
+            self,
+            "HyperPodJobsAccess",
+            cluster_name=target.cluster.cluster_name,
+            principal_arn=function.role.role_arn,  # type: ignore[union-attr]
+            kubernetes_groups=[target.group],
+            type="STANDARD",
+        )
+        return function
 
     def _function(
         self,
@@ -368,21 +433,26 @@ class CustomizationWorkflow(Construct):
             )
         )
         evaluation = self._evaluation_chain()
+        import_chain = self._import_chain(evaluation)
         platform = sfn.Choice(self, "Where to train?")
-        branches = {"sagemaker-training-job": self._sagemaker_path, "bedrock": self._bedrock_path}
-        for name in WIRED_PLATFORMS:
-            platform.when(sfn.Condition.string_equals("$.request.platform", name), branches[name](evaluation))
+        branches = {
+            "sagemaker-training-job": lambda: self._sagemaker_path(import_chain),
+            "bedrock": lambda: self._bedrock_path(evaluation),
+            HYPERPOD: lambda: self._hyperpod_path(import_chain),
+        }
+        for name in self.platforms:
+            platform.when(sfn.Condition.string_equals("$.request.platform", name), branches[name]())
         platform.otherwise(
             sfn.Fail(
                 self,
                 "Platform not wired here",
                 error="UnsupportedPlatform",
-                cause="This environment's workflow trains on SageMaker training jobs or Bedrock.",
+                cause="This environment's workflow trains on " + ", ".join(self.platforms),
             )
         )
         return validate.next(prepare).next(platform)
 
-    def _sagemaker_path(self, evaluation: sfn.IChainable) -> sfn.IChainable:
+    def _sagemaker_path(self, import_chain: sfn.IChainable) -> sfn.IChainable:
         props = self._props
         train = tasks.SageMakerCreateTrainingJob(
             self,
@@ -438,6 +508,68 @@ class CustomizationWorkflow(Construct):
             payload_response_only=True,
             result_path="$.checkpoint",
         )
+        self._guarded(train)
+        self._guarded(locate)
+        return train.next(locate).next(import_chain)
+
+    def _hyperpod_path(self, import_chain: sfn.IChainable) -> sfn.IChainable:
+        """Create the run's Kubernetes objects, wait for its job, delete them (PPO's servers hold GPUs
+        until then), then import from the checkpoint the job's manifest names."""
+        submit = self._guarded(self._hyperpod_step("Submit HyperPod job", "submit", "$.hyperpod_submitted"))
+        check = self._guarded(self._hyperpod_step("Check HyperPod job", "status", "$.hyperpod_job"))
+        release = self._guarded(self._hyperpod_step("Release HyperPod job", "remove", "$.hyperpod_released"))
+        locate = self._guarded(
+            tasks.LambdaInvoke(
+                self,
+                "Locate HyperPod checkpoint",
+                lambda_function=self.locate_fn,
+                payload=sfn.TaskInput.from_object(
+                    {"manifest_uri": sfn.JsonPath.string_at("$.prepared.hyperpod.manifest_uri")}
+                ),
+                payload_response_only=True,
+                result_path="$.checkpoint",
+            )
+        )
+        failed = sfn.Pass(
+            self,
+            "HyperPod job failed",
+            result=sfn.Result.from_object(
+                {"Error": "HyperPodJobFailed", "Cause": "The run's PyTorchJob reported Failed (or is gone)"}
+            ),
+            result_path="$.error",
+        ).next(self._failure)
+        loop = poll_until(
+            self,
+            "HyperPod job",
+            PollSpec(
+                key="hyperpod",
+                check=check,
+                status_path="$.hyperpod_job.status",
+                done=["Succeeded"],
+                failed=["Failed"],
+                first_wait_seconds=300,
+            ),
+            on_done=release.next(locate).next(import_chain),
+            on_failed=failed,
+        )
+        return submit.next(loop)
+
+    def _hyperpod_step(self, construct_id: str, action: str, result_path: str) -> tasks.LambdaInvoke:
+        assert self.hyperpod_fn is not None
+        return tasks.LambdaInvoke(
+            self,
+            construct_id,
+            lambda_function=self.hyperpod_fn,
+            payload=sfn.TaskInput.from_object(
+                {"action": action, "hyperpod": sfn.JsonPath.object_at("$.prepared.hyperpod")}
+            ),
+            payload_response_only=True,
+            result_path=result_path,
+        )
+
+    def _import_chain(self, evaluation: sfn.IChainable) -> sfn.IChainable:
+        """Import a Nova checkpoint (``$.checkpoint.uri``) into Bedrock and wait until it is active."""
+        props = self._props
         import_model = tasks.CallAwsService(
             self,
             "Import into Bedrock",
@@ -466,8 +598,6 @@ class CustomizationWorkflow(Construct):
             result_selector={"status": sfn.JsonPath.string_at("$.ModelStatus")},
             result_path="$.import_status",
         )
-        self._guarded(train)
-        self._guarded(locate)
         self._guarded(import_model)
         self._guarded(check)
         failed = sfn.Pass(
@@ -487,7 +617,7 @@ class CustomizationWorkflow(Construct):
             on_done=evaluation,
             on_failed=failed,
         )
-        return train.next(locate).next(import_model).next(loop)
+        return import_model.next(loop)
 
     def _bedrock_path(self, evaluation: sfn.IChainable) -> sfn.IChainable:
         check = self._guarded(
@@ -785,7 +915,15 @@ class CustomizationWorkflow(Construct):
         clean_up.add_catch(record, errors=["States.ALL"], result_path="$.cleanup_error")
         record.add_catch(notify, errors=["States.ALL"], result_path="$.record_error")
         clean_up.next(record).next(notify).next(failed)
-        return clean_up
+        if self.hyperpod_fn is None:
+            return clean_up
+        remove = self._hyperpod_step("Remove HyperPod job", "remove", "$.hyperpod_released")
+        remove.add_retry(errors=TRANSIENT_ERRORS, interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=5)
+        remove.add_catch(clean_up, errors=["States.ALL"], result_path="$.hyperpod_cleanup_error")
+        started = sfn.Choice(self, "HyperPod job to remove?")
+        started.when(sfn.Condition.is_present("$.prepared.hyperpod"), remove.next(clean_up))
+        started.otherwise(clean_up)
+        return started
 
     def _notify(self, construct_id: str, outcome: str) -> tasks.SnsPublish:
         publish = tasks.SnsPublish(
@@ -854,8 +992,25 @@ class CustomizationWorkflow(Construct):
                 "NIST.800.53.R5-LambdaInsideVPC",
                 "NIST.800.53.R5-IAMNoInlinePolicy",
             )
+        if self.hyperpod_fn is not None:
+            acknowledge(
+                self.hyperpod_fn,
+                "The HyperPod jobs step: in the VPC for the cluster's private endpoint, so the AWS managed "
+                "basic and VPC access execution policies apply (logs, ENIs); X-Ray trace writes have no "
+                "resource-level permission; Python 3.13 matches the pinned Powertools layer. Step Functions "
+                "invokes it and handles its errors (no dead-letter queue).",
+                "AwsSolutions-L1",
+                LAMBDA_BASIC_EXECUTION_FINDING,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSLambdaVPCAccessExecutionRole]",
+                "AwsSolutions-IAM5[Resource::*]",
+                "NIST.800.53.R5-LambdaDLQ",
+                "NIST.800.53.R5-IAMNoInlinePolicy",
+            )
         stack = cdk.Stack.of(self)
         functions = [self.validate_fn, self.prepare_fn, self.locate_fn, self.evaluate_fn, self.clean_up_fn]
+        if self.hyperpod_fn is not None:
+            functions.append(self.hyperpod_fn)
         acknowledge(
             self.state_machine,
             "The state machine's role: aws-cdk-lib's grants for invoking the step functions (any version), log "

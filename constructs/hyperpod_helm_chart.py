@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -25,9 +24,15 @@ from aws_cdk import custom_resources as cr
 from aws_cdk.lambda_layer_kubectl_v32 import KubectlV32Layer
 
 from constructs import Construct
+from constructs.bundled_python_code import REPO, bundled_python_code
 from constructs.nag_acknowledgements import acknowledge
 
-HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "hyperpod_dependencies"
+HANDLER_ROOT = REPO / "lambda" / "hyperpod_dependencies"
+# Where the customization workflow runs Nova jobs (the public launcher's default) and the Kubernetes
+# group its role is mapped to by an EKS access entry.
+WORKFLOW_NAMESPACE = "default"
+WORKFLOW_GROUP = "nova-customization-workflow"
+EKS_ACCESS = REPO / "lambda" / "eks_access" / "eks_access"
 ADMIN_ACCESS_POLICY = "AmazonEKSClusterAdminPolicy"
 
 
@@ -64,6 +69,18 @@ HYPERPOD_RIG_CHART = HelmChartSource(
 
 
 @dataclass(frozen=True)
+class NovaJobTarget:
+    """Where the customization workflow submits Nova jobs: the cluster, the namespace and group the
+    workflow access grants, and the restricted group's instance type and node count."""
+
+    cluster: eks.Cluster
+    namespace: str
+    group: str
+    instance_type: str
+    max_nodes: int
+
+
+@dataclass(frozen=True)
 class HyperPodHelmChartProps:
     cluster: eks.Cluster
     vpc: ec2.IVpc
@@ -87,7 +104,7 @@ class HyperPodHelmChart(Construct):
             "Installer",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="hyperpod_dependencies.handler.on_event",
-            code=lambda_.Code.from_asset(str(HANDLER_ROOT), exclude=["**/__pycache__"]),
+            code=bundled_python_code(HANDLER_ROOT, {"eks_access": EKS_ACCESS}),
             layers=[KubectlV32Layer(self, "KubectlLayer")],
             timeout=cdk.Duration.minutes(14),
             memory_size=1024,
@@ -171,6 +188,18 @@ class HyperPodHelmChart(Construct):
         )
         self.rig_resource.node.add_dependency(self.resource)
         return self.rig_resource
+
+    def add_workflow_access(self, namespace: str, group: str) -> cdk.CustomResource:
+        """A Role in ``namespace`` for Kubernetes group ``group``: what the customization workflow's jobs need."""
+        access = cdk.CustomResource(
+            self,
+            "WorkflowAccess",
+            service_token=self._provider.service_token,
+            resource_type="Custom::HyperPodWorkflowAccess",
+            properties={"ClusterName": self._cluster_name, "Namespace": namespace, "Group": group},
+        )
+        access.node.add_dependency(self.resource)
+        return access
 
     def _acknowledge(self, installer: lambda_.Function, provider: cr.Provider) -> None:
         managed = "arn:<AWS::Partition>:iam::aws:policy/service-role"

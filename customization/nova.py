@@ -80,6 +80,15 @@ PLATFORMS: dict[Technique, tuple[Platform, ...]] = {
     "evaluation": ("sagemaker-training-job", "hyperpod"),
 }
 
+# Nova's image registries for HyperPod, per region: the public launcher's regional parameters
+# (aws/sagemaker-hyperpod-recipes, launcher/recipe_templatization/nova/nova_regional_parameters.json,
+# commit 263199555b2e). HyperPod training runs only where Nova publishes its training images.
+HYPERPOD_IMAGE_REGISTRIES: dict[str, str] = {
+    "us-east-1": "708977205387",
+    "us-west-2": "176779409107",
+    "ap-northeast-1": "878185805882",
+}
+
 
 def teacher_base(model_id: str) -> str:
     """The teacher's foundation model id without a cross-Region inference profile prefix."""

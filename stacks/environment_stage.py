@@ -42,6 +42,8 @@ class EnvironmentStage(cdk.Stage):
                 network=self.network.network,
                 stores=self.data.stores,
                 key=self.data.key,
+                # Nova runs on HyperPod need the cluster's restricted instance group (EKS only).
+                nova_jobs=self.training.nova_jobs if config.cluster is not None else None,
             )
         for key, value in config.tags.as_aws_tags().items():
             cdk.Tags.of(self).add(key, value)

@@ -23,7 +23,13 @@ from constructs.hyperpod_cluster import (
 )
 from constructs.hyperpod_eks_control_plane import HyperPodEksControlPlane, HyperPodEksControlPlaneProps
 from constructs.hyperpod_execution_role import HyperPodExecutionRole, HyperPodExecutionRoleProps
-from constructs.hyperpod_helm_chart import HyperPodHelmChart, HyperPodHelmChartProps
+from constructs.hyperpod_helm_chart import (
+    WORKFLOW_GROUP,
+    WORKFLOW_NAMESPACE,
+    HyperPodHelmChart,
+    HyperPodHelmChartProps,
+    NovaJobTarget,
+)
 from constructs.lifecycle_scripts import LifecycleScriptsBucket, LifecycleScriptsBucketProps
 from constructs.training_network import TrainingNetwork
 from stacks.platform_stack import PlatformStack
@@ -92,6 +98,8 @@ class TrainingClusterStack(PlatformStack):
             return role
 
         orchestrator = cast(eks.ICluster, control_plane.cluster) if control_plane else None
+        # Set when the cluster has a restricted instance group: the customization workflow trains there.
+        self.nova_jobs: NovaJobTarget | None = None
         rig = cluster.restricted_instance_group
         self.hyperpod = HyperPodCluster(
             self,
@@ -138,6 +146,14 @@ class TrainingClusterStack(PlatformStack):
             self.hyperpod.node.add_dependency(chart.resource)
             if rig is not None:
                 self.hyperpod.node.add_dependency(chart.add_restricted_instance_group_dependencies(RIG_REGIONS))
+                chart.add_workflow_access(WORKFLOW_NAMESPACE, WORKFLOW_GROUP)
+                self.nova_jobs = NovaJobTarget(
+                    cluster=control_plane.cluster,
+                    namespace=WORKFLOW_NAMESPACE,
+                    group=WORKFLOW_GROUP,
+                    instance_type=rig.instance_type,
+                    max_nodes=rig.count,
+                )
         self._outputs(cluster, control_plane)
 
     def _outputs(self, cluster: ClusterConfig, control_plane: HyperPodEksControlPlane | None) -> None:

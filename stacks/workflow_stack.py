@@ -9,6 +9,7 @@ from config.model import EnvironmentConfig
 from constructs import Construct
 from constructs.customization_workflow import CustomizationWorkflow, CustomizationWorkflowProps
 from constructs.data_stores import DataStores
+from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.training_network import TrainingNetwork
 from stacks.platform_stack import PlatformStack
 
@@ -23,6 +24,7 @@ class WorkflowStack(PlatformStack):
         network: TrainingNetwork,
         stores: DataStores,
         key: kms.IKey,
+        nova_jobs: NovaJobTarget | None = None,
     ) -> None:
         super().__init__(scope, construct_id, config=config, description="Model customization workflow")
         assert config.workflow is not None  # the Stage adds this stack only when the section exists
@@ -46,6 +48,7 @@ class WorkflowStack(PlatformStack):
                 log_retention=self.log_retention,
                 retain_lineage=not config.is_throwaway,
                 notification_email=workflow.notification_email,
+                hyperpod=nova_jobs,
             ),
         )
         machine = self.workflow.state_machine.state_machine_arn

@@ -11,6 +11,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from customization.nova import HYPERPOD_IMAGE_REGISTRIES
+from customization_steps.hyperpod_jobs import Images
+
 PUBLIC_HUB = "SageMakerPublicHub"
 # Recipe model types -> hub content names (the SDK's model alias table).
 HUB_MODELS = {
@@ -61,3 +64,43 @@ def image_from_document(document: dict[str, Any], model_type: str, technique: st
             f"({'LoRA' if lora else 'full rank'}) with a SageMaker training image"
         )
     return str(candidates[0]["SmtjImageUri"])
+
+
+# HyperPod images the hub does not list (CPT and PPO), from the same launcher file as the
+# registries in ``customization.nova``: tags per technique and model generation.
+HYPERPOD_TAGS = {
+    ("cpt", 1): "HP-CPT-latest",
+    ("cpt", 2): "SM-HP-CPT-V2-latest",
+    ("ppo", 1): "SMHP-PPO-TRAIN-latest",
+}
+PPO_GENERATION_TAG = "SMHP-PPO-TRT-latest"
+INIT_CONTAINER = "{registry}.dkr.ecr.{region}.amazonaws.com/init-container-repo:latest"
+NOVA_REPOSITORY = "{registry}.dkr.ecr.{region}.amazonaws.com/nova-fine-tune-repo:{tag}"
+
+
+def hyperpod_images(sagemaker: Any, model_type: str, technique: str, region: str) -> Images:
+    """The images of a HyperPod run: SFT and DPO from the hub as the SDK's ``_train_hyperpod`` falls back
+    to (the training-job image with ``SM-TJ-`` read as ``SM-HP-``); CPT and PPO from the launcher's tags."""
+    registry = HYPERPOD_IMAGE_REGISTRIES.get(region)
+    if registry is None:
+        raise TrainingImageNotFoundError(
+            f"region {region!r} has no Nova HyperPod images; expected one of {', '.join(HYPERPOD_IMAGE_REGISTRIES)}"
+        )
+    init = INIT_CONTAINER.format(registry=registry, region=region)
+    if technique in HUB_TECHNIQUES:
+        image = training_image(sagemaker, model_type, technique)
+        return Images(training=image.replace("SM-TJ-", "SM-HP-"), init=init)
+    generation = 2 if "nova-2-" in model_type else 1
+    tag = HYPERPOD_TAGS.get((technique, generation))
+    if tag is None:
+        raise TrainingImageNotFoundError(
+            f"model {model_type!r} with technique {technique!r} has no HyperPod image; HyperPod images exist for "
+            + ", ".join(f"{t} (Nova {g})" for t, g in HYPERPOD_TAGS)
+        )
+    return Images(
+        training=NOVA_REPOSITORY.format(registry=registry, region=region, tag=tag),
+        init=init,
+        actor_generation=NOVA_REPOSITORY.format(registry=registry, region=region, tag=PPO_GENERATION_TAG)
+        if technique == "ppo"
+        else None,
+    )

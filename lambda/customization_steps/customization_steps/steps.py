@@ -2,9 +2,11 @@
 
 - ``validate``: the first state; every problem in the input at once.
 - ``prepare``: renders the recipe into the (versioned) artifacts bucket, records the run in the
-  lineage table and plans the platform's job; on Bedrock it also starts the customization job.
+  lineage table and plans the platform's job; on Bedrock it also starts the customization job,
+  for HyperPod it lists the Kubernetes objects to create (``hyperpod_steps`` creates them).
 - ``locate_checkpoint``: a Nova training job writes its checkpoint to an AWS escrow bucket and
-  names it in ``manifest.json`` inside its output archive; Bedrock imports it from there.
+  names it in ``manifest.json`` (inside a training job's output archive; next to a HyperPod
+  job's output); Bedrock imports it from there.
 - ``clean_up``: after a failure, stops what the run started and deletes what it half-created.
 """
 
@@ -22,8 +24,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
 from customization.recipes import Recipe, load_all, recipe_hash, render, render_yaml
-from customization_steps import images, run_plan
+from customization_steps import hyperpod_jobs, images, run_plan
 from customization_steps.clients import client
+from customization_steps.hyperpod_jobs import Placement
+from customization_steps.images import hyperpod_images
 from customization_steps.request import Limits, RunRequest, check_request, output_uri, takes_validation_data
 
 logger = Logger()
@@ -39,6 +43,7 @@ class Settings:
     runs_table: str
     customization_role_arn: str
     key_arn: str
+    hyperpod: Placement | None = None
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -52,6 +57,15 @@ class Settings:
             runs_table=env["RUNS_TABLE"],
             customization_role_arn=env.get("CUSTOMIZATION_ROLE_ARN", ""),
             key_arn=env["KEY_ARN"],
+            hyperpod=Placement(
+                namespace=env["HYPERPOD_NAMESPACE"],
+                instance_type=env["HYPERPOD_INSTANCE_TYPE"],
+                account=env["ACCOUNT_ID"],
+                region=env["AWS_REGION"],
+                max_seconds=int(env["MAX_TRAINING_SECONDS"]),
+            )
+            if "HYPERPOD_NAMESPACE" in env
+            else None,
         )
 
 
@@ -119,7 +133,23 @@ def prepare_run(
             validation=request.validation_data,
         )
         plan["bedrock"] = {"job_arn": _start_customization(bedrock, job), "job_name": job["jobName"]}
+    elif request.platform == "hyperpod":
+        plan["hyperpod"] = _hyperpod_plan(request, settings, rendered, sagemaker)
     _record_start(dynamodb, settings.runs_table, request, plan, execution_arn)
+    return plan
+
+
+def _hyperpod_plan(request: RunRequest, settings: Settings, rendered: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
+    """The run's Kubernetes objects; the job writes ``manifest.json`` under ``<output>/<run.name>/``."""
+    placement = settings.hyperpod
+    if placement is None:
+        raise ValueError("platform: 'hyperpod' is not wired in this environment (no restricted instance group)")
+    run = rendered["run"]
+    images = hyperpod_images(sagemaker, str(run["model_type"]), request.technique, placement.region)
+    name = hyperpod_jobs.base_name(request.run_name)
+    named = {**rendered, "run": {**run, "name": name}}
+    plan = hyperpod_jobs.job_objects(request.run_name, request.technique, named, placement, images)
+    plan["manifest_uri"] = f"{str(run['output_s3_path']).rstrip('/')}/{name}/manifest.json"
     return plan
 
 
@@ -177,11 +207,32 @@ def locate_checkpoint(model_artifacts: str, s3: Any) -> str:
         raise CheckpointNotFoundError(f"{model_artifacts} is not a readable tar.gz archive: {error}") from error
     except ValueError as error:  # json.JSONDecodeError, UnicodeDecodeError
         raise CheckpointNotFoundError(f"manifest.json in {model_artifacts} is not valid JSON: {error}") from error
+    return _checkpoint_in(manifest, f"manifest.json in {model_artifacts}")
+
+
+def locate_manifest(manifest_uri: str, s3: Any) -> str:
+    """The ``checkpoint_s3_bucket`` URI from a HyperPod job's ``manifest.json`` (a plain object, no archive)."""
+    bucket, _, key = manifest_uri.removeprefix("s3://").partition("/")
+    if not manifest_uri.startswith("s3://") or not bucket or not key:
+        raise CheckpointNotFoundError(f"manifest_uri: {manifest_uri!r} is not allowed; expected s3://<bucket>/<key>")
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+            raise CheckpointNotFoundError(f"{manifest_uri} does not exist: the job wrote no manifest") from error
+        raise
+    try:
+        manifest = json.loads(body)
+    except ValueError as error:
+        raise CheckpointNotFoundError(f"{manifest_uri} is not valid JSON: {error}") from error
+    return _checkpoint_in(manifest, manifest_uri)
+
+
+def _checkpoint_in(manifest: object, where: str) -> str:
     checkpoint = manifest.get("checkpoint_s3_bucket") if isinstance(manifest, dict) else None
     if not isinstance(checkpoint, str) or not checkpoint.startswith("s3://"):
         raise CheckpointNotFoundError(
-            f"manifest.json in {model_artifacts}: checkpoint_s3_bucket {checkpoint!r} is not allowed; "
-            "expected an S3 URI"
+            f"{where}: checkpoint_s3_bucket {checkpoint!r} is not allowed; expected an S3 URI"
         )
     return checkpoint
 
@@ -279,6 +330,8 @@ def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def locate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if "manifest_uri" in event:
+        return {"uri": locate_manifest(str(event["manifest_uri"]), client("s3"))}
     return {"uri": locate_checkpoint(str(event.get("model_artifacts", "")), client("s3"))}
 
 

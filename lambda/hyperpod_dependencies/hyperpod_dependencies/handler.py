@@ -3,7 +3,8 @@
 CloudFormation has no resource type for a Helm release from a Git repository, and the
 HyperPod charts are published only there. ``Custom::HyperPodHelmChart`` installs the
 standard chart; ``Custom::HyperPodRigDependencies`` (after it) adds what restricted
-instance groups need (:mod:`hyperpod_dependencies.rig`). Create and Update run
+instance groups need (:mod:`hyperpod_dependencies.rig`); ``Custom::HyperPodWorkflowAccess``
+lets the customization workflow run jobs (:mod:`hyperpod_dependencies.workflow_access`). Create and Update run
 ``helm upgrade --install`` (idempotent, so retries are safe); Delete uninstalls and treats
 a missing release or a missing cluster as already done.
 """
@@ -23,6 +24,7 @@ import boto3
 from hyperpod_dependencies import chart_source, helm, kube_auth
 from hyperpod_dependencies.kubectl import Kubectl
 from hyperpod_dependencies.rig import RigInstaller, RigTargets, region_of
+from hyperpod_dependencies.workflow_access import GROUP_PATTERN, WorkflowAccess
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -31,6 +33,7 @@ NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,51}[a-z0-9])?$")
 CLUSTER_NAME_PATTERN = re.compile(r"^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 RIG_RESOURCE_TYPE = "Custom::HyperPodRigDependencies"
+ACCESS_RESOURCE_TYPE = "Custom::HyperPodWorkflowAccess"
 _clients: dict[str, Any] = {}
 
 
@@ -112,6 +115,21 @@ class RigRelease:
         return cls(chart=chart, standard_release=str(standard), supported_regions=tuple(str(r) for r in regions or ()))
 
 
+def access_from_properties(properties: dict[str, Any]) -> tuple[str, WorkflowAccess]:
+    """The cluster name and the workflow's Role and binding, from ``Custom::HyperPodWorkflowAccess``."""
+    problems = []
+    cluster, namespace, group = (properties.get(k) for k in ("ClusterName", "Namespace", "Group"))
+    if not isinstance(cluster, str) or not CLUSTER_NAME_PATTERN.match(cluster):
+        problems.append(f"ClusterName: {cluster!r} is not allowed; expected an EKS cluster name")
+    if not isinstance(namespace, str) or not NAME_PATTERN.match(namespace):
+        problems.append(f"Namespace: {namespace!r} is not allowed; expected a DNS label (a-z, 0-9, '-')")
+    if not isinstance(group, str) or not GROUP_PATTERN.match(group):
+        problems.append(f"Group: {group!r} is not allowed; expected a Kubernetes group name (a-z, 0-9, '-', '.')")
+    if problems:
+        raise InvalidRequestError("; ".join(problems))
+    return str(cluster), WorkflowAccess(namespace=str(namespace), group=str(group))
+
+
 class ChartInstaller:
     """The work, with its collaborators passed in so tests can stub AWS and Helm."""
 
@@ -156,13 +174,27 @@ class ChartInstaller:
             workdir=workdir,
         )
 
+    def grant_workflow(self, cluster_name: str, access: WorkflowAccess, workdir: Path) -> None:
+        access.apply(Kubectl(self.runner, self._kubeconfig(cluster_name, workdir)[1]), workdir)
+
+    def revoke_workflow(self, cluster_name: str, access: WorkflowAccess, workdir: Path) -> None:
+        try:
+            env = self._kubeconfig(cluster_name, workdir)[1]
+        except self.eks.exceptions.ResourceNotFoundException:
+            LOGGER.info(json.dumps({"step": "revoke", "skipped": "cluster already deleted"}))
+            return
+        access.remove(Kubectl(self.runner, env), workdir)
+
     def _environment(self, release: ChartRelease, workdir: Path) -> dict[str, str]:
         return self._connect(release, workdir)[1]
 
     def _connect(self, release: ChartRelease, workdir: Path) -> tuple[dict[str, Any], dict[str, str]]:
-        cluster: dict[str, Any] = self.eks.describe_cluster(name=release.cluster_name)["cluster"]
+        return self._kubeconfig(release.cluster_name, workdir)
+
+    def _kubeconfig(self, cluster_name: str, workdir: Path) -> tuple[dict[str, Any], dict[str, str]]:
+        cluster: dict[str, Any] = self.eks.describe_cluster(name=cluster_name)["cluster"]
         kubeconfig_path = workdir / "kubeconfig"
-        kubeconfig_path.write_text(kube_auth.kubeconfig(cluster, kube_auth.eks_token(self.sts, release.cluster_name)))
+        kubeconfig_path.write_text(kube_auth.kubeconfig(cluster, kube_auth.eks_token(self.sts, cluster_name)))
         kubeconfig_path.chmod(0o600)
         return cluster, helm.helm_environment(workdir, kubeconfig_path)
 
@@ -172,6 +204,8 @@ def handle(event: dict[str, Any], installer: ChartInstaller) -> dict[str, Any]:
     if request_type not in ("Create", "Update", "Delete"):
         raise InvalidRequestError(f"RequestType: {request_type!r} is not allowed; expected Create, Update or Delete")
     properties = event.get("ResourceProperties", {})
+    if event.get("ResourceType") == ACCESS_RESOURCE_TYPE:
+        return _handle_access(request_type, properties, installer)
     rig = RigRelease.from_properties(properties) if event.get("ResourceType") == RIG_RESOURCE_TYPE else None
     release = rig.chart if rig is not None else ChartRelease.from_properties(properties)
     with tempfile.TemporaryDirectory() as scratch:
@@ -183,6 +217,16 @@ def handle(event: dict[str, Any], installer: ChartInstaller) -> dict[str, Any]:
         else:
             installer.install(release, Path(scratch))
     return {"PhysicalResourceId": release.physical_id}
+
+
+def _handle_access(request_type: str, properties: dict[str, Any], installer: ChartInstaller) -> dict[str, Any]:
+    cluster_name, access = access_from_properties(properties)
+    with tempfile.TemporaryDirectory() as scratch:
+        if request_type == "Delete":
+            installer.revoke_workflow(cluster_name, access, Path(scratch))
+        else:
+            installer.grant_workflow(cluster_name, access, Path(scratch))
+    return {"PhysicalResourceId": f"{cluster_name}/{access.namespace}/{access.group}"}
 
 
 def _client(name: str) -> Any:

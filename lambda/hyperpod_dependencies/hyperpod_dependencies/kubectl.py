@@ -36,6 +36,10 @@ class Kubectl:
     def apply(self, manifest: Path) -> None:
         self.runner([KUBECTL, "apply", "--filename", str(manifest)], self.env)
 
+    def delete(self, manifest: Path) -> None:
+        """Deletes what ``manifest`` lists; objects already gone are not an error."""
+        self.runner([KUBECTL, "delete", "--filename", str(manifest), "--ignore-not-found"], self.env)
+
     def patch(self, kind: str, name: str, namespace: str, patch: list[dict[str, Any]]) -> None:
         command = [
             KUBECTL,

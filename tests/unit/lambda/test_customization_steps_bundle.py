@@ -31,6 +31,7 @@ POWERTOOLS_LAYER_MODULES = ("aws_lambda_powertools", "typing_extensions", "aws_x
 PROBE = """
 import json, sys
 import customization.recipes, customization_steps.steps as steps, yaml
+import customization_steps.hyperpod_steps as hyperpod_steps, eks_access.api
 
 class Context:
     function_name = "validate"
@@ -45,6 +46,8 @@ print(json.dumps({
     "yaml": yaml.__file__,
     "libyaml": yaml.__with_libyaml__,
     "steps": steps.__file__,
+    "hyperpod_steps": hyperpod_steps.__file__,
+    "eks_access": eks_access.api.__file__,
     "site": "site" in sys.modules,
     "state": state,
 }))
@@ -116,7 +119,13 @@ def test_the_construct_bundles_the_steps_the_recipe_loader_the_recipes_and_pyyam
 
     assert options["path"] == str(workflow.STEPS_ROOT)
     assert options["asset_hash_type"] == bundling.cdk.AssetHashType.OUTPUT
-    assert sorted(path.name for path in asset.iterdir()) == ["customization", "customization_steps", "recipes", "yaml"]
+    assert sorted(path.name for path in asset.iterdir()) == [
+        "customization",
+        "customization_steps",
+        "eks_access",
+        "recipes",
+        "yaml",
+    ]
     assert sorted(path.name for path in (asset / "recipes").iterdir()) == ["README.md", "evaluation", "training"]
 
 
@@ -151,6 +160,8 @@ def test_the_bundled_handler_loads_every_recipe_and_validates_an_input_on_its_ow
     assert probe["yaml"].startswith(asset + os.sep)
     assert probe["libyaml"] is False  # the pure-Python PyYAML: its C extension is not in the asset
     assert probe["steps"].startswith(asset + os.sep)
+    assert probe["hyperpod_steps"].startswith(asset + os.sep)  # the HyperPod step and its Kubernetes client load too
+    assert probe["eks_access"].startswith(asset + os.sep)
     assert probe["site"] is False  # no site-packages: nothing outside the asset and Lambda's own packages
     assert probe["state"]["run_name"] == "exec-1"
     assert probe["state"]["recipe"] == "training/sft_lora"

@@ -11,6 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
+from eks_access.token import eks_token
 from hyperpod_dependencies import chart_source, helm, kube_auth
 from hyperpod_dependencies.handler import ChartInstaller, ChartRelease, InvalidRequestError, handle
 
@@ -135,7 +136,7 @@ def test_extract_chart_fails_when_the_path_is_missing(tmp_path: Path):
 
 def test_eks_token_is_a_presigned_get_caller_identity_naming_the_cluster():
     _, sts = clients()
-    token = kube_auth.eks_token(sts, "prod-orchestrator")
+    token = eks_token(sts, "prod-orchestrator")
     assert token.startswith("k8s-aws-v1.")
     encoded = token.removeprefix("k8s-aws-v1.")
     url = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()

@@ -14,7 +14,6 @@ from config.loader import load_environments
 from customization.nova import PLATFORMS, TRAINING_TECHNIQUES
 
 ENVIRONMENTS = {env.name: env for env in load_environments()}
-WIRED_PLATFORMS = ("sagemaker-training-job", "bedrock")
 # Optimized integrations -> (botocore service, operation); aws-sdk integrations are read from the resource.
 OPTIMIZED = {
     "sagemaker:createTrainingJob.sync": ("sagemaker", "CreateTrainingJob"),
@@ -42,6 +41,17 @@ def asl(workflow) -> dict:
     return definition(workflow["dev"])
 
 
+@pytest.fixture(scope="module")
+def hyperpod_asl(workflow) -> dict:
+    """prod's definition: its cluster has a restricted instance group, so HyperPod is wired."""
+    return definition(workflow["prod"])
+
+
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def any_asl(request, asl, hyperpod_asl) -> dict:
+    return asl if request.param == "dev" else hyperpod_asl
+
+
 def successors(state: dict) -> list[str]:
     found = [state.get("Next"), state.get("Default")]
     found += [choice["Next"] for choice in state.get("Choices", [])]
@@ -67,21 +77,55 @@ def choose(state: dict, value: str) -> str:
     return str(state["Default"])
 
 
-def test_every_state_is_reachable_from_validate(asl):
-    assert asl["StartAt"] == "Validate"
-    assert reachable(asl, "Validate") == set(asl["States"])
+def test_every_state_is_reachable_from_validate(any_asl):
+    assert any_asl["StartAt"] == "Validate"
+    assert reachable(any_asl, "Validate") == set(any_asl["States"])
 
 
 @pytest.mark.parametrize(
     ("technique", "platform"),
-    [(t, p) for t in TRAINING_TECHNIQUES for p in PLATFORMS[t] if p in WIRED_PLATFORMS],
+    [(t, p) for t in TRAINING_TECHNIQUES for p in PLATFORMS[t]],
 )
-def test_each_technique_and_platform_reaches_training_then_the_gate_and_success(asl, technique, platform):
-    branch = choose(asl["States"]["Where to train?"], platform)
-    expected = {"sagemaker-training-job": "Train on SageMaker", "bedrock": "Customization: start waiting"}
+def test_each_technique_and_platform_reaches_training_then_the_gate_and_success(hyperpod_asl, technique, platform):
+    branch = choose(hyperpod_asl["States"]["Where to train?"], platform)
+    expected = {
+        "sagemaker-training-job": "Train on SageMaker",
+        "bedrock": "Customization: start waiting",
+        "hyperpod": "Submit HyperPod job",
+    }
     assert branch == expected[platform]
-    onward = reachable(asl, branch)
+    onward = reachable(hyperpod_asl, branch)
     assert {"Evaluate", "Quality gate", "Record lineage", "Customized"} <= onward
+
+
+def test_a_hyperpod_job_is_released_before_its_checkpoint_is_imported(hyperpod_asl):
+    states = hyperpod_asl["States"]
+    status = states["HyperPod job: status?"]
+    [done] = [c["Next"] for c in status["Choices"] if c.get("StringEquals") == "Succeeded"]
+    [failed] = [c["Next"] for c in status["Choices"] if c.get("StringEquals") == "Failed"]
+    assert done == "Release HyperPod job"
+    assert states["Release HyperPod job"]["Next"] == "Locate HyperPod checkpoint"
+    assert states["Locate HyperPod checkpoint"]["Next"] == "Import into Bedrock"
+    assert states["Locate HyperPod checkpoint"]["Parameters"] == {
+        "manifest_uri.$": "$.prepared.hyperpod.manifest_uri"
+    }
+    assert reachable(hyperpod_asl, failed) >= {"Remove HyperPod job", "Clean up", "Failed"}
+    assert states["Submit HyperPod job"]["Parameters"] == {
+        "action": "submit",
+        "hyperpod.$": "$.prepared.hyperpod",
+    }
+
+
+def test_every_failure_removes_a_started_hyperpod_job_first(hyperpod_asl):
+    states = hyperpod_asl["States"]
+    targets = {c["Next"] for s in states.values() for c in s.get("Catch", []) if c["ErrorEquals"] == ["States.ALL"]}
+    assert "HyperPod job to remove?" in targets
+    started = states["HyperPod job to remove?"]
+    assert started["Choices"] == [{"Variable": "$.prepared.hyperpod", "IsPresent": True, "Next": "Remove HyperPod job"}]
+    assert started["Default"] == "Clean up"
+    remove = states["Remove HyperPod job"]
+    assert remove["Next"] == "Clean up" and remove["Catch"][0]["Next"] == "Clean up"
+    assert remove["Parameters"]["action"] == "remove"
 
 
 def test_a_platform_not_wired_here_fails_at_once(asl):
@@ -129,8 +173,8 @@ def api_of(resource: str) -> tuple[str, str]:
     return OPTIMIZED[integration]
 
 
-def test_every_task_calls_an_operation_with_parameter_names_from_botocore(asl):
-    tasks = {name: state for name, state in asl["States"].items() if state["Type"] == "Task"}
+def test_every_task_calls_an_operation_with_parameter_names_from_botocore(any_asl):
+    tasks = {name: state for name, state in any_asl["States"].items() if state["Type"] == "Task"}
     assert len(tasks) >= 15
     problems = []
     for name, state in tasks.items():
@@ -153,8 +197,8 @@ def test_the_api_check_catches_a_wrong_parameter_name():
     ]
 
 
-def test_every_task_retries_transient_errors_and_catches_the_rest(asl):
-    for name, state in asl["States"].items():
+def test_every_task_retries_transient_errors_and_catches_the_rest(any_asl):
+    for name, state in any_asl["States"].items():
         if state["Type"] != "Task":
             continue
         retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
@@ -249,14 +293,58 @@ def test_training_jobs_run_in_private_subnets_with_the_configured_instance_type(
 
 
 def test_lambda_handlers_named_in_the_template_exist(workflow):
-    for function in workflow["dev"].find_resources("AWS::Lambda::Function").values():
+    for function in workflow["prod"].find_resources("AWS::Lambda::Function").values():
         module_name, _, attribute = function["Properties"]["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(module_name), attribute))
 
 
 def test_functions_use_the_powertools_layer_and_active_tracing(workflow):
-    functions = workflow["dev"].find_resources("AWS::Lambda::Function")
-    assert len(functions) == 5
+    assert len(workflow["dev"].find_resources("AWS::Lambda::Function")) == 5
+    functions = workflow["prod"].find_resources("AWS::Lambda::Function")
+    assert len(functions) == 6  # and the HyperPod jobs step
     for function in functions.values():
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
         assert "AWSLambdaPowertoolsPythonV3-python313-x86_64" in json.dumps(function["Properties"]["Layers"])
+
+
+def test_the_hyperpod_step_runs_in_the_vpc_and_reaches_the_cluster_only_through_its_group(workflow, committed):
+    template = workflow["prod"]
+    [function] = [
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "customization_steps.hyperpod_steps.handle"
+    ]
+    assert function["Properties"]["VpcConfig"]["SubnetIds"] and function["Properties"]["VpcConfig"]["SecurityGroupIds"]
+    [entry] = template.find_resources("AWS::EKS::AccessEntry").values()
+    assert entry["Properties"]["KubernetesGroups"] == ["nova-customization-workflow"]
+    assert "AccessPolicies" not in entry["Properties"]  # no EKS access policy: only the Role below
+    describe = [
+        statement
+        for policy in template.find_resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if statement["Action"] == "eks:DescribeCluster"
+    ]
+    assert describe and all(statement["Resource"] != "*" for statement in describe)
+    assert template.find_resources("AWS::EKS::AccessEntry") and not workflow["dev"].find_resources(
+        "AWS::EKS::AccessEntry"
+    )
+    training = committed.template("prod", "Training")
+    training.has_resource_properties(
+        "Custom::HyperPodWorkflowAccess",
+        {"Namespace": "default", "Group": "nova-customization-workflow", "ClusterName": Match.any_value()},
+    )
+
+
+def test_the_hyperpod_step_knows_the_restricted_group_and_the_time_limit(workflow):
+    prod = ENVIRONMENTS["prod"]
+    template = workflow["prod"]
+    [prepare] = [
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "customization_steps.steps.prepare"
+    ]
+    variables = prepare["Properties"]["Environment"]["Variables"]
+    assert variables["PLATFORMS"] == "sagemaker-training-job,bedrock,hyperpod"
+    assert variables["HYPERPOD_INSTANCE_TYPE"] == prod.cluster.restricted_instance_group.instance_type
+    assert variables["HYPERPOD_MAX_NODES"] == str(prod.cluster.restricted_instance_group.count)
+    assert variables["MAX_TRAINING_SECONDS"] == str(prod.workflow.max_training_hours * 3600)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from customization.nova import TRAINING_TECHNIQUES, platforms_for
+from customization.nova import HYPERPOD_IMAGE_REGISTRIES, TRAINING_TECHNIQUES, platforms_for
 from customization.recipes import Recipe, RecipeError, allowed_overrides, render
 
 # Bedrock names built from it (custom model, deployment, provisioned throughput) allow no "--".
@@ -58,6 +58,8 @@ class Limits:
     datasets_bucket: str
     artifacts_bucket: str
     platforms: tuple[str, ...]
+    region: str = ""
+    hyperpod_max_nodes: int = 0
 
 
 def output_uri(limits: Limits, run_name: str) -> str:
@@ -185,9 +187,12 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
         if validation_data and takes_validation_data(recipe):
             data_paths["validation"] = validation_data
         try:
-            render(recipe, {**{k: v for k, v in overrides.items() if k in TUNABLE}, **data_paths})
+            rendered = render(recipe, {**{k: v for k, v in overrides.items() if k in TUNABLE}, **data_paths})
         except RecipeError as error:
             problems += [line.strip() for line in str(error).splitlines() if line.strip()]
+        else:
+            if platform == "hyperpod":
+                problems += _hyperpod_problems(rendered, limits)
     if problems:
         raise InvalidRunRequestError("; ".join(problems))
     return RunRequest(
@@ -203,6 +208,36 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
         overrides={k: v for k, v in overrides.items() if k in TUNABLE},
         thresholds=thresholds,
     )
+
+
+# Recipe run keys that hold node counts: one per PPO model role, else ``replicas``.
+NODE_KEYS = (
+    "replicas",
+    "actor_train_replicas",
+    "actor_generation_replicas",
+    "rm_replicas",
+    "cm_replicas",
+    "am_replicas",
+)
+
+
+def _hyperpod_problems(rendered: dict[str, Any], limits: Limits) -> list[str]:
+    """A HyperPod run must fit the restricted instance group and run where Nova publishes its images."""
+    problems = []
+    if limits.region not in HYPERPOD_IMAGE_REGISTRIES:
+        allowed = "a region with Nova HyperPod images: " + ", ".join(HYPERPOD_IMAGE_REGISTRIES)
+        problems.append(_problem("platform", "hyperpod", f"{allowed} (this environment is in {limits.region!r})"))
+    run = rendered["run"]
+    nodes = sum(int(run[key]) for key in NODE_KEYS if key in run) or 1
+    if limits.hyperpod_max_nodes and nodes > limits.hyperpod_max_nodes:
+        problems.append(
+            _problem(
+                "overrides.replicas" if "replicas" in run else "recipe",
+                nodes,
+                f"at most {limits.hyperpod_max_nodes} nodes in all, the restricted instance group's count",
+            )
+        )
+    return problems
 
 
 def _thresholds(value: object, problems: list[str]) -> dict[str, float]:

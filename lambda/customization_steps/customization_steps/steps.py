@@ -53,6 +53,8 @@ class Settings:
                 datasets_bucket=env["DATASETS_BUCKET"],
                 artifacts_bucket=env["ARTIFACTS_BUCKET"],
                 platforms=tuple(p for p in env["PLATFORMS"].split(",") if p),
+                region=env.get("AWS_REGION", ""),
+                hyperpod_max_nodes=int(env.get("HYPERPOD_MAX_NODES", "0")),
             ),
             runs_table=env["RUNS_TABLE"],
             customization_role_arn=env.get("CUSTOMIZATION_ROLE_ARN", ""),

@@ -19,7 +19,9 @@ DATASETS = "acme-datasets"
 ARTIFACTS = "acme-artifacts"
 NOVA_LITE = "amazon.nova-lite-v1:0:300k"
 LIMITS = Limits(datasets_bucket=DATASETS, artifacts_bucket=ARTIFACTS, platforms=("sagemaker-training-job", "bedrock"))
-WITH_HYPERPOD = Limits(DATASETS, ARTIFACTS, ("sagemaker-training-job", "hyperpod", "bedrock"))
+WITH_HYPERPOD = Limits(
+    DATASETS, ARTIFACTS, ("sagemaker-training-job", "hyperpod", "bedrock"), region="us-east-1", hyperpod_max_nodes=16
+)
 DEFAULT_THRESHOLDS = {
     "exact_match": 0.0,
     "token_f1": 0.0,
@@ -144,6 +146,36 @@ def test_cpt_runs_on_hyperpod_with_validation_data_where_hyperpod_is_wired(catal
     )
 
     assert (request.technique, request.platform, request.validation_data) == ("cpt", "hyperpod", validation)
+
+
+def test_a_hyperpod_run_in_a_region_without_nova_images_is_rejected(catalog):
+    limits = Limits(DATASETS, ARTIFACTS, ("hyperpod",), region="eu-west-1", hyperpod_max_nodes=16)
+
+    with pytest.raises(InvalidRunRequestError) as error:
+        check_request(event(catalog, "ppo", platform="hyperpod"), recipes=catalog, limits=limits, execution_name="e")
+
+    assert "platform: 'hyperpod' is not allowed; expected a region with Nova HyperPod images: us-east-1" in str(
+        error.value
+    )
+    assert "(this environment is in 'eu-west-1')" in str(error.value)
+
+
+def test_a_hyperpod_run_larger_than_the_restricted_group_is_rejected(catalog):
+    small = Limits(DATASETS, ARTIFACTS, ("hyperpod",), region="us-east-1", hyperpod_max_nodes=4)
+
+    with pytest.raises(InvalidRunRequestError) as replicas:
+        check_request(
+            event(catalog, "sft_lora", platform="hyperpod", overrides={"replicas": 5}),
+            recipes=catalog,
+            limits=small,
+            execution_name="e",
+        )
+    with pytest.raises(InvalidRunRequestError) as ppo:
+        check_request(event(catalog, "ppo", platform="hyperpod"), recipes=catalog, limits=small, execution_name="e")
+
+    assert "overrides.replicas: 5 is not allowed; expected at most 4 nodes in all" in str(replicas.value)
+    # PPO's roles each take nodes: 2 actor train + 2 actor generation + reward, critic and anchor.
+    assert "recipe: 7 is not allowed; expected at most 4 nodes in all" in str(ppo.value)
 
 
 def test_output_uri_is_under_the_run_in_the_artifacts_bucket():

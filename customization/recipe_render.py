@@ -100,9 +100,13 @@ def render(recipe: Recipe, overrides: Mapping[str, object] | None = None) -> dic
 
 def render_yaml(recipe: Recipe, overrides: Mapping[str, object] | None = None) -> str:
     """:func:`render` as YAML text, headed by a comment naming the source and the content hash."""
-    data = render(recipe, overrides)
+    return rendered_yaml(recipe, render(recipe, overrides))
+
+
+def rendered_yaml(recipe: Recipe, data: Mapping[str, Any]) -> str:
+    """``data`` (``recipe`` rendered, perhaps renamed for its platform) as YAML headed by its source and hash."""
     header = f"# Rendered from {recipe.source} ({recipe.technique}); recipe_hash {recipe_hash(data)}\n"
-    return header + yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return header + yaml.safe_dump(dict(data), sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 def recipe_hash(rendered: Mapping[str, Any] | str) -> str:

@@ -16,7 +16,7 @@ import yaml
 from customization.nova import TRAINING_TECHNIQUES, Platform, Technique, platforms_for
 from customization.recipe_model import KINDS, Recipe, parse_recipe, technique_for
 from customization.recipe_problems import Problem, RecipeError
-from customization.recipe_render import allowed_overrides, recipe_hash, render, render_yaml
+from customization.recipe_render import allowed_overrides, recipe_hash, render, render_yaml, rendered_yaml
 
 __all__ = [
     "RECIPES_DIR",
@@ -32,6 +32,7 @@ __all__ = [
     "recipe_hash",
     "render",
     "render_yaml",
+    "rendered_yaml",
 ]
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"

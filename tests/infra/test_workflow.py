@@ -106,9 +106,7 @@ def test_a_hyperpod_job_is_released_before_its_checkpoint_is_imported(hyperpod_a
     assert done == "Release HyperPod job"
     assert states["Release HyperPod job"]["Next"] == "Locate HyperPod checkpoint"
     assert states["Locate HyperPod checkpoint"]["Next"] == "Import into Bedrock"
-    assert states["Locate HyperPod checkpoint"]["Parameters"] == {
-        "manifest_uri.$": "$.prepared.hyperpod.manifest_uri"
-    }
+    assert states["Locate HyperPod checkpoint"]["Parameters"] == {"manifest_uri.$": "$.prepared.hyperpod.manifest_uri"}
     assert reachable(hyperpod_asl, failed) >= {"Remove HyperPod job", "Clean up", "Failed"}
     assert states["Submit HyperPod job"]["Parameters"] == {
         "action": "submit",

@@ -51,6 +51,8 @@ PPO_ROLES: dict[str, tuple[str, str, str]] = {
 }
 PPO_RUN_KEYS_DROPPED = ("actor_train_replicas", "rm_replicas", "cm_replicas", "am_replicas")
 PPO_PRIMARY = "at"
+# Pod restarts a job survives before the training operator marks it Failed (a crash loop ends the run).
+BACKOFF_LIMIT = 3
 RUN_REFERENCE = re.compile(r"^\$\{recipes\.run\.(?P<key>[a-z_]+)\}$")
 
 
@@ -262,8 +264,11 @@ def _pytorch_job(
             "apiVersion": "kubeflow.org/v1",
             "kind": "PyTorchJob",
             "metadata": {"name": job, "namespace": namespace, "labels": {"app": job}},
-            # The training operator stops the job (and marks it Failed) after the environment's time limit.
-            "spec": {"runPolicy": {"activeDeadlineSeconds": placement.max_seconds}, "pytorchReplicaSpecs": specs},
+            # The training operator fails the job after the environment's time limit or BACKOFF_LIMIT restarts.
+            "spec": {
+                "runPolicy": {"activeDeadlineSeconds": placement.max_seconds, "backoffLimit": BACKOFF_LIMIT},
+                "pytorchReplicaSpecs": specs,
+            },
         },
     }
 

@@ -35,9 +35,18 @@ def submit_objects(plan: dict[str, Any], api: KubeApi) -> list[str]:
 
 
 def job_status(plan: dict[str, Any], api: KubeApi) -> str:
-    """``Running``, ``Succeeded`` or ``Failed``: the state of the run's primary PyTorchJob."""
+    """``Succeeded`` when the primary PyTorchJob succeeded; ``Failed`` when any of the run's PyTorchJobs
+    failed (a PPO role dying fails the run at once); else ``Running``."""
     primary = plan["primary"]
-    return job_state(api.get(f"{primary['path']}/{primary['name']}"))
+    states = {
+        obj["name"]: job_state(api.get(f"{obj['path']}/{obj['name']}"))
+        for obj in plan["objects"]
+        if obj["body"].get("kind") == "PyTorchJob"
+    }
+    if "Failed" in states.values():
+        logger.info("job failed", extra={"jobs": states})
+        return "Failed"
+    return states.get(primary["name"], "Failed")
 
 
 def remove_objects(plan: dict[str, Any], api: KubeApi) -> list[str]:

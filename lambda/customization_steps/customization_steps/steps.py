@@ -23,7 +23,7 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from customization.recipes import Recipe, load_all, recipe_hash, render, render_yaml
+from customization.recipes import Recipe, load_all, recipe_hash, render, rendered_yaml
 from customization_steps import hyperpod_jobs, images, run_plan
 from customization_steps.clients import client
 from customization_steps.hyperpod_jobs import Placement
@@ -104,13 +104,19 @@ def prepare_run(
     if request.validation_data and takes_validation_data(recipe):
         overrides["validation"] = request.validation_data
     rendered = render(recipe, overrides)
+    if request.platform == "hyperpod":
+        if settings.hyperpod is None:
+            raise ValueError("platform: 'hyperpod' is not wired in this environment (no restricted instance group)")
+        # The job is named after the run: its manifest lands under <output>/<run.name>/.
+        run = {**rendered["run"], "name": hyperpod_jobs.base_name(request.run_name)}
+        rendered = {**rendered, "run": run}
     digest = recipe_hash(rendered)
     key = run_plan.recipe_key(request.run_name)
     artifacts = settings.limits.artifacts_bucket
     put = s3.put_object(
         Bucket=artifacts,
         Key=key,
-        Body=render_yaml(recipe, overrides).encode(),
+        Body=rendered_yaml(recipe, rendered).encode(),
         ContentType="application/yaml",
         ServerSideEncryption="aws:kms",
         SSEKMSKeyId=settings.key_arn,
@@ -144,14 +150,11 @@ def prepare_run(
 def _hyperpod_plan(request: RunRequest, settings: Settings, rendered: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
     """The run's Kubernetes objects; the job writes ``manifest.json`` under ``<output>/<run.name>/``."""
     placement = settings.hyperpod
-    if placement is None:
-        raise ValueError("platform: 'hyperpod' is not wired in this environment (no restricted instance group)")
+    assert placement is not None  # prepare_run checked it before writing anything
     run = rendered["run"]
     images = hyperpod_images(sagemaker, str(run["model_type"]), request.technique, placement.region)
-    name = hyperpod_jobs.base_name(request.run_name)
-    named = {**rendered, "run": {**run, "name": name}}
-    plan = hyperpod_jobs.job_objects(request.run_name, request.technique, named, placement, images)
-    plan["manifest_uri"] = f"{str(run['output_s3_path']).rstrip('/')}/{name}/manifest.json"
+    plan = hyperpod_jobs.job_objects(request.run_name, request.technique, rendered, placement, images)
+    plan["manifest_uri"] = f"{str(run['output_s3_path']).rstrip('/')}/{run['name']}/manifest.json"
     return plan
 
 

@@ -188,10 +188,10 @@ def test_one_replica_is_a_master_without_workers(catalog):
     assert job["spec"]["pytorchReplicaSpecs"]["Master"]["replicas"] == 1
 
 
-def test_the_job_stops_after_the_placement_time_limit(catalog):
+def test_the_job_stops_after_the_placement_time_limit_or_three_restarts(catalog):
     job = by_kind(sft_plan(catalog), "PyTorchJob")[0]["body"]
 
-    assert job["spec"]["runPolicy"]["activeDeadlineSeconds"] == 7200
+    assert job["spec"]["runPolicy"] == {"activeDeadlineSeconds": 7200, "backoffLimit": 3}
 
 
 def test_training_containers_take_every_gpu_and_efa_device_of_a_p5(catalog):
@@ -595,20 +595,36 @@ def test_a_forbidden_submit_stops_at_the_first_object(catalog):
     assert transport.calls() == [("POST", CONFIG_MAPS)]
 
 
+def job(state: str) -> Response:
+    return Response(200, json.dumps({"status": {"conditions": [condition(state)]}}).encode())
+
+
+PPO_JOBS = [f"{PYTORCH_JOBS}/{R1}-{role}" for role in ("rm", "cm", "am", "at")]
+
+
 @pytest.mark.parametrize(
-    ("answer", "state"),
+    ("answers", "state"),
     [
-        (Response(200, json.dumps({"status": {"conditions": [condition("Running")]}}).encode()), "Running"),
-        (Response(200, json.dumps({"status": {"conditions": [condition("Succeeded")]}}).encode()), "Succeeded"),
-        (NOT_FOUND, "Failed"),
+        ([job("Running")] * 4, "Running"),
+        ([job("Running")] * 3 + [job("Succeeded")], "Succeeded"),
+        ([job("Running")] * 3 + [NOT_FOUND], "Failed"),
+        ([job("Running"), job("Failed"), job("Running"), job("Running")], "Failed"),
     ],
-    ids=["running", "succeeded", "gone"],
+    ids=["running", "actor-train-succeeded", "actor-train-gone", "critic-failed"],
 )
-def test_status_reads_the_primary_job(catalog, answer, state):
-    api, transport = kube(answer)
+def test_status_reads_every_pytorch_job_and_any_failure_fails_the_run(catalog, answers, state):
+    api, transport = kube(*answers)
 
     assert hyperpod_steps.job_status(ppo_plan(catalog), api) == state
-    assert transport.calls() == [("GET", f"{PYTORCH_JOBS}/{R1}-at")]
+    # PPO's actor generation is a StatefulSet: servers that never "complete", so it is not read.
+    assert transport.calls() == [("GET", path) for path in PPO_JOBS]
+
+
+def test_status_of_a_single_job_run(catalog):
+    api, transport = kube(job("Succeeded"))
+
+    assert hyperpod_steps.job_status(sft_plan(catalog), api) == "Succeeded"
+    assert transport.calls() == [("GET", f"{PYTORCH_JOBS}/{R1}")]
 
 
 def test_remove_deletes_newest_first_and_skips_what_is_gone(catalog):
@@ -906,13 +922,26 @@ def test_an_sft_run_on_hyperpod_reads_its_image_from_the_hub(catalog, clients):
 
 def test_hyperpod_is_refused_where_no_placement_is_wired(catalog, clients):
     made, stubs = clients
-    stubs["s3"].add_response("put_object", {}, None)  # Prepare stores the recipe before it plans the platform
     settings = steps.Settings(
         limits=SETTINGS.limits, runs_table="acme-runs", customization_role_arn="", key_arn=KMS_KEY
     )
 
     with pytest.raises(ValueError, match=r"^platform: 'hyperpod' is not wired in this environment"):
         prepare(hyperpod_request("cpt", validation_data=VALIDATION), catalog, made, settings)
+    assert_all_used(stubs)  # refused before anything is written or recorded
+
+
+def test_the_stored_recipe_and_its_recorded_hash_are_the_ones_the_job_runs(catalog, clients):
+    made, stubs = clients
+    expect_put_and_record(stubs)
+    sent: dict[str, Any] = {}
+    made.s3.meta.events.register("provide-client-params.s3.PutObject", lambda params, **_: sent.update(params))
+
+    plan = prepare(hyperpod_request("cpt", validation_data=VALIDATION), catalog, made)
+
+    stored = yaml.safe_load(sent["Body"])
+    assert stored == config_of(plan["hyperpod"]["objects"][0])  # same name, same content
+    assert plan["recipe_hash"] in sent["Body"].decode().splitlines()[0]
 
 
 ENVIRONMENT = {

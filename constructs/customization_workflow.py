@@ -46,7 +46,11 @@ RUNTIME = lambda_.Runtime.PYTHON_3_13
 # environment has a restricted instance group. Validate rejects the others.
 WIRED_PLATFORMS = ("sagemaker-training-job", "bedrock")
 HYPERPOD = "hyperpod"
+# The technique of an open-weight import (Bedrock Custom Model Import), which trains nothing.
+IMPORT = "import"
 APPROVED_INDEX = "approved-models"
+# The index partition of approved customized models, which Serving deploys (Prepare sets it per run;
+# imported models go to APPROVED_IMPORTED).
 APPROVED = "APPROVED"
 # Errors worth another try: throttling and the service's own transient failures.
 LAMBDA_TRANSIENT_ERRORS = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"]
@@ -167,6 +171,14 @@ class CustomizationWorkflow(Construct):
             tracing_enabled=True,
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(props.key),
             comment=f"Customization runs of {props.environment}",
+        )
+        # Bedrock encrypts the custom or imported model with the platform key on the caller's behalf.
+        self.state_machine.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant", "kms:DescribeKey"],
+                resources=[props.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
+            )
         )
         self._acknowledge()
 
@@ -358,11 +370,13 @@ class CustomizationWorkflow(Construct):
                     "bedrock:StopModelCustomizationJob",
                     "bedrock:DeleteCustomModelDeployment",
                     "bedrock:DeleteCustomModel",
+                    "bedrock:DeleteImportedModel",
                 ],
                 resources=[
                     stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*"),
                     stack.format_arn(service="bedrock", resource="custom-model-deployment", resource_name="*"),
                     stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="imported-model", resource_name="*"),
                 ],
             )
         )
@@ -379,6 +393,7 @@ class CustomizationWorkflow(Construct):
                     stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
                     stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
                     stack.format_arn(service="bedrock", resource="custom-model-deployment", resource_name="*"),
+                    stack.format_arn(service="bedrock", resource="imported-model", resource_name="*"),
                 ],
             )
         )
@@ -435,6 +450,8 @@ class CustomizationWorkflow(Construct):
         evaluation = self._evaluation_chain()
         import_chain = self._import_chain(evaluation)
         platform = sfn.Choice(self, "Where to train?")
+        # An open-weight import has no training: Bedrock imports the weights, then the run is evaluated.
+        platform.when(sfn.Condition.string_equals("$.request.technique", IMPORT), self._open_weight_import())
         branches = {
             "sagemaker-training-job": lambda: self._sagemaker_path(import_chain),
             "bedrock": lambda: self._bedrock_path(evaluation),
@@ -708,7 +725,7 @@ class CustomizationWorkflow(Construct):
                                     sfn.JsonPath.string_at("$.request.base_model"),
                                 )
                             },
-                            "customized": {"model_id": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+                            "customized": {"model_id": sfn.JsonPath.string_at("$.candidate.model_id")},
                         },
                         "judge": {"model_id": props.judge_model_id, "rubric": props.judge_rubric},
                         "results_uri": sfn.JsonPath.format(
@@ -738,10 +755,16 @@ class CustomizationWorkflow(Construct):
                 done=["Active"],
                 failed=["Failed"],
             ),
-            on_done=evaluate,
+            on_done=sfn.Pass(
+                self,
+                "Evaluate the deployment",
+                parameters={"model_id.$": "$.evaluation_deployment.arn"},
+                result_path="$.candidate",
+            ).next(evaluate),
             on_failed=failed,
         )
         evaluate.next(self._gate())
+        self._evaluate = evaluate
         return deploy_for_evaluation.next(loop)
 
     def _gate(self) -> sfn.IChainable:
@@ -849,10 +872,106 @@ class CustomizationWorkflow(Construct):
         )
         drop_evaluation_deployment.next(record)
         mode = sfn.Choice(self, "Deploy how?")
+        mode.when(sfn.Condition.string_equals("$.request.technique", IMPORT), self._serve_imported(record))
         mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "provisioned-throughput"), provision.next(loop))
         mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "on-demand"), keep_deployment.next(record))
         mode.otherwise(no_serving.next(drop_evaluation_deployment))
         return mode
+
+    def _serve_imported(self, record: sfn.IChainable) -> sfn.IChainable:
+        """An imported model needs no deployment: on demand, it is invoked by its own ARN."""
+        on_demand = sfn.Pass(
+            self,
+            "Serve imported model on demand",
+            parameters={"arn.$": "$.imported.model_arn"},
+            result_path="$.serving",
+        )
+        not_served = sfn.Pass(
+            self, "Imported model not served", result=sfn.Result.from_object({"arn": "none"}), result_path="$.serving"
+        )
+        serve = sfn.Choice(self, "Serve imported model?")
+        serve.when(sfn.Condition.string_equals("$.request.deploy_mode", "on-demand"), on_demand.next(record))
+        serve.otherwise(not_served.next(record))
+        return serve
+
+    def _open_weight_import(self) -> sfn.IChainable:
+        """``CreateModelImportJob`` from the run's ``model_data`` folder, polled until the model exists."""
+        props = self._props
+        start = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Import open-weight model",
+                service="bedrock",
+                action="createModelImportJob",
+                parameters={
+                    "JobName": sfn.JsonPath.string_at("$.prepared.import.job_name"),
+                    "ImportedModelName": sfn.JsonPath.string_at("$.prepared.import.model_name"),
+                    "RoleArn": self.bedrock_role.role_arn,
+                    "ModelDataSource": {"S3DataSource": {"S3Uri": sfn.JsonPath.string_at("$.request.model_data")}},
+                    "ImportedModelKmsKeyId": props.key.key_arn,
+                    "ClientRequestToken": sfn.JsonPath.string_at("$.prepared.import.client_token"),
+                },
+                iam_resources=[self._arn("model-import-job/*"), self._arn("imported-model/*")],
+                additional_iam_statements=[
+                    iam.PolicyStatement(actions=["iam:PassRole"], resources=[self.bedrock_role.role_arn])
+                ],
+                result_selector={"job_arn": sfn.JsonPath.string_at("$.JobArn")},
+                result_path="$.model_import",
+            )
+        )
+        check = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Check model import",
+                service="bedrock",
+                action="getModelImportJob",
+                parameters={"JobIdentifier": sfn.JsonPath.string_at("$.model_import.job_arn")},
+                iam_resources=[self._arn("model-import-job/*")],
+                result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+                result_path="$.model_import_status",
+            )
+        )
+        # ImportedModelArn is there once the job completed; read it then.
+        read = self._guarded(
+            tasks.CallAwsService(
+                self,
+                "Read imported model",
+                service="bedrock",
+                action="getModelImportJob",
+                parameters={"JobIdentifier": sfn.JsonPath.string_at("$.model_import.job_arn")},
+                iam_resources=[self._arn("model-import-job/*")],
+                result_selector={"model_arn": sfn.JsonPath.string_at("$.ImportedModelArn")},
+                result_path="$.imported",
+            )
+        )
+        candidate = sfn.Pass(
+            self,
+            "Evaluate the imported model",
+            parameters={"model_id.$": "$.imported.model_arn"},
+            result_path="$.candidate",
+        )
+        failed = sfn.Pass(
+            self,
+            "Model import failed",
+            result=sfn.Result.from_object(
+                {"Error": "ModelImportFailed", "Cause": "Bedrock reported the model import job Failed"}
+            ),
+            result_path="$.error",
+        ).next(self._failure)
+        loop = poll_until(
+            self,
+            "Model import",
+            PollSpec(
+                key="model_import",
+                check=check,
+                status_path="$.model_import_status.status",
+                done=["Completed"],
+                failed=["Failed"],
+            ),
+            on_done=read.next(candidate).next(self._evaluate),
+            on_failed=failed,
+        )
+        return start.next(loop)
 
     def _record_success(self) -> sfn.IChainable:
         record = tasks.DynamoUpdateItem(
@@ -870,7 +989,8 @@ class CustomizationWorkflow(Construct):
                 ":model": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.imported.model_arn")),
                 ":serving": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.serving.arn")),
                 ":evaluation": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.evaluation.results")),
-                ":approved": tasks.DynamoAttributeValue.from_string(APPROVED),
+                # APPROVED (what Serving deploys) or APPROVED_IMPORTED, as Prepare decided for the run.
+                ":approved": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.prepared.approval")),
                 ":completed": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
             },
             result_path=sfn.JsonPath.DISCARD,
@@ -967,6 +1087,7 @@ class CustomizationWorkflow(Construct):
                 bedrock("model-customization-job/*"),
                 bedrock("custom-model/*"),
                 bedrock("custom-model-deployment/*"),
+                bedrock("imported-model/*"),
             ],
             self.evaluate_fn: [
                 *kms_grant,
@@ -974,6 +1095,7 @@ class CustomizationWorkflow(Construct):
                 bedrock("inference-profile/*"),
                 bedrock("custom-model/*"),
                 bedrock("custom-model-deployment/*"),
+                bedrock("imported-model/*"),
             ],
         }
         for function, wildcards in run_scoped.items():
@@ -1023,6 +1145,8 @@ class CustomizationWorkflow(Construct):
             bedrock("custom-model/*"),
             bedrock("custom-model-deployment/*"),
             bedrock("provisioned-model/*"),
+            bedrock("model-import-job/*"),
+            bedrock("imported-model/*"),
             "NIST.800.53.R5-IAMNoInlinePolicy",
         )
 

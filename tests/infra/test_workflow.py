@@ -346,3 +346,49 @@ def test_the_hyperpod_step_knows_the_restricted_group_and_the_time_limit(workflo
     assert variables["HYPERPOD_INSTANCE_TYPE"] == prod.cluster.restricted_instance_group.instance_type
     assert variables["HYPERPOD_MAX_NODES"] == str(prod.cluster.restricted_instance_group.count)
     assert variables["MAX_TRAINING_SECONDS"] == str(prod.workflow.max_training_hours * 3600)
+
+
+def test_an_open_weight_import_is_imported_then_evaluated_without_a_deployment(any_asl):
+    states = any_asl["States"]
+    where = states["Where to train?"]
+    assert where["Choices"][0] == {
+        "Variable": "$.request.technique",
+        "StringEquals": "import",
+        "Next": "Import open-weight model",
+    }
+    start = states["Import open-weight model"]
+    assert start["Resource"].endswith(":::aws-sdk:bedrock:createModelImportJob")
+    assert start["Parameters"]["ModelDataSource"] == {"S3DataSource": {"S3Uri.$": "$.request.model_data"}}
+    path = reachable(any_asl, "Import open-weight model")
+    assert {"Evaluate the imported model", "Evaluate", "Quality gate", "Record lineage", "Customized"} <= path
+    assert "Deploy for evaluation" not in path  # an imported model is invoked by its ARN
+    evaluate = states["Evaluate"]["Parameters"]
+    assert evaluate["candidates"]["customized"] == {"model_id.$": "$.candidate.model_id"}
+    assert states["Evaluate the deployment"]["Parameters"] == {"model_id.$": "$.evaluation_deployment.arn"}
+    assert states["Evaluate the imported model"]["Parameters"] == {"model_id.$": "$.imported.model_arn"}
+
+
+def test_an_imported_model_is_served_by_its_own_arn_or_not_at_all(any_asl):
+    states = any_asl["States"]
+    deploy = states["Deploy how?"]
+    assert deploy["Choices"][0] == {
+        "Variable": "$.request.technique",
+        "StringEquals": "import",
+        "Next": "Serve imported model?",
+    }
+    serve = states["Serve imported model?"]
+    assert choose(serve, "on-demand") == "Serve imported model on demand"
+    assert states["Serve imported model on demand"]["Parameters"] == {"arn.$": "$.imported.model_arn"}
+    assert states[choose(serve, "none")]["Next"] == "Record lineage"
+    assert states["Serve imported model on demand"]["Next"] == "Record lineage"
+
+
+def test_approved_runs_land_in_the_partition_serving_reads_unless_imported(any_asl):
+    from customization_steps import steps
+
+    from constructs.customization_workflow import APPROVED
+
+    record = any_asl["States"]["Record lineage"]["Parameters"]
+    assert record["ExpressionAttributeValues"][":approved"] == {"S.$": "$.prepared.approval"}
+    assert steps.APPROVED == APPROVED  # what Prepare writes is what the Serving stack queries
+    assert steps.APPROVED_IMPORTED != APPROVED

@@ -32,6 +32,13 @@ THRESHOLDS: dict[str, tuple[float, float, float]] = {
     "judge_score": (1.0, 1.0, 5.0),
     "min_judge_improvement": (0.0, -4.0, 4.0),
 }
+# Importing open-weight weights trained elsewhere (Bedrock Custom Model Import): no recipe, no training.
+IMPORT = "import"
+# A Bedrock foundation model id (or cross-Region profile) to compare an imported model with.
+FOUNDATION_MODEL_ID = re.compile(r"^((us|eu|apac)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
+# Imported models are invoked on demand by their ARN; provisioned throughput is for customized models.
+IMPORT_DEPLOY_MODES = ("on-demand", "none")
+IMPORT_KEYS = ("run_name", "technique", "base_model", "model_data", "evaluation_dataset", "thresholds", "deploy_mode")
 KNOWN_KEYS = (
     "run_name",
     "technique",
@@ -44,6 +51,7 @@ KNOWN_KEYS = (
     "overrides",
     "thresholds",
     "deploy_mode",
+    "model_data",
 )
 
 
@@ -80,6 +88,7 @@ class RunRequest:
     validation_data: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     thresholds: dict[str, float] = field(default_factory=dict)
+    model_data: str | None = None
 
     def as_state(self) -> dict[str, Any]:
         return {
@@ -94,6 +103,7 @@ class RunRequest:
             "deploy_mode": self.deploy_mode,
             "overrides": dict(sorted(self.overrides.items())),
             "thresholds": dict(sorted(self.thresholds.items())),
+            "model_data": self.model_data,
         }
 
 
@@ -123,18 +133,17 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     """A :class:`RunRequest` with defaults filled in, or :class:`InvalidRunRequestError` listing every problem."""
     if not isinstance(event, dict):
         raise InvalidRunRequestError(_problem("(input)", event, "a JSON object"))
+    if event.get("technique") == IMPORT:
+        return _check_import(event, limits, execution_name)
     problems: list[str] = []
     unknown = sorted(set(event) - set(KNOWN_KEYS))
     if unknown:
         problems.append(_problem("(input)", unknown, "known keys: " + ", ".join(KNOWN_KEYS)))
 
-    run_name = event.get("run_name", execution_name)
-    if not isinstance(run_name, str) or not RUN_NAME.match(run_name):
-        allowed = "1-48 letters or digits, single '-' between them (no '--', no '-' at either end)"
-        problems.append(_problem("run_name", run_name, allowed))
+    run_name = _run_name(event, execution_name, problems)
     technique = event.get("technique")
     if technique not in TRAINING_TECHNIQUES:
-        problems.append(_problem("technique", technique, "one of " + ", ".join(TRAINING_TECHNIQUES)))
+        problems.append(_problem("technique", technique, "one of " + ", ".join((*TRAINING_TECHNIQUES, IMPORT))))
     platform = event.get("platform")
     if platform not in PLATFORMS:
         problems.append(_problem("platform", platform, "one of " + ", ".join(PLATFORMS)))
@@ -238,6 +247,55 @@ def _hyperpod_problems(rendered: dict[str, Any], limits: Limits) -> list[str]:
             )
         )
     return problems
+
+
+def _run_name(event: dict[str, Any], execution_name: str, problems: list[str]) -> str:
+    run_name = event.get("run_name", execution_name)
+    if not isinstance(run_name, str) or not RUN_NAME.match(run_name):
+        allowed = "1-48 letters or digits, single '-' between them (no '--', no '-' at either end)"
+        problems.append(_problem("run_name", run_name, allowed))
+    return str(run_name)
+
+
+def _check_import(event: dict[str, Any], limits: Limits, execution_name: str) -> RunRequest:
+    """An open-weight model's weights (Hugging Face layout: config.json, safetensors, tokenizer) to import,
+    evaluate against ``base_model`` and gate; Bedrock runs the import, so the platform is ``bedrock``."""
+    problems: list[str] = []
+    unknown = sorted(set(event) - set(IMPORT_KEYS))
+    if unknown:
+        problems.append(_problem("(input)", unknown, "for technique import: " + ", ".join(IMPORT_KEYS)))
+    run_name = _run_name(event, execution_name, problems)
+    base_model = event.get("base_model")
+    if not isinstance(base_model, str) or not FOUNDATION_MODEL_ID.match(base_model):
+        problems.append(
+            _problem(
+                "base_model", base_model, "the Bedrock model id to compare with, e.g. meta.llama3-1-8b-instruct-v1:0"
+            )
+        )
+    model_data = _s3("model_data", event.get("model_data"), limits.datasets_bucket, problems)
+    if model_data and not model_data.endswith("/"):
+        problems.append(_problem("model_data", model_data, "a folder (ending in '/') holding the model's files"))
+    evaluation_dataset = _s3("evaluation_dataset", event.get("evaluation_dataset"), limits.datasets_bucket, problems)
+    deploy_mode = event.get("deploy_mode", "none")
+    if deploy_mode not in IMPORT_DEPLOY_MODES:
+        problems.append(
+            _problem("deploy_mode", deploy_mode, "on-demand or none: an imported model is invoked on demand by its ARN")
+        )
+    thresholds = _thresholds(event.get("thresholds", {}), problems)
+    if problems:
+        raise InvalidRunRequestError("; ".join(problems))
+    return RunRequest(
+        run_name=run_name,
+        technique=IMPORT,
+        base_model=str(base_model),
+        recipe="",
+        training_data="",
+        evaluation_dataset=str(evaluation_dataset),
+        platform="bedrock",
+        deploy_mode=str(deploy_mode),
+        thresholds=thresholds,
+        model_data=model_data,
+    )
 
 
 def _thresholds(value: object, problems: list[str]) -> dict[str, float]:

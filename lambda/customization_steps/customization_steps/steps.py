@@ -28,11 +28,17 @@ from customization_steps import hyperpod_jobs, images, run_plan
 from customization_steps.clients import client
 from customization_steps.hyperpod_jobs import Placement
 from customization_steps.images import hyperpod_images
-from customization_steps.request import Limits, RunRequest, check_request, output_uri, takes_validation_data
+from customization_steps.request import IMPORT, Limits, RunRequest, check_request, output_uri, takes_validation_data
 
 logger = Logger()
 tracer = Tracer()
 _recipes: dict[str, Recipe] = {}
+
+
+# The approved-models index's partition a run lands in once it passes the gate: the Serving stack
+# deploys customized models (APPROVED); an imported model is served by its own ARN, so it is kept apart.
+APPROVED = "APPROVED"
+APPROVED_IMPORTED = "APPROVED_IMPORTED"
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,10 @@ def prepare_run(
     bedrock: Any,
     execution_arn: str,
 ) -> dict[str, Any]:
+    if request.technique == IMPORT:
+        imported = import_plan(request, settings)
+        _record_start(dynamodb, settings.runs_table, request, imported, execution_arn)
+        return imported
     recipe = catalog[request.recipe]
     overrides: dict[str, object] = {
         **request.overrides,
@@ -126,6 +136,7 @@ def prepare_run(
         "recipe_uri": f"s3://{artifacts}/{key}",
         "recipe_version": put.get("VersionId", ""),
         "recipe_hash": digest,
+        "approval": APPROVED,
         "output_uri": output_uri(settings.limits, request.run_name),
     }
     if request.platform == "sagemaker-training-job":
@@ -145,6 +156,20 @@ def prepare_run(
         plan["hyperpod"] = _hyperpod_plan(request, settings, rendered, sagemaker)
     _record_start(dynamodb, settings.runs_table, request, plan, execution_arn)
     return plan
+
+
+def import_plan(request: RunRequest, settings: Settings) -> dict[str, Any]:
+    """``CreateModelImportJob``'s names for an open-weight import (the state machine starts the job)."""
+    return {
+        "run_name": request.run_name,
+        "output_uri": output_uri(settings.limits, request.run_name),
+        "approval": APPROVED_IMPORTED,
+        "import": {
+            "job_name": run_plan.job_name(request.run_name, "import"),
+            "model_name": run_plan.job_name(request.run_name, "model"),
+            "client_token": run_plan.request_token(request.run_name, "import"),
+        },
+    }
 
 
 def _hyperpod_plan(request: RunRequest, settings: Settings, rendered: dict[str, Any], sagemaker: Any) -> dict[str, Any]:
@@ -243,24 +268,28 @@ def _checkpoint_in(manifest: object, where: str) -> str:
 
 
 def _record_start(dynamodb: Any, table: str, request: RunRequest, plan: dict[str, Any], execution_arn: str) -> None:
-    """The lineage record an auditor reads: input, recipe hash and data; the workflow completes it later."""
-    dynamodb.put_item(
-        TableName=table,
-        Item={
-            "run_name": {"S": request.run_name},
-            "status": {"S": "RUNNING"},
-            "execution_arn": {"S": execution_arn},
-            "technique": {"S": request.technique},
-            "platform": {"S": request.platform},
-            "base_model": {"S": request.base_model},
+    """The lineage record an auditor reads: input, recipe hash and data (or the imported weights' URI);
+    the workflow completes it later."""
+    item = {
+        "run_name": {"S": request.run_name},
+        "status": {"S": "RUNNING"},
+        "execution_arn": {"S": execution_arn},
+        "technique": {"S": request.technique},
+        "platform": {"S": request.platform},
+        "base_model": {"S": request.base_model},
+        "evaluation_dataset": {"S": request.evaluation_dataset},
+        "deploy_mode": {"S": request.deploy_mode},
+    }
+    if request.model_data:
+        item["model_data"] = {"S": request.model_data}
+    else:
+        item |= {
             "recipe": {"S": request.recipe},
             "recipe_uri": {"S": plan["recipe_uri"]},
             "recipe_hash": {"S": plan["recipe_hash"]},
             "training_data": {"S": request.training_data},
-            "evaluation_dataset": {"S": request.evaluation_dataset},
-            "deploy_mode": {"S": request.deploy_mode},
-        },
-    )
+        }
+    dynamodb.put_item(TableName=table, Item=item)
 
 
 def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str]:
@@ -290,7 +319,13 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
             lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment),
         )
     model = (state.get("imported") or {}).get("model_arn")
-    if model and state.get("delete_model", True):
+    if model and state.get("delete_model", True) and "import" in plan:
+        done += _ignoring(
+            ["ResourceNotFoundException"],
+            "delete imported model",
+            lambda: bedrock.delete_imported_model(modelIdentifier=model),
+        )
+    elif model and state.get("delete_model", True):
         done += _ignoring(
             ["ResourceNotFoundException"],
             "delete custom model",

@@ -192,3 +192,30 @@ def test_the_clean_up_handler_reports_what_it_did(clients, monkeypatch):
     result = steps.clean_up_run({"prepared": {"bedrock": {"job_arn": JOB_ARN}}}, LambdaContext())
 
     assert result == {"cleaned_up": ["stop customization job"]}
+
+
+IMPORTED = "arn:aws:bedrock:us-east-1:123456789012:imported-model/abcd1234efgh"
+
+
+def test_a_failed_open_weight_import_deletes_the_imported_model_not_a_custom_model(clients):
+    sagemaker, bedrock, _, bedrock_stub = clients
+    expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": IMPORTED})
+
+    done = steps.clean_up(
+        {"prepared": {"import": {"job_name": "r1-import"}}, "imported": {"model_arn": IMPORTED}},
+        sagemaker=sagemaker,
+        bedrock=bedrock,
+    )
+
+    assert done == ["delete imported model"]
+
+
+def test_an_imported_model_already_gone_is_tolerated_and_other_errors_propagate(clients):
+    sagemaker, bedrock, _, bedrock_stub = clients
+    state = {"prepared": {"import": {"job_name": "r1-import"}}, "imported": {"model_arn": IMPORTED}}
+    expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": IMPORTED}, "ResourceNotFoundException")
+    expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": IMPORTED}, "AccessDeniedException")
+
+    assert steps.clean_up(state, sagemaker=sagemaker, bedrock=bedrock) == []
+    with pytest.raises(ClientError, match="AccessDenied"):
+        steps.clean_up(state, sagemaker=sagemaker, bedrock=bedrock)

@@ -262,6 +262,7 @@ def test_sagemaker_run_puts_the_rendered_recipe_resolves_the_image_and_records_t
         "recipe_uri": f"s3://{ARTIFACTS}/{RECIPE_KEY}",
         "recipe_version": "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrH",
         "recipe_hash": digest,
+        "approval": "APPROVED",  # once it passes the gate, Serving may deploy it
         "output_uri": OUTPUT,
         "sagemaker": {
             "job_name": "r1-train",
@@ -403,3 +404,51 @@ def test_the_prepare_handler_takes_the_validated_state(catalog, clients, monkeyp
     assert_all_used(stubs)
     assert plan["bedrock"]["job_arn"] == JOB_ARN
     assert plan["recipe_uri"] == f"s3://{ARTIFACTS}/{RECIPE_KEY}"
+
+
+# --- open-weight import ------------------------------------------------------------------------------------------
+
+
+def test_an_open_weight_import_writes_no_recipe_and_records_the_weights_it_imports(catalog, clients):
+    made, stubs = clients
+    weights = f"s3://{DATASETS}/models/llama-support/"
+    item = {
+        "run_name": {"S": "r1"},
+        "status": {"S": "RUNNING"},
+        "execution_arn": {"S": EXECUTION},
+        "technique": {"S": "import"},
+        "platform": {"S": "bedrock"},
+        "base_model": {"S": "meta.llama3-1-8b-instruct-v1:0"},
+        "evaluation_dataset": {"S": EVAL},
+        "deploy_mode": {"S": "on-demand"},
+        "model_data": {"S": weights},
+    }
+    stubs["dynamodb"].add_response("put_item", {}, {"TableName": "acme-runs", "Item": item})
+    request = RunRequest(
+        run_name="r1",
+        technique="import",
+        base_model="meta.llama3-1-8b-instruct-v1:0",
+        recipe="",
+        training_data="",
+        evaluation_dataset=EVAL,
+        platform="bedrock",
+        deploy_mode="on-demand",
+        model_data=weights,
+    )
+
+    plan = prepare(request, catalog, made)
+
+    assert_all_used(stubs)  # no S3 write, no hub lookup, no Bedrock call: the state machine starts the import
+    assert (
+        plan
+        == {
+            "run_name": "r1",
+            "output_uri": f"s3://{ARTIFACTS}/runs/r1/output/",
+            "approval": "APPROVED_IMPORTED",  # served by its own ARN, never picked up by Serving
+            "import": {
+                "job_name": "r1-import",
+                "model_name": "r1-model",
+                "client_token": hashlib.sha256(b"r1/import").hexdigest()[:32],
+            },
+        }
+    )

@@ -117,6 +117,7 @@ def test_given_values_are_kept_and_the_state_is_sorted(catalog):
         "deploy_mode": "on-demand",
         "overrides": {"epochs": 3, "learning_rate": 2e-5, "replicas": 8},
         "thresholds": {**DEFAULT_THRESHOLDS, "token_f1": 0.6, "judge_score": 4.0, "min_judge_improvement": -0.5},
+        "model_data": None,
     }
     assert list(state["overrides"]) == ["epochs", "learning_rate", "replicas"]
     assert list(state["thresholds"]) == sorted(DEFAULT_THRESHOLDS)
@@ -432,3 +433,78 @@ def test_validate_run_rejects_a_missing_input(catalog):
 
     with pytest.raises(InvalidRunRequestError, match=r"^\(input\): None is not allowed; expected a JSON object$"):
         validate_run({"execution": "exec-42"}, settings, catalog)
+
+
+# --- open-weight import ----------------------------------------------------------------------------------------
+
+LLAMA = "meta.llama3-1-8b-instruct-v1:0"
+
+
+def import_event(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "technique": "import",
+        "base_model": LLAMA,
+        "model_data": f"s3://{DATASETS}/models/llama-support/",
+        "evaluation_dataset": f"s3://{DATASETS}/sets/eval.jsonl",
+        "deploy_mode": "on-demand",
+    }
+    base.update(fields)
+    return {key: value for key, value in base.items() if value is not None}
+
+
+def test_an_open_weight_import_needs_no_recipe_and_runs_on_bedrock(catalog):
+    request = check_request(import_event(), recipes=catalog, limits=LIMITS, execution_name="import-1")
+
+    assert (request.technique, request.platform, request.recipe, request.training_data) == (
+        "import",
+        "bedrock",
+        "",
+        "",
+    )
+    assert request.model_data == f"s3://{DATASETS}/models/llama-support/"
+    assert (request.base_model, request.deploy_mode, request.run_name) == (LLAMA, "on-demand", "import-1")
+    assert request.thresholds == DEFAULT_THRESHOLDS
+
+
+def test_an_import_names_every_problem_at_once(catalog):
+    payload = import_event(
+        base_model="Llama 3",
+        model_data="s3://other-bucket/models/x/",
+        deploy_mode="provisioned-throughput",
+        recipe="training/sft_lora",
+        evaluation_dataset=None,
+    )
+
+    with pytest.raises(InvalidRunRequestError) as error:
+        check_request(payload, recipes=catalog, limits=LIMITS, execution_name="import-1")
+
+    message = str(error.value)
+    assert "(input): ['recipe'] is not allowed; expected for technique import: run_name" in message
+    assert "base_model: 'Llama 3' is not allowed; expected the Bedrock model id to compare with" in message
+    assert (
+        "model_data: 's3://other-bucket/models/x/' is not allowed; expected an object in this environment's" in message
+    )
+    assert "evaluation_dataset: None is not allowed; expected an S3 URI" in message
+    assert "deploy_mode: 'provisioned-throughput' is not allowed; expected on-demand or none" in message
+
+
+def test_import_model_data_must_be_a_folder(catalog):
+    with pytest.raises(InvalidRunRequestError, match=r"model_data: .* expected a folder \(ending in '/'\)"):
+        check_request(
+            import_event(model_data=f"s3://{DATASETS}/models/weights.safetensors"),
+            recipes=catalog,
+            limits=LIMITS,
+            execution_name="import-1",
+        )
+
+
+def test_an_unknown_technique_names_import_among_the_allowed(catalog):
+    with pytest.raises(
+        InvalidRunRequestError, match=r"technique: 'rlhf' is not allowed; expected one of .*, cpt, import"
+    ):
+        check_request(
+            event(catalog, technique="sft_lora") | {"technique": "rlhf"},
+            recipes=catalog,
+            limits=LIMITS,
+            execution_name="e",
+        )

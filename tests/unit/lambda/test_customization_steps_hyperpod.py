@@ -30,7 +30,9 @@ from customization_steps import hyperpod_steps, steps
 from customization_steps.hyperpod_jobs import Images, Placement, base_name, job_objects, job_state
 from customization_steps.images import TrainingImageNotFoundError, hyperpod_images
 from customization_steps.request import Limits, RunRequest
-from eks_access.api import KubeApi, KubeApiError, Request, Response
+from eks_access.api import KubeApi, KubeApiError, Response
+from test_eks_access_api import FakeTransport as ScriptedTransport
+from test_eks_access_api import status_body
 
 from customization.recipes import Recipe, load_all, render
 
@@ -533,29 +535,13 @@ def test_a_region_without_nova_images_is_named(sagemaker):
 # --- hyperpod_steps: submit, status, remove ----------------------------------------------------------------------
 
 
-def status_body(code: int, reason: str, message: str) -> bytes:
-    return json.dumps(
-        {"kind": "Status", "apiVersion": "v1", "status": "Failure", "message": message, "reason": reason, "code": code}
-    ).encode()
-
-
 CREATED = Response(201, b"{}")
 EXISTS = Response(409, status_body(409, "AlreadyExists", "already exists"))
 NOT_FOUND = Response(404, status_body(404, "NotFound", "not found"))
 FORBIDDEN = Response(403, status_body(403, "Forbidden", 'User "lambda" cannot create resource "configmaps"'))
 
 
-class FakeTransport:
-    """Records every request and answers from a script, in order."""
-
-    def __init__(self, *responses: Response) -> None:
-        self.responses = list(responses)
-        self.requests: list[Request] = []
-
-    def __call__(self, request: Request) -> Response:
-        self.requests.append(request)
-        return self.responses.pop(0)
-
+class FakeTransport(ScriptedTransport):
     def calls(self) -> list[tuple[str, str]]:
         return [(request.method, request.url.removeprefix(ENDPOINT)) for request in self.requests]
 

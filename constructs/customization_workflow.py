@@ -61,6 +61,7 @@ TRANSIENT_ERRORS = [
     "Bedrock.InternalServerException",
     "SageMaker.ThrottlingException",
     "ThrottlingException",
+    "KubeApiTransientError",
 ]
 
 
@@ -177,7 +178,10 @@ class CustomizationWorkflow(Construct):
             iam.PolicyStatement(
                 actions=["kms:CreateGrant", "kms:DescribeKey"],
                 resources=[props.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
+                conditions={
+                    "StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
+                },
             )
         )
         self._acknowledge()
@@ -272,6 +276,27 @@ class CustomizationWorkflow(Construct):
         """
         props = self._props
         log_group = logs.LogGroup(self, "HyperPodJobsStepLogs", retention=props.log_retention, encryption_key=props.key)
+        # Its own group: HTTPS out (the cluster endpoint, STS and EKS), nothing else, and the cluster admits it on
+        # 443 only (the training nodes' group admits itself on every port, for EFA).
+        security_group = ec2.SecurityGroup(
+            self,
+            "HyperPodJobsStepSecurityGroup",
+            vpc=props.vpc,
+            allow_all_outbound=False,
+            description="Customization workflow HyperPod jobs step: HTTPS to the Kubernetes and AWS APIs",
+        )
+        security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "Kubernetes API, STS and EKS")
+        # L1, in this stack: the L2 rule would land in the Network stack, which this stack depends on.
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "ClusterAdmitsHyperPodJobsStep",
+            group_id=props.security_group.security_group_id,
+            source_security_group_id=security_group.security_group_id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            description="Workflow HyperPod jobs step to the Kubernetes API",
+        )
         function = lambda_.Function(
             self,
             "HyperPodJobsStep",
@@ -286,10 +311,11 @@ class CustomizationWorkflow(Construct):
             reserved_concurrent_executions=10,
             vpc=props.vpc,
             vpc_subnets=ec2.SubnetSelection(subnets=list(props.subnets)),
-            security_groups=[props.security_group],
+            security_groups=[security_group],
             environment={
                 "POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization",
                 "CLUSTER_NAME": target.cluster.cluster_name,
+                "HYPERPOD_NAMESPACE": target.namespace,
             },
             description="Customization workflow step: HyperPod jobs",
         )
@@ -426,27 +452,25 @@ class CustomizationWorkflow(Construct):
         validate.add_retry(
             errors=LAMBDA_TRANSIENT_ERRORS, interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3
         )
-        validate.add_catch(
-            self._notify("Notify rejected", "REJECTED").next(rejected),
-            errors=["InvalidRunRequestError"],
-            result_path="$.error",
-        )
+        notify_rejected = self._notify("Notify rejected", "REJECTED").next(rejected)
+        validate.add_catch(notify_rejected, errors=["InvalidRunRequestError"], result_path="$.error")
         validate.add_catch(self._failure, errors=["States.ALL"], result_path="$.error")
-        prepare = self._guarded(
-            tasks.LambdaInvoke(
-                self,
-                "Prepare",
-                lambda_function=self.prepare_fn,
-                payload=sfn.TaskInput.from_object(
-                    {
-                        "request": sfn.JsonPath.object_at("$.request"),
-                        "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
-                    }
-                ),
-                payload_response_only=True,
-                result_path="$.prepared",
-            )
+        prepare = tasks.LambdaInvoke(
+            self,
+            "Prepare",
+            lambda_function=self.prepare_fn,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "request": sfn.JsonPath.object_at("$.request"),
+                    "execution": sfn.JsonPath.string_at("$$.Execution.Id"),
+                }
+            ),
+            payload_response_only=True,
+            result_path="$.prepared",
         )
+        # A run name another execution holds: reject, touching nothing of that run (no clean-up, no record).
+        prepare.add_catch(notify_rejected, errors=["RunNameTakenError"], result_path="$.error")
+        self._guarded(prepare)
         evaluation = self._evaluation_chain()
         import_chain = self._import_chain(evaluation)
         platform = sfn.Choice(self, "Where to train?")
@@ -1014,9 +1038,12 @@ class CustomizationWorkflow(Construct):
             "Record failure",
             table=self.lineage_table,
             key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
-            update_expression="SET #status = :status, failure = :cause",
+            update_expression="SET #status = :status, failure = :cause, execution_arn = :execution",
+            # Never over another execution's record (a run that failed before claiming its name).
+            condition_expression="attribute_not_exists(run_name) OR execution_arn = :execution",
             expression_attribute_names={"#status": "status"},
             expression_attribute_values={
+                ":execution": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.Execution.Id")),
                 ":status": tasks.DynamoAttributeValue.from_string("FAILED"),
                 ":cause": tasks.DynamoAttributeValue.from_string(
                     sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.error"))

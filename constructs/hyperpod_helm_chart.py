@@ -73,7 +73,7 @@ class NovaJobTarget:
     """Where the customization workflow submits Nova jobs: the cluster, the namespace and group the
     workflow access grants, and the restricted group's instance type and node count."""
 
-    cluster: eks.Cluster
+    cluster: eks.ICluster
     namespace: str
     group: str
     instance_type: str

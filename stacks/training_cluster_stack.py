@@ -148,7 +148,7 @@ class TrainingClusterStack(PlatformStack):
                 self.hyperpod.node.add_dependency(chart.add_restricted_instance_group_dependencies(RIG_REGIONS))
                 chart.add_workflow_access(WORKFLOW_NAMESPACE, WORKFLOW_GROUP)
                 self.nova_jobs = NovaJobTarget(
-                    cluster=control_plane.cluster,
+                    cluster=cast(eks.ICluster, control_plane.cluster),
                     namespace=WORKFLOW_NAMESPACE,
                     group=WORKFLOW_GROUP,
                     instance_type=rig.instance_type,

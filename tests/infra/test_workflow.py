@@ -116,8 +116,15 @@ def test_a_hyperpod_job_is_released_before_its_checkpoint_is_imported(hyperpod_a
 
 def test_every_failure_removes_a_started_hyperpod_job_first(hyperpod_asl):
     states = hyperpod_asl["States"]
-    targets = {c["Next"] for s in states.values() for c in s.get("Catch", []) if c["ErrorEquals"] == ["States.ALL"]}
-    assert "HyperPod job to remove?" in targets
+    failure_path = {"Remove HyperPod job", "Clean up", "Record failure"}
+    targets = {
+        name: catch["Next"]
+        for name, state in states.items()
+        for catch in state.get("Catch", [])
+        if catch["ErrorEquals"] == ["States.ALL"] and name not in failure_path
+    }
+    assert len(targets) >= 15
+    assert set(targets.values()) == {"HyperPod job to remove?"}, targets
     started = states["HyperPod job to remove?"]
     assert started["Choices"] == [{"Variable": "$.prepared.hyperpod", "IsPresent": True, "Next": "Remove HyperPod job"}]
     assert started["Default"] == "Clean up"
@@ -392,3 +399,43 @@ def test_approved_runs_land_in_the_partition_serving_reads_unless_imported(any_a
     assert record["ExpressionAttributeValues"][":approved"] == {"S.$": "$.prepared.approval"}
     assert steps.APPROVED == APPROVED  # what Prepare writes is what the Serving stack queries
     assert steps.APPROVED_IMPORTED != APPROVED
+
+
+def test_a_taken_run_name_is_rejected_and_no_failure_touches_another_executions_record(any_asl):
+    states = any_asl["States"]
+    catches = states["Prepare"]["Catch"]
+    assert catches[0] == {"ErrorEquals": ["RunNameTakenError"], "ResultPath": "$.error", "Next": "Notify rejected"}
+    assert catches[-1]["ErrorEquals"] == ["States.ALL"]
+    assert "Clean up" not in reachable(any_asl, "Notify rejected")
+    record = states["Record failure"]["Parameters"]
+    assert record["ConditionExpression"] == "attribute_not_exists(run_name) OR execution_arn = :execution"
+    assert record["ExpressionAttributeValues"][":execution"] == {"S.$": "$$.Execution.Id"}
+
+
+def test_the_hyperpod_step_has_its_own_security_group_admitted_to_the_cluster_on_443_only(workflow):
+    template = workflow["prod"]
+    [group_id] = [
+        logical
+        for logical, group in template.find_resources("AWS::EC2::SecurityGroup").items()
+        if "HyperPodJobsStep" in logical
+    ]
+    group = template.find_resources("AWS::EC2::SecurityGroup")[group_id]["Properties"]
+    assert group["SecurityGroupEgress"] == [
+        {
+            "CidrIp": "0.0.0.0/0",
+            "Description": "Kubernetes API, STS and EKS",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+    [ingress] = template.find_resources("AWS::EC2::SecurityGroupIngress").values()
+    assert ingress["Properties"]["SourceSecurityGroupId"] == {"Fn::GetAtt": [group_id, "GroupId"]}
+    assert (ingress["Properties"]["FromPort"], ingress["Properties"]["ToPort"]) == (443, 443)
+    [function] = [
+        f
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "customization_steps.hyperpod_steps.handle"
+    ]
+    assert function["Properties"]["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [group_id, "GroupId"]}]
+    assert function["Properties"]["Environment"]["Variables"]["HYPERPOD_NAMESPACE"] == "default"

@@ -2,25 +2,70 @@
 
 The cluster's API endpoint is private, so this function runs in the VPC and talks to the
 Kubernetes API directly (Step Functions' EKS integration needs a public endpoint). Its role is
-mapped, by an EKS access entry, to edit rights in the training namespace only. Every step is
-safe to retry: objects that already exist are left as they are, objects already gone are skipped.
+mapped, by an EKS access entry, to a Role in the training namespace that may create and delete a
+run's objects and read its PyTorchJobs, nothing more. Every step is safe to retry: objects that
+already exist are left as they are, objects already gone are skipped. An overloaded or unreachable
+API server raises :class:`KubeApiTransientError`, which the state machine retries; and the step
+creates only the kinds of object a Nova run has, in its own namespace, whatever its event says.
 """
 
 from __future__ import annotations
 
 import os
+import urllib.error
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from eks_access.api import KubeApi, describe_endpoint, urllib_transport
+from botocore.exceptions import ClientError
+from eks_access.api import KubeApi, KubeApiError, describe_endpoint, urllib_transport
 from eks_access.token import eks_token
 
 from customization_steps.clients import client
-from customization_steps.hyperpod_jobs import job_state
+from customization_steps.hyperpod_jobs import CONFIG_MAPS, PYTORCH_JOBS, SERVICES, STATEFUL_SETS, job_state
 
 logger = Logger()
 tracer = Tracer()
+
+
+class KubeApiTransientError(Exception):
+    """The API server was busy, failing or out of reach; another try later may succeed (the state machine
+    retries this name)."""
+
+
+# Kind -> the collection it is created in: all a Nova run creates.
+COLLECTIONS = {
+    "ConfigMap": CONFIG_MAPS,
+    "PyTorchJob": PYTORCH_JOBS,
+    "Service": SERVICES,
+    "StatefulSet": STATEFUL_SETS,
+}
+NAME_PREFIXES = ("nova-", "training-config-nova-")
+THROTTLED = ("ThrottlingException", "TooManyRequestsException", "ServiceUnavailableException")
+
+
+def check_plan(plan: object, namespace: str) -> dict[str, Any]:
+    """Prepare's plan, if every object is a kind a Nova run has, in ``namespace``, under a run's name."""
+    if not isinstance(plan, dict) or not isinstance(plan.get("objects"), list) or "primary" not in plan:
+        raise ValueError(f"hyperpod: {plan!r:.200} is not allowed; expected Prepare's plan (objects, primary)")
+    for obj in plan["objects"]:
+        body = obj.get("body", {}) if isinstance(obj, dict) else {}
+        kind, name = body.get("kind"), obj.get("name") if isinstance(obj, dict) else None
+        path = COLLECTIONS.get(str(kind), "").format(namespace=namespace)
+        metadata = body.get("metadata", {})
+        if (
+            not path
+            or obj.get("path") != path
+            or not isinstance(name, str)
+            or not name.startswith(NAME_PREFIXES)
+            or metadata.get("name") != name
+            or metadata.get("namespace") != namespace
+        ):
+            allowed = f"{', '.join(COLLECTIONS)} named nova-... in namespace {namespace!r}"
+            raise ValueError(
+                f"hyperpod.objects: {kind} {name!r} at {obj.get('path')!r} is not allowed; expected {allowed}"
+            )
+    return plan
 
 
 def submit_objects(plan: dict[str, Any], api: KubeApi) -> list[str]:
@@ -35,18 +80,21 @@ def submit_objects(plan: dict[str, Any], api: KubeApi) -> list[str]:
 
 
 def job_status(plan: dict[str, Any], api: KubeApi) -> str:
-    """``Succeeded`` when the primary PyTorchJob succeeded; ``Failed`` when any of the run's PyTorchJobs
-    failed (a PPO role dying fails the run at once); else ``Running``."""
+    """``Succeeded`` once the primary PyTorchJob succeeded (PPO's serving roles may exit badly after it);
+    before that, ``Failed`` when any of the run's PyTorchJobs failed (a PPO role dying ends the run);
+    else ``Running``."""
     primary = plan["primary"]
     states = {
         obj["name"]: job_state(api.get(f"{obj['path']}/{obj['name']}"))
         for obj in plan["objects"]
         if obj["body"].get("kind") == "PyTorchJob"
     }
-    if "Failed" in states.values():
+    if states.get(primary["name"]) == "Succeeded":
+        return "Succeeded"
+    if "Failed" in states.values() or primary["name"] not in states:
         logger.info("job failed", extra={"jobs": states})
         return "Failed"
-    return states.get(primary["name"], "Failed")
+    return "Running"
 
 
 def remove_objects(plan: dict[str, Any], api: KubeApi) -> list[str]:
@@ -80,8 +128,17 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     action = event.get("action")
     if action not in ACTIONS:
         raise ValueError(f"action: {action!r} is not allowed; expected one of {', '.join(ACTIONS)}")
-    plan = event.get("hyperpod")
-    if not isinstance(plan, dict) or "objects" not in plan or "primary" not in plan:
-        raise ValueError(f"hyperpod: {plan!r:.200} is not allowed; expected Prepare's plan (objects, primary)")
-    result: object = ACTIONS[action](plan, _api())
+    plan = check_plan(event.get("hyperpod"), os.environ["HYPERPOD_NAMESPACE"])
+    try:
+        result: object = ACTIONS[action](plan, _api())
+    except KubeApiError as error:
+        if error.status == 429 or error.status >= 500:
+            raise KubeApiTransientError(str(error)) from error
+        raise
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
+        raise KubeApiTransientError(f"the cluster's API server is out of reach: {error}") from error
+    except ClientError as error:
+        if error.response["Error"]["Code"] in THROTTLED:
+            raise KubeApiTransientError(str(error)) from error
+        raise
     return {RESULT_KEYS[action]: result}

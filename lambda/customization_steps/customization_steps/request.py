@@ -34,8 +34,9 @@ THRESHOLDS: dict[str, tuple[float, float, float]] = {
 }
 # Importing open-weight weights trained elsewhere (Bedrock Custom Model Import): no recipe, no training.
 IMPORT = "import"
-# A Bedrock foundation model id (or cross-Region profile) to compare an imported model with.
-FOUNDATION_MODEL_ID = re.compile(r"^((us|eu|apac)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
+# A Bedrock foundation model id to compare an imported model with; the workflow adds the environment's
+# cross-Region prefix (workflow.inference_profile_prefix) itself, so the id has none.
+FOUNDATION_MODEL_ID = re.compile(r"^(?!(us|eu|apac)\.)[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
 # Imported models are invoked on demand by their ARN; provisioned throughput is for customized models.
 IMPORT_DEPLOY_MODES = ("on-demand", "none")
 IMPORT_KEYS = ("run_name", "technique", "base_model", "model_data", "evaluation_dataset", "thresholds", "deploy_mode")
@@ -182,6 +183,10 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
             )
         )
 
+    if "model_data" in event:
+        problems.append(
+            _problem("model_data", event["model_data"], f"none for {technique}: it is for technique import")
+        )
     overrides = event.get("overrides", {})
     if not isinstance(overrides, dict):
         problems.append(_problem("overrides", overrides, "an object with " + ", ".join(TUNABLE)))
@@ -269,7 +274,10 @@ def _check_import(event: dict[str, Any], limits: Limits, execution_name: str) ->
     if not isinstance(base_model, str) or not FOUNDATION_MODEL_ID.match(base_model):
         problems.append(
             _problem(
-                "base_model", base_model, "the Bedrock model id to compare with, e.g. meta.llama3-1-8b-instruct-v1:0"
+                "base_model",
+                base_model,
+                "the Bedrock model id to compare with, without a us./eu./apac. prefix, "
+                "e.g. meta.llama3-1-8b-instruct-v1:0",
             )
         )
     model_data = _s3("model_data", event.get("model_data"), limits.datasets_bucket, problems)

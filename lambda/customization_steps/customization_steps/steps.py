@@ -123,6 +123,14 @@ def prepare_run(
     digest = recipe_hash(rendered)
     key = run_plan.recipe_key(request.run_name)
     artifacts = settings.limits.artifacts_bucket
+    # Claim the run name before anything is written or started under it.
+    _record_start(
+        dynamodb,
+        settings.runs_table,
+        request,
+        {"recipe_uri": f"s3://{artifacts}/{key}", "recipe_hash": digest},
+        execution_arn,
+    )
     put = s3.put_object(
         Bucket=artifacts,
         Key=key,
@@ -154,7 +162,6 @@ def prepare_run(
         plan["bedrock"] = {"job_arn": _start_customization(bedrock, job), "job_name": job["jobName"]}
     elif request.platform == "hyperpod":
         plan["hyperpod"] = _hyperpod_plan(request, settings, rendered, sagemaker)
-    _record_start(dynamodb, settings.runs_table, request, plan, execution_arn)
     return plan
 
 
@@ -202,6 +209,10 @@ def _start_customization(bedrock: Any, job: dict[str, Any]) -> str:
                 raise error from None
             raise
         return str(existing["jobArn"])
+
+
+class RunNameTakenError(Exception):
+    """Another execution recorded a run under this name; the state machine rejects the run (matches this name)."""
 
 
 MAX_OUTPUT_ARCHIVE_BYTES = 64 * 1024 * 1024
@@ -289,7 +300,21 @@ def _record_start(dynamodb: Any, table: str, request: RunRequest, plan: dict[str
             "recipe_hash": {"S": plan["recipe_hash"]},
             "training_data": {"S": request.training_data},
         }
-    dynamodb.put_item(TableName=table, Item=item)
+    try:
+        # A retry of this execution may write again; another execution may not take the name.
+        dynamodb.put_item(
+            TableName=table,
+            Item=item,
+            ConditionExpression="attribute_not_exists(run_name) OR execution_arn = :execution",
+            ExpressionAttributeValues={":execution": {"S": execution_arn}},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        raise RunNameTakenError(
+            f"run_name: {request.run_name!r} is not allowed; expected a name no earlier run in this environment "
+            "used (the lineage table has it)"
+        ) from error
 
 
 def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str]:
@@ -319,11 +344,14 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
             lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment),
         )
     model = (state.get("imported") or {}).get("model_arn")
-    if model and state.get("delete_model", True) and "import" in plan:
+    if "import" in plan and state.get("delete_model", True):
+        # Before its ARN was read, the model is known by the name the run gave it (if the job got that far;
+        # Bedrock cannot stop an import job, so one still running may create it after this).
+        imported = model or plan["import"]["model_name"]
         done += _ignoring(
             ["ResourceNotFoundException"],
             "delete imported model",
-            lambda: bedrock.delete_imported_model(modelIdentifier=model),
+            lambda: bedrock.delete_imported_model(modelIdentifier=imported),
         )
     elif model and state.get("delete_model", True):
         done += _ignoring(

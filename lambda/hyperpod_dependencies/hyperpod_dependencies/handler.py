@@ -24,7 +24,7 @@ import boto3
 from hyperpod_dependencies import chart_source, helm, kube_auth
 from hyperpod_dependencies.kubectl import Kubectl
 from hyperpod_dependencies.rig import RigInstaller, RigTargets, region_of
-from hyperpod_dependencies.workflow_access import GROUP_PATTERN, WorkflowAccess
+from hyperpod_dependencies.workflow_access import GROUP_PATTERN, ROLE_NAME, WorkflowAccess
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
@@ -226,7 +226,8 @@ def _handle_access(request_type: str, properties: dict[str, Any], installer: Cha
             installer.revoke_workflow(cluster_name, access, Path(scratch))
         else:
             installer.grant_workflow(cluster_name, access, Path(scratch))
-    return {"PhysicalResourceId": f"{cluster_name}/{access.namespace}/{access.group}"}
+    # The Role's name is fixed: a new group updates the binding in place, a new namespace replaces it.
+    return {"PhysicalResourceId": f"{cluster_name}/{access.namespace}/{ROLE_NAME}"}
 
 
 def _client(name: str) -> Any:

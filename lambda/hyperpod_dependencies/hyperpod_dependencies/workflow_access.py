@@ -2,8 +2,8 @@
 
 EKS access policies cannot name kubeflow.org's PyTorchJobs, so the workflow's role is mapped (by
 an EKS access entry in the Workflow stack) to a group, and this Role gives that group exactly what
-a Nova run creates, reads and deletes in the training namespace: ConfigMaps, PyTorchJobs and,
-for PPO's generation servers, a Service and a StatefulSet.
+a Nova run creates and deletes in the training namespace (ConfigMaps, PyTorchJobs and, for PPO's
+generation servers, a Service and a StatefulSet), and reading its PyTorchJobs.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any
 from hyperpod_dependencies.kubectl import Kubectl
 
 ROLE_NAME = "nova-customization-workflow"
-VERBS = ["create", "get", "delete"]
+# The workflow reads only its PyTorchJobs (their status); the rest it creates and deletes.
 RULES = [
-    {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": VERBS},
-    {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": VERBS},
-    {"apiGroups": ["kubeflow.org"], "resources": ["pytorchjobs"], "verbs": VERBS},
+    {"apiGroups": [""], "resources": ["configmaps", "services"], "verbs": ["create", "delete"]},
+    {"apiGroups": ["apps"], "resources": ["statefulsets"], "verbs": ["create", "delete"]},
+    {"apiGroups": ["kubeflow.org"], "resources": ["pytorchjobs"], "verbs": ["create", "get", "delete"]},
 ]
 GROUP_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$")
 

@@ -202,7 +202,10 @@ def test_a_failed_open_weight_import_deletes_the_imported_model_not_a_custom_mod
     expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": IMPORTED})
 
     done = steps.clean_up(
-        {"prepared": {"import": {"job_name": "r1-import"}}, "imported": {"model_arn": IMPORTED}},
+        {
+            "prepared": {"import": {"job_name": "r1-import", "model_name": "r1-model"}},
+            "imported": {"model_arn": IMPORTED},
+        },
         sagemaker=sagemaker,
         bedrock=bedrock,
     )
@@ -212,10 +215,26 @@ def test_a_failed_open_weight_import_deletes_the_imported_model_not_a_custom_mod
 
 def test_an_imported_model_already_gone_is_tolerated_and_other_errors_propagate(clients):
     sagemaker, bedrock, _, bedrock_stub = clients
-    state = {"prepared": {"import": {"job_name": "r1-import"}}, "imported": {"model_arn": IMPORTED}}
+    state = {
+        "prepared": {"import": {"job_name": "r1-import", "model_name": "r1-model"}},
+        "imported": {"model_arn": IMPORTED},
+    }
     expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": IMPORTED}, "ResourceNotFoundException")
     expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": IMPORTED}, "AccessDeniedException")
 
     assert steps.clean_up(state, sagemaker=sagemaker, bedrock=bedrock) == []
     with pytest.raises(ClientError, match="AccessDenied"):
         steps.clean_up(state, sagemaker=sagemaker, bedrock=bedrock)
+
+
+def test_an_import_that_failed_before_its_arn_was_read_deletes_the_model_by_its_name(clients):
+    sagemaker, bedrock, _, bedrock_stub = clients
+    expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": "r1-model"})
+
+    done = steps.clean_up(
+        {"prepared": {"import": {"job_name": "r1-import", "model_name": "r1-model"}}},
+        sagemaker=sagemaker,
+        bedrock=bedrock,
+    )
+
+    assert done == ["delete imported model"]

@@ -30,7 +30,7 @@ from customization_steps import hyperpod_steps, steps
 from customization_steps.hyperpod_jobs import Images, Placement, base_name, job_objects, job_state
 from customization_steps.images import TrainingImageNotFoundError, hyperpod_images
 from customization_steps.request import Limits, RunRequest
-from eks_access.api import KubeApi, KubeApiError, Response
+from eks_access.api import KubeApi, KubeApiError, Request, Response
 from test_eks_access_api import FakeTransport as ScriptedTransport
 from test_eks_access_api import status_body
 
@@ -144,10 +144,6 @@ def test_base_name_of_a_48_character_run_name_fits_45_characters():
 def test_base_names_differ_for_names_that_differ_only_in_case():
     assert base_name("Run1") == "nova-run1-9cac1c3d"
     assert base_name("run1") == "nova-run1-34e9aede"
-
-
-def test_base_name_is_stable_for_the_same_run_name():
-    assert base_name("Run1") == base_name("Run1")
 
 
 # --- job_objects: SFT, DPO, CPT ----------------------------------------------------------------------------------
@@ -595,8 +591,9 @@ PPO_JOBS = [f"{PYTORCH_JOBS}/{R1}-{role}" for role in ("rm", "cm", "am", "at")]
         ([job("Running")] * 3 + [job("Succeeded")], "Succeeded"),
         ([job("Running")] * 3 + [NOT_FOUND], "Failed"),
         ([job("Running"), job("Failed"), job("Running"), job("Running")], "Failed"),
+        ([job("Failed"), job("Running"), job("Running"), job("Succeeded")], "Succeeded"),
     ],
-    ids=["running", "actor-train-succeeded", "actor-train-gone", "critic-failed"],
+    ids=["running", "actor-train-succeeded", "actor-train-gone", "critic-failed", "reward-exited-after-success"],
 )
 def test_status_reads_every_pytorch_job_and_any_failure_fails_the_run(catalog, answers, state):
     api, transport = kube(*answers)
@@ -623,6 +620,12 @@ def test_remove_deletes_newest_first_and_skips_what_is_gone(catalog):
 
 
 # --- hyperpod_steps: the handler ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def namespace_setting(monkeypatch):
+    """The construct sets the function's namespace; the handler checks every object against it."""
+    monkeypatch.setenv("HYPERPOD_NAMESPACE", NAMESPACE)
 
 
 @pytest.fixture
@@ -845,7 +848,16 @@ def expect_put_and_record(stubs: dict[str, Stubber]) -> None:
             "SSEKMSKeyId": KMS_KEY,
         },
     )
-    stubs["dynamodb"].add_response("put_item", {}, {"TableName": "acme-runs", "Item": ANY})
+    stubs["dynamodb"].add_response(
+        "put_item",
+        {},
+        {
+            "TableName": "acme-runs",
+            "Item": ANY,
+            "ConditionExpression": "attribute_not_exists(run_name) OR execution_arn = :execution",
+            "ExpressionAttributeValues": ANY,
+        },
+    )
 
 
 def prepare(
@@ -962,3 +974,83 @@ def test_settings_place_hyperpod_runs_from_the_environment():
 
 def test_settings_without_a_namespace_have_no_hyperpod_placement():
     assert steps.Settings.from_environment(ENVIRONMENT).hyperpod is None
+
+
+# --- hyperpod_steps: what the handler accepts, and which errors are worth another try --------------------------
+
+
+def tampered(catalog: dict[str, Recipe], change: Any) -> dict[str, Any]:
+    plan = json.loads(json.dumps(sft_plan(catalog)))
+    change(plan["objects"][1])
+    return plan
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda obj: obj["body"].update(kind="ClusterRoleBinding"),
+        lambda obj: obj.update(path="/apis/kubeflow.org/v1/namespaces/kube-system/pytorchjobs"),
+        lambda obj: obj["body"]["metadata"].update(namespace="kube-system"),
+        lambda obj: (obj.update(name="miner"), obj["body"]["metadata"].update(name="miner")),
+    ],
+    ids=["foreign-kind", "other-namespace-path", "other-namespace-metadata", "not-a-run-name"],
+)
+def test_the_handler_creates_only_a_nova_runs_objects_in_its_namespace(catalog, no_cluster, change):
+    with pytest.raises(ValueError, match=r"^hyperpod\.objects: .* is not allowed; expected ConfigMap, PyTorchJob"):
+        hyperpod_steps.handle({"action": "submit", "hyperpod": tampered(catalog, change)}, LambdaContext())
+
+
+def failing_api(error: Exception) -> KubeApi:
+    def transport(request: Request) -> Response:
+        raise error
+
+    return KubeApi(ENDPOINT, lambda: "k8s-aws-v1.TOKEN", transport)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [Response(503, b"upstream connect error"), Response(429, status_body(429, "TooManyRequests", "slow down"))],
+    ids=["503", "429"],
+)
+def test_a_busy_api_server_is_a_transient_error(catalog, monkeypatch, answer):
+    api, _ = kube(answer)
+    monkeypatch.setattr(hyperpod_steps, "_api", lambda: api)
+
+    with pytest.raises(hyperpod_steps.KubeApiTransientError, match=str(answer.status)):
+        hyperpod_steps.handle({"action": "status", "hyperpod": sft_plan(catalog)}, LambdaContext())
+
+
+def test_an_unreachable_api_server_is_a_transient_error(catalog, monkeypatch):
+    import urllib.error
+
+    api = failing_api(urllib.error.URLError("timed out"))
+    monkeypatch.setattr(hyperpod_steps, "_api", lambda: api)
+
+    with pytest.raises(hyperpod_steps.KubeApiTransientError, match="out of reach"):
+        hyperpod_steps.handle({"action": "remove", "hyperpod": sft_plan(catalog)}, LambdaContext())
+
+
+def test_a_throttled_describe_cluster_is_transient_and_access_denied_is_not(catalog, monkeypatch):
+    def throttled() -> KubeApi:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "DescribeCluster")
+
+    def denied() -> KubeApi:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeCluster")
+
+    event = {"action": "submit", "hyperpod": sft_plan(catalog)}
+    monkeypatch.setattr(hyperpod_steps, "_api", throttled)
+    with pytest.raises(hyperpod_steps.KubeApiTransientError, match="Rate exceeded"):
+        hyperpod_steps.handle(event, LambdaContext())
+    monkeypatch.setattr(hyperpod_steps, "_api", denied)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        hyperpod_steps.handle(event, LambdaContext())
+
+
+def test_a_forbidden_answer_is_not_retried(catalog, monkeypatch):
+    api, _ = kube(FORBIDDEN)
+    monkeypatch.setattr(hyperpod_steps, "_api", lambda: api)
+
+    with pytest.raises(KubeApiError) as raised:
+        hyperpod_steps.handle({"action": "submit", "hyperpod": sft_plan(catalog)}, LambdaContext())
+
+    assert not isinstance(raised.value, hyperpod_steps.KubeApiTransientError) and raised.value.status == 403

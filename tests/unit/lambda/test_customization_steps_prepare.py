@@ -178,6 +178,16 @@ def lineage_item(platform: str, recipe_hash: Any, execution: str = EXECUTION) ->
     }
 
 
+def recorded(item: Any, execution: str = EXECUTION) -> dict[str, Any]:
+    """PutItem's parameters: the record, written only if no other execution took the run name."""
+    return {
+        "TableName": "acme-runs",
+        "Item": item,
+        "ConditionExpression": "attribute_not_exists(run_name) OR execution_arn = :execution",
+        "ExpressionAttributeValues": {":execution": {"S": execution}},
+    }
+
+
 def canonical_hash(body: bytes) -> str:
     """The documented recipe hash: SHA-256 of the content as sorted, compact JSON."""
     data = yaml.safe_load(body)
@@ -242,7 +252,7 @@ def test_sagemaker_run_puts_the_rendered_recipe_resolves_the_image_and_records_t
     expect_put_recipe(stubs["s3"], body)
     expect_hub(stubs["sagemaker"])
     item = lineage_item("sagemaker-training-job", recipe_hash)
-    stubs["dynamodb"].add_response("put_item", {}, {"TableName": "acme-runs", "Item": item})
+    stubs["dynamodb"].add_response("put_item", {}, recorded(item))
 
     plan = prepare(request_for(catalog, overrides={"epochs": 3}), catalog, made)
 
@@ -285,15 +295,16 @@ def test_the_same_run_renders_the_same_bytes_and_hash(catalog, clients):
     for body in bodies:
         expect_put_recipe(stubs["s3"], body)
         expect_hub(stubs["sagemaker"])
-        stubs["dynamodb"].add_response("put_item", {}, {"TableName": "acme-runs", "Item": ANY})
+        stubs["dynamodb"].add_response("put_item", {}, recorded(ANY))
         plans.append(prepare(request_for(catalog), catalog, made))
 
     assert bodies[0].value == bodies[1].value
     assert plans[0]["recipe_hash"] == plans[1]["recipe_hash"]
 
 
-def test_a_missing_training_image_stops_before_the_lineage_record(catalog, clients):
+def test_a_missing_training_image_fails_the_run_after_its_name_is_claimed(catalog, clients):
     made, stubs = clients
+    stubs["dynamodb"].add_response("put_item", {}, recorded(ANY))  # the failure path marks it FAILED
     expect_put_recipe(stubs["s3"], Captured())
     stubs["sagemaker"].add_response(
         "describe_hub_content",
@@ -303,7 +314,7 @@ def test_a_missing_training_image_stops_before_the_lineage_record(catalog, clien
 
     with pytest.raises(steps.images.TrainingImageNotFoundError, match="no SFT recipe \\(LoRA\\)"):
         prepare(request_for(catalog), catalog, made)
-    assert_all_used(stubs)  # no put_item was queued: a call would have raised UnStubbedResponseError
+    assert_all_used(stubs)
 
 
 # --- Bedrock -----------------------------------------------------------------------------------------------------
@@ -319,7 +330,7 @@ def test_bedrock_run_starts_the_customization_job_with_validation_data(catalog, 
         bedrock_job_request(validationDataConfig={"validators": [{"s3Uri": VALIDATION}]}),
     )
     item = lineage_item("bedrock", recipe_hash)
-    stubs["dynamodb"].add_response("put_item", {}, {"TableName": "acme-runs", "Item": item})
+    stubs["dynamodb"].add_response("put_item", {}, recorded(item))
 
     plan = prepare(request_for(catalog, platform="bedrock", validation_data=VALIDATION), catalog, made)
 
@@ -345,7 +356,7 @@ def test_a_retry_finds_the_job_already_started_by_name(catalog, clients, code, m
         "create_model_customization_job", code, message, 400, expected_params=bedrock_job_request()
     )
     stubs["bedrock"].add_response("get_model_customization_job", existing_job(), {"jobIdentifier": "r1-customize"})
-    stubs["dynamodb"].add_response("put_item", {}, {"TableName": "acme-runs", "Item": ANY})
+    stubs["dynamodb"].add_response("put_item", {}, recorded(ANY))
 
     plan = prepare(request_for(catalog, platform="bedrock"), catalog, made)
 
@@ -355,6 +366,7 @@ def test_a_retry_finds_the_job_already_started_by_name(catalog, clients, code, m
 
 def test_a_real_validation_error_is_not_hidden_by_the_lookup(catalog, clients):
     made, stubs = clients
+    stubs["dynamodb"].add_response("put_item", {}, recorded(ANY))
     expect_put_recipe(stubs["s3"], Captured())
     stubs["bedrock"].add_client_error(
         "create_model_customization_job", "ValidationException", "Training data has 3 records; 8 is the minimum", 400
@@ -372,8 +384,9 @@ def test_a_real_validation_error_is_not_hidden_by_the_lookup(catalog, clients):
 
 
 @pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException", "ServiceQuotaExceededException"])
-def test_other_bedrock_errors_propagate_without_a_lookup_or_a_record(catalog, clients, code):
+def test_other_bedrock_errors_propagate_without_a_lookup(catalog, clients, code):
     made, stubs = clients
+    stubs["dynamodb"].add_response("put_item", {}, recorded(ANY))
     expect_put_recipe(stubs["s3"], Captured())
     stubs["bedrock"].add_client_error("create_model_customization_job", code, "no", 400)
 
@@ -395,7 +408,7 @@ def test_the_prepare_handler_takes_the_validated_state(catalog, clients, monkeyp
     expect_put_recipe(stubs["s3"], Captured())
     stubs["bedrock"].add_response("create_model_customization_job", {"jobArn": JOB_ARN}, bedrock_job_request())
     stubs["dynamodb"].add_response(
-        "put_item", {}, {"TableName": "acme-runs", "Item": lineage_item("bedrock", ANY, execution="exec-arn")}
+        "put_item", {}, recorded(lineage_item("bedrock", ANY, execution="exec-arn"), execution="exec-arn")
     )
     state = request_for(catalog, platform="bedrock").as_state()
 
@@ -423,7 +436,7 @@ def test_an_open_weight_import_writes_no_recipe_and_records_the_weights_it_impor
         "deploy_mode": {"S": "on-demand"},
         "model_data": {"S": weights},
     }
-    stubs["dynamodb"].add_response("put_item", {}, {"TableName": "acme-runs", "Item": item})
+    stubs["dynamodb"].add_response("put_item", {}, recorded(item))
     request = RunRequest(
         run_name="r1",
         technique="import",
@@ -452,3 +465,23 @@ def test_an_open_weight_import_writes_no_recipe_and_records_the_weights_it_impor
             },
         }
     )
+
+
+def test_a_run_name_another_execution_took_is_rejected_before_anything_is_written(catalog, clients):
+    made, stubs = clients
+    stubs["dynamodb"].add_client_error(
+        "put_item", "ConditionalCheckFailedException", "The conditional request failed", 400, recorded(ANY)
+    )
+
+    with pytest.raises(steps.RunNameTakenError, match=r"^run_name: 'r1' is not allowed; expected a name no earlier"):
+        prepare(request_for(catalog, platform="bedrock"), catalog, made)
+
+    assert_all_used(stubs)  # no recipe was put and no Bedrock job started: neither was queued
+
+
+def test_other_lineage_write_errors_propagate(catalog, clients):
+    made, stubs = clients
+    stubs["dynamodb"].add_client_error("put_item", "ProvisionedThroughputExceededException", "slow down", 400)
+
+    with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
+        prepare(request_for(catalog, platform="bedrock"), catalog, made)

@@ -508,3 +508,19 @@ def test_an_unknown_technique_names_import_among_the_allowed(catalog):
             limits=LIMITS,
             execution_name="e",
         )
+
+
+def test_an_import_base_model_takes_no_cross_region_prefix(catalog):
+    with pytest.raises(
+        InvalidRunRequestError, match=r"base_model: 'us\.meta\.llama3-1-8b-instruct-v1:0' is not allowed"
+    ):
+        check_request(import_event(base_model="us." + LLAMA), recipes=catalog, limits=LIMITS, execution_name="i-1")
+
+
+def test_model_data_belongs_to_imports_only(catalog):
+    with pytest.raises(
+        InvalidRunRequestError, match=r"model_data: 's3://.*' is not allowed; expected none for sft_lora"
+    ):
+        check_request(
+            event(catalog, model_data=f"s3://{DATASETS}/models/x/"), recipes=catalog, limits=LIMITS, execution_name="e"
+        )

@@ -60,24 +60,59 @@ def test_create_and_update_apply_the_role_and_its_binding(request_type):
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
 
 
-def test_the_role_allows_only_what_a_nova_run_creates_reads_and_deletes():
+def test_the_role_allows_creating_and_deleting_a_runs_objects_and_reading_only_its_jobs():
     _, runner = run("Create")
 
     rules = runner.manifests[0]["items"][0]["rules"]
     granted = {
         (group, resource, verb)
-        for r in rules
-        for group in r["apiGroups"]
-        for resource in r["resources"]
-        for verb in r["verbs"]
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
     }
-    expected_resources = {
-        ("", "configmaps"),
-        ("", "services"),
-        ("apps", "statefulsets"),
-        ("kubeflow.org", "pytorchjobs"),
+    assert granted == {
+        ("", "configmaps", "create"),
+        ("", "configmaps", "delete"),
+        ("", "services", "create"),
+        ("", "services", "delete"),
+        ("apps", "statefulsets", "create"),
+        ("apps", "statefulsets", "delete"),
+        ("kubeflow.org", "pytorchjobs", "create"),
+        ("kubeflow.org", "pytorchjobs", "get"),
+        ("kubeflow.org", "pytorchjobs", "delete"),
     }
-    assert granted == {(g, r, v) for g, r in expected_resources for v in ("create", "get", "delete")}
+
+
+def test_every_object_a_run_creates_is_one_the_role_lets_it_create_and_delete():
+    from customization_steps.hyperpod_steps import COLLECTIONS
+    from hyperpod_dependencies.workflow_access import RULES
+
+    plural = {
+        "ConfigMap": "configmaps",
+        "PyTorchJob": "pytorchjobs",
+        "Service": "services",
+        "StatefulSet": "statefulsets",
+    }
+    allowed = {(r, v) for rule in RULES for r in rule["resources"] for v in rule["verbs"]}
+    for kind in COLLECTIONS:
+        assert {(plural[kind], "create"), (plural[kind], "delete")} <= allowed, kind
+        assert COLLECTIONS[kind].rsplit("/", 1)[-1] == plural[kind]
+    assert ("pytorchjobs", "get") in allowed  # the status step reads the jobs
+
+
+def test_a_new_group_updates_the_binding_in_place():
+    eks, sts = clients()
+    runner = ManifestRunner()
+    with Stubber(eks) as stub:
+        stub.add_response("describe_cluster", DESCRIBED, {"name": "prod-orchestrator"})
+        result = handle(
+            access_event("Update", Group="ml-platform-jobs"), ChartInstaller(eks, sts, runner, lambda _: b"")
+        )
+
+    # The same physical id whatever the group: CloudFormation sends no Delete that would remove the new binding.
+    assert result["PhysicalResourceId"] == "prod-orchestrator/default/nova-customization-workflow"
+    assert runner.manifests[0]["items"][1]["subjects"][0]["name"] == "ml-platform-jobs"
 
 
 def test_delete_removes_both_and_tolerates_them_being_gone():

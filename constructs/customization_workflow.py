@@ -33,7 +33,14 @@ from constructs.bundled_python_code import REPO, bundled_python_code, pure_pytho
 from constructs.data_stores import DataStores
 from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import LAMBDA_BASIC_EXECUTION_FINDING, acknowledge, nag_arn, nag_environment
-from constructs.workflow_perms import training_job_statements
+from constructs.workflow_perms import (
+    clean_up_statements,
+    cluster_read_statement,
+    evaluation_statement,
+    model_key_statement,
+    prepare_statements,
+    training_job_statements,
+)
 from constructs.workflow_polling import PollSpec, poll_until
 
 STEPS_ROOT = REPO / "lambda" / "customization_steps"
@@ -174,16 +181,7 @@ class CustomizationWorkflow(Construct):
             comment=f"Customization runs of {props.environment}",
         )
         # Bedrock encrypts the custom or imported model with the platform key on the caller's behalf.
-        self.state_machine.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["kms:CreateGrant", "kms:DescribeKey"],
-                resources=[props.key.key_arn],
-                conditions={
-                    "StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
-                    "Bool": {"kms:GrantIsForAWSResource": "true"},
-                },
-            )
-        )
+        self.state_machine.add_to_role_policy(model_key_statement(stack, props.key.key_arn))
         self._acknowledge()
 
     # --- roles ------------------------------------------------------------------------------------------------
@@ -319,9 +317,7 @@ class CustomizationWorkflow(Construct):
             },
             description="Customization workflow step: HyperPod jobs",
         )
-        function.add_to_role_policy(
-            iam.PolicyStatement(actions=["eks:DescribeCluster"], resources=[target.cluster.cluster_arn])
-        )
+        function.add_to_role_policy(cluster_read_statement(target.cluster.cluster_arn))
         eks.CfnAccessEntry(
             self,
             "HyperPodJobsAccess",
@@ -367,62 +363,17 @@ class CustomizationWorkflow(Construct):
             iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[self.lineage_table.table_arn])
         )
         self._props.key.grant_encrypt_decrypt(self.prepare_fn)
-        self.prepare_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:DescribeHubContent"],
-                resources=[stack.format_arn(service="sagemaker", resource="hub-content", resource_name="*")],
-            )
-        )
-        self.prepare_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob"],
-                resources=[
-                    stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
-                    stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
-                ],
-            )
-        )
+        for statement in prepare_statements(stack):
+            self.prepare_fn.add_to_role_policy(statement)
         self.bedrock_role.grant_pass_role(self.prepare_fn.grant_principal)
-        self.clean_up_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["sagemaker:StopTrainingJob"],
-                resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
-            )
-        )
-        self.clean_up_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=[
-                    "bedrock:StopModelCustomizationJob",
-                    "bedrock:DeleteCustomModelDeployment",
-                    "bedrock:DeleteCustomModel",
-                    "bedrock:DeleteImportedModel",
-                ],
-                resources=[
-                    stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="custom-model-deployment", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="imported-model", resource_name="*"),
-                ],
-            )
-        )
+        for statement in clean_up_statements(stack):
+            self.clean_up_fn.add_to_role_policy(statement)
         stores.grant_read_artifacts(self.locate_fn.role)  # type: ignore[arg-type]
         self._props.key.grant_decrypt(self.locate_fn)
         stores.grant_read_datasets(self.evaluate_fn.role)  # type: ignore[arg-type]
         stores.grant_read_write_artifacts(self.evaluate_fn.role)  # type: ignore[arg-type]
         self._props.key.grant_encrypt_decrypt(self.evaluate_fn)
-        self.evaluate_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["bedrock:InvokeModel"],
-                resources=[
-                    stack.format_arn(service="bedrock", account="", resource="foundation-model", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="inference-profile", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="custom-model", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="custom-model-deployment", resource_name="*"),
-                    stack.format_arn(service="bedrock", resource="imported-model", resource_name="*"),
-                ],
-            )
-        )
+        self.evaluate_fn.add_to_role_policy(evaluation_statement(stack))
 
     # --- definition -------------------------------------------------------------------------------------------
 

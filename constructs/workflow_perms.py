@@ -47,3 +47,91 @@ def training_job_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
         ),
         iam.PolicyStatement(actions=TRAINING_VPC_ACTIONS, resources=["*"]),
     ]
+
+
+# The workflow's steps: what each Lambda function calls beyond its bucket, key and table grants.
+HUB_READ_ACTIONS = ["sagemaker:DescribeHubContent"]
+CUSTOMIZATION_START_ACTIONS = ["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob"]
+TRAINING_STOP_ACTIONS = ["sagemaker:StopTrainingJob"]
+BEDROCK_CLEAN_UP_ACTIONS = [
+    "bedrock:StopModelCustomizationJob",
+    "bedrock:DeleteCustomModelDeployment",
+    "bedrock:DeleteCustomModel",
+    "bedrock:DeleteImportedModel",
+]
+MODEL_INVOKE_ACTIONS = ["bedrock:InvokeModel"]
+CLUSTER_READ_ACTIONS = ["eks:DescribeCluster"]
+# Bedrock encrypts a custom or imported model with a customer managed key on the caller's behalf.
+MODEL_KEY_ACTIONS = ["kms:CreateGrant", "kms:DescribeKey"]
+
+
+def _bedrock(stack: cdk.Stack, resource: str, account: str | None = None) -> str:
+    return stack.format_arn(service="bedrock", account=account, resource=resource, resource_name="*")
+
+
+def prepare_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
+    """Read Nova images from the public hub; start (or find) a Bedrock customization job."""
+    return [
+        iam.PolicyStatement(
+            actions=HUB_READ_ACTIONS,
+            resources=[stack.format_arn(service="sagemaker", resource="hub-content", resource_name="*")],
+        ),
+        iam.PolicyStatement(
+            actions=CUSTOMIZATION_START_ACTIONS,
+            resources=[
+                _bedrock(stack, "model-customization-job"),
+                _bedrock(stack, "custom-model"),
+                _bedrock(stack, "foundation-model", account=""),
+            ],
+        ),
+    ]
+
+
+def clean_up_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
+    """Stop what a failed run started; delete the models and deployments it half made."""
+    return [
+        iam.PolicyStatement(
+            actions=TRAINING_STOP_ACTIONS,
+            resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
+        ),
+        iam.PolicyStatement(
+            actions=BEDROCK_CLEAN_UP_ACTIONS,
+            resources=[
+                _bedrock(stack, "model-customization-job"),
+                _bedrock(stack, "custom-model-deployment"),
+                _bedrock(stack, "custom-model"),
+                _bedrock(stack, "imported-model"),
+            ],
+        ),
+    ]
+
+
+def evaluation_statement(stack: cdk.Stack) -> iam.PolicyStatement:
+    """Invoke the base model (or its profile), the judge and the customized or imported candidate."""
+    return iam.PolicyStatement(
+        actions=MODEL_INVOKE_ACTIONS,
+        resources=[
+            _bedrock(stack, "foundation-model", account=""),
+            _bedrock(stack, "inference-profile"),
+            _bedrock(stack, "custom-model"),
+            _bedrock(stack, "custom-model-deployment"),
+            _bedrock(stack, "imported-model"),
+        ],
+    )
+
+
+def cluster_read_statement(cluster_arn: str) -> iam.PolicyStatement:
+    """The cluster's endpoint and certificate, for the HyperPod jobs step."""
+    return iam.PolicyStatement(actions=CLUSTER_READ_ACTIONS, resources=[cluster_arn])
+
+
+def model_key_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicyStatement:
+    """Let Bedrock, and only Bedrock, take a grant on the platform key for the model it creates."""
+    return iam.PolicyStatement(
+        actions=MODEL_KEY_ACTIONS,
+        resources=[key_arn],
+        conditions={
+            "StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
+            "Bool": {"kms:GrantIsForAWSResource": "true"},
+        },
+    )

@@ -525,9 +525,12 @@ class CustomizationWorkflow(Construct):
         failed = sfn.Pass(
             self,
             "HyperPod job failed",
-            result=sfn.Result.from_object(
-                {"Error": "HyperPodJobFailed", "Cause": "The run's PyTorchJob reported Failed (or is gone)"}
-            ),
+            parameters={
+                "Error": "HyperPodJobFailed",
+                "Cause": sfn.JsonPath.format(
+                    "A PyTorchJob of the run failed: {}", sfn.JsonPath.string_at("$.hyperpod_job.detail")
+                ),
+            },
             result_path="$.error",
         ).next(self._failure)
         loop = poll_until(

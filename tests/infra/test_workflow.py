@@ -108,6 +108,9 @@ def test_a_hyperpod_job_is_released_before_its_checkpoint_is_imported(hyperpod_a
     assert states["Locate HyperPod checkpoint"]["Next"] == "Import into Bedrock"
     assert states["Locate HyperPod checkpoint"]["Parameters"] == {"manifest_uri.$": "$.prepared.hyperpod.manifest_uri"}
     assert reachable(hyperpod_asl, failed) >= {"Remove HyperPod job", "Clean up", "Failed"}
+    assert states[failed]["Parameters"]["Cause.$"] == (
+        "States.Format('A PyTorchJob of the run failed: {}', $.hyperpod_job.detail)"
+    )
     assert states["Submit HyperPod job"]["Parameters"] == {
         "action": "submit",
         "hyperpod.$": "$.prepared.hyperpod",

@@ -332,3 +332,13 @@ def job_state(job: dict[str, Any] | None) -> str:
         if condition.get("type") in ("Succeeded", "Failed"):
             return str(condition["type"])
     return "Running"
+
+
+def failure_reason(job: dict[str, Any] | None) -> str:
+    """Why a PyTorchJob failed, from its ``Failed`` condition (e.g. the deadline or the restart limit)."""
+    if job is None:
+        return "the job is gone from the cluster"
+    for condition in reversed((job.get("status") or {}).get("conditions") or []):
+        if condition.get("type") == "Failed" and condition.get("status") == "True":
+            return f"{condition.get('reason', 'Failed')}: {condition.get('message', '')}".rstrip(": ")
+    return "no Failed condition"

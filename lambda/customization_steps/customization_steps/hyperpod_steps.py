@@ -22,7 +22,14 @@ from eks_access.api import KubeApi, KubeApiError, describe_endpoint, urllib_tran
 from eks_access.token import eks_token
 
 from customization_steps.clients import client
-from customization_steps.hyperpod_jobs import CONFIG_MAPS, PYTORCH_JOBS, SERVICES, STATEFUL_SETS, job_state
+from customization_steps.hyperpod_jobs import (
+    CONFIG_MAPS,
+    PYTORCH_JOBS,
+    SERVICES,
+    STATEFUL_SETS,
+    failure_reason,
+    job_state,
+)
 
 logger = Logger()
 tracer = Tracer()
@@ -79,22 +86,30 @@ def submit_objects(plan: dict[str, Any], api: KubeApi) -> list[str]:
     return created
 
 
-def job_status(plan: dict[str, Any], api: KubeApi) -> str:
-    """``Succeeded`` once the primary PyTorchJob succeeded (PPO's serving roles may exit badly after it);
-    before that, ``Failed`` when any of the run's PyTorchJobs failed (a PPO role dying ends the run);
-    else ``Running``."""
+def job_report(plan: dict[str, Any], api: KubeApi) -> dict[str, str]:
+    """``{"status": ..., "detail": ...}``: ``Succeeded`` once the primary PyTorchJob succeeded (PPO's serving
+    roles may exit badly after it); before that, ``Failed`` when any of the run's PyTorchJobs failed (a PPO
+    role dying ends the run), with which job and why in ``detail``; else ``Running``."""
     primary = plan["primary"]
-    states = {
-        obj["name"]: job_state(api.get(f"{obj['path']}/{obj['name']}"))
+    jobs = {
+        obj["name"]: api.get(f"{obj['path']}/{obj['name']}")
         for obj in plan["objects"]
         if obj["body"].get("kind") == "PyTorchJob"
     }
+    states = {name: job_state(job) for name, job in jobs.items()}
     if states.get(primary["name"]) == "Succeeded":
-        return "Succeeded"
-    if "Failed" in states.values() or primary["name"] not in states:
-        logger.info("job failed", extra={"jobs": states})
-        return "Failed"
-    return "Running"
+        return {"status": "Succeeded", "detail": ""}
+    failed = [name for name, state in states.items() if state == "Failed"]
+    if failed or primary["name"] not in states:
+        detail = "; ".join(f"{name}: {failure_reason(jobs[name])}" for name in failed) or "no primary job"
+        logger.info("job failed", extra={"jobs": states, "detail": detail})
+        return {"status": "Failed", "detail": detail}
+    return {"status": "Running", "detail": ""}
+
+
+def job_status(plan: dict[str, Any], api: KubeApi) -> str:
+    """``Running``, ``Succeeded`` or ``Failed``: :func:`job_report`'s status."""
+    return job_report(plan, api)["status"]
 
 
 def remove_objects(plan: dict[str, Any], api: KubeApi) -> list[str]:
@@ -117,8 +132,9 @@ def _api() -> KubeApi:
     return cluster_api(os.environ["CLUSTER_NAME"], client("eks"), client("sts"))
 
 
-ACTIONS = {"submit": submit_objects, "status": job_status, "remove": remove_objects}
-RESULT_KEYS = {"submit": "created", "status": "status", "remove": "removed"}
+ACTIONS: dict[str, Any] = {"submit": submit_objects, "status": job_report, "remove": remove_objects}
+# Where each action's result goes in the answer; ``None``: the result is the answer.
+RESULT_KEYS: dict[str, str | None] = {"submit": "created", "status": None, "remove": "removed"}
 
 
 @logger.inject_lambda_context
@@ -141,4 +157,5 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         if error.response["Error"]["Code"] in THROTTLED:
             raise KubeApiTransientError(str(error)) from error
         raise
-    return {RESULT_KEYS[action]: result}
+    key = RESULT_KEYS[action]
+    return {key: result} if key else dict(result)  # type: ignore[call-overload]

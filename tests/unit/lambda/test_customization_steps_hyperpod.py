@@ -665,7 +665,7 @@ def test_the_handler_answers_under_the_action_result_key(catalog, monkeypatch):
 
     result = hyperpod_steps.handle({"action": "status", "hyperpod": sft_plan(catalog)}, LambdaContext())
 
-    assert result == {"status": "Failed"}
+    assert result == {"status": "Failed", "detail": f"{R1}: PyTorchJobFailed"}
     assert transport.calls() == [("GET", f"{PYTORCH_JOBS}/{R1}")]
 
 
@@ -1054,3 +1054,28 @@ def test_a_forbidden_answer_is_not_retried(catalog, monkeypatch):
         hyperpod_steps.handle({"action": "submit", "hyperpod": sft_plan(catalog)}, LambdaContext())
 
     assert not isinstance(raised.value, hyperpod_steps.KubeApiTransientError) and raised.value.status == 403
+
+
+def test_a_failed_run_says_which_job_failed_and_why(catalog):
+    deadline = {
+        "status": {
+            "conditions": [
+                condition("Running"),
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "DeadlineExceeded",
+                    "message": "PyTorchJob nova-r1-82f3e9c6-cm has failed because it has reached the deadline",
+                },
+            ]
+        }
+    }
+    api, _ = kube(job("Running"), Response(200, json.dumps(deadline).encode()), job("Running"), NOT_FOUND)
+
+    report = hyperpod_steps.job_report(ppo_plan(catalog), api)
+
+    assert report == {
+        "status": "Failed",
+        "detail": f"{R1}-cm: DeadlineExceeded: PyTorchJob nova-r1-82f3e9c6-cm has failed because it has reached the "
+        f"deadline; {R1}-at: the job is gone from the cluster",
+    }

@@ -273,7 +273,6 @@ class CustomizationWorkflow(Construct):
         (``Custom::HyperPodWorkflowAccess`` in the Training stack): no EKS access policy.
         """
         props = self._props
-        log_group = logs.LogGroup(self, "HyperPodJobsStepLogs", retention=props.log_retention, encryption_key=props.key)
         # Its own group: HTTPS out (the cluster endpoint, STS and EKS), nothing else, and the cluster admits it on
         # 443 only (the training nodes' group admits itself on every port, for EFA).
         security_group = ec2.SecurityGroup(
@@ -295,27 +294,14 @@ class CustomizationWorkflow(Construct):
             to_port=443,
             description="Workflow HyperPod jobs step to the Kubernetes API",
         )
-        function = lambda_.Function(
-            self,
+        function = self._function(
             "HyperPodJobsStep",
-            runtime=RUNTIME,
-            handler="customization_steps.hyperpod_steps.handle",
-            code=self._steps_code,
-            layers=[self._layer],
+            "customization_steps.hyperpod_steps.handle",
+            self._steps_code,
             timeout=cdk.Duration.minutes(2),
+            environment={"CLUSTER_NAME": target.cluster.cluster_name, "HYPERPOD_NAMESPACE": target.namespace},
             memory_size=512,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
-            reserved_concurrent_executions=10,
-            vpc=props.vpc,
-            vpc_subnets=ec2.SubnetSelection(subnets=list(props.subnets)),
-            security_groups=[security_group],
-            environment={
-                "POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization",
-                "CLUSTER_NAME": target.cluster.cluster_name,
-                "HYPERPOD_NAMESPACE": target.namespace,
-            },
-            description="Customization workflow step: HyperPod jobs",
+            security_group=security_group,
         )
         function.add_to_role_policy(cluster_read_statement(target.cluster.cluster_arn))
         eks.CfnAccessEntry(
@@ -336,9 +322,21 @@ class CustomizationWorkflow(Construct):
         *,
         timeout: cdk.Duration,
         environment: dict[str, str] | None = None,
+        memory_size: int = 1024,
+        security_group: ec2.ISecurityGroup | None = None,
     ) -> lambda_.Function:
+        """A step function; with ``security_group``, in the VPC's training subnets (else outside the VPC)."""
         props = self._props
         log_group = logs.LogGroup(self, f"{construct_id}Logs", retention=props.log_retention, encryption_key=props.key)
+        network: dict[str, object] = (
+            {
+                "vpc": props.vpc,
+                "vpc_subnets": ec2.SubnetSelection(subnets=list(props.subnets)),
+                "security_groups": [security_group],
+            }
+            if security_group is not None
+            else {}
+        )
         return lambda_.Function(
             self,
             construct_id,
@@ -347,12 +345,13 @@ class CustomizationWorkflow(Construct):
             code=code,
             layers=[self._layer],
             timeout=timeout,
-            memory_size=1024,
+            memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
             reserved_concurrent_executions=10,
             environment={"POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization", **(environment or {})},
             description=f"Customization workflow step: {construct_id}",
+            **network,  # type: ignore[arg-type]
         )
 
     def _grant_functions(self) -> None:

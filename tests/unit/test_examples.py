@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from customization_steps.request import Limits, check_request
+from customization_steps.request import InvalidRunRequestError, Limits, check_request
 
+from config.loader import load_environments
 from customization.nova import TRAINING_TECHNIQUES
 from customization.recipes import load_all
 
@@ -21,6 +22,7 @@ LIMITS = Limits(
     hyperpod_max_nodes=16,
 )
 RECIPES = load_all()
+ENVIRONMENTS = {env.name: env for env in load_environments()}
 
 
 def example(path: Path) -> dict:
@@ -53,9 +55,7 @@ HYPERPOD_ONLY_VERDICTS = {
 
 def committed_limits(name: str) -> Limits:
     """What the Workflow stack tells Validate in a committed environment (deployed to us-east-1)."""
-    from config.loader import load_environments
-
-    [config] = [env for env in load_environments() if env.name == name]
+    config = ENVIRONMENTS[name]
     rig = config.cluster.restricted_instance_group if config.cluster else None
     wired = rig is not None and config.cluster is not None and config.cluster.orchestrator == "eks"
     return Limits(
@@ -70,8 +70,6 @@ def committed_limits(name: str) -> Limits:
 @pytest.mark.parametrize("environment", ["dev", "staging", "prod"])
 @pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
 def test_what_each_committed_environment_says_to_each_example(environment, path):
-    from customization_steps.request import InvalidRunRequestError
-
     data = example(path)
     verdict = HYPERPOD_ONLY_VERDICTS.get((environment, data["technique"]))
     if verdict is None:

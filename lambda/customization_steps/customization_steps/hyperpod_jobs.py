@@ -33,6 +33,13 @@ PYTORCH_JOBS = "/apis/kubeflow.org/v1/namespaces/{namespace}/pytorchjobs"
 CONFIG_MAPS = "/api/v1/namespaces/{namespace}/configmaps"
 SERVICES = "/api/v1/namespaces/{namespace}/services"
 STATEFUL_SETS = "/apis/apps/v1/namespaces/{namespace}/statefulsets"
+# Every kind a Nova run creates: its apiVersion and the collection it is created in.
+KINDS = {
+    "ConfigMap": ("v1", CONFIG_MAPS),
+    "PyTorchJob": ("kubeflow.org/v1", PYTORCH_JOBS),
+    "Service": ("v1", SERVICES),
+    "StatefulSet": ("apps/v1", STATEFUL_SETS),
+}
 RESTRICTED_TAINT = {
     "key": "sagemaker.amazonaws.com/RestrictedNode",
     "operator": "Equal",
@@ -132,17 +139,20 @@ def _resolve_run_references(section: dict[str, Any], run: dict[str, Any]) -> dic
     return resolved
 
 
-def _config_map(job: str, namespace: str, recipe: dict[str, Any]) -> dict[str, Any]:
+def _object(kind: str, name: str, namespace: str, job: str, **content: Any) -> dict[str, Any]:
+    """``{"path", "name", "body"}`` for one object of ``kind``, labelled with the job it belongs to."""
+    api_version, collection = KINDS[kind]
+    metadata = {"name": name, "namespace": namespace, "labels": {"app": job}}
     return {
-        "path": CONFIG_MAPS.format(namespace=namespace),
-        "name": f"training-config-{job}",
-        "body": {
-            "apiVersion": "v1",
-            "kind": "ConfigMap",
-            "metadata": {"name": f"training-config-{job}", "namespace": namespace, "labels": {"app": job}},
-            "data": {"config.yaml": yaml.safe_dump(recipe, sort_keys=False)},
-        },
+        "path": collection.format(namespace=namespace),
+        "name": name,
+        "body": {"apiVersion": api_version, "kind": kind, "metadata": metadata, **content},
     }
+
+
+def _config_map(job: str, namespace: str, recipe: dict[str, Any]) -> dict[str, Any]:
+    data = {"config.yaml": yaml.safe_dump(recipe, sort_keys=False)}
+    return _object("ConfigMap", f"training-config-{job}", namespace, job, data=data)
 
 
 def _environment(placement: Placement) -> list[dict[str, str]]:
@@ -257,20 +267,9 @@ def _pytorch_job(
     specs = {"Master": replicas(1)}
     if nodes > 1:
         specs["Worker"] = replicas(nodes - 1)
-    return {
-        "path": PYTORCH_JOBS.format(namespace=namespace),
-        "name": job,
-        "body": {
-            "apiVersion": "kubeflow.org/v1",
-            "kind": "PyTorchJob",
-            "metadata": {"name": job, "namespace": namespace, "labels": {"app": job}},
-            # The training operator fails the job after the environment's time limit or BACKOFF_LIMIT restarts.
-            "spec": {
-                "runPolicy": {"activeDeadlineSeconds": placement.max_seconds, "backoffLimit": BACKOFF_LIMIT},
-                "pytorchReplicaSpecs": specs,
-            },
-        },
-    }
+    # The training operator fails the job after the environment's time limit or BACKOFF_LIMIT restarts.
+    run_policy = {"activeDeadlineSeconds": placement.max_seconds, "backoffLimit": BACKOFF_LIMIT}
+    return _object("PyTorchJob", job, namespace, job, spec={"runPolicy": run_policy, "pytorchReplicaSpecs": specs})
 
 
 def _generation_objects(
@@ -290,33 +289,16 @@ def _generation_objects(
     pod = _pod_spec(job, placement, images, container)
     pod["volumes"] = [volume for volume in pod["volumes"] if volume["name"] != "tmp-storage"]
     pod["restartPolicy"] = "Always"
+    stateful_set = {
+        "podManagementPolicy": "Parallel",
+        "replicas": nodes,
+        "selector": {"matchLabels": {"app": job}},
+        "serviceName": job,
+        "template": {"metadata": {"labels": {"app": job}}, "spec": pod},
+    }
     return [
-        {
-            "path": SERVICES.format(namespace=namespace),
-            "name": job,
-            "body": {
-                "apiVersion": "v1",
-                "kind": "Service",
-                "metadata": {"name": job, "namespace": namespace, "labels": {"app": job}},
-                "spec": {"clusterIP": "None", "selector": {"app": job}},
-            },
-        },
-        {
-            "path": STATEFUL_SETS.format(namespace=namespace),
-            "name": job,
-            "body": {
-                "apiVersion": "apps/v1",
-                "kind": "StatefulSet",
-                "metadata": {"name": job, "namespace": namespace, "labels": {"app": job}},
-                "spec": {
-                    "podManagementPolicy": "Parallel",
-                    "replicas": nodes,
-                    "selector": {"matchLabels": {"app": job}},
-                    "serviceName": job,
-                    "template": {"metadata": {"labels": {"app": job}}, "spec": pod},
-                },
-            },
-        },
+        _object("Service", job, namespace, job, spec={"clusterIP": "None", "selector": {"app": job}}),
+        _object("StatefulSet", job, namespace, job, spec=stateful_set),
     ]
 
 

@@ -22,14 +22,7 @@ from eks_access.api import KubeApi, KubeApiError, describe_endpoint, urllib_tran
 from eks_access.token import eks_token
 
 from customization_steps.clients import client
-from customization_steps.hyperpod_jobs import (
-    CONFIG_MAPS,
-    PYTORCH_JOBS,
-    SERVICES,
-    STATEFUL_SETS,
-    failure_reason,
-    job_state,
-)
+from customization_steps.hyperpod_jobs import KINDS, failure_reason, job_state
 
 logger = Logger()
 tracer = Tracer()
@@ -40,13 +33,6 @@ class KubeApiTransientError(Exception):
     retries this name)."""
 
 
-# Kind -> the collection it is created in: all a Nova run creates.
-COLLECTIONS = {
-    "ConfigMap": CONFIG_MAPS,
-    "PyTorchJob": PYTORCH_JOBS,
-    "Service": SERVICES,
-    "StatefulSet": STATEFUL_SETS,
-}
 NAME_PREFIXES = ("nova-", "training-config-nova-")
 THROTTLED = ("ThrottlingException", "TooManyRequestsException", "ServiceUnavailableException")
 
@@ -58,7 +44,7 @@ def check_plan(plan: object, namespace: str) -> dict[str, Any]:
     for obj in plan["objects"]:
         body = obj.get("body", {}) if isinstance(obj, dict) else {}
         kind, name = body.get("kind"), obj.get("name") if isinstance(obj, dict) else None
-        path = COLLECTIONS.get(str(kind), "").format(namespace=namespace)
+        path = KINDS[str(kind)][1].format(namespace=namespace) if kind in KINDS else ""
         metadata = body.get("metadata", {})
         if (
             not path
@@ -68,7 +54,7 @@ def check_plan(plan: object, namespace: str) -> dict[str, Any]:
             or metadata.get("name") != name
             or metadata.get("namespace") != namespace
         ):
-            allowed = f"{', '.join(COLLECTIONS)} named nova-... in namespace {namespace!r}"
+            allowed = f"{', '.join(KINDS)} named nova-... in namespace {namespace!r}"
             raise ValueError(
                 f"hyperpod.objects: {kind} {name!r} at {obj.get('path')!r} is not allowed; expected {allowed}"
             )

@@ -136,10 +136,7 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
         raise InvalidRunRequestError(_problem("(input)", event, "a JSON object"))
     if event.get("technique") == IMPORT:
         return _check_import(event, limits, execution_name)
-    problems: list[str] = []
-    unknown = sorted(set(event) - set(KNOWN_KEYS))
-    if unknown:
-        problems.append(_problem("(input)", unknown, "known keys: " + ", ".join(KNOWN_KEYS)))
+    problems = _unknown_keys(event, KNOWN_KEYS, "known keys: ")
 
     run_name = _run_name(event, execution_name, problems)
     technique = event.get("technique")
@@ -254,6 +251,11 @@ def _hyperpod_problems(rendered: dict[str, Any], limits: Limits) -> list[str]:
     return problems
 
 
+def _unknown_keys(event: dict[str, Any], known: tuple[str, ...], allowed: str) -> list[str]:
+    unknown = sorted(set(event) - set(known))
+    return [_problem("(input)", unknown, allowed + ", ".join(known))] if unknown else []
+
+
 def _run_name(event: dict[str, Any], execution_name: str, problems: list[str]) -> str:
     run_name = event.get("run_name", execution_name)
     if not isinstance(run_name, str) or not RUN_NAME.match(run_name):
@@ -265,10 +267,7 @@ def _run_name(event: dict[str, Any], execution_name: str, problems: list[str]) -
 def _check_import(event: dict[str, Any], limits: Limits, execution_name: str) -> RunRequest:
     """An open-weight model's weights (Hugging Face layout: config.json, safetensors, tokenizer) to import,
     evaluate against ``base_model`` and gate; Bedrock runs the import, so the platform is ``bedrock``."""
-    problems: list[str] = []
-    unknown = sorted(set(event) - set(IMPORT_KEYS))
-    if unknown:
-        problems.append(_problem("(input)", unknown, "for technique import: " + ", ".join(IMPORT_KEYS)))
+    problems = _unknown_keys(event, IMPORT_KEYS, "for technique import: ")
     run_name = _run_name(event, execution_name, problems)
     base_model = event.get("base_model")
     if not isinstance(base_model, str) or not FOUNDATION_MODEL_ID.match(base_model):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from eks_access.token import eks_token
 
 from hyperpod_dependencies import chart_source, helm, kube_auth
 from hyperpod_dependencies.kubectl import Kubectl
@@ -194,7 +195,7 @@ class ChartInstaller:
     def _kubeconfig(self, cluster_name: str, workdir: Path) -> tuple[dict[str, Any], dict[str, str]]:
         cluster: dict[str, Any] = self.eks.describe_cluster(name=cluster_name)["cluster"]
         kubeconfig_path = workdir / "kubeconfig"
-        kubeconfig_path.write_text(kube_auth.kubeconfig(cluster, kube_auth.eks_token(self.sts, cluster_name)))
+        kubeconfig_path.write_text(kube_auth.kubeconfig(cluster, eks_token(self.sts, cluster_name)))
         kubeconfig_path.chmod(0o600)
         return cluster, helm.helm_environment(workdir, kubeconfig_path)
 

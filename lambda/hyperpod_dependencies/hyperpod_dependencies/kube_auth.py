@@ -1,13 +1,9 @@
-"""A kubeconfig for kubectl and helm, with the bearer token from :mod:`eks_access.token`."""
+"""A kubeconfig for kubectl and helm, around a bearer token from :mod:`eks_access.token`."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-from eks_access.token import eks_token
-
-__all__ = ["eks_token", "kubeconfig"]
 
 
 def kubeconfig(cluster: dict[str, Any], token: str) -> str:

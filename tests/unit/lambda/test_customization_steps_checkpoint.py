@@ -10,27 +10,19 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "customization-steps")
 import io
 import json
 import tarfile
-from dataclasses import dataclass
 
 import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
 from customization_steps import steps
+from lambda_context import LambdaContext
 
 KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 BUCKET = "acme-artifacts"
 KEY = "runs/r1/output/r1-train/output/model.tar.gz"
 ARTIFACTS = f"s3://{BUCKET}/{KEY}"
 CHECKPOINT = "s3://customer-escrow-123456789012-smtj-63d8c0a1/r1-train/step_1250/"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "customization-locate"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:customization-locate"
-    aws_request_id: str = "9a7b1e3c-4d5f-4a6b-8c7d-0e1f2a3b4c5d"
 
 
 def archive(files: dict[str, bytes]) -> bytes:

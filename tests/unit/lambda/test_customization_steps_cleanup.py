@@ -7,7 +7,6 @@ import os
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")  # before Tracer is created at import
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "customization-steps")
 
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -15,19 +14,12 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from customization_steps import steps
+from lambda_context import LambdaContext
 
 KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-lite-v1:0:300k/abcdefghij12"
 DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/r1eval000001"
 MODEL = "arn:aws:bedrock:us-east-1:123456789012:custom-model/imported/r1model00001"
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "customization-clean-up"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:customization-clean-up"
-    aws_request_id: str = "3b1d0c55-2f0e-4d8e-9a55-6a0c4a6a7b21"
 
 
 @pytest.fixture

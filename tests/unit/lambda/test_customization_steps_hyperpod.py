@@ -14,6 +14,7 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "customization-steps")
 import base64
 import io
 import json
+import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from customization_steps.hyperpod_jobs import Images, Placement, base_name, job_
 from customization_steps.images import TrainingImageNotFoundError, hyperpod_images
 from customization_steps.request import Limits, RunRequest
 from eks_access.api import KubeApi, KubeApiError, Request, Response
+from lambda_context import LambdaContext
 from test_eks_access_api import FakeTransport as ScriptedTransport
 from test_eks_access_api import status_body
 
@@ -63,14 +65,6 @@ SFT_IMAGES = Images(training=SFT_HP_IMAGE, init=INIT_IMAGE)
 PPO_IMAGES = Images(training=PPO_TRAIN_IMAGE, init=INIT_IMAGE, actor_generation=PPO_GENERATION_IMAGE)
 ENDPOINT = "https://ABC.gr7.us-east-1.eks.amazonaws.com"
 CA_B64 = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n").decode()
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "customization-hyperpod-jobs"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:customization-hyperpod-jobs"
-    aws_request_id: str = "5b0c1d2e-3f40-4a5b-8c6d-7e8f9a0b1c2d"
 
 
 @pytest.fixture(scope="module")
@@ -1021,8 +1015,6 @@ def test_a_busy_api_server_is_a_transient_error(catalog, monkeypatch, answer):
 
 
 def test_an_unreachable_api_server_is_a_transient_error(catalog, monkeypatch):
-    import urllib.error
-
     api = failing_api(urllib.error.URLError("timed out"))
     monkeypatch.setattr(hyperpod_steps, "_api", lambda: api)
 

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 from customization_steps import steps
 from customization_steps.request import Limits, RunRequest, check_request
+from lambda_context import LambdaContext
 
 from customization.recipes import Recipe, load_all
 
@@ -68,14 +69,6 @@ class Captured:
     def __eq__(self, other: object) -> bool:
         self.value = other
         return True
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "customization-prepare"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:customization-prepare"
-    aws_request_id: str = "0e6c2f43-6b7e-4a51-a2a8-3f5c7f2f1c11"
 
 
 @pytest.fixture(scope="module")

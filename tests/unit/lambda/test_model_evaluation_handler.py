@@ -10,13 +10,13 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "model-evaluation")
 import io
 import json
 import re
-from dataclasses import dataclass
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
+from lambda_context import LambdaContext
 from model_evaluation import handler
 from model_evaluation.dataset import DatasetError, MissingPredictionError
 from model_evaluation.judge import JUDGE_SYSTEM_PROMPT, JudgeReplyError, build_prompt
@@ -68,14 +68,6 @@ CUSTOMIZED_PREDICTIONS = [
     {"id": "q9", "output": "not in the dataset: ignored"},
 ]
 BASE_OUTPUTS = {"q1": "The capital is Paris.", "q2": "Sunny.", "q3": "I booked a table."}
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "model-evaluation"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:model-evaluation"
-    aws_request_id: str = "6f0c5a0e-7a56-4bb9-9bb1-1c2d3e4f5a6b"
 
 
 def event(**overrides) -> dict:

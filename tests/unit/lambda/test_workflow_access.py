@@ -6,7 +6,9 @@ import json
 
 import pytest
 from botocore.stub import Stubber
+from customization_steps.hyperpod_jobs import KINDS
 from hyperpod_dependencies.handler import ChartInstaller, InvalidRequestError, handle
+from hyperpod_dependencies.workflow_access import RULES
 from test_hyperpod_dependencies import DESCRIBED, RecordingRunner, clients
 
 PROPERTIES = {"ClusterName": "prod-orchestrator", "Namespace": "default", "Group": "nova-customization-workflow"}
@@ -85,9 +87,6 @@ def test_the_role_allows_creating_and_deleting_a_runs_objects_and_reading_only_i
 
 
 def test_every_object_a_run_creates_is_one_the_role_lets_it_create_and_delete():
-    from customization_steps.hyperpod_steps import COLLECTIONS
-    from hyperpod_dependencies.workflow_access import RULES
-
     plural = {
         "ConfigMap": "configmaps",
         "PyTorchJob": "pytorchjobs",
@@ -95,9 +94,9 @@ def test_every_object_a_run_creates_is_one_the_role_lets_it_create_and_delete():
         "StatefulSet": "statefulsets",
     }
     allowed = {(r, v) for rule in RULES for r in rule["resources"] for v in rule["verbs"]}
-    for kind in COLLECTIONS:
+    for kind, (_, collection) in KINDS.items():
         assert {(plural[kind], "create"), (plural[kind], "delete")} <= allowed, kind
-        assert COLLECTIONS[kind].rsplit("/", 1)[-1] == plural[kind]
+        assert collection.rsplit("/", 1)[-1] == plural[kind]
     assert ("pytorchjobs", "get") in allowed  # the status step reads the jobs
 
 

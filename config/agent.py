@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from config.problems import Problem
+from customization.problems import Problem
 
 DISCOVERY_URL_PATTERN = re.compile(r"^https://[^\s]+/\.well-known/openid-configuration$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

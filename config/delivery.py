@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from config.model import ACCOUNT_PATTERN, REGION_PATTERN
-from config.problems import Problem
+from customization.problems import Problem
 
 REPOSITORY_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 CONNECTION_ARN_PATTERN = re.compile(

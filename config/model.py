@@ -14,9 +14,9 @@ from typing import Literal
 
 from config.agent import AgentConfig
 from config.cluster import ClusterConfig
-from config.problems import Problem
 from config.serving import ServingConfig
 from config.workflow import WorkflowConfig
+from customization.problems import Problem
 
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from config.problems import Problem
+from customization.problems import Problem
 
 CUSTOM_MODEL_ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]+:\d{12}:custom-model/\S+$")
 FOUNDATION_MODEL_ID_PATTERN = re.compile(r"^[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from config.problems import Problem
 from config.sagemaker_model import sagemaker_enum
+from customization.problems import Problem
 
 MODEL_ID_PATTERN = re.compile(r"^((us|eu|apac)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from customization import nova
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 from customization.recipe_sections import DistillationRun
 from customization.value_rules import positive_int
 
@@ -40,7 +40,7 @@ class DistillationDocument:
         if teacher not in nova.DISTILLATION_STUDENTS:
             teachers = ", ".join(nova.DISTILLATION_STUDENTS)
             found.append(
-                Problem.bad_value(
+                Problem(
                     "training_config.teacher_model_id",
                     config.teacher_model_id,
                     f"one of {teachers} (optionally with a us., eu. or apac. inference profile prefix)",
@@ -51,7 +51,5 @@ class DistillationDocument:
             and self.run.model_type not in nova.DISTILLATION_STUDENTS[teacher]
         ):
             students = ", ".join(nova.DISTILLATION_STUDENTS[teacher])
-            found.append(
-                Problem.bad_value("run.model_type", self.run.model_type, f"a student of {teacher}: {students}")
-            )
+            found.append(Problem("run.model_type", self.run.model_type, f"a student of {teacher}: {students}"))
         return found

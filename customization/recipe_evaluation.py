@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from customization import nova
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 from customization.recipe_sections import Run
 from customization.value_rules import non_negative, non_negative_int, positive_int
 
@@ -24,19 +24,15 @@ class Evaluation:
 
     def problems(self) -> list[Problem]:
         if self.task not in nova.EVALUATION_TASKS:
-            return [Problem.bad_value("evaluation.task", self.task, "one of " + ", ".join(nova.EVALUATION_TASKS))]
+            return [Problem("evaluation.task", self.task, "one of " + ", ".join(nova.EVALUATION_TASKS))]
         strategies, metrics, _ = nova.EVALUATION_TASKS[self.task]
         found = []
         if self.strategy not in strategies:
             found.append(
-                Problem.bad_value(
-                    "evaluation.strategy", self.strategy, f"one of {', '.join(strategies)} for {self.task}"
-                )
+                Problem("evaluation.strategy", self.strategy, f"one of {', '.join(strategies)} for {self.task}")
             )
         if self.metric not in metrics:
-            found.append(
-                Problem.bad_value("evaluation.metric", self.metric, f"one of {', '.join(metrics)} for {self.task}")
-            )
+            found.append(Problem("evaluation.metric", self.metric, f"one of {', '.join(metrics)} for {self.task}"))
         return found
 
 
@@ -56,9 +52,9 @@ class Inference:
             *non_negative_int("inference.top_logprobs", self.top_logprobs),
         ]
         if self.top_k != -1 and self.top_k < 1:
-            found.append(Problem.bad_value("inference.top_k", self.top_k, "-1 (no limit) or a positive integer"))
+            found.append(Problem("inference.top_k", self.top_k, "-1 (no limit) or a positive integer"))
         if not 0 < self.top_p <= 1:
-            found.append(Problem.bad_value("inference.top_p", self.top_p, "a number > 0 and <= 1"))
+            found.append(Problem("inference.top_p", self.top_p, "a number > 0 and <= 1"))
         if self.max_new_tokens is not None:
             found += positive_int("inference.max_new_tokens", self.max_new_tokens)
         return found
@@ -76,7 +72,7 @@ class EvaluationDocument:
         found = [*self.run.problems(), *self.evaluation.problems(), *self.inference.problems()]
         if not self.takes_data and self.run.data_s3_path:
             found.append(
-                Problem.bad_value(
+                Problem(
                     "run.data_s3_path", self.run.data_s3_path, f'"" ({self.evaluation.task} is a built-in benchmark)'
                 )
             )

@@ -14,11 +14,11 @@ from typing import Any
 
 from customization import nova
 from customization.nova import Platform, Technique
+from customization.problems import Problem, RecipeError
 from customization.recipe_distillation import DistillationDocument
 from customization.recipe_evaluation import Evaluation, EvaluationDocument
 from customization.recipe_ppo import PpoDocument
 from customization.recipe_pretraining import CptDocument
-from customization.recipe_problems import Problem, RecipeError
 from customization.recipe_tuning import DpoDocument, SftDocument
 from customization.typed_yaml import parse_typed
 

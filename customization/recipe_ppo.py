@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from customization import nova
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 from customization.recipe_sections import Optimizer, PpoRun
 from customization.value_rules import dropout, non_negative, open_unit, positive_int, unit
 
@@ -122,7 +122,7 @@ class PpoDocument:
             nodes = getattr(self, role).trainer.num_nodes
             expected = "${recipes.run." + replicas + "}"
             if nodes != expected:
-                found.append(Problem.bad_value(f"{role}.trainer.num_nodes", nodes, repr(expected)))
+                found.append(Problem(f"{role}.trainer.num_nodes", nodes, repr(expected)))
         generation, actor, critic = self.ppo_actor_generation, self.ppo_actor_train, self.ppo_critic
         found += positive_int("ppo_actor_generation.actor_model_max_length", generation.actor_model_max_length)
         for name in ("max_length", "max_steps", "actor_model_max_length", "reward_model_max_length"):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from customization import nova
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 from customization.recipe_sections import PretrainingRun, ScheduledOptimizer
 from customization.value_rules import dropout, non_negative, positive_int
 
@@ -49,9 +49,8 @@ class PretrainingTrainer:
         if self.early_stopping is not None:
             if self.val_check_interval is None:
                 found.append(
-                    Problem(
-                        f"{TRAINER_KEY}.val_check_interval",
-                        "missing; early stopping needs validation every this many steps",
+                    Problem.missing(
+                        f"{TRAINER_KEY}.val_check_interval", "early stopping needs validation every this many steps"
                     )
                 )
             found += positive_int(f"{TRAINER_KEY}.early_stopping.patience", self.early_stopping.patience)
@@ -70,7 +69,7 @@ class DataMixing:
         found = []
         if not 0 < self.customer_data_percent <= 100:
             found.append(
-                Problem.bad_value(
+                Problem(
                     f"{MIXING_KEY}.customer_data_percent", self.customer_data_percent, "a percentage > 0 and <= 100"
                 )
             )
@@ -78,11 +77,11 @@ class DataMixing:
             if category not in nova.NOVA_DATA_CATEGORIES:
                 found.append(Problem.unknown_key(f"{MIXING_KEY}.nova_data.{category}", nova.NOVA_DATA_CATEGORIES))
             elif share < 0:
-                found.append(Problem.bad_value(f"{MIXING_KEY}.nova_data.{category}", share, "a percentage >= 0"))
+                found.append(Problem(f"{MIXING_KEY}.nova_data.{category}", share, "a percentage >= 0"))
         total = sum(self.nova_data.values())
         if self.customer_data_percent < 100 and not math.isclose(total, 100.0, abs_tol=1e-6):
             found.append(
-                Problem.bad_value(
+                Problem(
                     f"{MIXING_KEY}.nova_data", dict(self.nova_data), f"shares that sum to 100 (they sum to {total:g})"
                 )
             )

@@ -19,10 +19,10 @@ from typing import Any
 import yaml
 
 from customization.nova import Technique
+from customization.problems import Problem, RecipeError
 from customization.recipe_evaluation import EvaluationDocument
 from customization.recipe_model import Recipe, parse_recipe
 from customization.recipe_pretraining import CptDocument
-from customization.recipe_problems import Problem, RecipeError
 from customization.typed_yaml import to_data
 from customization.value_rules import S3_URI_FORM, learning_rate, positive_int, s3_uri
 
@@ -121,30 +121,32 @@ def recipe_hash(rendered: Mapping[str, Any] | str) -> str:
 
 def _override_problems(recipe: Recipe, overrides: Mapping[str, object]) -> list[Problem]:
     allowed = allowed_overrides(recipe)
-    expected = "expected one of " + ", ".join(allowed)
+    names = ", ".join(allowed)
     found: list[Problem] = []
     for name in sorted(overrides):
         value, key = overrides[name], f"overrides.{name}"
         if name not in OVERRIDE_NAMES:
-            found.append(Problem(key, f"unknown override; {expected}"))
+            found.append(Problem.unknown_key(key, allowed))
         elif name not in allowed:
-            found.append(Problem(key, f"not accepted by the {recipe.name} recipe ({recipe.technique}); {expected}"))
+            found.append(
+                Problem(key, name, f"an override the {recipe.name} recipe ({recipe.technique}) accepts: {names}")
+            )
         elif name in _S3_OVERRIDES:
             found += s3_uri(key, value, empty_ok=False) if isinstance(value, str) else [_s3_type(key, value)]
         elif name == "learning_rate":
             if isinstance(value, bool) or not isinstance(value, int | float):
-                found.append(Problem.bad_value(key, value, "a number > 0 and < 1"))
+                found.append(Problem(key, value, "a number > 0 and < 1"))
             else:
                 found += learning_rate(key, value)
         elif type(value) is int:
             found += positive_int(key, value)
         else:
-            found.append(Problem.bad_value(key, value, "a positive integer"))
+            found.append(Problem(key, value, "a positive integer"))
     return found
 
 
 def _s3_type(key: str, value: object) -> Problem:
-    return Problem.bad_value(key, value, S3_URI_FORM)
+    return Problem(key, value, S3_URI_FORM)
 
 
 def _missing_inputs(recipe: Recipe, source: str) -> list[Problem]:
@@ -154,19 +156,16 @@ def _missing_inputs(recipe: Recipe, source: str) -> list[Problem]:
     data_name = "data" if isinstance(document, EvaluationDocument) else "train"
     if needs_data and not document.run.data_s3_path:
         found.append(
-            Problem(
-                f"overrides.{data_name}",
-                f"missing; {source} leaves run.data_s3_path empty, so a run must set it",
-            )
+            Problem.missing(f"overrides.{data_name}", f"{source} leaves run.data_s3_path empty, so a run must set it")
         )
     if (
         isinstance(document, CptDocument)
         and document.needs_validation_data
         and not document.run.validation_data_s3_path
     ):
-        found.append(Problem("overrides.validation", "missing; early stopping in this recipe watches validation loss"))
+        found.append(Problem.missing("overrides.validation", "early stopping in this recipe watches validation loss"))
     if recipe.technique == "distillation" and not document.run.output_s3_path:
-        found.append(Problem("overrides.output", "missing; Bedrock writes the distillation job's output there"))
+        found.append(Problem.missing("overrides.output", "Bedrock writes the distillation job's output there"))
     return found
 
 

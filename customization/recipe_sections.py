@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from customization import nova
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 from customization.value_rules import (
     S3_URI,
     S3_URI_FORM,
@@ -31,12 +31,12 @@ from customization.value_rules import (
 def model_problems(model_type: str, model_name_or_path: str | None) -> list[Problem]:
     """``model_type`` is a trainable Nova model and the checkpoint path belongs to it."""
     if model_type not in nova.MODEL_BASE_PATHS:
-        return [Problem.bad_value("run.model_type", model_type, "one of " + ", ".join(nova.MODEL_TYPES))]
+        return [Problem("run.model_type", model_type, "one of " + ", ".join(nova.MODEL_TYPES))]
     base = nova.MODEL_BASE_PATHS[model_type]
     if model_name_or_path is None or model_name_or_path == base or S3_URI.match(model_name_or_path):
         return []
     return [
-        Problem.bad_value(
+        Problem(
             "run.model_name_or_path",
             model_name_or_path,
             f"{base!r} (the base checkpoint of {model_type}) or {S3_URI_FORM} (a trained checkpoint)",
@@ -147,7 +147,7 @@ class Optimizer:
             *unit(f"{key}.weight_decay", self.weight_decay),
         ]
         if len(self.betas) != 2:
-            found.append(Problem.bad_value(f"{key}.betas", list(self.betas), "two numbers, e.g. [0.9, 0.999]"))
+            found.append(Problem(f"{key}.betas", list(self.betas), "two numbers, e.g. [0.9, 0.999]"))
         for i, beta in enumerate(self.betas):
             found += open_unit(f"{key}.betas[{i}]", beta)
         return found
@@ -174,7 +174,5 @@ class ScheduledOptimizer(Optimizer):
         found += non_negative_int(f"{key}.sched.constant_steps", self.sched.constant_steps)
         found += non_negative(f"{key}.sched.min_lr", self.sched.min_lr)
         if 0 < self.lr < 1 and self.sched.min_lr >= self.lr:
-            found.append(
-                Problem.bad_value(f"{key}.sched.min_lr", self.sched.min_lr, f"a number below {key}.lr ({self.lr})")
-            )
+            found.append(Problem(f"{key}.sched.min_lr", self.sched.min_lr, f"a number below {key}.lr ({self.lr})"))
         return found

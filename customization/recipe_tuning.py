@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 from customization import nova
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 from customization.recipe_sections import Run, ScheduledOptimizer
+from customization.typed_yaml import to_data
 from customization.value_rules import dropout, positive, positive_int
 
 MODEL_KEY = "training_config.model"
@@ -39,11 +40,9 @@ class Peft:
         if technique in nova.LORA_TECHNIQUES:
             found = []
             if self.peft_scheme != "lora":
-                found.append(
-                    Problem.bad_value(f"{key}.peft_scheme", self.peft_scheme, f"'lora' ({technique} trains an adapter)")
-                )
+                found.append(Problem(f"{key}.peft_scheme", self.peft_scheme, f"'lora' ({technique} trains an adapter)"))
             if self.lora_tuning is None:
-                found.append(Problem(f"{key}.lora_tuning", "missing; required when peft_scheme is 'lora'"))
+                found.append(Problem.missing(f"{key}.lora_tuning", "required when peft_scheme is 'lora'"))
             else:
                 found += positive_int(f"{key}.lora_tuning.alpha", self.lora_tuning.alpha)
                 found += positive(f"{key}.lora_tuning.loraplus_lr_ratio", self.lora_tuning.loraplus_lr_ratio)
@@ -51,11 +50,11 @@ class Peft:
             return found
         found = []
         if self.peft_scheme is not None:
-            found.append(
-                Problem.bad_value(f"{key}.peft_scheme", self.peft_scheme, f"null ({technique} updates every weight)")
-            )
+            found.append(Problem(f"{key}.peft_scheme", self.peft_scheme, f"null ({technique} updates every weight)"))
         if self.lora_tuning is not None:
-            found.append(Problem(f"{key}.lora_tuning", "not allowed when peft_scheme is null"))
+            found.append(
+                Problem(f"{key}.lora_tuning", to_data(self.lora_tuning), "null or no key (peft_scheme is null)")
+            )
         return found
 
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import yaml
 
 from customization.nova import TRAINING_TECHNIQUES, Platform, Technique, platforms_for
+from customization.problems import Problem, RecipeError
 from customization.recipe_model import KINDS, Recipe, parse_recipe, technique_for
-from customization.recipe_problems import Problem, RecipeError
 from customization.recipe_render import allowed_overrides, recipe_hash, render, render_yaml, rendered_yaml
 
 __all__ = [
@@ -48,7 +48,7 @@ def load_recipe(path: Path) -> Recipe:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise RecipeError.for_source(source, [Problem("(file)", f"not valid YAML: {_yaml_problem(error)}")]) from error
+        raise RecipeError.for_source(source, [Problem("(file)", _yaml_problem(error), "valid YAML")]) from error
     return parse_recipe(raw, technique, name=f"{kind}/{stem}", source=source)
 
 
@@ -65,7 +65,7 @@ def load_all(root: Path = RECIPES_DIR) -> dict[str, Recipe]:
         relative = path.relative_to(root)
         if path.suffix != ".yaml" or len(relative.parts) != 2 or relative.parts[0] not in KINDS:
             allowed = "a .yaml file directly in " + " or ".join(f"{root.name}/{kind}/" for kind in KINDS)
-            problems.append((source, Problem.bad_value("(file)", relative.as_posix(), allowed)))
+            problems.append((source, Problem("(file)", relative.as_posix(), allowed)))
             continue
         try:
             recipe = load_recipe(path)
@@ -74,7 +74,7 @@ def load_all(root: Path = RECIPES_DIR) -> dict[str, Recipe]:
             continue
         recipes[recipe.name] = recipe
     if not recipes and not problems:
-        problems.append((root.name, Problem("(folder)", "holds no recipes; expected training/*.yaml files")))
+        problems.append((root.name, Problem("(folder)", "empty", "training/*.yaml recipe files")))
     if problems:
         raise RecipeError(problems)
     return recipes
@@ -82,11 +82,9 @@ def load_all(root: Path = RECIPES_DIR) -> dict[str, Recipe]:
 
 def _misplaced(kind: str, stem: str) -> Problem:
     if kind != "training":
-        return Problem.bad_value("(file)", f"{kind}/{stem}.yaml", "a file in training/ or evaluation/")
+        return Problem("(file)", f"{kind}/{stem}.yaml", "a file in training/ or evaluation/")
     names = ", ".join(f"{technique}.yaml" for technique in TRAINING_TECHNIQUES)
-    return Problem.bad_value(
-        "(file name)", f"{stem}.yaml", f"one of {names}, or <technique>__<variant>.yaml for a second recipe"
-    )
+    return Problem("(file name)", f"{stem}.yaml", f"one of {names}, or <technique>__<variant>.yaml for a second recipe")
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:

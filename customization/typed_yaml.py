@@ -1,8 +1,11 @@
-"""Turns loaded YAML into frozen dataclasses, driven by their type hints.
+"""Turns loaded YAML into frozen dataclasses, driven by their type hints: the one parser of
+environment config (``config/loader.py``) and recipes (``customization/recipes.py``).
 
-A new recipe field needs no parser code: the dataclass says its type, whether it is
-required (no default) and, through ``X | None``, whether ``null`` is allowed. Every wrong
-type, unknown key and missing key is recorded, so a file is fixed in one pass.
+A new field needs no parser code: the dataclass says its type, whether it is required (no
+default) and, through ``X | None``, whether ``null`` is allowed. Every wrong type, unknown
+key and missing key is recorded as a :class:`~customization.problems.Problem`, so a file is
+fixed in one pass. It lives in ``customization/`` because the workflow's Lambda steps load
+recipes with it (that folder ships in their code asset); config imports it from here.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import typing
 from collections.abc import Mapping
 from typing import Any, Literal, Union
 
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 
 _NUMBER_TEXT = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 
@@ -28,23 +31,23 @@ def parse_typed(kind: Any, value: object, key: str, problems: list[Problem]) -> 
             return None
         inner = options[0]
         if typing.get_origin(inner) is Literal and value not in typing.get_args(inner):
-            problems.append(Problem.bad_value(key, value, _literal_choices(inner) + " or null"))
+            problems.append(Problem(key, value, _literal_choices(inner) + " or null"))
             return None
         return parse_typed(inner, value, key, problems)
     if origin is Literal:
         if value in typing.get_args(kind):
             return value
-        problems.append(Problem.bad_value(key, value, _literal_choices(kind)))
+        problems.append(Problem(key, value, _literal_choices(kind)))
         return None
     if origin is tuple:
         if not isinstance(value, list):
-            problems.append(Problem.bad_value(key, value, "a list"))
+            problems.append(Problem(key, value, "a list"))
             return None
         item = typing.get_args(kind)[0]
         return tuple(parse_typed(item, entry, f"{key}[{i}]", problems) for i, entry in enumerate(value))
     if origin is dict:
         if not isinstance(value, Mapping):
-            problems.append(Problem.bad_value(key, value, "a mapping of names to values"))
+            problems.append(Problem(key, value, "a mapping of names to values"))
             return None
         item = typing.get_args(kind)[1]
         return {str(k): parse_typed(item, v, f"{key}.{k}", problems) for k, v in value.items()}
@@ -58,7 +61,7 @@ def _parse_scalar(kind: Any, value: object, key: str, problems: list[Problem]) -
         # YAML's booleans are ints in Python: keep the two apart.
         if type(value) is kind:
             return value
-        problems.append(Problem.bad_value(key, value, "true or false" if kind is bool else "an integer"))
+        problems.append(Problem(key, value, "true or false" if kind is bool else "an integer"))
         return None
     if kind is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -66,19 +69,19 @@ def _parse_scalar(kind: Any, value: object, key: str, problems: list[Problem]) -
         hint = ""
         if isinstance(value, str) and _NUMBER_TEXT.match(value.strip()):
             hint = " (YAML 1.1 reads an exponent without a dot as text: write 1.0e-5, not 1e-5)"
-        problems.append(Problem.bad_value(key, value, "a number" + hint))
+        problems.append(Problem(key, value, "a number" + hint))
         return None
     if kind is str:
         if isinstance(value, str):
             return value
-        problems.append(Problem.bad_value(key, value, "a string"))
+        problems.append(Problem(key, value, "a string (quote numbers such as account ids)"))
         return None
-    raise TypeError(f"recipe field {key} has a type the parser does not handle: {kind!r}")
+    raise TypeError(f"field {key} has a type the parser does not handle: {kind!r}")
 
 
 def _parse_dataclass(kind: Any, value: object, key: str, problems: list[Problem]) -> Any:
     if not isinstance(value, Mapping):
-        problems.append(Problem.bad_value(key or "(file)", value, "a mapping of keys to values"))
+        problems.append(Problem(key or "(file)", value, "a mapping of keys to values"))
         return None
     prefix = f"{key}." if key else ""
     hints = typing.get_type_hints(kind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from customization.recipe_problems import Problem
+from customization.problems import Problem
 
 S3_URI = re.compile(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/\S+$")
 S3_URI_FORM = "an S3 URI of the form s3://bucket/key"
@@ -17,35 +17,35 @@ JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 def positive_int(key: str, value: int) -> list[Problem]:
-    return [] if value >= 1 else [Problem.bad_value(key, value, "a positive integer")]
+    return [] if value >= 1 else [Problem(key, value, "a positive integer")]
 
 
 def non_negative_int(key: str, value: int) -> list[Problem]:
-    return [] if value >= 0 else [Problem.bad_value(key, value, "an integer >= 0")]
+    return [] if value >= 0 else [Problem(key, value, "an integer >= 0")]
 
 
 def positive(key: str, value: float) -> list[Problem]:
-    return [] if value > 0 else [Problem.bad_value(key, value, "a number > 0")]
+    return [] if value > 0 else [Problem(key, value, "a number > 0")]
 
 
 def non_negative(key: str, value: float) -> list[Problem]:
-    return [] if value >= 0 else [Problem.bad_value(key, value, "a number >= 0")]
+    return [] if value >= 0 else [Problem(key, value, "a number >= 0")]
 
 
 def learning_rate(key: str, value: float) -> list[Problem]:
-    return [] if 0 < value < 1 else [Problem.bad_value(key, value, "a learning rate > 0 and < 1")]
+    return [] if 0 < value < 1 else [Problem(key, value, "a learning rate > 0 and < 1")]
 
 
 def open_unit(key: str, value: float) -> list[Problem]:
-    return [] if 0 < value < 1 else [Problem.bad_value(key, value, "a number > 0 and < 1")]
+    return [] if 0 < value < 1 else [Problem(key, value, "a number > 0 and < 1")]
 
 
 def dropout(key: str, value: float) -> list[Problem]:
-    return [] if 0 <= value < 1 else [Problem.bad_value(key, value, "a number >= 0 and < 1")]
+    return [] if 0 <= value < 1 else [Problem(key, value, "a number >= 0 and < 1")]
 
 
 def unit(key: str, value: float) -> list[Problem]:
-    return [] if 0 <= value <= 1 else [Problem.bad_value(key, value, "a number from 0 to 1")]
+    return [] if 0 <= value <= 1 else [Problem(key, value, "a number from 0 to 1")]
 
 
 def s3_uri(key: str, value: str, *, empty_ok: bool) -> list[Problem]:
@@ -53,10 +53,10 @@ def s3_uri(key: str, value: str, *, empty_ok: bool) -> list[Problem]:
     if (empty_ok and value == "") or S3_URI.match(value):
         return []
     allowed = S3_URI_FORM + (', or "" to be set per run' if empty_ok else "")
-    return [Problem.bad_value(key, value, allowed)]
+    return [Problem(key, value, allowed)]
 
 
 def job_name(key: str, value: str) -> list[Problem]:
     if JOB_NAME.match(value):
         return []
-    return [Problem.bad_value(key, value, "1-63 letters, digits and hyphens, starting with a letter or digit")]
+    return [Problem(key, value, "1-63 letters, digits and hyphens, starting with a letter or digit")]

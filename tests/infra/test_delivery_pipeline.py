@@ -164,7 +164,7 @@ def write(tmp_path: Path, changes: dict) -> Path:
         ({"waves": ["dev", "dev"]}, "waves: ['dev'] is not allowed; expected each environment once"),
         ({"repository": "not-a-repo"}, "repository: 'not-a-repo' is not allowed; expected <owner>/<name>"),
         ({"account": 123}, "account: 123 is not allowed; expected a string"),
-        ({"stages": ["dev"]}, "stages: ['stages'] is not allowed; expected known keys: repository"),
+        ({"stages": ["dev"]}, "stages: 'stages' is not allowed; expected one of repository"),
     ],
 )
 def test_bad_pipeline_config_names_the_field(tmp_path, changes, message):

@@ -112,7 +112,7 @@ def test_bad_value_is_rejected_with_key_value_and_allowed(key: str, value: objec
 
 def test_unknown_key_is_named_with_the_known_keys():
     message = error_for(with_change("network.cidr_block", "10.0.0.0/16"))
-    assert "network.cidr_block: ['cidr_block'] is not allowed; expected known keys: mode, cidr, az_count" in message
+    assert "network.cidr_block: 'cidr_block' is not allowed; expected one of mode, cidr, az_count" in message
 
 
 def test_account_without_region_is_rejected():

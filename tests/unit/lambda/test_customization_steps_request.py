@@ -321,8 +321,8 @@ def test_cpt_without_validation_data_is_rejected(catalog):
     message = rejected(catalog, event(catalog, "cpt", platform="hyperpod"), WITH_HYPERPOD)
 
     assert message == (
-        "recipes/training/cpt.yaml: overrides.validation: missing; "
-        "early stopping in this recipe watches validation loss"
+        "recipes/training/cpt.yaml: overrides.validation: None is not allowed; "
+        "expected a value (early stopping in this recipe watches validation loss)"
     )
 
 

@@ -121,7 +121,7 @@ def test_bad_override_values_are_rejected_with_name_value_and_allowed(recipes, o
 def test_unknown_override_is_named_and_the_allowed_ones_listed(recipes):
     message = error_for(recipes["training/sft_lora"], {"train": TRAIN, "lr": 1.0e-5})
     assert (
-        "recipes/training/sft_lora.yaml: overrides.lr: unknown override; "
+        "recipes/training/sft_lora.yaml: overrides.lr: 'lr' is not allowed; "
         "expected one of train, output, model, replicas, epochs, learning_rate"
     ) in message
 
@@ -129,18 +129,17 @@ def test_unknown_override_is_named_and_the_allowed_ones_listed(recipes):
 def test_override_a_technique_does_not_take_is_rejected(recipes):
     message = error_for(recipes["training/ppo"], {"train": TRAIN, "epochs": 2, "replicas": 4})
     assert (
-        "overrides.epochs: not accepted by the training/ppo recipe (ppo); "
-        "expected one of train, output, model, learning_rate" in message
+        "overrides.epochs: 'epochs' is not allowed; expected an override the training/ppo recipe (ppo) accepts: "
+        "train, output, model, learning_rate" in message
     )
-    assert "overrides.replicas: not accepted" in message
+    assert "overrides.replicas: 'replicas' is not allowed" in message
 
 
 def test_benchmark_recipe_takes_no_data_override(recipes):
     recipe = recipes["evaluation/general_text_benchmark"]
     assert "data" not in allowed_overrides(recipe)
-    assert "overrides.data: not accepted by the evaluation/general_text_benchmark recipe" in error_for(
-        recipe, {"data": TRAIN}
-    )
+    expected = "overrides.data: 'data' is not allowed; expected an override the evaluation/general_text_benchmark"
+    assert expected in error_for(recipe, {"data": TRAIN})
 
 
 def test_every_bad_override_is_reported_at_once(recipes):
@@ -150,20 +149,25 @@ def test_every_bad_override_is_reported_at_once(recipes):
 
 def test_a_run_must_set_the_data_the_recipe_leaves_empty(recipes):
     assert (
-        "recipes/training/sft_lora.yaml: overrides.train: missing; recipes/training/sft_lora.yaml leaves "
-        "run.data_s3_path empty"
+        "recipes/training/sft_lora.yaml: overrides.train: None is not allowed; expected a value "
+        "(recipes/training/sft_lora.yaml leaves run.data_s3_path empty"
     ) in error_for(recipes["training/sft_lora"], {})
-    assert "overrides.data: missing" in error_for(recipes["evaluation/bring_your_own_dataset"], {})
+    assert "overrides.data: None is not allowed" in error_for(recipes["evaluation/bring_your_own_dataset"], {})
 
 
 def test_cpt_with_early_stopping_needs_validation_data(recipes):
     message = error_for(recipes["training/cpt"], {"train": TRAIN})
-    assert "overrides.validation: missing; early stopping in this recipe watches validation loss" in message
+    assert (
+        "overrides.validation: None is not allowed; expected a value (early stopping in this recipe watches "
+        "validation loss)"
+    ) in message
 
 
 def test_distillation_needs_an_output_location(recipes):
     message = error_for(recipes["training/distillation"], {"train": TRAIN})
-    assert "overrides.output: missing; Bedrock writes the distillation job's output there" in message
+    assert (
+        "overrides.output: None is not allowed; expected a value (Bedrock writes the distillation job's output there)"
+    ) in message
 
 
 def test_an_override_that_breaks_a_cross_field_rule_is_reported(recipes):

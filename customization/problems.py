@@ -1,4 +1,9 @@
-"""What a broken recipe reports: the file, the dotted key, the bad value and what is allowed."""
+"""What a broken rule reports, for config, recipes and workflow input alike.
+
+One shape everywhere: the dotted key, the bad value and what is allowed, rendered as
+``key: value is not allowed; expected allowed``. Loaders collect every problem of a file
+before they raise, so a file is fixed in one pass.
+"""
 
 from __future__ import annotations
 
@@ -8,25 +13,24 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Problem:
-    """One rule a recipe value breaks; ``str()`` gives ``key: message``."""
+    """One rule a value breaks: where it is (``key``), what it is (``value``), what is allowed."""
 
     key: str
-    message: str
+    value: object
+    allowed: str
 
     @classmethod
-    def bad_value(cls, key: str, value: object, allowed: str) -> Problem:
-        return cls(key, f"{value!r} is not allowed; expected {allowed}")
+    def missing(cls, key: str, reason: str = "this key is required") -> Problem:
+        """A key that must be there; ``reason`` says why when a rule, not the schema, requires it."""
+        return cls(key, None, f"a value ({reason})")
 
     @classmethod
     def unknown_key(cls, key: str, known: Iterable[str]) -> Problem:
-        return cls(key, "unknown key; expected one of " + ", ".join(known))
-
-    @classmethod
-    def missing(cls, key: str) -> Problem:
-        return cls(key, "missing; this key is required")
+        """``key``'s last part names nothing here; ``known`` lists what would."""
+        return cls(key, key.rsplit(".", 1)[-1], "one of " + ", ".join(known))
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.message}"
+        return f"{self.key}: {self.value!r} is not allowed; expected {self.allowed}"
 
 
 class RecipeError(ValueError):

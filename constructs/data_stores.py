@@ -1,7 +1,10 @@
 """Where training data, model artifacts and access logs live.
 
 Other constructs receive this object and call its ``grant_*`` methods, which attach a
-customer managed policy of this stack (bucket and KMS key permissions together) to a role.
+customer managed policy of this stack (bucket and KMS key permissions together) to the
+grantee's role. Shared policies rather than statements on every role: roles in other stacks
+attach them by ARN, so no grant points back across stacks, and each policy's cdk-nag findings
+(aws-cdk-lib's ``s3:GetObject*`` and ``<bucket>/*``) are acknowledged once, here.
 """
 
 from __future__ import annotations
@@ -19,11 +22,26 @@ from constructs.nag_acknowledgements import acknowledge, acknowledge_bucket_gran
 
 @dataclass(frozen=True)
 class DataStoresProps:
+    """No defaults: the stack derives every value from the environment's config (``data`` section)."""
+
     key: kms.IKey
+    """The platform key; the datasets and artifacts buckets are SSE-KMS with it."""
     retain: bool
+    """Keep the buckets (and their objects) when the stack is deleted; false only in throwaway environments."""
     noncurrent_version_expiration: cdk.Duration
+    """How long an overwritten or deleted object version is kept."""
     incomplete_upload_expiration: cdk.Duration
+    """When an unfinished multipart upload is aborted."""
     access_log_expiration: cdk.Duration
+    """How long server access logs are kept."""
+
+
+@dataclass(frozen=True)
+class _Access:
+    """A shared access policy and the aws-cdk-lib grant that wrote its statements."""
+
+    policy: iam.ManagedPolicy
+    grant: iam.Grant
 
 
 class DataStores(Construct):
@@ -111,29 +129,35 @@ class DataStores(Construct):
             auto_delete_objects=not props.retain,
         )
 
-    def _access_policy(
-        self, construct_id: str, description: str, bucket: s3.Bucket, *, write: bool
-    ) -> iam.ManagedPolicy:
+    def _access_policy(self, construct_id: str, description: str, bucket: s3.Bucket, *, write: bool) -> _Access:
         policy = iam.ManagedPolicy(self, construct_id, description=description)
-        if write:
-            bucket.grant_read_write(policy)
-        else:
-            bucket.grant_read(policy)
+        grant = bucket.grant_read_write(policy) if write else bucket.grant_read(policy)
         acknowledge_bucket_grants(policy, [bucket], write=write)
-        return policy
+        return _Access(policy, grant)
 
-    def grant_read_datasets(self, role: iam.IRole) -> None:
+    def grant_read_datasets(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read training, validation and evaluation data."""
-        role.add_managed_policy(self._datasets_read)
+        return _attach(self._datasets_read, grantee)
 
-    def grant_read_write_datasets(self, role: iam.IRole) -> None:
+    def grant_read_write_datasets(self, grantee: iam.IGrantable) -> iam.Grant:
         """Curate datasets (data preparation jobs)."""
-        role.add_managed_policy(self._datasets_read_write)
+        return _attach(self._datasets_read_write, grantee)
 
-    def grant_read_artifacts(self, role: iam.IRole) -> None:
+    def grant_read_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         """Read checkpoints, model outputs and evaluation results (import, serving)."""
-        role.add_managed_policy(self._artifacts_read)
+        return _attach(self._artifacts_read, grantee)
 
-    def grant_read_write_artifacts(self, role: iam.IRole) -> None:
+    def grant_read_write_artifacts(self, grantee: iam.IGrantable) -> iam.Grant:
         """Write checkpoints, model outputs and evaluation results (training, evaluation)."""
-        role.add_managed_policy(self._artifacts_read_write)
+        return _attach(self._artifacts_read_write, grantee)
+
+
+def _attach(access: _Access, grantee: iam.IGrantable) -> iam.Grant:
+    """Attaches the shared policy to the grantee's role; returns the grant of the policy's statements, so
+    ``grant.apply_before(x)`` orders ``x`` after them (the attachment itself is a property of the role)."""
+    principal = grantee.grant_principal
+    attach = getattr(principal, "add_managed_policy", None)
+    if attach is None:
+        raise TypeError(f"grantee: {principal} is not allowed; expected a role or something acting as one")
+    attach(access.policy)
+    return access.grant

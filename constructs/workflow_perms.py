@@ -65,7 +65,8 @@ CLUSTER_READ_ACTIONS = ["eks:DescribeCluster"]
 MODEL_KEY_ACTIONS = ["kms:CreateGrant", "kms:DescribeKey"]
 
 
-def _bedrock(stack: cdk.Stack, resource: str, account: str | None = None) -> str:
+def bedrock_arn(stack: cdk.Stack, resource: str, account: str | None = None) -> str:
+    """Every Bedrock ``resource`` (``custom-model``, ...) of this account and Region (``account=""``: AWS-owned)."""
     return stack.format_arn(service="bedrock", account=account, resource=resource, resource_name="*")
 
 
@@ -79,9 +80,9 @@ def prepare_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             actions=CUSTOMIZATION_START_ACTIONS,
             resources=[
-                _bedrock(stack, "model-customization-job"),
-                _bedrock(stack, "custom-model"),
-                _bedrock(stack, "foundation-model", account=""),
+                bedrock_arn(stack, "model-customization-job"),
+                bedrock_arn(stack, "custom-model"),
+                bedrock_arn(stack, "foundation-model", account=""),
             ],
         ),
     ]
@@ -97,10 +98,10 @@ def clean_up_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
         iam.PolicyStatement(
             actions=BEDROCK_CLEAN_UP_ACTIONS,
             resources=[
-                _bedrock(stack, "model-customization-job"),
-                _bedrock(stack, "custom-model-deployment"),
-                _bedrock(stack, "custom-model"),
-                _bedrock(stack, "imported-model"),
+                bedrock_arn(stack, "model-customization-job"),
+                bedrock_arn(stack, "custom-model-deployment"),
+                bedrock_arn(stack, "custom-model"),
+                bedrock_arn(stack, "imported-model"),
             ],
         ),
     ]
@@ -111,11 +112,11 @@ def evaluation_statement(stack: cdk.Stack) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         actions=MODEL_INVOKE_ACTIONS,
         resources=[
-            _bedrock(stack, "foundation-model", account=""),
-            _bedrock(stack, "inference-profile"),
-            _bedrock(stack, "custom-model"),
-            _bedrock(stack, "custom-model-deployment"),
-            _bedrock(stack, "imported-model"),
+            bedrock_arn(stack, "foundation-model", account=""),
+            bedrock_arn(stack, "inference-profile"),
+            bedrock_arn(stack, "custom-model"),
+            bedrock_arn(stack, "custom-model-deployment"),
+            bedrock_arn(stack, "imported-model"),
         ],
     )
 

@@ -1,13 +1,16 @@
-"""A wait-and-check loop for long AWS jobs that Step Functions has no ``.sync`` integration for.
+"""Long AWS jobs that Step Functions has no ``.sync`` integration for: start, wait, check, branch.
 
-Bedrock customization jobs, model imports and deployments are polled: wait, describe,
-branch on the status; each wait is longer than the last (60 s more, up to ``max_wait``),
-so a six-hour job costs a few hundred state transitions, not thousands.
+Bedrock customization jobs, model imports, deployments, throughputs and HyperPod jobs are
+polled: wait, describe, branch on the status; each wait is longer than the last (``step``
+more, up to ``longest``), so a six-hour job costs a few hundred state transitions, not
+thousands. :func:`polled_job` is the one shape every such job takes here: the start task
+(if the workflow starts the job), the loop, and on a failed status a record of why, handed to
+the failure path.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from aws_cdk import aws_stepfunctions as sfn
@@ -16,28 +19,102 @@ from constructs import Construct
 
 
 @dataclass(frozen=True)
-class PollSpec:
-    """``status_path`` is where ``check`` puts the job's status; ``key`` names the loop's wait counter."""
+class Polling:
+    """How long to wait between checks; the defaults suit jobs of minutes to hours."""
 
+    first_wait_seconds: int = 60
+    """The wait before the first check."""
+    step_seconds: int = 60
+    """How much longer each following wait is."""
+    longest_wait_seconds: int = 600
+    """The cap on one wait (10 minutes)."""
+
+
+# Jobs that take hours (training, customization): the first check after 5 minutes.
+HOURS_LONG = Polling(first_wait_seconds=300)
+
+
+@dataclass(frozen=True)
+class PolledJob:
+    """One job the workflow waits for.
+
+    ``check`` describes the job and puts its status at ``status_path``; ``done`` and ``failed``
+    are the statuses that end the wait. On a failed status the run fails with ``error`` and
+    ``cause`` (a literal, or a ``JsonPath.format`` that reads the check's result).
+    """
+
+    name: str
+    """Prefix of the loop's state names (``<name>: wait``)."""
     key: str
+    """Names the loop's wait counter (``$.waits.<key>``)."""
     check: sfn.TaskStateBase
     status_path: str
     done: Sequence[str]
     failed: Sequence[str]
-    first_wait_seconds: int = 60
-    step_seconds: int = 60
-    max_wait_seconds: int = 600
+    error: str
+    cause: str
+    start: sfn.TaskStateBase | None = None
+    """The task that starts the job; ``None`` when an earlier state started it (Prepare, say)."""
+    polling: Polling = Polling()
+    failed_state: str = ""
+    """The name of the state that records the failure; default ``<name> failed``."""
+
+
+def polled_job(
+    scope: Construct,
+    job: PolledJob,
+    *,
+    guard: Callable[[sfn.TaskStateBase], sfn.TaskStateBase],
+    failure: sfn.IChainable,
+    on_done: sfn.IChainable,
+) -> sfn.IChainable:
+    """start -> wait -> check -> (done: ``on_done`` | failed: record why, then ``failure`` | else: wait longer).
+
+    ``guard`` gives the start and check tasks their retries and their catch to the failure path.
+    Returns the first state (the start task, or the first wait).
+    """
+    reason = {"Error": job.error, "Cause": job.cause}
+    failed_state = job.failed_state or f"{job.name} failed"
+    # A literal cause is a fixed result; one read from the state is a parameter.
+    failed = (
+        sfn.Pass(scope, failed_state, parameters=reason, result_path="$.error")
+        if sfn.JsonPath.is_encoded_json_path(job.cause)
+        else sfn.Pass(scope, failed_state, result=sfn.Result.from_object(reason), result_path="$.error")
+    ).next(failure)
+    loop = poll_until(
+        scope,
+        job.name,
+        key=job.key,
+        check=guard(job.check),
+        status_path=job.status_path,
+        done=job.done,
+        failed=job.failed,
+        polling=job.polling,
+        on_done=on_done,
+        on_failed=failed,
+    )
+    return loop if job.start is None else guard(job.start).next(loop)
 
 
 def poll_until(
-    scope: Construct, name: str, spec: PollSpec, *, on_done: sfn.IChainable, on_failed: sfn.IChainable
+    scope: Construct,
+    name: str,
+    *,
+    key: str,
+    check: sfn.TaskStateBase,
+    status_path: str,
+    done: Sequence[str],
+    failed: Sequence[str],
+    polling: Polling,
+    on_done: sfn.IChainable,
+    on_failed: sfn.IChainable,
 ) -> sfn.Pass:
-    """The loop's first state; it continues at ``on_done`` or ``on_failed``."""
-    counter = f"$.waits.{spec.key}"
+    """The loop alone; its first state resets the wait counter, so a loop entered twice starts short again."""
+    counter = f"$.waits.{key}"
     start = sfn.Pass(
         scope,
         f"{name}: start waiting",
-        result=sfn.Result.from_object({"seconds": spec.first_wait_seconds}),
+        result=sfn.Result.from_object({"seconds": polling.first_wait_seconds}),
         result_path=counter,
     )
     wait = sfn.Wait(scope, f"{name}: wait", time=sfn.WaitTime.seconds_path(f"{counter}.seconds"))
@@ -46,16 +123,16 @@ def poll_until(
     longer = sfn.Pass(
         scope,
         f"{name}: wait longer",
-        parameters={"seconds.$": f"States.MathAdd({counter}.seconds, {spec.step_seconds})"},
+        parameters={"seconds.$": f"States.MathAdd({counter}.seconds, {polling.step_seconds})"},
         result_path=counter,
     )
     start.next(wait)
-    wait.next(spec.check)
-    spec.check.next(status)
-    status.when(_any(spec.status_path, spec.done), on_done)
-    status.when(_any(spec.status_path, spec.failed), on_failed)
+    wait.next(check)
+    check.next(status)
+    status.when(_any(status_path, done), on_done)
+    status.when(_any(status_path, failed), on_failed)
     status.otherwise(cap)
-    cap.when(sfn.Condition.number_greater_than_equals(f"{counter}.seconds", spec.max_wait_seconds), wait)
+    cap.when(sfn.Condition.number_greater_than_equals(f"{counter}.seconds", polling.longest_wait_seconds), wait)
     cap.otherwise(longer)
     longer.next(wait)
     return start

@@ -7,8 +7,9 @@ from aws_cdk import aws_kms as kms
 from config.model import EnvironmentConfig
 from constructs import Construct
 from constructs.approved_model import ApprovedModel, ApprovedModelProps
-from constructs.customization_workflow import APPROVED, APPROVED_INDEX, CustomizationWorkflow
+from constructs.customization_workflow import CustomizationWorkflow
 from constructs.served_model import ServedModel, ServedModelProps
+from customization.contract import APPROVED_INDEX, Approval
 from stacks.platform_stack import PlatformStack
 
 
@@ -38,7 +39,7 @@ class ServingStack(PlatformStack):
                 ApprovedModelProps(
                     lineage_table=workflow.lineage_table,
                     index_name=APPROVED_INDEX,
-                    approval=APPROVED,
+                    approval=Approval.APPROVED,
                     fallback_model_arn=base_model_arn,
                     generation=serving.lineage_generation,
                     key=key,

@@ -9,10 +9,8 @@ from collections import deque
 import botocore.loaders
 import pytest
 from aws_cdk.assertions import Match
-from customization_steps import steps
 
 from config.loader import load_environments
-from constructs.customization_workflow import APPROVED
 from customization.nova import PLATFORMS, TRAINING_TECHNIQUES
 
 ENVIRONMENTS = {env.name: env for env in load_environments()}
@@ -398,8 +396,6 @@ def test_an_imported_model_is_served_by_its_own_arn_or_not_at_all(any_asl):
 def test_approved_runs_land_in_the_partition_serving_reads_unless_imported(any_asl):
     record = any_asl["States"]["Record lineage"]["Parameters"]
     assert record["ExpressionAttributeValues"][":approved"] == {"S.$": "$.prepared.approval"}
-    assert steps.APPROVED == APPROVED  # what Prepare writes is what the Serving stack queries
-    assert steps.APPROVED_IMPORTED != APPROVED
 
 
 def test_a_taken_run_name_is_rejected_and_no_failure_touches_another_executions_record(any_asl):

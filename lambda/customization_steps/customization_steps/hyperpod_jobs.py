@@ -29,6 +29,8 @@ from typing import Any
 
 import yaml
 
+from customization.contract import HyperPodJobStatus
+
 PYTORCH_JOBS = "/apis/kubeflow.org/v1/namespaces/{namespace}/pytorchjobs"
 CONFIG_MAPS = "/api/v1/namespaces/{namespace}/configmaps"
 SERVICES = "/api/v1/namespaces/{namespace}/services"
@@ -306,14 +308,13 @@ def job_state(job: dict[str, Any] | None) -> str:
     """``Succeeded``, ``Failed`` or ``Running`` from a PyTorchJob's status conditions (the training
     operator sets the newest condition last); a job that is gone counts as ``Failed``."""
     if job is None:
-        return "Failed"
+        return HyperPodJobStatus.FAILED
     conditions = (job.get("status") or {}).get("conditions") or []
+    ended = {"Succeeded": HyperPodJobStatus.SUCCEEDED, "Failed": HyperPodJobStatus.FAILED}
     for condition in reversed(conditions):
-        if condition.get("status") != "True":
-            continue
-        if condition.get("type") in ("Succeeded", "Failed"):
-            return str(condition["type"])
-    return "Running"
+        if condition.get("status") == "True" and condition.get("type") in ended:
+            return ended[condition["type"]]
+    return HyperPodJobStatus.RUNNING
 
 
 def failure_reason(job: dict[str, Any] | None) -> str:

@@ -21,16 +21,12 @@ from botocore.exceptions import ClientError
 from eks_access.api import KubeApi, KubeApiError, describe_endpoint, urllib_transport
 from eks_access.token import eks_token
 
+from customization.contract import Env, HyperPodAction, HyperPodJobStatus, KubeApiTransientError
 from customization_steps.clients import client
 from customization_steps.hyperpod_jobs import KINDS, failure_reason, job_state
 
 logger = Logger()
 tracer = Tracer()
-
-
-class KubeApiTransientError(Exception):
-    """The API server was busy, failing or out of reach; another try later may succeed (the state machine
-    retries this name)."""
 
 
 NAME_PREFIXES = ("nova-", "training-config-nova-")
@@ -83,14 +79,14 @@ def job_report(plan: dict[str, Any], api: KubeApi) -> dict[str, str]:
         if obj["body"].get("kind") == "PyTorchJob"
     }
     states = {name: job_state(job) for name, job in jobs.items()}
-    if states.get(primary["name"]) == "Succeeded":
-        return {"status": "Succeeded", "detail": ""}
-    failed = [name for name, state in states.items() if state == "Failed"]
+    if states.get(primary["name"]) == HyperPodJobStatus.SUCCEEDED:
+        return {"status": HyperPodJobStatus.SUCCEEDED, "detail": ""}
+    failed = [name for name, state in states.items() if state == HyperPodJobStatus.FAILED]
     if failed or primary["name"] not in states:
         detail = "; ".join(f"{name}: {failure_reason(jobs[name])}" for name in failed) or "no primary job"
         logger.info("job failed", extra={"jobs": states, "detail": detail})
-        return {"status": "Failed", "detail": detail}
-    return {"status": "Running", "detail": ""}
+        return {"status": HyperPodJobStatus.FAILED, "detail": detail}
+    return {"status": HyperPodJobStatus.RUNNING, "detail": ""}
 
 
 def job_status(plan: dict[str, Any], api: KubeApi) -> str:
@@ -115,12 +111,20 @@ def cluster_api(cluster_name: str, eks: Any, sts: Any) -> KubeApi:
 
 
 def _api() -> KubeApi:
-    return cluster_api(os.environ["CLUSTER_NAME"], client("eks"), client("sts"))
+    return cluster_api(os.environ[Env.CLUSTER_NAME], client("eks"), client("sts"))
 
 
-ACTIONS: dict[str, Any] = {"submit": submit_objects, "status": job_report, "remove": remove_objects}
+ACTIONS: dict[str, Any] = {
+    HyperPodAction.SUBMIT: submit_objects,
+    HyperPodAction.STATUS: job_report,
+    HyperPodAction.REMOVE: remove_objects,
+}
 # Where each action's result goes in the answer; ``None``: the result is the answer.
-RESULT_KEYS: dict[str, str | None] = {"submit": "created", "status": None, "remove": "removed"}
+RESULT_KEYS: dict[str, str | None] = {
+    HyperPodAction.SUBMIT: "created",
+    HyperPodAction.STATUS: None,
+    HyperPodAction.REMOVE: "removed",
+}
 
 
 @logger.inject_lambda_context
@@ -130,7 +134,7 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     action = event.get("action")
     if action not in ACTIONS:
         raise ValueError(f"action: {action!r} is not allowed; expected one of {', '.join(ACTIONS)}")
-    plan = check_plan(event.get("hyperpod"), os.environ["HYPERPOD_NAMESPACE"])
+    plan = check_plan(event.get("hyperpod"), os.environ[Env.HYPERPOD_NAMESPACE])
     try:
         result: object = ACTIONS[action](plan, _api())
     except KubeApiError as error:

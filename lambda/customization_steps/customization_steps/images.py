@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from customization.contract import TrainingImageNotFoundError
 from customization.nova import HYPERPOD_IMAGE_REGISTRIES
 from customization_steps.hyperpod_jobs import Images
 
@@ -29,10 +30,6 @@ HUB_TECHNIQUES = {
     "dpo_lora": ("DPO", True),
     "dpo_full": ("DPO", False),
 }
-
-
-class TrainingImageNotFoundError(Exception):
-    """The hub lists no image for this model and technique (the message says which)."""
 
 
 def training_image(sagemaker: Any, model_type: str, technique: str) -> str:

@@ -11,13 +11,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from customization.contract import IMPORT, PLATFORMS, InvalidRunRequestError, Platform
 from customization.nova import HYPERPOD_IMAGE_REGISTRIES, TRAINING_TECHNIQUES, platforms_for
 from customization.recipes import Recipe, RecipeError, allowed_overrides, render
 
 # Bedrock names built from it (custom model, deployment, provisioned throughput) allow no "--".
 RUN_NAME = re.compile(r"^[a-zA-Z0-9](-?[a-zA-Z0-9]){0,47}$")
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
-PLATFORMS = ("sagemaker-training-job", "hyperpod", "bedrock")
 DEPLOY_MODES = ("provisioned-throughput", "on-demand", "none")
 TUNABLE = ("epochs", "learning_rate", "replicas")
 # Bedrock fine-tuning jobs take validation data in the request (validationDataConfig).
@@ -32,8 +32,6 @@ THRESHOLDS: dict[str, tuple[float, float, float]] = {
     "judge_score": (1.0, 1.0, 5.0),
     "min_judge_improvement": (0.0, -4.0, 4.0),
 }
-# Importing open-weight weights trained elsewhere (Bedrock Custom Model Import): no recipe, no training.
-IMPORT = "import"
 # A Bedrock foundation model id to compare an imported model with; the workflow adds the environment's
 # cross-Region prefix (workflow.inference_profile_prefix) itself, so the id has none.
 FOUNDATION_MODEL_ID = re.compile(r"^(?!(us|eu|apac)\.)[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
@@ -54,10 +52,6 @@ KNOWN_KEYS = (
     "deploy_mode",
     "model_data",
 )
-
-
-class InvalidRunRequestError(Exception):
-    """The workflow input breaks rules; the message lists every problem (the state machine matches this name)."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +163,7 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     training_data = _s3("training_data", event.get("training_data"), bucket, problems)
     validation_data = _s3("validation_data", event.get("validation_data"), bucket, problems, required=False)
     evaluation_dataset = _s3("evaluation_dataset", event.get("evaluation_dataset"), bucket, problems)
-    bedrock_fine_tuning = platform == "bedrock" and technique in BEDROCK_VALIDATED
+    bedrock_fine_tuning = platform == Platform.BEDROCK and technique in BEDROCK_VALIDATED
     if validation_data and recipe is not None and not bedrock_fine_tuning and not takes_validation_data(recipe):
         problems.append(
             _problem(
@@ -202,7 +196,7 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
         except RecipeError as error:
             problems += [line.strip() for line in str(error).splitlines() if line.strip()]
         else:
-            if platform == "hyperpod":
+            if platform == Platform.HYPERPOD:
                 problems += _hyperpod_problems(rendered, limits)
     if problems:
         raise InvalidRunRequestError("; ".join(problems))
@@ -237,7 +231,9 @@ def _hyperpod_problems(rendered: dict[str, Any], limits: Limits) -> list[str]:
     problems = []
     if limits.region not in HYPERPOD_IMAGE_REGISTRIES:
         allowed = "a region with Nova HyperPod images: " + ", ".join(HYPERPOD_IMAGE_REGISTRIES)
-        problems.append(_problem("platform", "hyperpod", f"{allowed} (this environment is in {limits.region!r})"))
+        problems.append(
+            _problem("platform", Platform.HYPERPOD, f"{allowed} (this environment is in {limits.region!r})")
+        )
     run = rendered["run"]
     nodes = sum(int(run[key]) for key in NODE_KEYS if key in run) or 1
     if limits.hyperpod_max_nodes and nodes > limits.hyperpod_max_nodes:
@@ -298,7 +294,7 @@ def _check_import(event: dict[str, Any], limits: Limits, execution_name: str) ->
         recipe="",
         training_data="",
         evaluation_dataset=str(evaluation_dataset),
-        platform="bedrock",
+        platform=Platform.BEDROCK,
         deploy_mode=str(deploy_mode),
         thresholds=thresholds,
         model_data=model_data,

@@ -23,22 +23,25 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from customization.contract import (
+    IMPORT,
+    Approval,
+    CheckpointNotFoundError,
+    Env,
+    Platform,
+    RunNameTakenError,
+    RunStatus,
+)
 from customization.recipes import Recipe, load_all, recipe_hash, render, rendered_yaml
 from customization_steps import hyperpod_jobs, images, run_plan
 from customization_steps.clients import client
 from customization_steps.hyperpod_jobs import Placement
 from customization_steps.images import hyperpod_images
-from customization_steps.request import IMPORT, Limits, RunRequest, check_request, output_uri, takes_validation_data
+from customization_steps.request import Limits, RunRequest, check_request, output_uri, takes_validation_data
 
 logger = Logger()
 tracer = Tracer()
 _recipes: dict[str, Recipe] = {}
-
-
-# The approved-models index's partition a run lands in once it passes the gate: the Serving stack
-# deploys customized models (APPROVED); an imported model is served by its own ARN, so it is kept apart.
-APPROVED = "APPROVED"
-APPROVED_IMPORTED = "APPROVED_IMPORTED"
 
 
 @dataclass(frozen=True)
@@ -56,23 +59,23 @@ class Settings:
         env = dict(os.environ if environ is None else environ)
         return cls(
             limits=Limits(
-                datasets_bucket=env["DATASETS_BUCKET"],
-                artifacts_bucket=env["ARTIFACTS_BUCKET"],
-                platforms=tuple(p for p in env["PLATFORMS"].split(",") if p),
-                region=env.get("AWS_REGION", ""),
-                hyperpod_max_nodes=int(env.get("HYPERPOD_MAX_NODES", "0")),
+                datasets_bucket=env[Env.DATASETS_BUCKET],
+                artifacts_bucket=env[Env.ARTIFACTS_BUCKET],
+                platforms=tuple(p for p in env[Env.PLATFORMS].split(",") if p),
+                region=env.get(Env.AWS_REGION, ""),
+                hyperpod_max_nodes=int(env.get(Env.HYPERPOD_MAX_NODES, "0")),
             ),
-            runs_table=env["RUNS_TABLE"],
-            customization_role_arn=env.get("CUSTOMIZATION_ROLE_ARN", ""),
-            key_arn=env["KEY_ARN"],
+            runs_table=env[Env.RUNS_TABLE],
+            customization_role_arn=env.get(Env.CUSTOMIZATION_ROLE_ARN, ""),
+            key_arn=env[Env.KEY_ARN],
             hyperpod=Placement(
-                namespace=env["HYPERPOD_NAMESPACE"],
-                instance_type=env["HYPERPOD_INSTANCE_TYPE"],
-                account=env["ACCOUNT_ID"],
-                region=env["AWS_REGION"],
-                max_seconds=int(env["MAX_TRAINING_SECONDS"]),
+                namespace=env[Env.HYPERPOD_NAMESPACE],
+                instance_type=env[Env.HYPERPOD_INSTANCE_TYPE],
+                account=env[Env.ACCOUNT_ID],
+                region=env[Env.AWS_REGION],
+                max_seconds=int(env[Env.MAX_TRAINING_SECONDS]),
             )
-            if "HYPERPOD_NAMESPACE" in env
+            if Env.HYPERPOD_NAMESPACE in env
             else None,
         )
 
@@ -114,7 +117,7 @@ def prepare_run(
     if request.validation_data and takes_validation_data(recipe):
         overrides["validation"] = request.validation_data
     rendered = render(recipe, overrides)
-    if request.platform == "hyperpod":
+    if request.platform == Platform.HYPERPOD:
         if settings.hyperpod is None:
             raise ValueError("platform: 'hyperpod' is not wired in this environment (no restricted instance group)")
         # The job is named after the run: its manifest lands under <output>/<run.name>/.
@@ -144,13 +147,13 @@ def prepare_run(
         "recipe_uri": f"s3://{artifacts}/{key}",
         "recipe_version": put.get("VersionId", ""),
         "recipe_hash": digest,
-        "approval": APPROVED,
+        "approval": Approval.APPROVED,
         "output_uri": output_uri(settings.limits, request.run_name),
     }
-    if request.platform == "sagemaker-training-job":
+    if request.platform == Platform.SAGEMAKER_TRAINING_JOB:
         image = images.training_image(sagemaker, str(rendered["run"]["model_type"]), request.technique)
         plan["sagemaker"] = run_plan.sagemaker_plan(request.run_name, recipe, rendered, image, artifacts)
-    elif request.platform == "bedrock":
+    elif request.platform == Platform.BEDROCK:
         job = run_plan.bedrock_request(
             request.run_name,
             recipe,
@@ -160,7 +163,7 @@ def prepare_run(
             validation=request.validation_data,
         )
         plan["bedrock"] = {"job_arn": _start_customization(bedrock, job), "job_name": job["jobName"]}
-    elif request.platform == "hyperpod":
+    elif request.platform == Platform.HYPERPOD:
         plan["hyperpod"] = _hyperpod_plan(request, settings, rendered, sagemaker)
     return plan
 
@@ -170,7 +173,7 @@ def import_plan(request: RunRequest, settings: Settings) -> dict[str, Any]:
     return {
         "run_name": request.run_name,
         "output_uri": output_uri(settings.limits, request.run_name),
-        "approval": APPROVED_IMPORTED,
+        "approval": Approval.APPROVED_IMPORTED,
         "import": {
             "job_name": run_plan.job_name(request.run_name, "import"),
             "model_name": run_plan.job_name(request.run_name, "model"),
@@ -211,15 +214,7 @@ def _start_customization(bedrock: Any, job: dict[str, Any]) -> str:
         return str(existing["jobArn"])
 
 
-class RunNameTakenError(Exception):
-    """Another execution recorded a run under this name; the state machine rejects the run (matches this name)."""
-
-
 MAX_OUTPUT_ARCHIVE_BYTES = 64 * 1024 * 1024
-
-
-class CheckpointNotFoundError(Exception):
-    """The training job's output has no manifest naming an S3 checkpoint."""
 
 
 def locate_checkpoint(model_artifacts: str, s3: Any) -> str:
@@ -283,7 +278,7 @@ def _record_start(dynamodb: Any, table: str, request: RunRequest, plan: dict[str
     the workflow completes it later."""
     item = {
         "run_name": {"S": request.run_name},
-        "status": {"S": "RUNNING"},
+        "status": {"S": RunStatus.RUNNING},
         "execution_arn": {"S": execution_arn},
         "technique": {"S": request.technique},
         "platform": {"S": request.platform},

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from constructs import bundled_python_code as bundling
-from constructs import customization_workflow as workflow
+from constructs import workflow_steps as workflow
 from customization.recipes import load_all
 
 # What Lambda adds to sys.path besides the asset: the python3.13 runtime ships boto3 and its

@@ -1,0 +1,200 @@
+"""The customization workflow's definition: validate -> prepare -> train -> import -> evaluate -> gate ->
+deploy -> record -> notify, assembled from the builders in ``workflow_training`` and ``workflow_release``.
+
+Parts are built from the end backwards (failure path, record, deployment, gate, evaluation,
+import, training), each given what it continues into, so nothing depends on call order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from constructs import Construct
+from constructs.workflow_failure import LAMBDA_TRANSIENT_ERRORS, Guard, failure_path, guard_for, notify
+from constructs.workflow_release import Evaluation, Judge, deployment, evaluation, quality_gate, record_success
+from constructs.workflow_steps import WorkflowSteps
+from constructs.workflow_training import (
+    TrainingJobSettings,
+    bedrock_customization,
+    checkpoint_import,
+    hyperpod_step,
+    hyperpod_training,
+    open_weight_import,
+    sagemaker_training,
+)
+from customization.contract import IMPORT, HyperPodAction, InvalidRunRequestError, Platform, RunNameTakenError
+
+
+@dataclass(frozen=True)
+class DefinitionParts:
+    """What the definition's states call, pass and write."""
+
+    steps: WorkflowSteps
+    training_job: TrainingJobSettings
+    bedrock_role: iam.IRole
+    """Bedrock imports checkpoints as this role (the state machine passes it)."""
+    key: kms.IKey
+    """Bedrock encrypts the models it creates with it."""
+    lineage_table: dynamodb.ITable
+    topic: sns.ITopic
+    platforms: tuple[str, ...]
+    """The training branches to wire (``Platform`` values); any other fails the run."""
+    judge: Judge
+    inference_profile_prefix: str
+    """Prepended to the base model id for evaluation (``us.``, ...; ``""`` for none)."""
+    provisioned_model_units: int
+
+
+def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IChainable:
+    """The whole definition; its first state is ``Validate``."""
+    steps = parts.steps
+    remove_hyperpod_job = (
+        hyperpod_step(scope, "Remove HyperPod job", steps.hyperpod_fn, HyperPodAction.REMOVE, "$.hyperpod_released")
+        if steps.hyperpod_fn is not None
+        else None
+    )
+    failure = failure_path(
+        scope,
+        clean_up_fn=steps.clean_up_fn,
+        table=parts.lineage_table,
+        topic=parts.topic,
+        remove_hyperpod_job=remove_hyperpod_job,
+    )
+    guard = guard_for(failure)
+    record = record_success(scope, table=parts.lineage_table, topic=parts.topic)
+    deploy = deployment(
+        scope, provisioned_model_units=parts.provisioned_model_units, guard=guard, failure=failure, record=record
+    )
+    gate = quality_gate(scope, failure=failure, on_pass=deploy)
+    evaluate = evaluation(
+        scope,
+        evaluate_fn=steps.evaluate_fn,
+        judge=parts.judge,
+        inference_profile_prefix=parts.inference_profile_prefix,
+        guard=guard,
+        failure=failure,
+        then=gate,
+    )
+    rejected = notify(scope, "Notify rejected", parts.topic, "REJECTED").next(
+        sfn.Fail(scope, "Rejected", error="InvalidRunRequest", cause_path="$.error.Cause")
+    )
+    train = _training_branches(scope, parts, guard=guard, failure=failure, evaluate_from=evaluate)
+    return (
+        _validate(scope, parts, rejected=rejected, failure=failure)
+        .next(_prepare(scope, parts, rejected=rejected, guard=guard))
+        .next(train)
+    )
+
+
+def _validate(
+    scope: Construct, parts: DefinitionParts, *, rejected: sfn.IChainable, failure: sfn.IChainable
+) -> sfn.TaskStateBase:
+    """Checks the execution's input; a bad request is rejected before anything is created or billed."""
+    validate = tasks.LambdaInvoke(
+        scope,
+        "Validate",
+        lambda_function=parts.steps.validate_fn,
+        payload=sfn.TaskInput.from_object(
+            {
+                "input": sfn.JsonPath.object_at("$$.Execution.Input"),
+                "execution": sfn.JsonPath.string_at("$$.Execution.Name"),
+            }
+        ),
+        payload_response_only=True,
+        result_path="$.request",
+    )
+    validate.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3)
+    validate.add_catch(rejected, errors=[InvalidRunRequestError.__name__], result_path="$.error")
+    validate.add_catch(failure, errors=["States.ALL"], result_path="$.error")
+    return validate
+
+
+def _prepare(scope: Construct, parts: DefinitionParts, *, rejected: sfn.IChainable, guard: Guard) -> sfn.TaskStateBase:
+    """Claims the run name, writes the recipe and plans (or starts) the platform's job."""
+    prepare = tasks.LambdaInvoke(
+        scope,
+        "Prepare",
+        lambda_function=parts.steps.prepare_fn,
+        payload=sfn.TaskInput.from_object(
+            {"request": sfn.JsonPath.object_at("$.request"), "execution": sfn.JsonPath.string_at("$$.Execution.Id")}
+        ),
+        payload_response_only=True,
+        result_path="$.prepared",
+    )
+    # A run name another execution holds: reject, touching nothing of that run (no clean-up, no record).
+    prepare.add_catch(rejected, errors=[RunNameTakenError.__name__], result_path="$.error")
+    return guard(prepare)
+
+
+def _training_branches(
+    scope: Construct,
+    parts: DefinitionParts,
+    *,
+    guard: Guard,
+    failure: sfn.IChainable,
+    evaluate_from: Evaluation,
+) -> sfn.Choice:
+    """One branch per wired platform, and the open-weight import, which trains nothing."""
+    steps = parts.steps
+    import_checkpoint = checkpoint_import(
+        scope,
+        bedrock_role=parts.bedrock_role,
+        key=parts.key,
+        guard=guard,
+        failure=failure,
+        then=evaluate_from.deploy_then_evaluate,
+    )
+    branches = {
+        Platform.SAGEMAKER_TRAINING_JOB: lambda: sagemaker_training(
+            scope, job=parts.training_job, locate_fn=steps.locate_fn, guard=guard, then=import_checkpoint
+        ),
+        Platform.BEDROCK: lambda: bedrock_customization(
+            scope, guard=guard, failure=failure, then=evaluate_from.deploy_then_evaluate
+        ),
+        Platform.HYPERPOD: lambda: hyperpod_training(
+            scope,
+            hyperpod_fn=_hyperpod_fn(steps),
+            locate_fn=steps.locate_fn,
+            guard=guard,
+            failure=failure,
+            then=import_checkpoint,
+        ),
+    }
+    platform = sfn.Choice(scope, "Where to train?")
+    platform.when(
+        sfn.Condition.string_equals("$.request.technique", IMPORT),
+        open_weight_import(
+            scope,
+            bedrock_role=parts.bedrock_role,
+            key=parts.key,
+            guard=guard,
+            failure=failure,
+            then=evaluate_from.evaluate,
+        ),
+    )
+    for name in parts.platforms:
+        platform.when(sfn.Condition.string_equals("$.request.platform", name), branches[name]())
+    platform.otherwise(
+        sfn.Fail(
+            scope,
+            "Platform not wired here",
+            error="UnsupportedPlatform",
+            cause="This environment's workflow trains on " + ", ".join(parts.platforms),
+        )
+    )
+    return platform
+
+
+def _hyperpod_fn(steps: WorkflowSteps) -> lambda_.IFunction:
+    if steps.hyperpod_fn is None:
+        raise ValueError(f"platforms: {Platform.HYPERPOD!r} is not allowed without a restricted instance group")
+    return steps.hyperpod_fn

@@ -1,0 +1,128 @@
+"""How the workflow handles errors: retries for transient ones, one failure path for the rest.
+
+Every task that starts, checks or changes something is :func:`guarded`: throttling and the
+services' transient errors are retried with back-off, anything else goes to the path
+:func:`failure_path` builds, which stops what the run started, deletes what it half-made,
+marks the lineage record failed, notifies and fails with the run's own error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from constructs import Construct
+from customization.contract import TRANSIENT_STEP_ERRORS, RunStatus
+
+# Errors worth another try: Lambda's own transient failures (Step Functions' Lambda integration,
+# https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html) ...
+LAMBDA_TRANSIENT_ERRORS = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"]
+# ... the services' throttling and transient errors (SDK integrations name them <Service>.<Exception>) ...
+TRANSIENT_ERRORS = [
+    *LAMBDA_TRANSIENT_ERRORS,
+    "Bedrock.ThrottlingException",
+    "Bedrock.ServiceUnavailableException",
+    "Bedrock.InternalServerException",
+    "SageMaker.ThrottlingException",
+    "ThrottlingException",
+    # ... and the steps' own (customization.contract).
+    *(error.__name__ for error in TRANSIENT_STEP_ERRORS),
+]
+DYNAMODB_THROTTLING_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"]
+
+Guard = Callable[[sfn.TaskStateBase], sfn.TaskStateBase]
+
+
+def retried(state: sfn.TaskStateBase) -> sfn.TaskStateBase:
+    """Transient errors retried with back-off (5 s, doubling, five tries)."""
+    state.add_retry(errors=TRANSIENT_ERRORS, interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=5)
+    return state
+
+
+def guard_for(failure: sfn.IChainable) -> Guard:
+    """A guard: retried, and anything else caught into ``failure`` with the error at ``$.error``."""
+
+    def guarded(state: sfn.TaskStateBase) -> sfn.TaskStateBase:
+        retried(state).add_catch(failure, errors=["States.ALL"], result_path="$.error")
+        return state
+
+    return guarded
+
+
+def notify(scope: Construct, construct_id: str, topic: sns.ITopic, outcome: str) -> tasks.SnsPublish:
+    """Publishes ``<outcome> <the whole state>``; a notification may be sent twice, never lost to throttling."""
+    publish = tasks.SnsPublish(
+        scope,
+        construct_id,
+        topic=topic,
+        subject=f"Customization run {outcome.lower()}",
+        message=sfn.TaskInput.from_text(
+            sfn.JsonPath.format("{} {}", outcome, sfn.JsonPath.json_to_string(sfn.JsonPath.entire_payload))
+        ),
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    publish.add_retry(errors=["States.TaskFailed"], interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=3)
+    return publish
+
+
+def record_retried(record: tasks.DynamoUpdateItem) -> tasks.DynamoUpdateItem:
+    record.add_retry(errors=DYNAMODB_THROTTLING_ERRORS, backoff_rate=2, max_attempts=5)
+    return record
+
+
+def failure_path(
+    scope: Construct,
+    *,
+    clean_up_fn: lambda_.IFunction,
+    table: dynamodb.ITable,
+    topic: sns.ITopic,
+    remove_hyperpod_job: tasks.LambdaInvoke | None = None,
+) -> sfn.IChainable:
+    """One shared path: (remove a started HyperPod job,) clean up, mark the run failed, notify, fail.
+
+    Its input carries the run's error at ``$.error``; the execution fails with that error and cause.
+    Clean-up and bookkeeping must not hide the run's own error: their failures go straight on.
+    """
+    clean_up = tasks.LambdaInvoke(
+        scope, "Clean up", lambda_function=clean_up_fn, payload_response_only=True, result_path="$.cleanup"
+    )
+    retried(clean_up)
+    record = record_retried(
+        tasks.DynamoUpdateItem(
+            scope,
+            "Record failure",
+            table=table,
+            key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
+            update_expression="SET #status = :status, failure = :cause, execution_arn = :execution",
+            # Never over another execution's record (a run that failed before claiming its name).
+            condition_expression="attribute_not_exists(run_name) OR execution_arn = :execution",
+            expression_attribute_names={"#status": "status"},
+            expression_attribute_values={
+                ":execution": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.Execution.Id")),
+                ":status": tasks.DynamoAttributeValue.from_string(RunStatus.FAILED),
+                ":cause": tasks.DynamoAttributeValue.from_string(
+                    sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.error"))
+                ),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+    )
+    failed = sfn.Fail(scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
+    notified = notify(scope, "Notify failure", topic, RunStatus.FAILED)
+    clean_up.add_catch(record, errors=["States.ALL"], result_path="$.cleanup_error")
+    record.add_catch(notified, errors=["States.ALL"], result_path="$.record_error")
+    clean_up.next(record).next(notified).next(failed)
+    if remove_hyperpod_job is None:
+        return clean_up
+    retried(remove_hyperpod_job)
+    remove_hyperpod_job.add_catch(clean_up, errors=["States.ALL"], result_path="$.hyperpod_cleanup_error")
+    started = sfn.Choice(scope, "HyperPod job to remove?")
+    started.when(sfn.Condition.is_present("$.prepared.hyperpod"), remove_hyperpod_job.next(clean_up))
+    started.otherwise(clean_up)
+    return started

@@ -1,0 +1,285 @@
+"""From a model in Bedrock to a served, recorded one: evaluate, gate, deploy, record.
+
+A Bedrock model can only be invoked once it exists in Bedrock, so a customized model gets a
+temporary on-demand deployment *before* evaluation (:func:`evaluation`); the gate compares
+the scores with the run's thresholds; :func:`deployment` serves the model as the run asks and
+:func:`record_success` completes the lineage record. Builders take their collaborators as
+arguments and return their first state, like those in ``workflow_training``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from constructs import Construct
+from constructs.workflow_failure import Guard, notify, record_retried
+from constructs.workflow_perms import bedrock_arn
+from constructs.workflow_polling import PolledJob, polled_job
+from customization.contract import IMPORT, RunStatus
+
+# A metric the dataset does not measure (no tool schemas, say) is absent and does not block.
+GATED_METRICS = ("exact_match", "token_f1", "rouge_l", "tool_call_valid", "judge_score")
+
+
+@dataclass(frozen=True)
+class Judge:
+    """The model that scores answers (LLM-as-a-judge) and the rubric it is given."""
+
+    model_id: str
+    rubric: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Two ways into evaluation: a customized model is deployed on demand first
+    (``$.imported.model_arn``); an imported open-weight model (``$.candidate``) is invoked by its ARN."""
+
+    deploy_then_evaluate: sfn.IChainable
+    evaluate: sfn.IChainable
+
+
+def evaluation(
+    scope: Construct,
+    *,
+    evaluate_fn: lambda_.IFunction,
+    judge: Judge,
+    inference_profile_prefix: str,
+    guard: Guard,
+    failure: sfn.IChainable,
+    then: sfn.IChainable,
+) -> Evaluation:
+    """Deploy (customized models only), then score base and candidate on the run's dataset; ``then`` gates."""
+    stack = cdk.Stack.of(scope)
+    deploy = tasks.CallAwsService(
+        scope,
+        "Deploy for evaluation",
+        service="bedrock",
+        action="createCustomModelDeployment",
+        parameters={
+            "ModelDeploymentName": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+            "ModelArn": sfn.JsonPath.string_at("$.imported.model_arn"),
+            "ClientRequestToken": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+        },
+        iam_resources=[bedrock_arn(stack, "custom-model"), bedrock_arn(stack, "custom-model-deployment")],
+        result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")},
+        result_path="$.evaluation_deployment",
+    )
+    check = tasks.CallAwsService(
+        scope,
+        "Check evaluation deployment",
+        service="bedrock",
+        action="getCustomModelDeployment",
+        parameters={"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+        iam_resources=[bedrock_arn(stack, "custom-model-deployment")],
+        result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+        result_path="$.deployment_status",
+    )
+    evaluate = tasks.LambdaInvoke(
+        scope,
+        "Evaluate",
+        lambda_function=evaluate_fn,
+        payload=sfn.TaskInput.from_object(
+            {
+                "run_id": sfn.JsonPath.string_at("$.request.run_name"),
+                "evaluation_dataset": sfn.JsonPath.string_at("$.request.evaluation_dataset"),
+                "candidates": {
+                    "base": {
+                        "model_id": sfn.JsonPath.format(
+                            inference_profile_prefix + "{}", sfn.JsonPath.string_at("$.request.base_model")
+                        )
+                    },
+                    "customized": {"model_id": sfn.JsonPath.string_at("$.candidate.model_id")},
+                },
+                "judge": {"model_id": judge.model_id, "rubric": judge.rubric},
+                "results_uri": sfn.JsonPath.format("{}evaluation/", sfn.JsonPath.string_at("$.prepared.output_uri")),
+            }
+        ),
+        payload_response_only=True,
+        result_path="$.evaluation",
+    )
+    guard(evaluate).next(then)
+    candidate = sfn.Pass(
+        scope,
+        "Evaluate the deployment",
+        parameters={"model_id.$": "$.evaluation_deployment.arn"},
+        result_path="$.candidate",
+    )
+    deploy_then_evaluate = polled_job(
+        scope,
+        PolledJob(
+            name="Evaluation deployment",
+            key="evaluation_deployment",
+            start=deploy,
+            check=check,
+            status_path="$.deployment_status.status",
+            done=["Active"],
+            failed=["Failed"],
+            error="DeploymentFailed",
+            cause="Bedrock reported the evaluation deployment Failed",
+        ),
+        guard=guard,
+        failure=failure,
+        on_done=candidate.next(evaluate),
+    )
+    return Evaluation(deploy_then_evaluate=deploy_then_evaluate, evaluate=evaluate)
+
+
+def quality_gate(scope: Construct, *, failure: sfn.IChainable, on_pass: sfn.IChainable) -> sfn.Choice:
+    """Every measured metric at or above the run's threshold, and the judge's gain over the base model too."""
+    passes = [
+        sfn.Condition.or_(
+            sfn.Condition.is_not_present(f"$.evaluation.customized.{metric}"),
+            sfn.Condition.number_greater_than_equals_json_path(
+                f"$.evaluation.customized.{metric}", f"$.request.thresholds.{metric}"
+            ),
+        )
+        for metric in GATED_METRICS
+    ]
+    passes.append(
+        sfn.Condition.number_greater_than_equals_json_path(
+            "$.evaluation.improvement.judge_score", "$.request.thresholds.min_judge_improvement"
+        )
+    )
+    failed_gate = sfn.Pass(
+        scope,
+        "Gate failed",
+        parameters={
+            "Error": "QualityGateFailed",
+            "Cause": sfn.JsonPath.format(
+                "Customized model below a threshold; see {}", sfn.JsonPath.string_at("$.evaluation.results")
+            ),
+        },
+        result_path="$.error",
+    )
+    gate = sfn.Choice(scope, "Quality gate")
+    gate.when(sfn.Condition.and_(*passes), on_pass)
+    gate.otherwise(failed_gate.next(failure))
+    return gate
+
+
+def deployment(
+    scope: Construct,
+    *,
+    provisioned_model_units: int,
+    guard: Guard,
+    failure: sfn.IChainable,
+    record: sfn.IChainable,
+) -> sfn.Choice:
+    """Serve as the run's ``deploy_mode`` says: provisioned throughput (then the evaluation deployment goes),
+    on demand (the evaluation deployment stays), or not at all; an imported model by its own ARN."""
+    stack = cdk.Stack.of(scope)
+    provision = tasks.CallAwsService(
+        scope,
+        "Provision throughput",
+        service="bedrock",
+        action="createProvisionedModelThroughput",
+        parameters={
+            "ProvisionedModelName": sfn.JsonPath.string_at("$.request.run_name"),
+            "ModelId": sfn.JsonPath.string_at("$.imported.model_arn"),
+            "ModelUnits": provisioned_model_units,
+            "ClientRequestToken": sfn.JsonPath.format("{}-serve", sfn.JsonPath.string_at("$.request.run_name")),
+        },
+        iam_resources=[bedrock_arn(stack, "custom-model"), bedrock_arn(stack, "provisioned-model")],
+        result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
+        result_path="$.serving",
+    )
+    check = tasks.CallAwsService(
+        scope,
+        "Check throughput",
+        service="bedrock",
+        action="getProvisionedModelThroughput",
+        parameters={"ProvisionedModelId": sfn.JsonPath.string_at("$.serving.arn")},
+        iam_resources=[bedrock_arn(stack, "provisioned-model")],
+        result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+        result_path="$.serving_status",
+    )
+    drop_evaluation_deployment = guard(
+        tasks.CallAwsService(
+            scope,
+            "Remove evaluation deployment",
+            service="bedrock",
+            action="deleteCustomModelDeployment",
+            parameters={"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+            iam_resources=[bedrock_arn(stack, "custom-model-deployment")],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+    )
+    drop_evaluation_deployment.next(record)
+    keep_deployment = sfn.Pass(
+        scope, "Serve on demand", parameters={"arn.$": "$.evaluation_deployment.arn"}, result_path="$.serving"
+    )
+    no_serving = sfn.Pass(
+        scope, "No deployment", result=sfn.Result.from_object({"arn": "none"}), result_path="$.serving"
+    )
+    provisioned = polled_job(
+        scope,
+        PolledJob(
+            name="Throughput",
+            key="throughput",
+            start=provision,
+            check=check,
+            status_path="$.serving_status.status",
+            done=["InService"],
+            failed=["Failed"],
+            error="ProvisioningFailed",
+            cause="Bedrock reported the provisioned throughput Failed",
+            failed_state="Provisioning failed",
+        ),
+        guard=guard,
+        failure=failure,
+        on_done=drop_evaluation_deployment,
+    )
+    mode = sfn.Choice(scope, "Deploy how?")
+    mode.when(sfn.Condition.string_equals("$.request.technique", IMPORT), _serve_imported(scope, record))
+    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "provisioned-throughput"), provisioned)
+    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "on-demand"), keep_deployment.next(record))
+    mode.otherwise(no_serving.next(drop_evaluation_deployment))
+    return mode
+
+
+def _serve_imported(scope: Construct, record: sfn.IChainable) -> sfn.IChainable:
+    """An imported model needs no deployment: on demand, it is invoked by its own ARN."""
+    on_demand = sfn.Pass(
+        scope, "Serve imported model on demand", parameters={"arn.$": "$.imported.model_arn"}, result_path="$.serving"
+    )
+    not_served = sfn.Pass(
+        scope, "Imported model not served", result=sfn.Result.from_object({"arn": "none"}), result_path="$.serving"
+    )
+    serve = sfn.Choice(scope, "Serve imported model?")
+    serve.when(sfn.Condition.string_equals("$.request.deploy_mode", "on-demand"), on_demand.next(record))
+    serve.otherwise(not_served.next(record))
+    return serve
+
+
+def record_success(scope: Construct, *, table: dynamodb.ITable, topic: sns.ITopic) -> sfn.IChainable:
+    """Complete the lineage record (model, serving, evaluation, approval), notify, succeed."""
+    record = tasks.DynamoUpdateItem(
+        scope,
+        "Record lineage",
+        table=table,
+        key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
+        update_expression=(
+            "SET #status = :status, model_arn = :model, serving_arn = :serving, evaluation = :evaluation, "
+            "approval = :approved, completed_at = :completed"
+        ),
+        expression_attribute_names={"#status": "status"},
+        expression_attribute_values={
+            ":status": tasks.DynamoAttributeValue.from_string(RunStatus.SUCCEEDED),
+            ":model": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.imported.model_arn")),
+            ":serving": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.serving.arn")),
+            ":evaluation": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.evaluation.results")),
+            # An Approval partition (what Serving deploys, or imported models), as Prepare decided for the run.
+            ":approved": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.prepared.approval")),
+            ":completed": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
+        },
+        result_path=sfn.JsonPath.DISCARD,
+    )
+    done = sfn.Succeed(scope, "Customized")
+    return record_retried(record).next(notify(scope, "Notify success", topic, RunStatus.SUCCEEDED)).next(done)

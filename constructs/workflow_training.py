@@ -1,0 +1,333 @@
+"""Where a run trains, and how its model reaches Bedrock: one builder per platform, plus the imports.
+
+Each builder takes its collaborators as arguments (the functions it invokes, the roles it
+passes, ``guard`` for retries and the catch into the failure path, ``failure`` itself, and
+``then``, where the run continues) and returns its first state, in the spirit of
+aws-cdk-lib's ``StateMachineFragment``: none depends on another having been built first.
+
+What each leaves in the state for the next: the SageMaker and HyperPod paths put the
+checkpoint at ``$.checkpoint.uri`` and continue into :func:`checkpoint_import`, which puts the
+Bedrock model at ``$.imported.model_arn``; the Bedrock path and :func:`open_weight_import`
+put it there themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+
+from constructs import Construct
+from constructs.workflow_failure import Guard
+from constructs.workflow_perms import bedrock_arn
+from constructs.workflow_polling import HOURS_LONG, PolledJob, polled_job
+from customization.contract import HyperPodAction, HyperPodJobStatus
+
+
+@dataclass(frozen=True)
+class TrainingJobSettings:
+    """What a SageMaker training job of this environment runs as, on and for how long."""
+
+    role: iam.IRole
+    key: kms.IKey
+    """Encrypts the job's output and volumes."""
+    vpc: ec2.IVpc
+    subnets: Sequence[ec2.ISubnet]
+    instance_type: str
+    """A SageMaker training instance type, e.g. ``ml.p5.48xlarge``."""
+    max_training_hours: int
+
+
+def sagemaker_training(
+    scope: Construct, *, job: TrainingJobSettings, locate_fn: lambda_.IFunction, guard: Guard, then: sfn.IChainable
+) -> sfn.IChainable:
+    """``createTrainingJob.sync`` from Prepare's ``$.prepared.sagemaker`` plan, then the checkpoint its
+    output archive's manifest names."""
+    train = tasks.SageMakerCreateTrainingJob(
+        scope,
+        "Train on SageMaker",
+        training_job_name=sfn.JsonPath.string_at("$.prepared.sagemaker.job_name"),
+        role=job.role,
+        algorithm_specification=tasks.AlgorithmSpecification(
+            training_image=tasks.DockerImage.from_json_expression(
+                sfn.JsonPath.string_at("$.prepared.sagemaker.training_image")
+            ),
+            training_input_mode=tasks.InputMode.FILE,
+        ),
+        hyperparameters={
+            "sagemaker_recipe_local_path": sfn.JsonPath.string_at(
+                "$.prepared.sagemaker.hyperparameters.sagemaker_recipe_local_path"
+            ),
+            "base_model": sfn.JsonPath.string_at("$.prepared.sagemaker.hyperparameters.base_model"),
+        },
+        input_data_config=[
+            tasks.Channel(
+                channel_name="recipe",
+                data_source=tasks.DataSource(
+                    s3_data_source=tasks.S3DataSource(
+                        s3_location=tasks.S3Location.from_json_expression("$.prepared.sagemaker.recipe_prefix"),
+                        s3_data_type=tasks.S3DataType.S3_PREFIX,
+                    )
+                ),
+            )
+        ],
+        output_data_config=tasks.OutputDataConfig(
+            s3_output_location=tasks.S3Location.from_json_expression("$.prepared.sagemaker.output_path"),
+            encryption_key=job.key,
+        ),
+        resource_config=tasks.ResourceConfig(
+            instance_count=sfn.JsonPath.number_at("$.prepared.sagemaker.instance_count"),
+            instance_type=ec2.InstanceType(job.instance_type.removeprefix("ml.")),
+            volume_size=cdk.Size.gibibytes(500),
+            volume_encryption_key=job.key,
+        ),
+        stopping_condition=tasks.StoppingCondition(max_runtime=cdk.Duration.hours(job.max_training_hours)),
+        vpc_config=tasks.VpcConfig(vpc=job.vpc, subnets=ec2.SubnetSelection(subnets=list(job.subnets))),
+        integration_pattern=sfn.IntegrationPattern.RUN_JOB,
+        result_selector={"model_artifacts": sfn.JsonPath.string_at("$.ModelArtifacts.S3ModelArtifacts")},
+        result_path="$.training",
+    )
+    locate = tasks.LambdaInvoke(
+        scope,
+        "Locate checkpoint",
+        lambda_function=locate_fn,
+        payload=sfn.TaskInput.from_object({"model_artifacts": sfn.JsonPath.string_at("$.training.model_artifacts")}),
+        payload_response_only=True,
+        result_path="$.checkpoint",
+    )
+    return guard(train).next(guard(locate)).next(then)
+
+
+def hyperpod_step(
+    scope: Construct, construct_id: str, hyperpod_fn: lambda_.IFunction, action: str, result_path: str
+) -> tasks.LambdaInvoke:
+    """One call of the HyperPod jobs step (``action`` from ``HyperPodAction``) on Prepare's plan."""
+    return tasks.LambdaInvoke(
+        scope,
+        construct_id,
+        lambda_function=hyperpod_fn,
+        payload=sfn.TaskInput.from_object(
+            {"action": action, "hyperpod": sfn.JsonPath.object_at("$.prepared.hyperpod")}
+        ),
+        payload_response_only=True,
+        result_path=result_path,
+    )
+
+
+def hyperpod_training(
+    scope: Construct,
+    *,
+    hyperpod_fn: lambda_.IFunction,
+    locate_fn: lambda_.IFunction,
+    guard: Guard,
+    failure: sfn.IChainable,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """Create the run's Kubernetes objects, wait for its job, delete them (PPO's servers hold GPUs until
+    then), then locate the checkpoint the job's manifest names."""
+    release = hyperpod_step(scope, "Release HyperPod job", hyperpod_fn, HyperPodAction.REMOVE, "$.hyperpod_released")
+    locate = tasks.LambdaInvoke(
+        scope,
+        "Locate HyperPod checkpoint",
+        lambda_function=locate_fn,
+        payload=sfn.TaskInput.from_object({"manifest_uri": sfn.JsonPath.string_at("$.prepared.hyperpod.manifest_uri")}),
+        payload_response_only=True,
+        result_path="$.checkpoint",
+    )
+    return polled_job(
+        scope,
+        PolledJob(
+            name="HyperPod job",
+            key="hyperpod",
+            start=hyperpod_step(
+                scope, "Submit HyperPod job", hyperpod_fn, HyperPodAction.SUBMIT, "$.hyperpod_submitted"
+            ),
+            check=hyperpod_step(scope, "Check HyperPod job", hyperpod_fn, HyperPodAction.STATUS, "$.hyperpod_job"),
+            status_path="$.hyperpod_job.status",
+            done=[HyperPodJobStatus.SUCCEEDED],
+            failed=[HyperPodJobStatus.FAILED],
+            error="HyperPodJobFailed",
+            cause=sfn.JsonPath.format(
+                "A PyTorchJob of the run failed: {}", sfn.JsonPath.string_at("$.hyperpod_job.detail")
+            ),
+            polling=HOURS_LONG,
+        ),
+        guard=guard,
+        failure=failure,
+        on_done=guard(release).next(guard(locate)).next(then),
+    )
+
+
+def bedrock_customization(
+    scope: Construct, *, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
+) -> sfn.IChainable:
+    """Wait for the customization job Prepare started; its output model is the candidate."""
+    stack = cdk.Stack.of(scope)
+    check = tasks.CallAwsService(
+        scope,
+        "Check customization job",
+        service="bedrock",
+        action="getModelCustomizationJob",
+        parameters={"JobIdentifier": sfn.JsonPath.string_at("$.prepared.bedrock.job_arn")},
+        iam_resources=[bedrock_arn(stack, "model-customization-job")],
+        result_selector={
+            "status": sfn.JsonPath.string_at("$.Status"),
+            "model_arn": sfn.JsonPath.string_at("$.OutputModelArn"),
+        },
+        result_path="$.customization",
+    )
+    # OutputModelArn exists only once the job completed; read it then.
+    completed = sfn.Pass(
+        scope, "Customized model", parameters={"model_arn.$": "$.customization.model_arn"}, result_path="$.imported"
+    )
+    return polled_job(
+        scope,
+        PolledJob(
+            name="Customization",
+            key="customization",
+            check=check,
+            status_path="$.customization.status",
+            done=["Completed"],
+            failed=["Failed", "Stopped"],
+            error="CustomizationFailed",
+            cause="Bedrock reported the customization job Failed or Stopped",
+            polling=HOURS_LONG,
+        ),
+        guard=guard,
+        failure=failure,
+        on_done=completed.next(then),
+    )
+
+
+def checkpoint_import(
+    scope: Construct,
+    *,
+    bedrock_role: iam.IRole,
+    key: kms.IKey,
+    guard: Guard,
+    failure: sfn.IChainable,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """Import a Nova checkpoint (``$.checkpoint.uri``) into Bedrock and wait until the model is active."""
+    stack = cdk.Stack.of(scope)
+    import_model = tasks.CallAwsService(
+        scope,
+        "Import into Bedrock",
+        service="bedrock",
+        action="createCustomModel",
+        parameters={
+            "ModelName": sfn.JsonPath.format("{}-model", sfn.JsonPath.string_at("$.request.run_name")),
+            "ModelSourceConfig": {"S3DataSource": {"S3Uri": sfn.JsonPath.string_at("$.checkpoint.uri")}},
+            "RoleArn": bedrock_role.role_arn,
+            "ModelKmsKeyArn": key.key_arn,
+        },
+        iam_resources=[bedrock_arn(stack, "custom-model")],
+        additional_iam_statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=[bedrock_role.role_arn])],
+        result_selector={"model_arn": sfn.JsonPath.string_at("$.ModelArn")},
+        result_path="$.imported",
+    )
+    check = tasks.CallAwsService(
+        scope,
+        "Check import",
+        service="bedrock",
+        action="getCustomModel",
+        parameters={"ModelIdentifier": sfn.JsonPath.string_at("$.imported.model_arn")},
+        iam_resources=[bedrock_arn(stack, "custom-model")],
+        result_selector={"status": sfn.JsonPath.string_at("$.ModelStatus")},
+        result_path="$.import_status",
+    )
+    return polled_job(
+        scope,
+        PolledJob(
+            name="Import",
+            key="import",
+            start=import_model,
+            check=check,
+            status_path="$.import_status.status",
+            done=["Active"],
+            failed=["Failed"],
+            error="ImportFailed",
+            cause="Bedrock reported the model import Failed",
+        ),
+        guard=guard,
+        failure=failure,
+        on_done=then,
+    )
+
+
+def open_weight_import(
+    scope: Construct,
+    *,
+    bedrock_role: iam.IRole,
+    key: kms.IKey,
+    guard: Guard,
+    failure: sfn.IChainable,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """``CreateModelImportJob`` from the run's ``model_data`` folder, polled until the model exists; the
+    imported model is the candidate (``$.candidate``) that ``then`` evaluates."""
+    stack = cdk.Stack.of(scope)
+    start = tasks.CallAwsService(
+        scope,
+        "Import open-weight model",
+        service="bedrock",
+        action="createModelImportJob",
+        parameters={
+            "JobName": sfn.JsonPath.string_at("$.prepared.import.job_name"),
+            "ImportedModelName": sfn.JsonPath.string_at("$.prepared.import.model_name"),
+            "RoleArn": bedrock_role.role_arn,
+            "ModelDataSource": {"S3DataSource": {"S3Uri": sfn.JsonPath.string_at("$.request.model_data")}},
+            "ImportedModelKmsKeyId": key.key_arn,
+            "ClientRequestToken": sfn.JsonPath.string_at("$.prepared.import.client_token"),
+        },
+        iam_resources=[bedrock_arn(stack, "model-import-job"), bedrock_arn(stack, "imported-model")],
+        additional_iam_statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=[bedrock_role.role_arn])],
+        result_selector={"job_arn": sfn.JsonPath.string_at("$.JobArn")},
+        result_path="$.model_import",
+    )
+
+    def job_reader(construct_id: str, result_selector: dict[str, str], result_path: str) -> tasks.CallAwsService:
+        return tasks.CallAwsService(
+            scope,
+            construct_id,
+            service="bedrock",
+            action="getModelImportJob",
+            parameters={"JobIdentifier": sfn.JsonPath.string_at("$.model_import.job_arn")},
+            iam_resources=[bedrock_arn(stack, "model-import-job")],
+            result_selector=result_selector,
+            result_path=result_path,
+        )
+
+    check = job_reader("Check model import", {"status": sfn.JsonPath.string_at("$.Status")}, "$.model_import_status")
+    # ImportedModelArn is there once the job completed; read it then.
+    read = job_reader("Read imported model", {"model_arn": sfn.JsonPath.string_at("$.ImportedModelArn")}, "$.imported")
+    candidate = sfn.Pass(
+        scope,
+        "Evaluate the imported model",
+        parameters={"model_id.$": "$.imported.model_arn"},
+        result_path="$.candidate",
+    )
+    return polled_job(
+        scope,
+        PolledJob(
+            name="Model import",
+            key="model_import",
+            start=start,
+            check=check,
+            status_path="$.model_import_status.status",
+            done=["Completed"],
+            failed=["Failed"],
+            error="ModelImportFailed",
+            cause="Bedrock reported the model import job Failed",
+        ),
+        guard=guard,
+        failure=failure,
+        on_done=guard(read).next(candidate).next(then),
+    )

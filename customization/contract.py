@@ -1,0 +1,114 @@
+"""What the workflow's constructs and its step handlers must agree on, written once.
+
+This module ships in the steps' code asset (``customization/``) and is imported at synth
+time by ``constructs/``, so a name the state machine matches and the handler raises, or a
+variable the construct sets and the handler reads, cannot drift apart: an IDE rename moves
+both ends. The state machine catches ``RunNameTakenError.__name__``, never a literal.
+
+Plain ``str`` constants rather than ``enum.Enum``: jsii serializes Python enums as jsii enums,
+and these values go into templates as strings.
+"""
+
+from __future__ import annotations
+
+# --- errors a step raises and the state machine matches by class name ---------------------------------------
+
+
+class InvalidRunRequestError(Exception):
+    """The workflow input breaks rules; the message lists every problem. The run is rejected."""
+
+
+class RunNameTakenError(Exception):
+    """Another execution recorded a run under this name; the run is rejected, that run left untouched."""
+
+
+class CheckpointNotFoundError(Exception):
+    """The training job's output names no S3 checkpoint (no manifest, or one without ``checkpoint_s3_bucket``)."""
+
+
+class TrainingImageNotFoundError(Exception):
+    """The SageMaker public hub lists no image for this model and technique (the message says which)."""
+
+
+class KubeApiTransientError(Exception):
+    """The Kubernetes API server was busy, failing or out of reach; the state machine retries it."""
+
+
+# Errors that reject a run before it claims anything: no clean-up, no failure record.
+REJECTING_ERRORS: tuple[type[Exception], ...] = (InvalidRunRequestError, RunNameTakenError)
+# Errors worth another try, raised by the steps themselves (the services' own come from their models).
+TRANSIENT_STEP_ERRORS: tuple[type[Exception], ...] = (KubeApiTransientError,)
+
+
+class Env:
+    """Environment variables the construct sets on the step functions and the handlers read."""
+
+    DATASETS_BUCKET = "DATASETS_BUCKET"
+    ARTIFACTS_BUCKET = "ARTIFACTS_BUCKET"
+    PLATFORMS = "PLATFORMS"  # comma-separated Platform values wired in this environment
+    RUNS_TABLE = "RUNS_TABLE"
+    CUSTOMIZATION_ROLE_ARN = "CUSTOMIZATION_ROLE_ARN"
+    KEY_ARN = "KEY_ARN"
+    # Set only where a restricted instance group is wired (the HyperPod platform).
+    HYPERPOD_NAMESPACE = "HYPERPOD_NAMESPACE"
+    HYPERPOD_INSTANCE_TYPE = "HYPERPOD_INSTANCE_TYPE"
+    HYPERPOD_MAX_NODES = "HYPERPOD_MAX_NODES"
+    MAX_TRAINING_SECONDS = "MAX_TRAINING_SECONDS"
+    ACCOUNT_ID = "ACCOUNT_ID"
+    # The HyperPod jobs step only.
+    CLUSTER_NAME = "CLUSTER_NAME"
+    # Set by the Lambda runtime, not by the construct.
+    AWS_REGION = "AWS_REGION"
+
+
+RUNTIME_ENV = frozenset({Env.AWS_REGION})
+
+
+class Platform:
+    """Where a run trains (the input's ``platform``)."""
+
+    SAGEMAKER_TRAINING_JOB = "sagemaker-training-job"
+    BEDROCK = "bedrock"
+    HYPERPOD = "hyperpod"
+
+
+PLATFORMS = (Platform.SAGEMAKER_TRAINING_JOB, Platform.HYPERPOD, Platform.BEDROCK)
+# Every environment's workflow has these branches; HyperPod only with a restricted instance group.
+ALWAYS_WIRED_PLATFORMS = (Platform.SAGEMAKER_TRAINING_JOB, Platform.BEDROCK)
+
+# The technique of an open-weight import (Bedrock Custom Model Import): no recipe, no training.
+IMPORT = "import"
+
+
+class Approval:
+    """Partitions of the lineage table's approved-models index (Prepare picks one per run)."""
+
+    APPROVED = "APPROVED"  # customized models: what the Serving stack deploys
+    APPROVED_IMPORTED = "APPROVED_IMPORTED"  # open-weight imports, served by their own ARN
+
+
+APPROVED_INDEX = "approved-models"
+
+
+class RunStatus:
+    """The lineage record's ``status``."""
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+class HyperPodAction:
+    """What the HyperPod jobs step is asked to do (its event's ``action``)."""
+
+    SUBMIT = "submit"
+    STATUS = "status"
+    REMOVE = "remove"
+
+
+class HyperPodJobStatus:
+    """The HyperPod jobs step's ``status`` answer, which the state machine branches on."""
+
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"

@@ -47,6 +47,7 @@ class CustomizationWorkflowProps:
     key: kms.IKey
     """The platform key: every store, log, model and training volume of the workflow is encrypted with it."""
     vpc: ec2.IVpc
+    """The training VPC (no default)."""
     subnets: Sequence[ec2.ISubnet]
     """Private subnets for training jobs and the HyperPod jobs step."""
     security_group: ec2.ISecurityGroup
@@ -54,6 +55,7 @@ class CustomizationWorkflowProps:
     judge_model_id: str
     """Bedrock model or inference profile that scores answers."""
     judge_rubric: str
+    """What the judge is told a score of 1 to 5 means."""
     inference_profile_prefix: str
     """``us.``, ``eu.``, ``apac.`` to invoke the base model through a cross-Region profile; ``""`` for none."""
     training_instance_type: str
@@ -63,6 +65,7 @@ class CustomizationWorkflowProps:
     provisioned_model_units: int
     """Model units a ``provisioned-throughput`` deployment buys."""
     log_retention: logs.RetentionDays
+    """How long the state machine's and the steps' logs are kept."""
     retain_lineage: bool = True
     """Default: the lineage table is retained and deletion-protected."""
     notification_email: str | None = None

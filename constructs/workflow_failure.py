@@ -23,14 +23,14 @@ from customization.contract import TRANSIENT_STEP_ERRORS, RunStatus
 # Errors worth another try: Lambda's own transient failures (Step Functions' Lambda integration,
 # https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html) ...
 LAMBDA_TRANSIENT_ERRORS = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"]
-# ... the services' throttling and transient errors (SDK integrations name them <Service>.<Exception>) ...
+# ... the services' throttling and transient errors (SDK integrations name them <Service>.<error shape>;
+# SageMaker's optimized integration reports every API error as SageMaker.AmazonSageMakerException, so
+# it has no throttling name of its own: aws/aws-step-functions-data-science-sdk-python issue 191) ...
 TRANSIENT_ERRORS = [
     *LAMBDA_TRANSIENT_ERRORS,
     "Bedrock.ThrottlingException",
     "Bedrock.ServiceUnavailableException",
     "Bedrock.InternalServerException",
-    "SageMaker.ThrottlingException",
-    "ThrottlingException",
     # ... and the steps' own (customization.contract).
     *(error.__name__ for error in TRANSIENT_STEP_ERRORS),
 ]

@@ -59,19 +59,23 @@ class WorkflowStepsProps:
     environment: str
     """Names the functions' Powertools service (``<environment>-customization``)."""
     stores: DataStores
+    """Prepare writes recipes to artifacts; Evaluate reads datasets and writes results."""
     key: kms.IKey
     """Encrypts the functions' logs; Prepare writes recipes and records with it."""
     lineage_table: dynamodb.ITable
+    """Prepare claims the run's name in it."""
     bedrock_role: iam.IRole
     """Prepare starts Bedrock customization jobs as this role (and passes it)."""
     platforms: Sequence[str]
     """The platforms wired here (``Env.PLATFORMS``); Validate rejects the others."""
     vpc: ec2.IVpc
+    """The training VPC."""
     subnets: Sequence[ec2.ISubnet]
     """Where the HyperPod jobs step runs (the cluster's endpoint is private)."""
     cluster_security_group: ec2.ISecurityGroup
     """Admits the HyperPod jobs step on 443 (the cluster's API)."""
     log_retention: logs.RetentionDays
+    """How long each function's log group keeps its logs."""
     max_training_hours: int
     """A HyperPod job's deadline (``activeDeadlineSeconds``)."""
     hyperpod: NovaJobTarget | None = None

@@ -36,13 +36,16 @@ class TrainingJobSettings:
     """What a SageMaker training job of this environment runs as, on and for how long."""
 
     role: iam.IRole
+    """The job runs as it (the state machine passes it)."""
     key: kms.IKey
     """Encrypts the job's output and volumes."""
     vpc: ec2.IVpc
     subnets: Sequence[ec2.ISubnet]
+    """Private subnets the job's network interfaces go in."""
     instance_type: str
     """A SageMaker training instance type, e.g. ``ml.p5.48xlarge``."""
     max_training_hours: int
+    """The job's stopping condition."""
 
 
 def sagemaker_training(

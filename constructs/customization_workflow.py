@@ -30,7 +30,7 @@ from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import acknowledge, nag_environment
 from constructs.workflow_definition import DefinitionParts, customization_definition
 from constructs.workflow_job_roles import WorkflowJobRoles, WorkflowJobRolesProps
-from constructs.workflow_perms import model_key_statement
+from constructs.workflow_perms import encrypted_targets_statement, model_key_statement
 from constructs.workflow_records import WorkflowRecords, WorkflowRecordsProps
 from constructs.workflow_release import Judge
 from constructs.workflow_steps import WorkflowSteps, WorkflowStepsProps
@@ -147,6 +147,9 @@ class CustomizationWorkflow(Construct):
         )
         # Bedrock encrypts the custom or imported model with the platform key on the caller's behalf.
         self.state_machine.add_to_role_policy(model_key_statement(cdk.Stack.of(self), props.key.key_arn))
+        # The topic and the table are encrypted with the platform key, and the tasks' own grants name only
+        # sns:Publish and dynamodb:UpdateItem: publishing and writing need the key too.
+        self.state_machine.add_to_role_policy(encrypted_targets_statement(cdk.Stack.of(self), props.key.key_arn))
         self._acknowledge()
 
     def _acknowledge(self) -> None:

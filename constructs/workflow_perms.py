@@ -5,6 +5,8 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
+from customization.contract import PUBLIC_HUB
+
 # What SageMaker needs to place a training job's network interfaces in the VPC.
 TRAINING_VPC_ACTIONS = [
     "ec2:CreateNetworkInterface",
@@ -70,13 +72,20 @@ def bedrock_arn(stack: cdk.Stack, resource: str, account: str | None = None) -> 
     return stack.format_arn(service="bedrock", account=account, resource=resource, resource_name="*")
 
 
+def public_hub_arns(stack: cdk.Stack) -> list[str]:
+    """The SageMaker public hub and its content (``arn:...:sagemaker:<region>:aws:hub-content/SageMakerPublicHub/...``):
+    DescribeHubContent's resource types are hub and hub-content, and the public hub's owner is the account ``aws``."""
+    return [
+        stack.format_arn(service="sagemaker", account="aws", resource="hub", resource_name=PUBLIC_HUB),
+        stack.format_arn(service="sagemaker", account="aws", resource="hub-content", resource_name=f"{PUBLIC_HUB}/*"),
+    ]
+
+
 def prepare_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
     """Read Nova images from the public hub; start (or find) a Bedrock customization job."""
     return [
-        iam.PolicyStatement(
-            actions=HUB_READ_ACTIONS,
-            resources=[stack.format_arn(service="sagemaker", resource="hub-content", resource_name="*")],
-        ),
+        # The public hub and its content belong to the account "aws", not to this one.
+        iam.PolicyStatement(actions=HUB_READ_ACTIONS, resources=public_hub_arns(stack)),
         iam.PolicyStatement(
             actions=CUSTOMIZATION_START_ACTIONS,
             resources=[
@@ -124,6 +133,26 @@ def evaluation_statement(stack: cdk.Stack) -> iam.PolicyStatement:
 def cluster_read_statement(cluster_arn: str) -> iam.PolicyStatement:
     """The cluster's endpoint and certificate, for the HyperPod jobs step."""
     return iam.PolicyStatement(actions=CLUSTER_READ_ACTIONS, resources=[cluster_arn])
+
+
+# What a caller needs of the key of an SSE-KMS SNS topic or a DynamoDB table with a customer managed key:
+# https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html (publishers: kms:GenerateDataKey, kms:Decrypt),
+# https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/encryption.usagenotes.html (kms:Decrypt, and
+# kms:GenerateDataKey for the table key DynamoDB caches per caller).
+ENCRYPTED_TARGET_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+def encrypted_targets_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicyStatement:
+    """The key for publishing to the workflow's topic and writing its table, through those services only."""
+    return iam.PolicyStatement(
+        actions=ENCRYPTED_TARGET_KEY_ACTIONS,
+        resources=[key_arn],
+        conditions={
+            "StringEquals": {
+                "kms:ViaService": [f"sns.{stack.region}.amazonaws.com", f"dynamodb.{stack.region}.amazonaws.com"]
+            }
+        },
+    )
 
 
 def model_key_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicyStatement:

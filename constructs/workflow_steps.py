@@ -31,7 +31,7 @@ from constructs.workflow_perms import (
     evaluation_statement,
     prepare_statements,
 )
-from customization.contract import Env
+from customization.contract import PUBLIC_HUB, Env
 
 STEPS_ROOT = REPO / "lambda" / "customization_steps"
 EVALUATION_ROOT = REPO / "lambda" / "model_evaluation"
@@ -263,7 +263,7 @@ class WorkflowSteps:
             self.locate_fn: [],
             self.prepare_fn: [
                 *kms_grant,
-                sagemaker("hub-content/*"),
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:aws:hub-content/{PUBLIC_HUB}/*]",
                 bedrock("model-customization-job/*"),
                 bedrock("custom-model/*"),
                 bedrock("foundation-model/*", owner=""),

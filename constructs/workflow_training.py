@@ -94,14 +94,18 @@ def sagemaker_training(
         stopping_condition=tasks.StoppingCondition(max_runtime=cdk.Duration.hours(job.max_training_hours)),
         vpc_config=tasks.VpcConfig(vpc=job.vpc, subnets=ec2.SubnetSelection(subnets=list(job.subnets))),
         integration_pattern=sfn.IntegrationPattern.RUN_JOB,
-        result_selector={"model_artifacts": sfn.JsonPath.string_at("$.ModelArtifacts.S3ModelArtifacts")},
+        # Not ModelArtifacts: a Nova job's DescribeTrainingJob has none (aws/sagemaker-python-sdk PR 6091), although
+        # botocore marks it required. Prepare names the output archive the job's manifest is in instead.
+        result_selector={"job_arn": sfn.JsonPath.string_at("$.TrainingJobArn")},
         result_path="$.training",
     )
     locate = tasks.LambdaInvoke(
         scope,
         "Locate checkpoint",
         lambda_function=locate_fn,
-        payload=sfn.TaskInput.from_object({"model_artifacts": sfn.JsonPath.string_at("$.training.model_artifacts")}),
+        payload=sfn.TaskInput.from_object(
+            {"output_archive": sfn.JsonPath.string_at("$.prepared.sagemaker.output_archive")}
+        ),
         payload_response_only=True,
         result_path="$.checkpoint",
     )
@@ -173,22 +177,23 @@ def bedrock_customization(
 ) -> sfn.IChainable:
     """Wait for the customization job Prepare started; its output model is the candidate."""
     stack = cdk.Stack.of(scope)
-    check = tasks.CallAwsService(
-        scope,
-        "Check customization job",
-        service="bedrock",
-        action="getModelCustomizationJob",
-        parameters={"JobIdentifier": sfn.JsonPath.string_at("$.prepared.bedrock.job_arn")},
-        iam_resources=[bedrock_arn(stack, "model-customization-job")],
-        result_selector={
-            "status": sfn.JsonPath.string_at("$.Status"),
-            "model_arn": sfn.JsonPath.string_at("$.OutputModelArn"),
-        },
-        result_path="$.customization",
-    )
-    # OutputModelArn exists only once the job completed; read it then.
-    completed = sfn.Pass(
-        scope, "Customized model", parameters={"model_arn.$": "$.customization.model_arn"}, result_path="$.imported"
+
+    def job_reader(construct_id: str, result_selector: dict[str, str], result_path: str) -> tasks.CallAwsService:
+        return tasks.CallAwsService(
+            scope,
+            construct_id,
+            service="bedrock",
+            action="getModelCustomizationJob",
+            parameters={"JobIdentifier": sfn.JsonPath.string_at("$.prepared.bedrock.job_arn")},
+            iam_resources=[bedrock_arn(stack, "model-customization-job")],
+            result_selector=result_selector,
+            result_path=result_path,
+        )
+
+    check = job_reader("Check customization job", {"status": sfn.JsonPath.string_at("$.Status")}, "$.customization")
+    # OutputModelArn is there once the job completed (GetModelCustomizationJob: not required); read it then.
+    completed = guard(
+        job_reader("Read customized model", {"model_arn": sfn.JsonPath.string_at("$.OutputModelArn")}, "$.imported")
     )
     return polled_job(
         scope,

@@ -88,6 +88,8 @@ class Approval:
 
 
 APPROVED_INDEX = "approved-models"
+# The SageMaker public hub Prepare reads Nova's training images from (owned by the account "aws").
+PUBLIC_HUB = "SageMakerPublicHub"
 
 
 class RunStatus:

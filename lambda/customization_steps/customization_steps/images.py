@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from customization.contract import TrainingImageNotFoundError
+from customization.contract import PUBLIC_HUB, TrainingImageNotFoundError
 from customization.nova import HYPERPOD_IMAGE_REGISTRIES
 from customization_steps.hyperpod_jobs import Images
 
-PUBLIC_HUB = "SageMakerPublicHub"
 # Recipe model types -> hub content names (the SDK's model alias table).
 HUB_MODELS = {
     "amazon.nova-micro-v1:0:128k": "nova-textgeneration-micro",

@@ -55,7 +55,14 @@ def sagemaker_plan(
         },
         "instance_count": int(run.get("replicas", 1)),
         "output_path": str(run["output_s3_path"]),
+        "output_archive": output_archive(str(run["output_s3_path"]), job_name(run_name, "train")),
     }
+
+
+def output_archive(output_path: str, training_job_name: str) -> str:
+    """Where a Nova training job leaves its ``manifest.json``: inside ``<output>/<job>/output/output.tar.gz``
+    (sagemaker-core's ``build_nova_output_tar_gz_s3_uri``; DescribeTrainingJob has no ModelArtifacts for it)."""
+    return f"{output_path.rstrip('/')}/{training_job_name}/output/output.tar.gz"
 
 
 def bedrock_request(

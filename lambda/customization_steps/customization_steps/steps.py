@@ -217,17 +217,19 @@ def _start_customization(bedrock: Any, job: dict[str, Any]) -> str:
 MAX_OUTPUT_ARCHIVE_BYTES = 64 * 1024 * 1024
 
 
-def locate_checkpoint(model_artifacts: str, s3: Any) -> str:
-    """The ``checkpoint_s3_bucket`` URI from the ``manifest.json`` in a training job's ``output/model.tar.gz``."""
-    bucket, _, key = model_artifacts.removeprefix("s3://").partition("/")
-    if not model_artifacts.startswith("s3://") or not bucket or not key:
+def locate_checkpoint(output_archive: str, s3: Any) -> str:
+    """The ``checkpoint_s3_bucket`` URI from the ``manifest.json`` in a Nova training job's
+    ``<output>/<job>/output/output.tar.gz`` (DescribeTrainingJob names no ModelArtifacts for Nova jobs; the
+    SageMaker SDK reads the manifest there: sagemaker-core ``resolve_nova_checkpoint_uri``)."""
+    bucket, _, key = output_archive.removeprefix("s3://").partition("/")
+    if not output_archive.startswith("s3://") or not bucket or not key:
         raise CheckpointNotFoundError(
-            f"model_artifacts: {model_artifacts!r} is not allowed; expected s3://<bucket>/<key>"
+            f"output_archive: {output_archive!r} is not allowed; expected s3://<bucket>/<key>"
         )
     head = s3.head_object(Bucket=bucket, Key=key)
     if head["ContentLength"] > MAX_OUTPUT_ARCHIVE_BYTES:
         raise CheckpointNotFoundError(
-            f"{model_artifacts} is {head['ContentLength']} bytes; a Nova job's output archive holds only its manifest"
+            f"{output_archive} is {head['ContentLength']} bytes; a Nova job's output archive holds only its manifest"
         )
     archive = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     try:
@@ -236,14 +238,14 @@ def locate_checkpoint(model_artifacts: str, s3: Any) -> str:
                 (m for m in tar.getmembers() if m.isfile() and m.name.rsplit("/", 1)[-1] == "manifest.json"), None
             )
             if member is None:
-                raise CheckpointNotFoundError(f"{model_artifacts} has no manifest.json")
+                raise CheckpointNotFoundError(f"{output_archive} has no manifest.json")
             extracted = tar.extractfile(member)
             manifest = json.loads(extracted.read()) if extracted is not None else {}
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise CheckpointNotFoundError(f"{model_artifacts} is not a readable tar.gz archive: {error}") from error
+        raise CheckpointNotFoundError(f"{output_archive} is not a readable tar.gz archive: {error}") from error
     except ValueError as error:  # json.JSONDecodeError, UnicodeDecodeError
-        raise CheckpointNotFoundError(f"manifest.json in {model_artifacts} is not valid JSON: {error}") from error
-    return _checkpoint_in(manifest, f"manifest.json in {model_artifacts}")
+        raise CheckpointNotFoundError(f"manifest.json in {output_archive} is not valid JSON: {error}") from error
+    return _checkpoint_in(manifest, f"manifest.json in {output_archive}")
 
 
 def locate_manifest(manifest_uri: str, s3: Any) -> str:
@@ -395,7 +397,7 @@ def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def locate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "manifest_uri" in event:
         return {"uri": locate_manifest(str(event["manifest_uri"]), client("s3"))}
-    return {"uri": locate_checkpoint(str(event.get("model_artifacts", "")), client("s3"))}
+    return {"uri": locate_checkpoint(str(event.get("output_archive", "")), client("s3"))}
 
 
 @logger.inject_lambda_context

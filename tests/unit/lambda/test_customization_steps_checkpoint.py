@@ -1,4 +1,4 @@
-"""locate_checkpoint: the escrow checkpoint URI from manifest.json inside a Nova training job's model.tar.gz."""
+"""locate_checkpoint: the escrow checkpoint URI from manifest.json inside a Nova training job's output.tar.gz."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from lambda_context import LambdaContext
 
 KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 BUCKET = "acme-artifacts"
-KEY = "runs/r1/output/r1-train/output/model.tar.gz"
+KEY = "runs/r1/output/r1-train/output/output.tar.gz"
 ARTIFACTS = f"s3://{BUCKET}/{KEY}"
 CHECKPOINT = "s3://customer-escrow-123456789012-smtj-63d8c0a1/r1-train/step_1250/"
 
@@ -112,7 +112,7 @@ def test_a_bad_uri_is_refused_before_any_call(s3, uri):
     with pytest.raises(steps.CheckpointNotFoundError) as raised:
         steps.locate_checkpoint(uri, client)
 
-    assert str(raised.value) == f"model_artifacts: {uri!r} is not allowed; expected s3://<bucket>/<key>"
+    assert str(raised.value) == f"output_archive: {uri!r} is not allowed; expected s3://<bucket>/<key>"
 
 
 def test_a_too_large_archive_is_not_downloaded(s3):
@@ -130,7 +130,7 @@ def test_an_archive_that_is_not_gzip_is_named(s3):
     client, stub = s3
     expect_object(stub, b"this is not a tarball")
 
-    with pytest.raises(steps.CheckpointNotFoundError, match=r"model\.tar\.gz is not a readable tar\.gz archive"):
+    with pytest.raises(steps.CheckpointNotFoundError, match=r"output\.tar\.gz is not a readable tar\.gz archive"):
         steps.locate_checkpoint(ARTIFACTS, client)
 
 
@@ -149,4 +149,4 @@ def test_the_locate_handler_returns_the_uri(s3, monkeypatch):
     monkeypatch.setattr(steps, "client", lambda name: {"s3": client}[name])
     expect_object(stub, archive({"manifest.json": manifest({"checkpoint_s3_bucket": CHECKPOINT})}))
 
-    assert steps.locate({"model_artifacts": ARTIFACTS}, LambdaContext()) == {"uri": CHECKPOINT}
+    assert steps.locate({"output_archive": ARTIFACTS}, LambdaContext()) == {"uri": CHECKPOINT}

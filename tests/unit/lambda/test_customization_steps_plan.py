@@ -120,6 +120,8 @@ def test_the_sagemaker_plan_points_the_job_at_the_rendered_recipe(catalog):
         },
         "instance_count": 4,
         "output_path": OUTPUT,
+        # Where a Nova job's manifest is (DescribeTrainingJob names no ModelArtifacts for it).
+        "output_archive": f"{OUTPUT}r1-train/output/output.tar.gz",
     }
 
 

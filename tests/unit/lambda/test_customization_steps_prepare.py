@@ -277,6 +277,8 @@ def test_sagemaker_run_puts_the_rendered_recipe_resolves_the_image_and_records_t
             },
             "instance_count": 4,
             "output_path": OUTPUT,
+            # Where a Nova job's manifest is (DescribeTrainingJob names no ModelArtifacts for it).
+            "output_archive": f"{OUTPUT}r1-train/output/output.tar.gz",
         },
     }
 

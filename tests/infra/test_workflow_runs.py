@@ -1,0 +1,298 @@
+"""Customization runs executed offline: each environment's synthesized state machine on moto's interpreter.
+
+Validate and Prepare answer as the real steps do for that environment; AWS answers with results
+checked against botocore's output shapes, holding only what AWS returns at that moment (no
+``OutputModelArn`` before a job completed, no ``ModelArtifacts`` for a Nova training job). Every
+technique and platform pair Validate accepts reaches success; every kind of failure ends in
+``Record failure`` and ``Notify failure`` with its reason, never in an uncaught ``States.Runtime``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from sfn_harness import cases
+from sfn_harness.definition import state_machine
+from sfn_harness.responses import Return, Throw, sdk_integration_result
+from sfn_harness.runner import Execution, run
+
+from customization.contract import IMPORT, Approval, HyperPodJobStatus, RunStatus
+from customization.recipes import Recipe, load_all
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+TRAINING_STATE = {
+    "sagemaker-training-job": "Train on SageMaker",
+    "hyperpod": "Submit HyperPod job",
+    "bedrock": "Check customization job",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    definition: dict[str, Any]
+    settings: Any
+
+
+@pytest.fixture(scope="module")
+def environments(committed) -> dict[str, Environment]:
+    found = {}
+    for name in ENVIRONMENTS:
+        template = committed.template(name, "Workflow").to_json()
+        found[name] = Environment(state_machine(template), cases.settings_for(template))
+    return found
+
+
+@pytest.fixture(scope="module")
+def catalog() -> dict[str, Recipe]:
+    return load_all()
+
+
+def with_nodes(environment: Environment, nodes: int) -> Environment:
+    """The same environment with its restricted group's count raised (PPO needs 7 nodes, the CPT recipe 16)."""
+    limits = dataclasses.replace(environment.settings.limits, hyperpod_max_nodes=nodes)
+    return dataclasses.replace(environment, settings=dataclasses.replace(environment.settings, limits=limits))
+
+
+def runtime_errors(execution: Execution) -> list[dict[str, Any]]:
+    """``States.Runtime`` failures: AWS does not let ``States.ALL`` catch them, so no clean-up would run."""
+    return [
+        details
+        for event in execution.history
+        for key, details in event.items()
+        if key.endswith("FailedEventDetails") and isinstance(details, dict) and details.get("error") == "States.Runtime"
+    ]
+
+
+def succeeded(execution: Execution, run_case: cases.Run) -> dict[str, Any]:
+    """Asserts a clean success; returns the lineage update's values."""
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error) == ("SUCCEEDED", None), execution.first_error()
+    assert execution.path[-3:] == ["Record lineage", "Notify success", "Customized"]
+    assert "Clean up" not in execution.path
+    record = execution.input_of("Record lineage")
+    assert record["Key"] == {"run_name": {"S": run_case.request["run_name"]}}
+    published = execution.input_of("Notify success")["Message"]
+    assert published.startswith(f"{RunStatus.SUCCEEDED} ") and json.loads(published.split(" ", 1)[1])["request"]
+    return dict(record["ExpressionAttributeValues"])
+
+
+def failed_with(execution: Execution, error: str) -> dict[str, Any]:
+    """Asserts the run failed through the failure path with ``error``; returns the failure record's values."""
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error) == ("FAILED", error), execution.first_error()
+    assert execution.path[-3:] == ["Record failure", "Notify failure", "Failed"]
+    values = dict(execution.input_of("Record failure")["ExpressionAttributeValues"])
+    assert values[":status"] == {"S": RunStatus.FAILED}
+    assert json.loads(values[":cause"]["S"])["Error"] == error
+    assert execution.input_of("Notify failure")["Message"].startswith(f"{RunStatus.FAILED} ")
+    return values
+
+
+# (environment, example, changes to it); together they cover every technique x platform pair Validate
+# accepts and every deploy mode. Prod's group has 2 nodes: SFT and DPO ask for 2 there.
+SUCCESSES = [
+    ("prod", "sft_lora", {"deploy_mode": "on-demand"}),
+    (
+        "prod",
+        "sft_lora",
+        {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "provisioned-throughput"},
+    ),
+    ("dev", "sft_lora_bedrock", {"deploy_mode": "none"}),
+    ("dev", "sft_full", {"deploy_mode": "provisioned-throughput"}),
+    ("prod", "sft_full", {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "on-demand"}),
+    ("staging", "dpo_lora", {"deploy_mode": "on-demand"}),
+    ("prod", "dpo_lora", {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "none"}),
+    ("prod", "dpo_full", {"deploy_mode": "provisioned-throughput"}),
+    ("prod", "dpo_full", {"platform": "hyperpod", "overrides": {"replicas": 2}}),
+    ("prod-16", "ppo", {}),
+    ("prod-16", "cpt", {}),
+    ("dev", "distillation", {}),
+    ("staging", "import_open_weight", {"deploy_mode": "on-demand"}),
+    ("dev", "import_open_weight", {"deploy_mode": "none"}),
+]
+
+
+def environment_for(environments: dict[str, Environment], name: str) -> Environment:
+    return with_nodes(environments["prod"], 16) if name == "prod-16" else environments[name]
+
+
+@pytest.mark.parametrize(
+    ("env", "name", "changes"), SUCCESSES, ids=[f"{e}-{n}-{i}" for i, (e, n, _) in enumerate(SUCCESSES)]
+)
+def test_every_technique_and_platform_runs_to_success(environments, catalog, env, name, changes):
+    environment = environment_for(environments, env)
+    case = cases.started(
+        cases.example(name, run_name=f"run-{name}".replace("_", "-"), **changes), environment.settings, catalog
+    )
+    cases.served(cases.evaluated(cases.trained(case)))
+
+    execution = run(environment.definition, case.execution_input, case.script)
+
+    values = succeeded(execution, case)
+    technique, platform, mode = (case.request[k] for k in ("technique", "platform", "deploy_mode"))
+    if technique == IMPORT:
+        assert "Import open-weight model" in execution.path and "Deploy for evaluation" not in execution.path
+        assert values[":approved"] == {"S": Approval.APPROVED_IMPORTED}
+    else:
+        assert TRAINING_STATE[platform] in execution.path
+        assert values[":approved"] == {"S": Approval.APPROVED}
+    assert values[":model"]["S"].startswith("arn:aws:bedrock:")
+    expected_serving = {
+        "none": "none",
+        "on-demand": "custom-model-deployment" if technique != IMPORT else "imported-model",
+        "provisioned-throughput": "provisioned-model",
+    }[mode]
+    assert expected_serving in values[":serving"]["S"]
+
+
+def test_a_sagemaker_run_locates_its_checkpoint_in_the_output_archive_not_model_artifacts(environments, catalog):
+    case = cases.served(
+        cases.evaluated(cases.trained(cases.started(cases.example("sft_lora"), environments["dev"].settings, catalog)))
+    )
+
+    execution = run(environments["dev"].definition, case.execution_input, case.script)
+
+    succeeded(execution, case)
+    archive = execution.input_of("Locate checkpoint")["output_archive"]
+    assert archive == "s3://acme-artifacts/runs/run/output/run-train/output/output.tar.gz"
+    assert execution.input_of("Import into Bedrock")["ModelSourceConfig"] == {"S3DataSource": {"S3Uri": cases.ESCROW}}
+
+
+def test_a_bedrock_run_reads_the_output_model_only_once_the_job_completed(environments, catalog):
+    case = cases.started(cases.example("sft_lora_bedrock"), environments["dev"].settings, catalog)
+    cases.served(cases.evaluated(cases.trained(case)))
+
+    execution = run(environments["dev"].definition, case.execution_input, case.script)
+
+    succeeded(execution, case)
+    assert execution.path.count("Check customization job") == 2  # InProgress (no OutputModelArn), Completed
+    assert execution.input_of("Deploy for evaluation")["ModelArn"].endswith(
+        "custom-model/amazon.nova-lite-v1:0:300k/abcdef123456"
+    )
+
+
+def prod_run(environments, catalog, name: str = "sft_lora", **changes: Any) -> cases.Run:
+    return cases.started(cases.example(name, **changes), environments["prod"].settings, catalog)
+
+
+def test_a_failed_training_job_is_cleaned_up_recorded_and_notified(environments, catalog):
+    case = prod_run(environments, catalog).answer(
+        # How the SageMaker integration reports a failure (aws/aws-step-functions-data-science-sdk-python issue 191).
+        "Train on SageMaker",
+        Throw("SageMaker.AmazonSageMakerException", "Training job run-train failed. Reason: AlgorithmError"),
+    )
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "SageMaker.AmazonSageMakerException")
+    assert execution.input_of("Clean up")["prepared"]["sagemaker"]["job_name"] == "run-train"
+
+
+def test_a_failed_hyperpod_job_is_removed_before_clean_up_and_says_which_job_failed(environments, catalog):
+    case = prod_run(environments, catalog, platform="hyperpod", overrides={"replicas": 2})
+    objects = [obj["name"] for obj in case.plan["hyperpod"]["objects"]]
+    case.answer("Submit HyperPod job", Return({"created": objects})).answer(
+        "Check HyperPod job", Return({"status": HyperPodJobStatus.FAILED, "detail": f"{objects[-1]}: DeadlineExceeded"})
+    )
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    values = failed_with(execution, "HyperPodJobFailed")
+    assert "DeadlineExceeded" in json.loads(values[":cause"]["S"])["Cause"]
+    assert execution.path.index("Remove HyperPod job") < execution.path.index("Clean up")
+
+
+def test_a_failed_customization_job_is_recorded(environments, catalog):
+    case = cases.started(cases.example("sft_lora_bedrock"), environments["dev"].settings, catalog)
+    job = case.plan["bedrock"]["job_arn"]
+    case.answer(
+        "Check customization job", cases.customization_job(job, "InProgress"), cases.customization_job(job, "Failed")
+    )
+    execution = run(environments["dev"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "CustomizationFailed")
+
+
+def test_a_failed_import_deletes_nothing_it_did_not_make_and_is_recorded(environments, catalog):
+    case = prod_run(environments, catalog)
+    case.answer("Train on SageMaker", cases.training_job(case.plan["sagemaker"], "Completed")).answer(
+        "Locate checkpoint", Return({"uri": cases.ESCROW})
+    ).then(**cases.bedrock_import(status="Failed"))
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "ImportFailed")
+    assert execution.input_of("Clean up")["imported"]["model_arn"].startswith("arn:aws:bedrock:")
+
+
+def test_a_failed_evaluation_deployment_is_recorded(environments, catalog):
+    case = cases.trained(prod_run(environments, catalog))
+    deployment = f"{cases.BEDROCK}:custom-model-deployment/abcdef123456"
+    case.answer(
+        "Deploy for evaluation",
+        sdk_integration_result("bedrock", "CreateCustomModelDeployment", customModelDeploymentArn=deployment),
+    ).answer("Check evaluation deployment", cases.model_deployment(deployment, "Failed"))
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "DeploymentFailed")
+    assert execution.input_of("Clean up")["evaluation_deployment"]["arn"] == deployment
+
+
+def test_a_model_below_a_threshold_fails_the_gate_and_is_deleted(environments, catalog):
+    case = cases.evaluated(cases.trained(prod_run(environments, catalog)), token_f1=0.1)
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    values = failed_with(execution, "QualityGateFailed")
+    assert "evaluation.json" in json.loads(values[":cause"]["S"])["Cause"]
+    assert "Deploy how?" not in execution.path
+
+
+def test_a_failed_provisioned_throughput_is_recorded(environments, catalog):
+    case = cases.evaluated(cases.trained(prod_run(environments, catalog, deploy_mode="provisioned-throughput")))
+    throughput = f"{cases.BEDROCK}:provisioned-model/abcdef123456"
+    case.answer(
+        "Provision throughput",
+        sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
+    ).answer("Check throughput", cases.throughput_status(throughput, "Failed"))
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "ProvisioningFailed")
+
+
+def test_a_rejected_input_touches_nothing_and_is_notified(environments, catalog):
+    execution = run(
+        environments["staging"].definition,
+        {"technique": "rlhf"},
+        {
+            "Validate": [Throw("InvalidRunRequestError", "technique: 'rlhf' is not allowed; expected one of ...")],
+            "Notify rejected": [cases.published()],
+        },
+    )
+
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error) == ("FAILED", "InvalidRunRequest")
+    assert execution.path == ["Validate", "Notify rejected", "Rejected"]
+    assert execution.input_of("Notify rejected")["Message"].startswith("REJECTED ")
+
+
+def test_a_taken_run_name_is_rejected_without_touching_that_run(environments, catalog):
+    case = prod_run(environments, catalog)
+    script = {
+        "Validate": case.script["Validate"],
+        "Prepare": [Throw("RunNameTakenError", "run_name: 'run' is not allowed; expected a name no earlier run used")],
+        "Notify rejected": [cases.published()],
+    }
+    execution = run(environments["prod"].definition, case.execution_input, script)
+
+    assert execution.path == ["Validate", "Prepare", "Notify rejected", "Rejected"]
+    assert "Record failure" not in execution.path and runtime_errors(execution) == []
+
+
+def test_a_failing_clean_up_still_records_and_notifies_the_runs_own_error(environments, catalog):
+    case = cases.evaluated(cases.trained(prod_run(environments, catalog)), judge_gain=-1.0)
+    cases.failed(case, clean_up=Throw("ClientError", "AccessDenied on DeleteCustomModel"))
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
+
+    values = failed_with(execution, "QualityGateFailed")
+    assert values[":status"] == {"S": RunStatus.FAILED}
+    assert execution.path.count("Clean up") == 1  # not a transient error: no retry

@@ -1,0 +1,59 @@
+"""The state machine of a synthesized template as ASL that moto can run.
+
+CloudFormation references in ``DefinitionString`` become placeholder values of the right form
+(a Lambda function's ARN for ``Fn::GetAtt [Fn, Arn]``, a topic's ARN for ``Ref Topic``, ...),
+so that the interpreter recognizes each task's resource.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+ACCOUNT = "123456789012"
+PARTITION = "aws"
+PSEUDO = {"AWS::Partition": PARTITION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
+# What ``Fn::GetAtt [X, Arn]`` and ``Ref X`` give for the resource types a definition refers to.
+ARNS: dict[str, Callable[[str, str], str]] = {
+    "AWS::Lambda::Function": lambda region, name: f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}",
+    "AWS::IAM::Role": lambda region, name: f"arn:aws:iam::{ACCOUNT}:role/{name}",
+    "AWS::DynamoDB::Table": lambda region, name: f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}",
+    "AWS::SNS::Topic": lambda region, name: f"arn:aws:sns:{region}:{ACCOUNT}:{name}",
+    "AWS::KMS::Key": lambda region, name: f"arn:aws:kms:{region}:{ACCOUNT}:key/{name}",
+    "AWS::EC2::SecurityGroup": lambda region, name: name,
+}
+REF_IS_ARN = {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"}
+
+
+def state_machine(template: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
+    """The (single) state machine's definition, every reference resolved."""
+    resources = template["Resources"]
+    [machine] = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    definition = machine["Properties"]["DefinitionString"]
+    if isinstance(definition, str):
+        return dict(json.loads(definition))
+    parts = definition["Fn::Join"][1]
+    text = "".join(part if isinstance(part, str) else resolve(part, resources, region) for part in parts)
+    return dict(json.loads(text))
+
+
+def resolve(reference: dict[str, Any], resources: dict[str, Any], region: str) -> str:
+    """One CloudFormation reference as a placeholder string."""
+    if "Ref" in reference:
+        name = reference["Ref"]
+        if name == "AWS::Region":
+            return region
+        if name in PSEUDO:
+            return PSEUDO[name]
+        kind = resources.get(name, {}).get("Type", "")
+        return ARNS[kind](region, name) if kind in REF_IS_ARN and kind in ARNS else name
+    if "Fn::GetAtt" in reference:
+        name, attribute = reference["Fn::GetAtt"]
+        kind = resources[name]["Type"]
+        if attribute == "Arn" and kind in ARNS:
+            return ARNS[kind](region, name)
+        return f"{name}.{attribute}"
+    if "Fn::ImportValue" in reference or "Fn::GetStackOutput" in reference:
+        return "imported-" + json.dumps(reference, sort_keys=True).encode().hex()[:16]
+    raise ValueError(f"reference {reference!r} is not one the harness resolves")

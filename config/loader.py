@@ -51,7 +51,7 @@ def load_environment(path: Path) -> EnvironmentConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise ConfigError(source, [Problem("(file)", str(error).splitlines()[0], "valid YAML")]) from error
+        raise ConfigError(source, [Problem.invalid_yaml(error)]) from error
     return parse_environment(raw, path.stem, source)
 
 
@@ -72,7 +72,7 @@ def load_pipeline(path: Path, environments: Sequence[str]) -> PipelineConfig:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise ConfigError(source, [Problem("(file)", str(error).splitlines()[0], "valid YAML")], PIPELINE) from error
+        raise ConfigError(source, [Problem.invalid_yaml(error)], PIPELINE) from error
     problems: list[Problem] = []
     config = parse_typed(PipelineConfig, raw, "", problems)
     if config is not None and not problems:

@@ -153,8 +153,11 @@ class DataStores(Construct):
 
 
 def _attach(access: _Access, grantee: iam.IGrantable) -> iam.Grant:
-    """Attaches the shared policy to the grantee's role; returns the grant of the policy's statements, so
-    ``grant.apply_before(x)`` orders ``x`` after them (the attachment itself is a property of the role)."""
+    """Attaches the shared policy to the grantee's role and returns the grant that wrote the policy's bucket
+    statements (its key statements are in the same policy). Every grantee of one access level gets that same
+    grant, whose ``apply_before(x)`` orders ``x`` after the policy, not after the attachment: the attachment is
+    the role's ``ManagedPolicyArns``, so what needs the access at deploy time depends on the role. A grantee
+    with no role (a service principal, an account) raises: these stores grant to roles only."""
     principal = grantee.grant_principal
     attach = getattr(principal, "add_managed_policy", None)
     if attach is None:

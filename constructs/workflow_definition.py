@@ -39,19 +39,25 @@ class DefinitionParts:
     """What the definition's states call, pass and write."""
 
     steps: WorkflowSteps
+    """The Lambda steps the states invoke (no default)."""
     training_job: TrainingJobSettings
+    """How Train on SageMaker runs (no default)."""
     bedrock_role: iam.IRole
     """Bedrock imports checkpoints as this role (the state machine passes it)."""
     key: kms.IKey
     """Bedrock encrypts the models it creates with it."""
     lineage_table: dynamodb.ITable
+    """Record lineage and Record failure write the run's record here."""
     topic: sns.ITopic
+    """Every outcome (success, failure, rejection) is published here."""
     platforms: tuple[str, ...]
     """The training branches to wire (``Platform`` values); any other fails the run."""
     judge: Judge
+    """Who scores the answers in Evaluate."""
     inference_profile_prefix: str
     """Prepended to the base model id for evaluation (``us.``, ...; ``""`` for none)."""
     provisioned_model_units: int
+    """Model units a provisioned-throughput deployment buys."""
 
 
 def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IChainable:

@@ -18,30 +18,50 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from customization.contract import TRANSIENT_STEP_ERRORS, RunStatus
+from customization.contract import RunStatus
 
-# Errors worth another try: Lambda's own transient failures (Step Functions' Lambda integration,
-# https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html) ...
+# Errors worth another try, per integration: each names only what that integration can raise
+# (tests/infra/test_workflow_contract.py checks every Retry and Catch against it).
+# Lambda's own transient failures
+# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html) ...
 LAMBDA_TRANSIENT_ERRORS = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"]
-# ... the services' throttling and transient errors (SDK integrations name them <Service>.<error shape>;
-# SageMaker's optimized integration reports every API error as SageMaker.AmazonSageMakerException, so
-# it has no throttling name of its own: aws/aws-step-functions-data-science-sdk-python issue 191) ...
-TRANSIENT_ERRORS = [
-    *LAMBDA_TRANSIENT_ERRORS,
+# ... and a step's unhandled throttling: boto3 raises ThrottlingException (Bedrock, Bedrock Runtime and DynamoDB
+# model it) and Lambda reports an exception by its class name, unprefixed.
+LAMBDA_STEP_TRANSIENT_ERRORS = [*LAMBDA_TRANSIENT_ERRORS, "ThrottlingException"]
+# Bedrock through the AWS SDK integration: <Service>.<error shape>.
+BEDROCK_TRANSIENT_ERRORS = [
     "Bedrock.ThrottlingException",
     "Bedrock.ServiceUnavailableException",
     "Bedrock.InternalServerException",
-    # ... and the steps' own (customization.contract).
-    *(error.__name__ for error in TRANSIENT_STEP_ERRORS),
 ]
 DYNAMODB_THROTTLING_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"]
+# The optimized SageMaker integration reports every API error as SageMaker.AmazonSageMakerException
+# (aws/aws-step-functions-data-science-sdk-python issue 191), throttling and bad requests alike. Retrying it
+# cures throttling; it can never start a second job, as the retry asks for the same training job name. Twice only:
+# a failed job or a refused request costs two short tries, not five.
+SAGEMAKER_TRANSIENT_ERRORS = ["SageMaker.AmazonSageMakerException"]
+
+
+def transient_errors(state: sfn.TaskStateBase) -> tuple[list[str], int]:
+    """What ``state``'s integration raises that another try may cure, and how many tries it gets. Every SDK
+    call here is Bedrock's."""
+    if isinstance(state, tasks.LambdaInvoke):
+        return LAMBDA_STEP_TRANSIENT_ERRORS, 5
+    if isinstance(state, tasks.CallAwsService):
+        return BEDROCK_TRANSIENT_ERRORS, 5
+    if isinstance(state, tasks.SageMakerCreateTrainingJob):
+        return SAGEMAKER_TRANSIENT_ERRORS, 2
+    return [], 0
+
 
 Guard = Callable[[sfn.TaskStateBase], sfn.TaskStateBase]
 
 
 def retried(state: sfn.TaskStateBase) -> sfn.TaskStateBase:
-    """Transient errors retried with back-off (5 s, doubling, five tries)."""
-    state.add_retry(errors=TRANSIENT_ERRORS, interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=5)
+    """Its integration's transient errors retried with back-off (5 s, doubling)."""
+    errors, attempts = transient_errors(state)
+    if errors:
+        state.add_retry(errors=errors, interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=attempts)
     return state
 
 

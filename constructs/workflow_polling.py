@@ -48,14 +48,21 @@ class PolledJob:
     key: str
     """Names the loop's wait counter (``$.waits.<key>``)."""
     check: sfn.TaskStateBase
+    """Describes the job (no default)."""
     status_path: str
+    """Where ``check`` leaves the job's status (``$.<result>.status``)."""
     done: Sequence[str]
+    """Statuses that end the wait well."""
     failed: Sequence[str]
+    """Statuses that fail the run."""
     error: str
+    """The run's error name on a failed status (``ImportFailed``, ...)."""
     cause: str
+    """The run's cause on a failed status: a literal, or a ``JsonPath.format`` reading the check's result."""
     start: sfn.TaskStateBase | None = None
     """The task that starts the job; ``None`` when an earlier state started it (Prepare, say)."""
     polling: Polling = Polling()
+    """Default: first check after 1 minute, each wait 1 minute longer, at most 10."""
     failed_state: str = ""
     """The name of the state that records the failure; default ``<name> failed``."""
 

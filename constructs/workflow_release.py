@@ -22,10 +22,7 @@ from constructs import Construct
 from constructs.workflow_failure import Guard, notify, record_retried
 from constructs.workflow_perms import bedrock_arn
 from constructs.workflow_polling import PolledJob, polled_job
-from customization.contract import IMPORT, RunStatus
-
-# A metric the dataset does not measure (no tool schemas, say) is absent and does not block.
-GATED_METRICS = ("exact_match", "token_f1", "rouge_l", "tool_call_valid", "judge_score")
+from customization.contract import GATED_METRICS, IMPORT, JUDGE_IMPROVEMENT, DeployMode, RunStatus
 
 
 @dataclass(frozen=True)
@@ -33,7 +30,9 @@ class Judge:
     """The model that scores answers (LLM-as-a-judge) and the rubric it is given."""
 
     model_id: str
+    """A Bedrock model or inference profile id (no default: the environment's ``workflow.judge_model_id``)."""
     rubric: str
+    """What a score from 1 to 5 means (no default)."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,9 @@ class Evaluation:
     (``$.imported.model_arn``); an imported open-weight model (``$.candidate``) is invoked by its ARN."""
 
     deploy_then_evaluate: sfn.IChainable
+    """For a customized model (``$.imported.model_arn``): its temporary on-demand deployment, then Evaluate."""
     evaluate: sfn.IChainable
+    """For a model invokable as it is (``$.candidate.model_id``): Evaluate itself."""
 
 
 def evaluation(
@@ -144,7 +145,7 @@ def quality_gate(scope: Construct, *, failure: sfn.IChainable, on_pass: sfn.ICha
     ]
     passes.append(
         sfn.Condition.number_greater_than_equals_json_path(
-            "$.evaluation.improvement.judge_score", "$.request.thresholds.min_judge_improvement"
+            "$.evaluation.improvement.judge_score", f"$.request.thresholds.{JUDGE_IMPROVEMENT}"
         )
     )
     failed_gate = sfn.Pass(
@@ -238,8 +239,8 @@ def deployment(
     )
     mode = sfn.Choice(scope, "Deploy how?")
     mode.when(sfn.Condition.string_equals("$.request.technique", IMPORT), _serve_imported(scope, record))
-    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "provisioned-throughput"), provisioned)
-    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", "on-demand"), keep_deployment.next(record))
+    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.PROVISIONED_THROUGHPUT), provisioned)
+    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.ON_DEMAND), keep_deployment.next(record))
     mode.otherwise(no_serving.next(drop_evaluation_deployment))
     return mode
 
@@ -253,7 +254,7 @@ def _serve_imported(scope: Construct, record: sfn.IChainable) -> sfn.IChainable:
         scope, "Imported model not served", result=sfn.Result.from_object({"arn": "none"}), result_path="$.serving"
     )
     serve = sfn.Choice(scope, "Serve imported model?")
-    serve.when(sfn.Condition.string_equals("$.request.deploy_mode", "on-demand"), on_demand.next(record))
+    serve.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.ON_DEMAND), on_demand.next(record))
     serve.otherwise(not_served.next(record))
     return serve
 

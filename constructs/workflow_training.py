@@ -28,7 +28,7 @@ from constructs import Construct
 from constructs.workflow_failure import Guard
 from constructs.workflow_perms import bedrock_arn
 from constructs.workflow_polling import HOURS_LONG, PolledJob, polled_job
-from customization.contract import HyperPodAction, HyperPodJobStatus
+from customization.contract import HyperPodAction, HyperPodJobStatus, KubeApiTransientError
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,7 @@ class TrainingJobSettings:
     key: kms.IKey
     """Encrypts the job's output and volumes."""
     vpc: ec2.IVpc
+    """The training VPC (no default)."""
     subnets: Sequence[ec2.ISubnet]
     """Private subnets the job's network interfaces go in."""
     instance_type: str
@@ -115,8 +116,9 @@ def sagemaker_training(
 def hyperpod_step(
     scope: Construct, construct_id: str, hyperpod_fn: lambda_.IFunction, action: str, result_path: str
 ) -> tasks.LambdaInvoke:
-    """One call of the HyperPod jobs step (``action`` from ``HyperPodAction``) on Prepare's plan."""
-    return tasks.LambdaInvoke(
+    """One call of the HyperPod jobs step (``action`` from ``HyperPodAction``) on Prepare's plan; a busy or
+    unreachable Kubernetes API (``KubeApiTransientError``) is tried again."""
+    step = tasks.LambdaInvoke(
         scope,
         construct_id,
         lambda_function=hyperpod_fn,
@@ -126,6 +128,10 @@ def hyperpod_step(
         payload_response_only=True,
         result_path=result_path,
     )
+    step.add_retry(
+        errors=[KubeApiTransientError.__name__], interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=5
+    )
+    return step
 
 
 def hyperpod_training(

@@ -34,12 +34,6 @@ class KubeApiTransientError(Exception):
     """The Kubernetes API server was busy, failing or out of reach; the state machine retries it."""
 
 
-# Errors that reject a run before it claims anything: no clean-up, no failure record.
-REJECTING_ERRORS: tuple[type[Exception], ...] = (InvalidRunRequestError, RunNameTakenError)
-# Errors worth another try, raised by the steps themselves (the services' own come from their models).
-TRANSIENT_STEP_ERRORS: tuple[type[Exception], ...] = (KubeApiTransientError,)
-
-
 class Env:
     """Environment variables the construct sets on the step functions and the handlers read."""
 
@@ -78,6 +72,24 @@ ALWAYS_WIRED_PLATFORMS = (Platform.SAGEMAKER_TRAINING_JOB, Platform.BEDROCK)
 
 # The technique of an open-weight import (Bedrock Custom Model Import): no recipe, no training.
 IMPORT = "import"
+
+
+class DeployMode:
+    """How a run's model is served once it passes the gate (the input's ``deploy_mode``)."""
+
+    PROVISIONED_THROUGHPUT = "provisioned-throughput"
+    ON_DEMAND = "on-demand"
+    NONE = "none"
+
+
+DEPLOY_MODES = (DeployMode.PROVISIONED_THROUGHPUT, DeployMode.ON_DEMAND, DeployMode.NONE)
+# Imported models are invoked on demand by their ARN; provisioned throughput is for customized models.
+IMPORT_DEPLOY_MODES = (DeployMode.ON_DEMAND, DeployMode.NONE)
+
+# The evaluation's metrics the quality gate compares with the run's thresholds (a metric the dataset does
+# not measure is absent and does not block), and the judge's required gain over the base model.
+GATED_METRICS = ("exact_match", "token_f1", "rouge_l", "tool_call_valid", "judge_score")
+JUDGE_IMPROVEMENT = "min_judge_improvement"
 
 
 class Approval:

@@ -10,6 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import yaml
+
+MISSING = object()
+"""The value of a :meth:`Problem.missing` problem: the key is absent (not ``null``)."""
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -22,7 +27,16 @@ class Problem:
     @classmethod
     def missing(cls, key: str, reason: str = "this key is required") -> Problem:
         """A key that must be there; ``reason`` says why when a rule, not the schema, requires it."""
-        return cls(key, None, f"a value ({reason})")
+        return cls(key, MISSING, f"a value ({reason})")
+
+    @classmethod
+    def invalid_yaml(cls, error: yaml.YAMLError) -> Problem:
+        """A file the YAML parser refuses: its complaint and line, e.g. ``expected <block end>, ... (line 7)``."""
+        if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
+            complaint = f"{error.problem} (line {error.problem_mark.line + 1})"
+        else:
+            complaint = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return cls("(file)", complaint, "valid YAML")
 
     @classmethod
     def unknown_key(cls, key: str, known: Iterable[str]) -> Problem:
@@ -30,7 +44,18 @@ class Problem:
         return cls(key, key.rsplit(".", 1)[-1], "one of " + ", ".join(known))
 
     def __str__(self) -> str:
-        return f"{self.key}: {self.value!r} is not allowed; expected {self.allowed}"
+        if self.value is MISSING:
+            return f"{self.key}: missing; expected {self.allowed}"
+        return f"{self.key}: {_shown(self.value)} is not allowed; expected {self.allowed}"
+
+
+def _shown(value: object) -> str:
+    """A value as the file says it: YAML's ``null``, ``true`` and ``false``, else Python's repr."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
 
 
 class RecipeError(ValueError):

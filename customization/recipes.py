@@ -48,7 +48,7 @@ def load_recipe(path: Path) -> Recipe:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
-        raise RecipeError.for_source(source, [Problem("(file)", _yaml_problem(error), "valid YAML")]) from error
+        raise RecipeError.for_source(source, [Problem.invalid_yaml(error)]) from error
     return parse_recipe(raw, technique, name=f"{kind}/{stem}", source=source)
 
 
@@ -85,10 +85,3 @@ def _misplaced(kind: str, stem: str) -> Problem:
         return Problem("(file)", f"{kind}/{stem}.yaml", "a file in training/ or evaluation/")
     names = ", ".join(f"{technique}.yaml" for technique in TRAINING_TECHNIQUES)
     return Problem("(file name)", f"{stem}.yaml", f"one of {names}, or <technique>__<variant>.yaml for a second recipe")
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """The parser's complaint and line, e.g. ``expected <block end>, but found '-' (line 7)``."""
-    if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-        return f"{error.problem} (line {error.problem_mark.line + 1})"
-    return str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -1,23 +1,35 @@
 """The names the state machine and the step handlers share come from ``customization.contract`` and match.
 
-Read from the synthesized templates (every committed environment and the pinned fixture, which
-has HyperPod) and from the handlers' source: an error a Retry or Catch names must be one Step
-Functions or the service can raise, or one a handler raises; a variable a handler reads must be
+Read from the synthesized definitions (every committed environment and the pinned fixture) and from
+the handlers' source, state by state: an error a state's Retry or Catch names must be one that
+state's integration can raise (Step Functions' own, the service's, or, for a Lambda step, an
+exception the code reachable from its handler raises); a variable a handler's code reads must be
 one the construct sets on that function. A rename on one side only fails here.
 """
 
 from __future__ import annotations
 
 import ast
-import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import botocore.session
 import pytest
+from sfn_harness.definition import state_machine
 
 from customization import contract
 
-STEPS_PACKAGE = Path(__file__).resolve().parents[2] / "lambda" / "customization_steps" / "customization_steps"
+REPO = Path(__file__).resolve().parents[2]
+# What each function's code asset holds (constructs/workflow_steps.py: steps_code, EVALUATION_ROOT).
+ASSETS = {
+    "customization_steps": [
+        REPO / "lambda" / "customization_steps" / "customization_steps",
+        REPO / "customization",
+        REPO / "lambda" / "eks_access" / "eks_access",
+    ],
+    "model_evaluation": [REPO / "lambda" / "model_evaluation" / "model_evaluation"],
+}
 # Step Functions' own errors (Amazon States Language, "Error names").
 STATES_ERRORS = {
     "States.ALL",
@@ -25,12 +37,7 @@ STATES_ERRORS = {
     "States.Timeout",
     "States.HeartbeatTimeout",
     "States.Permissions",
-    "States.Runtime",
-    "States.DataLimitExceeded",
-    "States.ResultPathMatchFailure",
 }
-# An SDK or optimized integration raises <Service>.<error shape of the service's API model>.
-SERVICE_MODELS = {"Bedrock": "bedrock", "DynamoDB": "dynamodb", "Lambda": "lambda", "SageMaker": "sagemaker"}
 # Lambda invocation errors Step Functions documents beyond the Lambda API's own (aws-cdk-lib's LambdaInvoke
 # retries them by default): https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html
 LAMBDA_INVOKE_ERRORS = {
@@ -38,142 +45,236 @@ LAMBDA_INVOKE_ERRORS = {
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.AWSLambdaException",
 }
+# The optimized SageMaker integration reports every API error as one name (the cause says which):
+# aws/aws-step-functions-data-science-sdk-python issue 191 and PR 162.
+SAGEMAKER_OPTIMIZED_ERRORS = {"SageMaker.AmazonSageMakerException"}
+# Error prefixes of the integrations used here: <Prefix>.<error shape>, with "Exception" appended where the
+# shape's name lacks it (Step Functions, "AWS SDK service integrations", error names).
+PREFIXES = {"bedrock": "Bedrock", "dynamodb": "DynamoDB", "sns": "SNS", "lambda": "Lambda"}
 # Variables a function has that no handler of ours reads: Powertools' own setting.
 LIBRARY_ENV = {"POWERTOOLS_SERVICE_NAME"}
+SESSION = botocore.session.get_session()
 
 
-def asl(template) -> dict:
-    [machine] = template.find_resources("AWS::StepFunctions::StateMachine").values()
-    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-    return json.loads("".join(part if isinstance(part, str) else "TOKEN" for part in parts))
+def error_shapes(service: str) -> set[str]:
+    return {shape.name for shape in SESSION.get_service_model(service).error_shapes}
 
 
-@pytest.fixture(scope="module")
-def workflow_templates(committed, fixture_envs) -> dict:
-    templates = {env: stacks["Workflow"] for env, stacks in committed.templates.items() if "Workflow" in stacks}
-    templates["pinned"] = fixture_envs["pinned"].template("pinned", "Workflow")
-    return templates
-
-
-def handled_errors(definition: dict) -> set[str]:
-    return {
-        error
-        for state in definition["States"].values()
-        for handler in [*state.get("Retry", []), *state.get("Catch", [])]
-        for error in handler["ErrorEquals"]
-    }
-
-
-def service_errors() -> set[str]:
-    session = botocore.session.get_session()
-    return {
-        f"{prefix}.{shape.name}"
-        for prefix, service in SERVICE_MODELS.items()
-        for shape in session.get_service_model(service).error_shapes
-    }
-
-
-def package_sources() -> dict[str, ast.Module]:
-    return {path.stem: ast.parse(path.read_text(encoding="utf-8")) for path in STEPS_PACKAGE.glob("*.py")}
-
-
-def raised_names() -> set[str]:
-    """Exception class names the step handlers raise (``raise X(...)``, ``raise module.X(...)``)."""
+def prefixed(service: str) -> set[str]:
+    prefix = PREFIXES[service]
     names = set()
-    for tree in package_sources().values():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
-                func = node.exc.func
-                names.add(func.id if isinstance(func, ast.Name) else getattr(func, "attr", ""))
+    for shape in error_shapes(service):
+        names.add(f"{prefix}.{shape}")
+        if not shape.endswith("Exception"):
+            names.add(f"{prefix}.{shape}Exception")
     return names
 
 
-def environment_reads(tree: ast.Module) -> tuple[set[str], list[str]]:
-    """(``Env`` names read, environment keys written as literals) in one module's source.
-
-    A read is ``<mapping>[key]``, ``<mapping>.get(key, ...)`` or ``key in <mapping>`` where the mapping is
-    ``os.environ`` or a name called ``env``/``environ``.
-    """
-
-    def is_environment(node: ast.AST) -> bool:
-        return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
-            isinstance(node, ast.Name) and node.id in {"env", "environ"}
-        )
-
-    keys: list[ast.AST] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Subscript) and is_environment(node.value):
-            keys.append(node.slice)
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
-            if is_environment(node.func.value) and node.args:
-                keys.append(node.args[0])
-        elif isinstance(node, ast.Compare) and isinstance(node.ops[0], ast.In) and is_environment(node.comparators[0]):
-            keys.append(node.left)
-    names, literals = set(), []
-    for key in keys:
-        if isinstance(key, ast.Attribute) and isinstance(key.value, ast.Name) and key.value.id == "Env":
-            names.add(getattr(contract.Env, key.attr))
-        else:
-            literals.append(ast.unparse(key))
-    return names, literals
+# --- the handlers' code -------------------------------------------------------------------------------------
 
 
-def step_functions(template) -> dict[str, dict]:
-    """Handler -> environment variables, for the functions that run the steps' package."""
-    found: dict[str, dict] = {}
-    for resource in template.find_resources("AWS::Lambda::Function").values():
-        properties = resource["Properties"]
-        if str(properties.get("Handler", "")).startswith("customization_steps."):
-            found[properties["Handler"]] = properties.get("Environment", {}).get("Variables", {})
-    return found
+@dataclass
+class Code:
+    """One asset's Python code: its functions by name, what each calls, raises and reads from the environment."""
+
+    functions: dict[str, list[ast.FunctionDef]] = field(default_factory=dict)
+    module_level: list[ast.stmt] = field(default_factory=list)
+    clients: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, folders: Iterable[Path]) -> Code:
+        code = cls()
+        for folder in folders:
+            for path in sorted(folder.rglob("*.py")):
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.FunctionDef):
+                        code.functions.setdefault(node.name, []).append(node)
+                    elif _is_client_call(node):
+                        code.clients.add(str(node.args[0].value))  # type: ignore[attr-defined]
+                code.module_level += [s for s in tree.body if not isinstance(s, ast.FunctionDef | ast.ClassDef)]
+        return code
+
+    def reachable(self, entry: str) -> list[ast.AST]:
+        """The functions ``entry`` may call, by name (over-approximated), plus module-level code."""
+        seen, queue = {entry}, [entry]
+        while queue:
+            for function in self.functions.get(queue.pop(), []):
+                for node in ast.walk(function):
+                    name = _called_name(node) if isinstance(node, ast.Call) else None
+                    if name in self.functions and name not in seen:
+                        seen.add(name)
+                        queue.append(name)
+        return [f for name in seen for f in self.functions.get(name, [])] + list(self.module_level)
+
+    def raised(self, entry: str) -> set[str]:
+        return {
+            name
+            for root in self.reachable(entry)
+            for node in ast.walk(root)
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+            for name in [_called_name(node.exc)]
+            if name
+        }
+
+    def environment_reads(self, roots: Iterable[ast.AST]) -> tuple[set[str], list[str]]:
+        """(``Env`` names read, keys written as literals): ``environ[k]``, ``environ.get(k)``, ``k in environ``,
+        ``os.getenv(k)``, where the mapping is ``os.environ`` or a name ``env``/``environ``."""
+        keys: list[ast.AST] = []
+        for root in roots:
+            for node in ast.walk(root):
+                if isinstance(node, ast.Subscript) and _is_environment(node.value):
+                    keys.append(node.slice)
+                elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args:
+                    if (node.func.attr == "get" and _is_environment(node.func.value)) or node.func.attr == "getenv":
+                        keys.append(node.args[0])
+                elif (
+                    isinstance(node, ast.Compare)
+                    and isinstance(node.ops[0], ast.In)
+                    and _is_environment(node.comparators[0])
+                ):
+                    keys.append(node.left)
+        names, literals = set(), []
+        for key in keys:
+            if isinstance(key, ast.Attribute) and isinstance(key.value, ast.Name) and key.value.id == "Env":
+                names.add(getattr(contract.Env, key.attr))
+            else:
+                literals.append(ast.unparse(key))
+        return names, literals
 
 
-def test_every_retried_or_caught_error_is_one_that_can_be_raised(workflow_templates):
-    contract_errors = {
-        name for name, value in vars(contract).items() if isinstance(value, type) and issubclass(value, Exception)
+def _called_name(node: ast.AST) -> str | None:
+    func = node.func if isinstance(node, ast.Call) else None
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return None
+
+
+def _is_client_call(node: ast.AST) -> bool:
+    """``client("s3")``: how both assets make their boto3 clients."""
+    return (
+        isinstance(node, ast.Call)
+        and _called_name(node) == "client"
+        and bool(node.args)
+        and isinstance(node.args[0], ast.Constant)
+    )
+
+
+def _is_environment(node: ast.AST) -> bool:
+    return (isinstance(node, ast.Attribute) and node.attr == "environ") or (
+        isinstance(node, ast.Name) and node.id in {"env", "environ"}
+    )
+
+
+CODE = {name: Code.of(folders) for name, folders in ASSETS.items()}
+CONTRACT_ERRORS = {
+    name for name, value in vars(contract).items() if isinstance(value, type) and issubclass(value, Exception)
+}
+
+
+# --- the synthesized definitions ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def workflow_templates(committed, fixture_envs) -> dict[str, dict]:
+    templates = {
+        env: stacks["Workflow"].to_json() for env, stacks in committed.templates.items() if "Workflow" in stacks
     }
-    raised = raised_names()
-    known = STATES_ERRORS | service_errors() | LAMBDA_INVOKE_ERRORS | (contract_errors & raised)
-    unknown = {env: sorted(handled_errors(asl(template)) - known) for env, template in workflow_templates.items()}
-    assert unknown == {env: [] for env in workflow_templates}
-    # The steps' own errors the state machine branches on are contract classes that a handler raises.
-    steps_errors = {e for t in workflow_templates.values() for e in handled_errors(asl(t))} & contract_errors
-    assert steps_errors == {"InvalidRunRequestError", "RunNameTakenError", "KubeApiTransientError"}
-    assert steps_errors <= raised
+    templates["pinned"] = fixture_envs["pinned"].template("pinned", "Workflow").to_json()
+    return templates
+
+
+def handlers(template: dict) -> dict[str, tuple[str, dict]]:
+    """Function logical id -> (handler, environment variables)."""
+    return {
+        logical_id: (
+            resource["Properties"]["Handler"],
+            resource["Properties"].get("Environment", {}).get("Variables", {}),
+        )
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::Lambda::Function" and "Handler" in resource["Properties"]
+    }
+
+
+def raisable(resource: str, functions: dict[str, tuple[str, dict]]) -> set[str]:
+    """What a Task state with ``resource`` can fail with, besides Step Functions' own errors."""
+    if resource.startswith("arn:aws:lambda:"):
+        handler = functions[resource.rsplit(":", 1)[-1]][0]
+        package, entry = handler.split(".")[0], handler.rsplit(".", 1)[-1]
+        code = CODE[package]
+        # Lambda reports an unhandled exception by its class name: the code's own, or boto3's modelled errors.
+        botocore_errors = {shape for service in code.clients for shape in error_shapes(service)}
+        return prefixed("lambda") | LAMBDA_INVOKE_ERRORS | code.raised(entry) | botocore_errors
+    if ":states:::aws-sdk:" in resource:
+        return prefixed(resource.split(":states:::aws-sdk:")[1].split(":")[0])
+    if ":states:::sagemaker:" in resource:
+        return SAGEMAKER_OPTIMIZED_ERRORS
+    service = resource.split(":states:::")[1].split(":")[0]
+    return prefixed(service)
+
+
+def test_every_retried_or_caught_error_is_one_its_state_can_raise(workflow_templates):
+    unknown: dict[str, list[str]] = {}
+    caught_contract_errors: dict[str, set[str]] = {}
+    for env, template in workflow_templates.items():
+        functions = handlers(template)
+        for name, state in state_machine(template)["States"].items():
+            if state["Type"] != "Task":
+                continue
+            named = {e for h in [*state.get("Retry", []), *state.get("Catch", [])] for e in h["ErrorEquals"]}
+            allowed = STATES_ERRORS | raisable(state["Resource"], functions)
+            for error in sorted(named - allowed):
+                unknown.setdefault(env, []).append(f"{name}: {error}")
+            caught_contract_errors.setdefault(name, set()).update(named & CONTRACT_ERRORS)
+    assert unknown == {}
+    # Where the steps' own errors are branched on: the bad-input and taken-name rejections, and the retry of
+    # a busy Kubernetes API on the HyperPod steps only.
+    hyperpod_steps = {"Submit HyperPod job", "Check HyperPod job", "Release HyperPod job", "Remove HyperPod job"}
+    assert {state: errors for state, errors in caught_contract_errors.items() if errors} == {
+        "Validate": {"InvalidRunRequestError"},
+        "Prepare": {"RunNameTakenError"},
+        **{state: {"KubeApiTransientError"} for state in hyperpod_steps},
+    }
 
 
 def test_the_contract_errors_are_the_handlers_errors():
-    """The handlers import these classes from the contract rather than defining their own."""
+    """The handlers raise these classes from the contract rather than defining their own."""
     defined = {
         node.name
-        for tree in package_sources().values()
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ClassDef) and any(getattr(base, "id", "") == "Exception" for base in node.bases)
+        for function_list in CODE["customization_steps"].functions.values()
+        for function in function_list
+        for node in ast.walk(function)
+        if isinstance(node, ast.ClassDef)
     }
-    assert not defined & {"InvalidRunRequestError", "RunNameTakenError", "CheckpointNotFoundError"}
-    assert not defined & {"TrainingImageNotFoundError", "KubeApiTransientError"}
+    for folder in ASSETS["customization_steps"][:1]:
+        for path in folder.glob("*.py"):
+            defined |= {n.name for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ClassDef)}
+    assert not defined & CONTRACT_ERRORS
 
 
 def test_handlers_read_the_environment_only_through_the_contract():
-    literals = {module: environment_reads(tree)[1] for module, tree in package_sources().items()}
-    assert literals == {module: [] for module in literals}
+    for package, code in CODE.items():
+        roots = [f for functions in code.functions.values() for f in functions] + code.module_level
+        assert code.environment_reads(roots)[1] == [], package
 
 
-def test_every_variable_a_step_reads_is_set_on_its_function(workflow_templates):
-    sources = package_sources()
-    reads = {module: environment_reads(tree)[0] for module, tree in sources.items()}
-    # steps.Settings serves every handler in steps.py; the HyperPod jobs step reads its own.
-    assert reads["steps"] and reads["hyperpod_steps"]
-    set_somewhere: dict[str, set[str]] = {}
+def test_every_variable_a_handler_reads_is_set_on_its_function(workflow_templates):
+    set_on: dict[str, set[str]] = {}
     for template in workflow_templates.values():
-        for handler, variables in step_functions(template).items():
-            module = handler.split(".")[1]
-            set_somewhere.setdefault(module, set()).update(variables)
+        for handler, variables in handlers(template).values():
+            set_on.setdefault(handler, set()).update(variables)
             assert set(variables) - LIBRARY_ENV <= set(vars(contract.Env).values()), handler
-    missing = {
-        module: sorted(reads[module] - contract.RUNTIME_ENV - set_somewhere.get(module, set())) for module in reads
-    }
-    assert missing == {module: [] for module in reads}
+    missing = {}
+    for handler, variables in set_on.items():
+        package, entry = handler.split(".")[0], handler.rsplit(".", 1)[-1]
+        if package not in CODE:
+            continue
+        read, _ = CODE[package].environment_reads(CODE[package].reachable(entry))
+        missing[handler] = sorted(read - contract.RUNTIME_ENV - variables)
+    assert missing == {handler: [] for handler in missing}
+    assert any(handler.startswith("customization_steps.hyperpod_steps.") for handler in missing)
 
 
 def test_the_settings_of_every_steps_function_load_from_its_environment(workflow_templates):
@@ -181,17 +282,10 @@ def test_the_settings_of_every_steps_function_load_from_its_environment(workflow
     from customization_steps.steps import Settings
 
     for env, template in workflow_templates.items():
-        for handler, variables in step_functions(template).items():
-            if handler.startswith("customization_steps.steps."):
-                environ = {name: "value" for name in variables} | {contract.Env.AWS_REGION: "us-east-1"}
-                environ |= {
-                    name: "1"
-                    for name in (contract.Env.HYPERPOD_MAX_NODES, contract.Env.MAX_TRAINING_SECONDS)
-                    if name in variables
-                }
-                settings = Settings.from_environment(environ)
-                assert (settings.hyperpod is not None) == (contract.Platform.HYPERPOD in _platforms(template)), env
-
-
-def _platforms(template) -> str:
-    return str(step_functions(template)["customization_steps.steps.validate"][contract.Env.PLATFORMS])
+        for handler, variables in handlers(template).values():
+            if not handler.startswith("customization_steps.steps."):
+                continue
+            environ = {name: "1" for name in variables} | {contract.Env.AWS_REGION: "us-east-1"}
+            settings = Settings.from_environment(environ)
+            wired = contract.Platform.HYPERPOD in str(variables[contract.Env.PLATFORMS])
+            assert (settings.hyperpod is not None) == wired, env

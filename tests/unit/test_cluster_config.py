@@ -98,7 +98,7 @@ def test_eks_without_any_instance_group_is_rejected():
 
 def test_slurm_group_without_a_node_type_is_rejected():
     message = error_for(changed(SLURM, 1, slurm_node_type=None))
-    assert "cluster.instance_groups[1].slurm_node_type: None is not allowed; expected Controller, Login" in message
+    assert "cluster.instance_groups[1].slurm_node_type: null is not allowed; expected Controller, Login" in message
 
 
 def test_compute_group_without_partitions_is_rejected():

@@ -68,7 +68,7 @@ def test_valid_config_parses_into_frozen_objects():
         ("name", "Qa", "name: 'Qa' is not allowed; expected the file's name, 'qa'"),
         ("tags.environment", "prod", "tags.environment: 'prod' is not allowed; expected the environment's name"),
         ("tags.owner", " ", "tags.owner: ' ' is not allowed; expected a non-empty string"),
-        ("tags.cost_center", None, "tags.cost_center: None is not allowed; expected a value (this key is required)"),
+        ("tags.cost_center", None, "tags.cost_center: missing; expected a value (this key is required)"),
         ("network.mode", "shared", "network.mode: 'shared' is not allowed; expected one of 'new', 'existing'"),
         ("network.cidr", "10.0.0.0/8", "network.cidr: '10.0.0.0/8' is not allowed; expected an IPv4 block from /16"),
         ("network.cidr", "ten", "network.cidr: 'ten' is not allowed; expected an IPv4 network"),
@@ -148,7 +148,7 @@ def test_zones_must_belong_to_the_region():
 def test_existing_vpc_needs_ids_for_every_subnet():
     raw = with_change("network", {"mode": "existing", "cidr": "10.0.0.0/16", "private_subnet_ids": ["subnet-1"]})
     message = error_for(raw)
-    assert "network.vpc_id: None is not allowed; expected a VPC id" in message
+    assert "network.vpc_id: null is not allowed; expected a VPC id" in message
     assert "network.private_subnet_ids: ['subnet-1'] is not allowed; expected at least 2 subnet ids" in message
     assert "network.private_subnet_ids: 'subnet-1' is not allowed; expected a subnet id" in message
     assert "network.private_route_table_ids: [] is not allowed; expected one per private subnet (1)" in message

@@ -23,3 +23,14 @@ def test_project_constructs_load_from_the_repo_folder():
 
 def test_constructs_folder_has_no_init_file():
     assert not (REPO / "constructs" / "__init__.py").exists()
+
+
+def test_the_recipe_vocabulary_and_the_workflow_contract_name_the_same_platforms():
+    """``customization.nova`` types recipes with Literals (mypy needs literal strings); they must match the contract."""
+    import typing
+
+    from customization import contract, nova
+
+    assert set(typing.get_args(nova.Platform)) == set(contract.PLATFORMS)
+    assert set(nova.PLATFORMS) - {"evaluation"} == set(nova.TRAINING_TECHNIQUES)
+    assert contract.IMPORT not in typing.get_args(nova.Technique)

@@ -51,7 +51,7 @@ def test_unknown_commitment_is_rejected():
 
 
 def test_on_demand_needs_a_customized_model():
-    assert "serving.model_arn: None is not allowed; expected a custom model ARN with mode 'on-demand'" in error_for(
+    assert "serving.model_arn: null is not allowed; expected a custom model ARN with mode 'on-demand'" in error_for(
         mode="on-demand"
     )
 

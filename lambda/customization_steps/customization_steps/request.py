@@ -11,32 +11,35 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from customization.contract import IMPORT, PLATFORMS, InvalidRunRequestError, Platform
+from customization.contract import (
+    DEPLOY_MODES,
+    GATED_METRICS,
+    IMPORT,
+    IMPORT_DEPLOY_MODES,
+    JUDGE_IMPROVEMENT,
+    PLATFORMS,
+    InvalidRunRequestError,
+    Platform,
+)
 from customization.nova import HYPERPOD_IMAGE_REGISTRIES, TRAINING_TECHNIQUES, platforms_for
+from customization.problems import Problem
 from customization.recipes import Recipe, RecipeError, allowed_overrides, render
 
 # Bedrock names built from it (custom model, deployment, provisioned throughput) allow no "--".
 RUN_NAME = re.compile(r"^[a-zA-Z0-9](-?[a-zA-Z0-9]){0,47}$")
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
-DEPLOY_MODES = ("provisioned-throughput", "on-demand", "none")
 TUNABLE = ("epochs", "learning_rate", "replicas")
 # Bedrock fine-tuning jobs take validation data in the request (validationDataConfig).
 BEDROCK_VALIDATED = ("sft_lora", "sft_full")
 # Quality gate: metric -> (default, lowest, highest). Rule-based metrics are fractions; the
 # judge scores 1-5; min_judge_improvement compares customized with base on the judge's scale.
 THRESHOLDS: dict[str, tuple[float, float, float]] = {
-    "exact_match": (0.0, 0.0, 1.0),
-    "token_f1": (0.0, 0.0, 1.0),
-    "rouge_l": (0.0, 0.0, 1.0),
-    "tool_call_valid": (0.0, 0.0, 1.0),
-    "judge_score": (1.0, 1.0, 5.0),
-    "min_judge_improvement": (0.0, -4.0, 4.0),
+    **{metric: (1.0, 1.0, 5.0) if metric == "judge_score" else (0.0, 0.0, 1.0) for metric in GATED_METRICS},
+    JUDGE_IMPROVEMENT: (0.0, -4.0, 4.0),
 }
 # A Bedrock foundation model id to compare an imported model with; the workflow adds the environment's
 # cross-Region prefix (workflow.inference_profile_prefix) itself, so the id has none.
 FOUNDATION_MODEL_ID = re.compile(r"^(?!(us|eu|apac)\.)[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
-# Imported models are invoked on demand by their ARN; provisioned throughput is for customized models.
-IMPORT_DEPLOY_MODES = ("on-demand", "none")
 IMPORT_KEYS = ("run_name", "technique", "base_model", "model_data", "evaluation_dataset", "thresholds", "deploy_mode")
 KNOWN_KEYS = (
     "run_name",
@@ -108,7 +111,7 @@ def takes_validation_data(recipe: Recipe) -> bool:
 
 
 def _problem(key: str, value: object, allowed: str) -> str:
-    return f"{key}: {value!r} is not allowed; expected {allowed}"
+    return str(Problem(key, value, allowed))
 
 
 def _s3(key: str, value: object, bucket: str, problems: list[str], required: bool = True) -> str | None:

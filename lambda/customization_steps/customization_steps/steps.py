@@ -32,6 +32,7 @@ from customization.contract import (
     RunNameTakenError,
     RunStatus,
 )
+from customization.problems import Problem
 from customization.recipes import Recipe, load_all, recipe_hash, render, rendered_yaml
 from customization_steps import hyperpod_jobs, images, run_plan
 from customization_steps.clients import client
@@ -308,10 +309,10 @@ def _record_start(dynamodb: Any, table: str, request: RunRequest, plan: dict[str
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        raise RunNameTakenError(
-            f"run_name: {request.run_name!r} is not allowed; expected a name no earlier run in this environment "
-            "used (the lineage table has it)"
-        ) from error
+        taken = Problem(
+            "run_name", request.run_name, "a name no earlier run in this environment used (the lineage table has it)"
+        )
+        raise RunNameTakenError(str(taken)) from error
 
 
 def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str]:

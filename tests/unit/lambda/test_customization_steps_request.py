@@ -274,7 +274,7 @@ def test_a_base_model_other_than_the_recipes_is_rejected(catalog):
 def test_a_missing_base_model_is_named(catalog):
     message = rejected(catalog, event(catalog, base_model=None))
 
-    assert message.startswith("base_model: None is not allowed;")
+    assert message.startswith("base_model: null is not allowed;")
 
 
 @pytest.mark.parametrize(
@@ -302,7 +302,8 @@ def test_a_missing_base_model_is_named(catalog):
 def test_an_s3_uri_outside_the_datasets_bucket_or_malformed_is_rejected(catalog, field, value, allowed):
     message = rejected(catalog, event(catalog, platform="bedrock", **{field: value}))
 
-    assert message == f"{field}: {value!r} is not allowed; expected {allowed}"
+    shown = "null" if value is None else repr(value)
+    assert message == f"{field}: {shown} is not allowed; expected {allowed}"
 
 
 @pytest.mark.parametrize(
@@ -321,7 +322,7 @@ def test_cpt_without_validation_data_is_rejected(catalog):
     message = rejected(catalog, event(catalog, "cpt", platform="hyperpod"), WITH_HYPERPOD)
 
     assert message == (
-        "recipes/training/cpt.yaml: overrides.validation: None is not allowed; "
+        "recipes/training/cpt.yaml: overrides.validation: missing; "
         "expected a value (early stopping in this recipe watches validation loss)"
     )
 
@@ -333,7 +334,7 @@ def test_cpt_without_validation_data_is_rejected(catalog):
         ({"train": "s3://acme-datasets/x"}, "overrides.train: 's3://acme-datasets/x' is not allowed; expected only"),
         (["epochs"], "overrides: ['epochs'] is not allowed; expected an object with epochs, learning_rate, replicas"),
         ({"epochs": 0}, "overrides.epochs: 0 is not allowed; expected a positive integer"),
-        ({"epochs": True}, "overrides.epochs: True is not allowed; expected a positive integer"),
+        ({"epochs": True}, "overrides.epochs: true is not allowed; expected a positive integer"),
         ({"replicas": "4"}, "overrides.replicas: '4' is not allowed; expected a positive integer"),
         ({"learning_rate": 2}, "overrides.learning_rate: 2 is not allowed; expected a learning rate > 0 and < 1"),
     ],
@@ -352,7 +353,7 @@ def test_an_unknown_or_bad_override_is_rejected(catalog, overrides, expected):
             {"min_judge_improvement": -5},
             "thresholds.min_judge_improvement: -5 is not allowed; expected a number from -4 to 4",
         ),
-        ({"rouge_l": True}, "thresholds.rouge_l: True is not allowed; expected a number from 0 to 1"),
+        ({"rouge_l": True}, "thresholds.rouge_l: true is not allowed; expected a number from 0 to 1"),
         ({"rouge_l": "0.5"}, "thresholds.rouge_l: '0.5' is not allowed; expected a number from 0 to 1"),
         ([0.5], "thresholds: [0.5] is not allowed; expected an object of metric -> number"),
     ],
@@ -431,7 +432,7 @@ def test_validate_run_checks_the_input_under_the_execution_name(catalog):
 def test_validate_run_rejects_a_missing_input(catalog):
     settings = Settings.from_environment(ENVIRONMENT)
 
-    with pytest.raises(InvalidRunRequestError, match=r"^\(input\): None is not allowed; expected a JSON object$"):
+    with pytest.raises(InvalidRunRequestError, match=r"^\(input\): null is not allowed; expected a JSON object$"):
         validate_run({"execution": "exec-42"}, settings, catalog)
 
 
@@ -484,7 +485,7 @@ def test_an_import_names_every_problem_at_once(catalog):
     assert (
         "model_data: 's3://other-bucket/models/x/' is not allowed; expected an object in this environment's" in message
     )
-    assert "evaluation_dataset: None is not allowed; expected an S3 URI" in message
+    assert "evaluation_dataset: null is not allowed; expected an S3 URI" in message
     assert "deploy_mode: 'provisioned-throughput' is not allowed; expected on-demand or none" in message
 
 

@@ -96,7 +96,7 @@ def test_rendered_recipe_keeps_the_public_top_level_keys(recipes):
         ({"epochs": -1}, "overrides.epochs: -1 is not allowed; expected a positive integer"),
         ({"epochs": 0}, "overrides.epochs: 0 is not allowed; expected a positive integer"),
         ({"epochs": "3"}, "overrides.epochs: '3' is not allowed; expected a positive integer"),
-        ({"replicas": True}, "overrides.replicas: True is not allowed; expected a positive integer"),
+        ({"replicas": True}, "overrides.replicas: true is not allowed; expected a positive integer"),
         ({"learning_rate": 0}, "overrides.learning_rate: 0 is not allowed; expected a learning rate > 0 and < 1"),
         ({"learning_rate": 1.5}, "overrides.learning_rate: 1.5 is not allowed; expected a learning rate > 0 and < 1"),
         ({"learning_rate": "1e-5"}, "overrides.learning_rate: '1e-5' is not allowed; expected a number > 0 and < 1"),
@@ -110,7 +110,7 @@ def test_rendered_recipe_keeps_the_public_top_level_keys(recipes):
             {"output": "https://my-bucket.s3.amazonaws.com/out/"},
             "overrides.output: 'https://my-bucket.s3.amazonaws.com/out/' is not allowed",
         ),
-        ({"train": None}, "overrides.train: None is not allowed; expected an S3 URI of the form s3://bucket/key"),
+        ({"train": None}, "overrides.train: null is not allowed; expected an S3 URI of the form s3://bucket/key"),
     ],
 )
 def test_bad_override_values_are_rejected_with_name_value_and_allowed(recipes, overrides, expected):
@@ -149,24 +149,23 @@ def test_every_bad_override_is_reported_at_once(recipes):
 
 def test_a_run_must_set_the_data_the_recipe_leaves_empty(recipes):
     assert (
-        "recipes/training/sft_lora.yaml: overrides.train: None is not allowed; expected a value "
+        "recipes/training/sft_lora.yaml: overrides.train: missing; expected a value "
         "(recipes/training/sft_lora.yaml leaves run.data_s3_path empty"
     ) in error_for(recipes["training/sft_lora"], {})
-    assert "overrides.data: None is not allowed" in error_for(recipes["evaluation/bring_your_own_dataset"], {})
+    assert "overrides.data: missing" in error_for(recipes["evaluation/bring_your_own_dataset"], {})
 
 
 def test_cpt_with_early_stopping_needs_validation_data(recipes):
     message = error_for(recipes["training/cpt"], {"train": TRAIN})
     assert (
-        "overrides.validation: None is not allowed; expected a value (early stopping in this recipe watches "
-        "validation loss)"
+        "overrides.validation: missing; expected a value (early stopping in this recipe watches validation loss)"
     ) in message
 
 
 def test_distillation_needs_an_output_location(recipes):
     message = error_for(recipes["training/distillation"], {"train": TRAIN})
     assert (
-        "overrides.output: None is not allowed; expected a value (Bedrock writes the distillation job's output there)"
+        "overrides.output: missing; expected a value (Bedrock writes the distillation job's output there)"
     ) in message
 
 

@@ -32,7 +32,7 @@ def test_unknown_top_level_key_is_rejected(raw, error_for):
 def test_missing_required_key_is_named(raw, error_for):
     recipe = raw("training/sft_lora")
     del recipe["run"]["replicas"]
-    expected = f"{SFT}: run.replicas: None is not allowed; expected a value (this key is required)"
+    expected = f"{SFT}: run.replicas: missing; expected a value (this key is required)"
     assert expected in error_for(recipe, "sft_lora", "training/sft_lora")
 
 
@@ -65,7 +65,7 @@ def test_missing_required_key_is_named(raw, error_for):
             "training_config.global_batch_size: -8 is not allowed; expected a positive integer",
         ),
         ("run.replicas", 0, "run.replicas: 0 is not allowed; expected a positive integer"),
-        ("run.replicas", True, "run.replicas: True is not allowed; expected an integer"),
+        ("run.replicas", True, "run.replicas: true is not allowed; expected an integer"),
         (
             "training_config.trainer.max_epochs",
             1.5,
@@ -162,8 +162,8 @@ def test_a_trained_checkpoint_in_s3_is_a_valid_starting_point(raw):
 def test_lora_technique_rejects_a_full_rank_recipe(raw, error_for):
     recipe = raw("training/sft_full")
     message = error_for(recipe, "sft_lora", "training/sft_lora")
-    assert "peft.peft_scheme: None is not allowed; expected 'lora' (sft_lora trains an adapter)" in message
-    assert "peft.lora_tuning: None is not allowed; expected a value (required when peft_scheme is 'lora')" in message
+    assert "peft.peft_scheme: null is not allowed; expected 'lora' (sft_lora trains an adapter)" in message
+    assert "peft.lora_tuning: missing; expected a value (required when peft_scheme is 'lora')" in message
 
 
 def test_full_rank_technique_rejects_a_lora_recipe(raw, error_for):
@@ -241,8 +241,7 @@ def test_cpt_early_stopping_needs_a_validation_interval(raw, error_for):
     recipe["training_config"]["trainer"]["early_stopping"]["patience"] = 0
     message = error_for(recipe, "cpt", "training/cpt")
     assert (
-        "training_config.trainer.val_check_interval: None is not allowed; expected a value (early stopping needs "
-        "validation"
+        "training_config.trainer.val_check_interval: missing; expected a value (early stopping needs validation"
     ) in message
     assert "early_stopping.patience: 0 is not allowed; expected a positive integer" in message
 
@@ -328,7 +327,7 @@ def test_load_all_reports_every_bad_file_and_stray_yaml(tmp_path: Path, raw):
         load_all(root)
     message = str(caught.value)
     assert "recipes/training/ppo.yaml: run: [] is not allowed; expected a mapping of keys to values" in message
-    assert "recipes/evaluation/odd.yaml: run: None is not allowed; expected a value (this key is required)" in message
+    assert "recipes/evaluation/odd.yaml: run: missing; expected a value (this key is required)" in message
     assert "recipes/notes.yaml: (file): 'notes.yaml' is not allowed; expected a .yaml file directly in" in message
     assert "recipes/training/sft_lora.yml: (file)" in message
 

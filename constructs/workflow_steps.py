@@ -29,6 +29,7 @@ from constructs.workflow_perms import (
     clean_up_statements,
     cluster_read_statement,
     evaluation_statement,
+    model_key_statement,
     prepare_statements,
 )
 from customization.contract import PUBLIC_HUB, Env
@@ -239,6 +240,8 @@ class WorkflowSteps:
         for statement in prepare_statements(stack):
             self.prepare_fn.add_to_role_policy(statement)
         props.bedrock_role.grant_pass_role(self.prepare_fn.grant_principal)
+        # CreateModelCustomizationJob with customModelKmsKeyId: Bedrock takes a grant on the key for the caller.
+        self.prepare_fn.add_to_role_policy(model_key_statement(stack, props.key.key_arn))
         for statement in clean_up_statements(stack):
             self.clean_up_fn.add_to_role_policy(statement)
         props.stores.grant_read_artifacts(self.locate_fn)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 ACCOUNT = "123456789012"
 PARTITION = "aws"
@@ -57,3 +57,63 @@ def resolve(reference: dict[str, Any], resources: dict[str, Any], region: str) -
     if "Fn::ImportValue" in reference or "Fn::GetStackOutput" in reference:
         return "imported-" + json.dumps(reference, sort_keys=True).encode().hex()[:16]
     raise ValueError(f"reference {reference!r} is not one the harness resolves")
+
+
+class Resolver:
+    """Resolves CloudFormation values across an environment's stacks to placeholder strings, the same way
+    :func:`resolve` does inside one: ``Fn::GetStackOutput`` follows the producer stack's output."""
+
+    CROSS_ARNS: ClassVar[dict[str, str]] = {
+        "AWS::Lambda::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
+        "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+        "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+        "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
+        "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
+        "AWS::S3::Bucket": "arn:aws:s3:::{name}",
+        "AWS::EKS::Cluster": "arn:aws:eks:{region}:{account}:cluster/{name}",
+        "AWS::IAM::ManagedPolicy": "arn:aws:iam::{account}:policy/{name}",
+        "AWS::StepFunctions::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
+    }
+
+    def __init__(self, stacks: dict[str, dict[str, Any]], region: str = "us-east-1", account: str = ACCOUNT) -> None:
+        self.stacks = stacks
+        self.region = region
+        self.account = account
+
+    def arn(self, kind: str, name: str) -> str:
+        return self.CROSS_ARNS[kind].format(region=self.region, account=self.account, name=name)
+
+    def value(self, node: Any, stack: str) -> Any:
+        """``node`` with every intrinsic function resolved (lists and objects recursively)."""
+        if isinstance(node, list):
+            return [self.value(item, stack) for item in node]
+        if not isinstance(node, dict):
+            return node
+        resources = self.stacks[stack]["Resources"]
+        if "Ref" in node:
+            name = node["Ref"]
+            if name == "AWS::Region":
+                return self.region
+            if name == "AWS::AccountId":
+                return self.account
+            if name in PSEUDO:
+                return PSEUDO[name]
+            kind = resources.get(name, {}).get("Type", "")
+            ref_is_arn = REF_IS_ARN | {"AWS::StepFunctions::StateMachine"}
+            return self.arn(kind, name) if kind in ref_is_arn else name
+        if "Fn::GetAtt" in node:
+            name, attribute = node["Fn::GetAtt"]
+            kind = resources[name]["Type"]
+            if attribute == "Arn" and kind in self.CROSS_ARNS:
+                return self.arn(kind, name)
+            return f"{name}.{attribute}"
+        if "Fn::Join" in node:
+            separator, parts = node["Fn::Join"]
+            return separator.join(str(self.value(part, stack)) for part in parts)
+        if "Fn::GetStackOutput" in node:
+            reference = node["Fn::GetStackOutput"]
+            producer = reference["StackName"]
+            return self.value(self.stacks[producer]["Outputs"][reference["OutputName"]]["Value"], producer)
+        if len(node) == 1 and next(iter(node)).startswith("Fn::"):
+            raise ValueError(f"{next(iter(node))} is not one the harness resolves")
+        return {key: self.value(item, stack) for key, item in node.items()}

@@ -1,0 +1,399 @@
+"""IAM derived from the calls: every call the workflow makes is allowed, on the resource it touches.
+
+The calls come from the synthesized definition (each Task's integration and parameters) and from the
+step handlers' code (every boto3 call reachable from each handler, ``sfn_harness.code``). What each call
+needs comes from an outside source, the IAM service authorization data ``policy_sentry`` ships (the
+action exists and the sample resource is of a type the action takes), plus the table below where the
+action differs from the API call or more is needed: KMS on encrypted targets, ``iam:PassRole`` with
+``iam:PassedToService``, the EventBridge rule a ``.sync`` task manages. The synthesized role policies,
+inline and managed (across stacks), must allow each one. What the roles grant beyond that is listed,
+with the grant that adds it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from policy_sentry.querying.actions import get_action_data
+from sfn_harness.code import CODE, aws_calls
+from sfn_harness.definition import ACCOUNT, Resolver
+
+from config.loader import load_environments
+from customization.contract import PUBLIC_HUB, Env
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+# Sample resources a call touches, of the type the action takes (policy_sentry checks the type).
+SAMPLES = {
+    "custom-model": "arn:aws:bedrock:{region}:{account}:custom-model/amazon.nova-lite-v1:0:300k/abcdef123456",
+    "imported-model": "arn:aws:bedrock:{region}:{account}:imported-model/abcdef123456",
+    "custom-model-deployment": "arn:aws:bedrock:{region}:{account}:custom-model-deployment/abcdef123456",
+    "model-customization-job": (
+        "arn:aws:bedrock:{region}:{account}:model-customization-job/amazon.nova-lite-v1:0:300k/abcdef123456"
+    ),
+    "model-import-job": "arn:aws:bedrock:{region}:{account}:model-import-job/abcdef123456",
+    "provisioned-model": "arn:aws:bedrock:{region}:{account}:provisioned-model/abcdef123456",
+    "foundation-model": "arn:aws:bedrock:{region}::foundation-model/amazon.nova-lite-v1:0:300k",
+    "inference-profile": "arn:aws:bedrock:{region}:{account}:inference-profile/us.amazon.nova-pro-v1:0",
+    "training-job": "arn:aws:sagemaker:{region}:{account}:training-job/run-train",
+    "hub-content": "arn:aws:sagemaker:{region}:aws:hub-content/" + PUBLIC_HUB + "/Model/nova-textgeneration-lite",
+    "sagemaker-rule": "arn:aws:events:{region}:{account}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+}
+# Bedrock operations (SDK integration or boto3) -> the resources each touches here.
+BEDROCK_RESOURCES = {
+    "CreateCustomModel": ["custom-model"],
+    "GetCustomModel": ["custom-model"],
+    "DeleteCustomModel": ["custom-model"],
+    "CreateCustomModelDeployment": ["custom-model"],
+    "GetCustomModelDeployment": ["custom-model-deployment"],
+    "DeleteCustomModelDeployment": ["custom-model-deployment"],
+    "CreateProvisionedModelThroughput": ["custom-model"],
+    "GetProvisionedModelThroughput": ["provisioned-model"],
+    "CreateModelImportJob": ["model-import-job", "imported-model"],
+    "GetModelImportJob": ["model-import-job"],
+    "DeleteImportedModel": ["imported-model"],
+    "CreateModelCustomizationJob": ["custom-model", "foundation-model"],
+    "GetModelCustomizationJob": ["model-customization-job"],
+    "StopModelCustomizationJob": ["model-customization-job"],
+}
+# Parameters that make Bedrock encrypt what it creates with a customer managed key: the caller needs
+# kms:CreateGrant and kms:DescribeKey on it, through Bedrock (Bedrock user guide, "Encryption of custom
+# models" and "Encryption of imported custom models").
+MODEL_KEY_PARAMETERS = {"ModelKmsKeyArn", "ImportedModelKmsKeyId", "customModelKmsKeyId"}
+
+
+@dataclass(frozen=True)
+class Need:
+    action: str
+    resource: str
+    context: tuple[tuple[str, str], ...] = ()
+    why: str = ""
+
+
+@dataclass
+class Environment:
+    resolver: Resolver
+    stack: str
+    template: dict[str, Any]
+
+    def sample(self, kind: str) -> str:
+        return SAMPLES[kind].format(region=self.resolver.region, account=self.resolver.account)
+
+    def arn(self, service: str, resource: str) -> str:
+        return f"arn:aws:{service}:{self.resolver.region}:{self.resolver.account}:{resource}"
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.template["Resources"].items() if r["Type"] == kind}
+
+    def variables(self, handler: str) -> dict[str, str]:
+        [function] = [
+            f for f in self.resources("AWS::Lambda::Function").values() if f["Properties"].get("Handler") == handler
+        ]
+        return self.resolver.value(function["Properties"].get("Environment", {}).get("Variables", {}), self.stack)
+
+
+@pytest.fixture(scope="module")
+def environments(committed, fixture_envs) -> dict[str, Environment]:
+    found = {}
+    pinned = load_environments(FIXTURES / "pinned")[0]
+    for synthesized in (committed, fixture_envs["pinned"]):
+        for env, stacks in synthesized.templates.items():
+            if "Workflow" not in stacks:
+                continue
+            templates = {f"{env}-{short}": template.to_json() for short, template in stacks.items()}
+            place = (pinned.region, pinned.account) if env == pinned.name else ("us-east-1", ACCOUNT)
+            resolver = Resolver(templates, *place)
+            found[env] = Environment(resolver, f"{env}-Workflow", templates[f"{env}-Workflow"])
+    return found
+
+
+# --- what the roles allow ---------------------------------------------------------------------------------------
+
+
+def role_statements(environment: Environment, role: str) -> list[dict[str, Any]]:
+    """Every statement the role has: its inline policies and the customer managed policies it attaches."""
+    resolver, stack = environment.resolver, environment.stack
+    statements = []
+    for policy in environment.resources("AWS::IAM::Policy").values():
+        if {"Ref": role} in policy["Properties"].get("Roles", []):
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    properties = environment.template["Resources"][role]["Properties"]
+    for arn in properties.get("ManagedPolicyArns", []):
+        reference = arn.get("Fn::GetStackOutput") if isinstance(arn, dict) else None
+        if reference is None:
+            continue  # AWS managed: logging and ENIs, not what these calls need
+        producer = resolver.stacks[reference["StackName"]]
+        logical_id = producer["Outputs"][reference["OutputName"]]["Value"]["Ref"]
+        document = producer["Resources"][logical_id]["Properties"]["PolicyDocument"]
+        statements += [resolver.value(s, reference["StackName"]) for s in document["Statement"]]
+        continue
+    return [resolver.value(s, stack) for s in statements]
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allows(statements: list[dict[str, Any]], need: Need) -> bool:
+    context = dict(need.context)
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        if not any(fnmatch.fnmatchcase(need.action.lower(), a.lower()) for a in _listed(statement["Action"])):
+            continue
+        if not any(fnmatch.fnmatchcase(need.resource, str(r)) for r in _listed(statement["Resource"])):
+            continue
+        if all(_satisfied(op, conditions, context) for op, conditions in statement.get("Condition", {}).items()):
+            return True
+    return False
+
+
+def _satisfied(operator: str, conditions: dict[str, Any], context: dict[str, str]) -> bool:
+    for key, expected in conditions.items():
+        if key not in context:
+            return False
+        values = [str(v) for v in _listed(expected)]
+        if operator in ("StringEquals", "Bool", "ArnEquals") and context[key] not in values:
+            return False
+        if operator in ("StringLike", "ArnLike") and not any(fnmatch.fnmatchcase(context[key], v) for v in values):
+            return False
+    return True
+
+
+# --- what the calls need --------------------------------------------------------------------------------------
+
+
+def kms_through(environment: Environment, service: str, key: str, *actions: str, why: str) -> list[Need]:
+    via = (("kms:ViaService", f"{service}.{environment.resolver.region}.amazonaws.com"),)
+    return [Need(action, key, via, why) for action in actions]
+
+
+def model_key(environment: Environment, key: str, why: str) -> list[Need]:
+    via = f"bedrock.{environment.resolver.region}.amazonaws.com"
+    context = (("kms:ViaService", via), ("kms:GrantIsForAWSResource", "true"))
+    return [Need(action, key, context, why) for action in ("kms:CreateGrant", "kms:DescribeKey")]
+
+
+def pass_role(role: str, service: str, why: str) -> Need:
+    return Need("iam:PassRole", role, (("iam:PassedToService", f"{service}.amazonaws.com"),), why)
+
+
+def bedrock_needs(environment: Environment, operation: str, why: str) -> list[Need]:
+    return [Need(f"bedrock:{operation}", environment.sample(kind), why=why) for kind in BEDROCK_RESOURCES[operation]]
+
+
+def state_machine_needs(environment: Environment) -> list[Need]:
+    """What each Task of the definition calls, on what."""
+    resolver = environment.resolver
+    machine = next(iter(environment.resources("AWS::StepFunctions::StateMachine").values()))
+    definition = json.loads(resolver.value(machine["Properties"]["DefinitionString"], environment.stack))
+    key = environment.variables("customization_steps.steps.prepare")[Env.KEY_ARN]
+    needs: list[Need] = []
+    for name, state in definition["States"].items():
+        if state["Type"] != "Task":
+            continue
+        resource, parameters = state["Resource"], state.get("Parameters", {})
+        if resource.startswith("arn:aws:lambda:"):
+            needs.append(Need("lambda:InvokeFunction", resource, why=name))
+        elif ":states:::aws-sdk:bedrock:" in resource:
+            action = resource.rsplit(":", 1)[-1]
+            operation = action[0].upper() + action[1:]
+            needs += bedrock_needs(environment, operation, name)
+            if "RoleArn" in parameters:
+                needs.append(pass_role(parameters["RoleArn"], "bedrock", name))
+            if MODEL_KEY_PARAMETERS & set(parameters):
+                needs += model_key(environment, key, name)
+        elif resource.endswith(":states:::sagemaker:createTrainingJob.sync"):
+            # Step Functions, "IAM policies for Amazon SageMaker AI" (.sync): the job, its role, and the
+            # EventBridge rule Step Functions manages to learn that the job ended.
+            job, rule = environment.sample("training-job"), environment.sample("sagemaker-rule")
+            needs += [
+                Need(f"sagemaker:{a}", job, why=name)
+                for a in ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob")
+            ]
+            needs += [Need(f"events:{a}", rule, why=name) for a in ("PutTargets", "PutRule", "DescribeRule")]
+            needs.append(pass_role(parameters["RoleArn"], "sagemaker", name))
+        elif resource.endswith(":states:::dynamodb:updateItem"):
+            table = environment.arn("dynamodb", f"table/{parameters['TableName']}")
+            needs.append(Need("dynamodb:UpdateItem", table, why=name))
+            needs += kms_through(
+                environment, "dynamodb", key, "kms:Decrypt", "kms:GenerateDataKey", why=f"{name} (table)"
+            )
+        elif resource.endswith(":states:::sns:publish"):
+            needs.append(Need("sns:Publish", parameters["TopicArn"], why=name))
+            needs += kms_through(environment, "sns", key, "kms:GenerateDataKey", "kms:Decrypt", why=f"{name} (topic)")
+        else:
+            raise AssertionError(f"{name}: {resource} is an integration this test does not know")
+    return needs
+
+
+def handler_needs(environment: Environment, handler: str) -> list[Need]:
+    """What the boto3 calls reachable from ``handler`` need, on the resources this environment gives them."""
+    package, entry = handler.split(".")[0], handler.rsplit(".", 1)[-1]
+    calls = aws_calls(package, CODE[package].reachable(entry))
+    variables = environment.variables(handler) if package == "customization_steps" else {}
+    steps = environment.variables("customization_steps.steps.prepare")
+    key = steps[Env.KEY_ARN]
+    artifacts = f"arn:aws:s3:::{steps[Env.ARTIFACTS_BUCKET]}/runs/run/output/object"
+    datasets = f"arn:aws:s3:::{steps[Env.DATASETS_BUCKET]}/sets/eval.jsonl"
+    table = environment.arn("dynamodb", f"table/{steps[Env.RUNS_TABLE]}")
+    needs: list[Need] = []
+    for service, operation in sorted(calls):
+        why = f"{handler}: {service}.{operation}"
+        if service == "s3" and operation == "PutObject":
+            needs += [Need("s3:PutObject", artifacts, why=why), Need("kms:GenerateDataKey", key, why=why)]
+        elif service == "s3" and operation in ("GetObject", "HeadObject"):
+            # HeadObject is authorized as s3:GetObject (S3 API reference). Evaluate reads the datasets bucket.
+            obj = datasets if package == "model_evaluation" else artifacts
+            needs += [Need("s3:GetObject", obj, why=why), Need("kms:Decrypt", key, why=why)]
+        elif service == "dynamodb" and operation == "PutItem":
+            needs.append(Need("dynamodb:PutItem", table, why=why))
+            needs += kms_through(environment, "dynamodb", key, "kms:Decrypt", "kms:GenerateDataKey", why=why)
+        elif service == "sagemaker" and operation == "DescribeHubContent":
+            needs.append(Need("sagemaker:DescribeHubContent", environment.sample("hub-content"), why=why))
+        elif service == "sagemaker" and operation == "StopTrainingJob":
+            needs.append(Need("sagemaker:StopTrainingJob", environment.sample("training-job"), why=why))
+        elif service == "bedrock":
+            needs += bedrock_needs(environment, operation, why)
+            if operation == "CreateModelCustomizationJob":
+                needs.append(pass_role(steps[Env.CUSTOMIZATION_ROLE_ARN], "bedrock", why))
+                needs += model_key(environment, key, why)
+        elif service == "bedrock-runtime" and operation == "Converse":
+            # Converse is authorized as bedrock:InvokeModel (Bedrock API reference, Converse).
+            kinds = ("foundation-model", "inference-profile", "custom-model-deployment", "imported-model")
+            needs += [Need("bedrock:InvokeModel", environment.sample(kind), why=why) for kind in kinds]
+        elif service == "eks" and operation == "DescribeCluster":
+            cluster = environment.arn("eks", f"cluster/{variables[Env.CLUSTER_NAME]}")
+            needs.append(Need("eks:DescribeCluster", cluster, why=why))
+        else:
+            raise AssertionError(f"{why} is a call this test does not know what it needs")
+    return needs
+
+
+def roles(environment: Environment) -> dict[str, str]:
+    """Role logical id -> what runs as it (the state machine, or a function's handler)."""
+    found = {}
+    for machine in environment.resources("AWS::StepFunctions::StateMachine").values():
+        found[machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]] = "state machine"
+    for function in environment.resources("AWS::Lambda::Function").values():
+        handler = function["Properties"].get("Handler", "")
+        if handler.split(".")[0] in CODE:
+            found[function["Properties"]["Role"]["Fn::GetAtt"][0]] = handler
+    return found
+
+
+def needs_of(environment: Environment, runner: str) -> list[Need]:
+    return state_machine_needs(environment) if runner == "state machine" else handler_needs(environment, runner)
+
+
+# --- tests ----------------------------------------------------------------------------------------------------
+
+
+def test_every_call_is_allowed_on_what_it_touches(environments):
+    denied = []
+    for env, environment in environments.items():
+        for role, runner in roles(environment).items():
+            statements = role_statements(environment, role)
+            denied += [
+                f"{env} {runner}: {need.action} on {need.resource} {dict(need.context)} ({need.why})"
+                for need in needs_of(environment, runner)
+                if not allows(statements, need)
+            ]
+    assert not denied, "\n".join(denied)
+
+
+def test_each_needed_action_exists_and_takes_the_sample_resource(environments):
+    """policy_sentry's authorization data: the action exists, and the resource is of a type it takes."""
+    wrong = set()
+    for environment in environments.values():
+        for runner in roles(environment).values():
+            for need in needs_of(environment, runner):
+                service, name = need.action.split(":")
+                formats = [entry["resource_arn_format"] for entry in get_action_data(service, name).get(service, [])]
+                patterns = [_pattern(f) for f in formats if f != "*"]
+                if not formats or (patterns and not any(fnmatch.fnmatchcase(need.resource, p) for p in patterns)):
+                    wrong.add(f"{need.action} on {need.resource}: the action takes {formats}")
+    assert not wrong, "\n".join(sorted(wrong))
+
+
+def _pattern(arn_format: str) -> str:
+    """``arn:${Partition}:bedrock:${Region}:${Account}:custom-model/${ResourceId}`` -> a glob."""
+    out, depth = "", 0
+    for part in arn_format.replace("${", "\0").split("\0"):
+        if depth:
+            _, _, rest = part.partition("}")
+            out += "*" + rest
+        else:
+            out += part
+        depth = 1
+    return out
+
+
+def granted_beyond(environments) -> dict[str, set[str]]:
+    """Per runner, the granted action patterns no needed action falls under."""
+    extras: dict[str, set[str]] = {}
+    for environment in environments.values():
+        for role, runner in roles(environment).items():
+            needed = {need.action.lower() for need in needs_of(environment, runner)}
+            for statement in role_statements(environment, role):
+                for action in _listed(statement["Action"]):
+                    if not any(fnmatch.fnmatchcase(n, action.lower()) for n in needed):
+                        extras.setdefault(runner, set()).add(action)
+    return extras
+
+
+# Granted beyond what the calls need, and the grant that adds it.
+LAMBDA_TRACING = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}  # Lambda tracing=ACTIVE (aws-cdk-lib)
+# DataStores' shared read policies: aws-cdk-lib's bucket.grant_read, which also lists buckets and describes keys.
+BUCKET_READ = {"s3:GetBucket*", "s3:List*", "kms:DescribeKey"}
+# DataStores' artifacts read-write policy (bucket.grant_read_write) and the platform key's grant_encrypt_decrypt.
+ARTIFACTS_WRITE = BUCKET_READ | {
+    "s3:Abort*",
+    "s3:DeleteObject*",
+    "s3:PutObjectLegalHold",
+    "s3:PutObjectRetention",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "kms:Encrypt",
+    "kms:ReEncrypt*",
+}
+GRANTED_BEYOND = {
+    "customization_steps.steps.validate": LAMBDA_TRACING,
+    "customization_steps.steps.clean_up_run": LAMBDA_TRACING,
+    "customization_steps.hyperpod_steps.handle": LAMBDA_TRACING,
+    "customization_steps.steps.locate": LAMBDA_TRACING | BUCKET_READ,
+    # Prepare reads nothing back: s3:GetObject* comes with the artifacts read-write policy (kms:DescribeKey it
+    # needs, for Bedrock's grant on the key).
+    "customization_steps.steps.prepare": LAMBDA_TRACING | ARTIFACTS_WRITE - {"kms:DescribeKey"} | {"s3:GetObject*"},
+    "model_evaluation.handler.lambda_handler": LAMBDA_TRACING | ARTIFACTS_WRITE,
+    "state machine": {
+        # aws-cdk-lib's StateMachine: log delivery (LogOptions) and X-Ray (tracing_enabled).
+        *{
+            f"logs:{action}"
+            for action in (
+                "CreateLogDelivery",
+                "DeleteLogDelivery",
+                "DescribeLogGroups",
+                "DescribeResourcePolicies",
+                "GetLogDelivery",
+                "ListLogDeliveries",
+                "PutResourcePolicy",
+                "UpdateLogDelivery",
+            )
+        },
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+        *LAMBDA_TRACING,
+        # aws-cdk-lib's SageMakerCreateTrainingJob: tags the job and reads them back.
+        "sagemaker:AddTags",
+        "sagemaker:ListTags",
+    },
+}
+
+
+def test_what_the_roles_grant_beyond_the_calls_is_listed_with_its_grant(environments):
+    assert granted_beyond(environments) == GRANTED_BEYOND

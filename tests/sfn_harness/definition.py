@@ -27,15 +27,39 @@ REF_IS_ARN = {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"}
 
 
 def state_machine(template: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
-    """The (single) state machine's definition, every reference resolved."""
+    """The (single) state machine's definition, every reference resolved and every Distributed Map stood in for."""
     resources = template["Resources"]
     [machine] = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     definition = machine["Properties"]["DefinitionString"]
     if isinstance(definition, str):
-        return dict(json.loads(definition))
+        return stand_in_distributed_maps(dict(json.loads(definition)), region)
     parts = definition["Fn::Join"][1]
     text = "".join(part if isinstance(part, str) else resolve(part, resources, region) for part in parts)
-    return dict(json.loads(text))
+    return stand_in_distributed_maps(dict(json.loads(text)), region)
+
+
+# What a Task keeps of a Map state it stands in for: how it connects, and where its result goes.
+_KEPT = ("Next", "End", "ResultPath", "ResultSelector", "OutputPath", "InputPath", "Retry", "Catch", "Comment")
+
+
+def stand_in_distributed_maps(definition: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
+    """Each Distributed Map (``ProcessorConfig.Mode`` DISTRIBUTED) becomes a Lambda Task named like it.
+
+    moto's interpreter rejects ``ItemBatcher`` and JSONL item readers, and a mocked result cannot vary per
+    item: the map's combined result is scripted for the stand-in instead (``StandIn-<state>`` function).
+    """
+    states = {}
+    for name, state in definition["States"].items():
+        mode = state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode")
+        if state.get("Type") == "Map" and mode == "DISTRIBUTED":
+            function = "StandIn-" + "".join(c if c.isalnum() else "-" for c in name)
+            state = {
+                "Type": "Task",
+                "Resource": f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function}",
+                **{key: state[key] for key in _KEPT if key in state},
+            }
+        states[name] = state
+    return {**definition, "States": states}
 
 
 def resolve(reference: dict[str, Any], resources: dict[str, Any], region: str) -> str:

@@ -2,7 +2,11 @@
 
 A Standard state machine, because runs last hours to days and each one must be auditable.
 Training runs as a SageMaker training job (``.sync``), a Bedrock customization job or a
-HyperPod job (both polled). Every failure path stops what the run started, deletes what it
+HyperPod job (both polled). Step Functions documents ``.sync`` for
+``bedrock:createModelCustomizationJob``, but Prepare starts that job itself (with a client token,
+and finds it by name when a retry meets a taken name) so the run is claimed before anything bills,
+and aws-cdk-lib's task would render without ``.sync`` anyway; the state machine polls
+GetModelCustomizationJob instead. Every failure path stops what the run started, deletes what it
 half-made, marks the lineage record failed and notifies.
 
 This construct only wires its parts: the records (``workflow_records``), the job roles

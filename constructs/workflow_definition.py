@@ -19,7 +19,14 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.workflow_failure import LAMBDA_TRANSIENT_ERRORS, Guard, failure_path, guard_for, notify
+from constructs.workflow_failure import (
+    LAMBDA_THROTTLING_ERRORS,
+    Guard,
+    failure_path,
+    guard_for,
+    notify,
+    steps_throttling_retried,
+)
 from constructs.workflow_release import Evaluation, Judge, deployment, evaluation, quality_gate, record_success
 from constructs.workflow_steps import WorkflowSteps
 from constructs.workflow_training import (
@@ -31,7 +38,14 @@ from constructs.workflow_training import (
     open_weight_import,
     sagemaker_training,
 )
-from customization.contract import IMPORT, HyperPodAction, InvalidRunRequestError, Platform, RunNameTakenError
+from customization.contract import (
+    IMPORT,
+    HyperPodAction,
+    InvalidRunRequestError,
+    Platform,
+    RunNameTakenError,
+    RunStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -93,9 +107,14 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
     rejected = notify(scope, "Notify rejected", parts.topic, "REJECTED").next(
         sfn.Fail(scope, "Rejected", error="InvalidRunRequest", cause_path="$.error.Cause")
     )
+    # Validate failing any other way: nothing was claimed or started, and $.request (the run's name) is not
+    # there for the failure path to record under, so notify and fail with the error.
+    crashed = notify(scope, "Notify validation failure", parts.topic, RunStatus.FAILED).next(
+        sfn.Fail(scope, "Validation failed", error_path="$.error.Error", cause_path="$.error.Cause")
+    )
     train = _training_branches(scope, parts, guard=guard, failure=failure, evaluate_from=evaluate)
     return (
-        _validate(scope, parts, rejected=rejected, failure=failure)
+        _validate(scope, parts, rejected=rejected, failure=crashed)
         .next(_prepare(scope, parts, rejected=rejected, guard=guard))
         .next(train)
     )
@@ -118,7 +137,9 @@ def _validate(
         payload_response_only=True,
         result_path="$.request",
     )
-    validate.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3)
+    validate.add_retry(
+        errors=LAMBDA_THROTTLING_ERRORS, interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3
+    )
     validate.add_catch(rejected, errors=[InvalidRunRequestError.__name__], result_path="$.error")
     validate.add_catch(failure, errors=["States.ALL"], result_path="$.error")
     return validate
@@ -136,6 +157,7 @@ def _prepare(scope: Construct, parts: DefinitionParts, *, rejected: sfn.IChainab
         payload_response_only=True,
         result_path="$.prepared",
     )
+    steps_throttling_retried(prepare)
     # A run name another execution holds: reject, touching nothing of that run (no clean-up, no record).
     prepare.add_catch(rejected, errors=[RunNameTakenError.__name__], result_path="$.error")
     return guard(prepare)

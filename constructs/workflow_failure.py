@@ -18,16 +18,18 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from customization.contract import RunStatus
+from customization.contract import RunStatus, ServiceThrottledError
 
 # Errors worth another try, per integration: each names only what that integration can raise
-# (tests/infra/test_workflow_contract.py checks every Retry and Catch against it).
-# Lambda's own transient failures
-# (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html) ...
-LAMBDA_TRANSIENT_ERRORS = ["Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"]
-# ... and a step's unhandled throttling: boto3 raises ThrottlingException (Bedrock, Bedrock Runtime and DynamoDB
-# model it) and Lambda reports an exception by its class name, unprefixed.
-LAMBDA_STEP_TRANSIENT_ERRORS = [*LAMBDA_TRANSIENT_ERRORS, "ThrottlingException"]
+# (tests/infra/test_workflow_contract.py checks every Retry and Catch against it, and that no entry is
+# shadowed by an earlier one). aws-cdk-lib's LambdaInvoke already retries Lambda's service errors
+# (ServiceException, AWSLambdaException, SdkClientException, ClientExecutionTimeoutException;
+# https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html), so a Lambda step adds
+# Lambda's throttling, a step's own unhandled ThrottlingException (boto3 raises that class where the service
+# models it: Bedrock, Bedrock Runtime, DynamoDB; Lambda reports an exception by its class name, unprefixed), and
+# ServiceThrottledError, which the steps raise for throttling the service does not model.
+LAMBDA_THROTTLING_ERRORS = ["Lambda.TooManyRequestsException"]
+LAMBDA_STEP_TRANSIENT_ERRORS = [*LAMBDA_THROTTLING_ERRORS, "ThrottlingException"]
 # Bedrock through the AWS SDK integration: <Service>.<error shape>.
 BEDROCK_TRANSIENT_ERRORS = [
     "Bedrock.ThrottlingException",
@@ -55,6 +57,14 @@ def transient_errors(state: sfn.TaskStateBase) -> tuple[list[str], int]:
 
 
 Guard = Callable[[sfn.TaskStateBase], sfn.TaskStateBase]
+
+
+def steps_throttling_retried(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
+    """A task of the steps' code (Prepare, Locate, Clean up): their throttled AWS calls are tried again."""
+    task.add_retry(
+        errors=[ServiceThrottledError.__name__], interval=cdk.Duration.seconds(5), backoff_rate=2, max_attempts=5
+    )
+    return task
 
 
 def retried(state: sfn.TaskStateBase) -> sfn.TaskStateBase:
@@ -109,8 +119,10 @@ def failure_path(
     Its input carries the run's error at ``$.error``; the execution fails with that error and cause.
     Clean-up and bookkeeping must not hide the run's own error: their failures go straight on.
     """
-    clean_up = tasks.LambdaInvoke(
-        scope, "Clean up", lambda_function=clean_up_fn, payload_response_only=True, result_path="$.cleanup"
+    clean_up = steps_throttling_retried(
+        tasks.LambdaInvoke(
+            scope, "Clean up", lambda_function=clean_up_fn, payload_response_only=True, result_path="$.cleanup"
+        )
     )
     retried(clean_up)
     record = record_retried(

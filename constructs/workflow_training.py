@@ -25,7 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.workflow_failure import Guard
+from constructs.workflow_failure import Guard, steps_throttling_retried
 from constructs.workflow_perms import bedrock_arn
 from constructs.workflow_polling import HOURS_LONG, PolledJob, polled_job
 from customization.contract import HyperPodAction, HyperPodJobStatus, KubeApiTransientError
@@ -100,15 +100,17 @@ def sagemaker_training(
         result_selector={"job_arn": sfn.JsonPath.string_at("$.TrainingJobArn")},
         result_path="$.training",
     )
-    locate = tasks.LambdaInvoke(
-        scope,
-        "Locate checkpoint",
-        lambda_function=locate_fn,
-        payload=sfn.TaskInput.from_object(
-            {"output_archive": sfn.JsonPath.string_at("$.prepared.sagemaker.output_archive")}
-        ),
-        payload_response_only=True,
-        result_path="$.checkpoint",
+    locate = steps_throttling_retried(
+        tasks.LambdaInvoke(
+            scope,
+            "Locate checkpoint",
+            lambda_function=locate_fn,
+            payload=sfn.TaskInput.from_object(
+                {"output_archive": sfn.JsonPath.string_at("$.prepared.sagemaker.output_archive")}
+            ),
+            payload_response_only=True,
+            result_path="$.checkpoint",
+        )
     )
     return guard(train).next(guard(locate)).next(then)
 
@@ -146,13 +148,17 @@ def hyperpod_training(
     """Create the run's Kubernetes objects, wait for its job, delete them (PPO's servers hold GPUs until
     then), then locate the checkpoint the job's manifest names."""
     release = hyperpod_step(scope, "Release HyperPod job", hyperpod_fn, HyperPodAction.REMOVE, "$.hyperpod_released")
-    locate = tasks.LambdaInvoke(
-        scope,
-        "Locate HyperPod checkpoint",
-        lambda_function=locate_fn,
-        payload=sfn.TaskInput.from_object({"manifest_uri": sfn.JsonPath.string_at("$.prepared.hyperpod.manifest_uri")}),
-        payload_response_only=True,
-        result_path="$.checkpoint",
+    locate = steps_throttling_retried(
+        tasks.LambdaInvoke(
+            scope,
+            "Locate HyperPod checkpoint",
+            lambda_function=locate_fn,
+            payload=sfn.TaskInput.from_object(
+                {"manifest_uri": sfn.JsonPath.string_at("$.prepared.hyperpod.manifest_uri")}
+            ),
+            payload_response_only=True,
+            result_path="$.checkpoint",
+        )
     )
     return polled_job(
         scope,
@@ -238,6 +244,8 @@ def checkpoint_import(
         action="createCustomModel",
         parameters={
             "ModelName": sfn.JsonPath.format("{}-model", sfn.JsonPath.string_at("$.request.run_name")),
+            # A retried call (throttled, or lost on the way back) must not create a second model.
+            "ClientRequestToken": sfn.JsonPath.format("{}-model", sfn.JsonPath.string_at("$.request.run_name")),
             "ModelSourceConfig": {"S3DataSource": {"S3Uri": sfn.JsonPath.string_at("$.checkpoint.uri")}},
             "RoleArn": bedrock_role.role_arn,
             "ModelKmsKeyArn": key.key_arn,

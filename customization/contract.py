@@ -34,6 +34,32 @@ class KubeApiTransientError(Exception):
     """The Kubernetes API server was busy, failing or out of reach; the state machine retries it."""
 
 
+class ServiceThrottledError(Exception):
+    """An AWS call of a step was throttled or the service was briefly unavailable; the state machine retries it.
+
+    boto3 raises a class of its own only for the error codes a service models (Bedrock's ThrottlingException);
+    SageMaker's throttling, S3's SlowDown and the like arrive as a plain ClientError, which Lambda reports as
+    "ClientError", indistinguishable from a refused request. The steps turn those into this error.
+    """
+
+
+# Error codes AWS services use for "try again later" (botocore's retry handler treats them as throttling).
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "SlowDown",
+        "ProvisionedThroughputExceededException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+
+
 class Env:
     """Environment variables the construct sets on the step functions and the handlers read."""
 

@@ -126,6 +126,8 @@ def test_every_failure_removes_a_started_hyperpod_job_first(hyperpod_asl):
         for catch in state.get("Catch", [])
         if catch["ErrorEquals"] == ["States.ALL"] and name not in failure_path
     }
+    # Validate fails before anything is claimed or started (and before the run's name is known).
+    assert targets.pop("Validate") == "Notify validation failure"
     assert len(targets) >= 15
     assert set(targets.values()) == {"HyperPod job to remove?"}, targets
     started = states["HyperPod job to remove?"]
@@ -219,6 +221,7 @@ def test_every_task_retries_transient_errors_and_catches_the_rest(any_asl):
             "Record lineage",
             "Notify success",
             "Notify rejected",
+            "Notify validation failure",
         ):
             continue
         caught = {error for catch in state.get("Catch", []) for error in catch["ErrorEquals"]}

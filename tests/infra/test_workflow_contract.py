@@ -118,13 +118,15 @@ def test_every_retried_or_caught_error_is_one_its_state_can_raise(workflow_templ
                 unknown.setdefault(env, []).append(f"{name}: {error}")
             caught_contract_errors.setdefault(name, set()).update(named & CONTRACT_ERRORS)
     assert unknown == {}
-    # Where the steps' own errors are branched on: the bad-input and taken-name rejections, and the retry of
-    # a busy Kubernetes API on the HyperPod steps only.
+    # Where the steps' own errors are branched on: the bad-input and taken-name rejections, the retry of a busy
+    # Kubernetes API on the HyperPod steps, and of throttled AWS calls on the steps that make them.
     hyperpod_steps = {"Submit HyperPod job", "Check HyperPod job", "Release HyperPod job", "Remove HyperPod job"}
+    throttled = {"Clean up", "Locate checkpoint", "Locate HyperPod checkpoint"}
     assert {state: errors for state, errors in caught_contract_errors.items() if errors} == {
         "Validate": {"InvalidRunRequestError"},
-        "Prepare": {"RunNameTakenError"},
+        "Prepare": {"RunNameTakenError", "ServiceThrottledError"},
         **{state: {"KubeApiTransientError"} for state in hyperpod_steps},
+        **{state: {"ServiceThrottledError"} for state in throttled},
     }
 
 
@@ -178,3 +180,18 @@ def test_the_settings_of_every_steps_function_load_from_its_environment(workflow
             settings = Settings.from_environment(environ)
             wired = contract.Platform.HYPERPOD in str(variables[contract.Env.PLATFORMS])
             assert (settings.hyperpod is not None) == wired, env
+
+
+def test_no_retry_entry_is_shadowed_by_an_earlier_one(workflow_templates):
+    """Step Functions uses the first retrier that matches: a later entry naming the same error never fires
+    (aws-cdk-lib's LambdaInvoke puts its own retrier for Lambda's service errors first)."""
+    shadowed = []
+    for env, template in workflow_templates.items():
+        for name, state in state_machine(template)["States"].items():
+            earlier: set[str] = set()
+            for retrier in state.get("Retry", []):
+                errors = set(retrier["ErrorEquals"])
+                if "States.ALL" in earlier or errors & earlier:
+                    shadowed.append(f"{env} {name}: {sorted(errors & earlier) or sorted(errors)}")
+                earlier |= errors
+    assert shadowed == []

@@ -296,3 +296,29 @@ def test_a_failing_clean_up_still_records_and_notifies_the_runs_own_error(enviro
     values = failed_with(execution, "QualityGateFailed")
     assert values[":status"] == {"S": RunStatus.FAILED}
     assert execution.path.count("Clean up") == 1  # not a transient error: no retry
+
+
+def test_validate_failing_unexpectedly_is_notified_without_a_record_it_has_no_name_for(environments):
+    execution = run(
+        environments["dev"].definition,
+        {"run_name": "r"},
+        {
+            "Validate": [Throw("KeyError", "'DATASETS_BUCKET'")],
+            "Notify validation failure": [cases.published()],
+        },
+    )
+
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error) == ("FAILED", "KeyError")
+    assert execution.path == ["Validate", "Notify validation failure", "Validation failed"]
+
+
+def test_a_retried_import_asks_for_the_same_model_by_client_token(environments, catalog):
+    case = cases.served(
+        cases.evaluated(cases.trained(cases.started(cases.example("sft_lora"), environments["dev"].settings, catalog)))
+    )
+
+    execution = run(environments["dev"].definition, case.execution_input, case.script)
+
+    succeeded(execution, case)
+    assert execution.input_of("Import into Bedrock")["ClientRequestToken"] == "run-model"

@@ -63,6 +63,11 @@ class Code:
         seen, queue = {entry}, [entry]
         while queue:
             for function in self.functions.get(queue.pop(), []):
+                decorators = [d.id for d in function.decorator_list if isinstance(d, ast.Name)]
+                for name in decorators:
+                    if name in self.functions and name not in seen:
+                        seen.add(name)
+                        queue.append(name)
                 for node in ast.walk(function):
                     name = _called_name(node) if isinstance(node, ast.Call) else None
                     if name in self.functions and name not in seen:

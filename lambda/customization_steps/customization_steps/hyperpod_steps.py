@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from eks_access.api import KubeApi, KubeApiError, describe_endpoint, urllib_transport
 from eks_access.token import eks_token
 
-from customization.contract import Env, HyperPodAction, HyperPodJobStatus, KubeApiTransientError
+from customization.contract import THROTTLING_CODES, Env, HyperPodAction, HyperPodJobStatus, KubeApiTransientError
 from customization_steps.clients import client
 from customization_steps.hyperpod_jobs import KINDS, failure_reason, job_state
 
@@ -30,7 +30,6 @@ tracer = Tracer()
 
 
 NAME_PREFIXES = ("nova-", "training-config-nova-")
-THROTTLED = ("ThrottlingException", "TooManyRequestsException", "ServiceUnavailableException")
 
 
 def check_plan(plan: object, namespace: str) -> dict[str, Any]:
@@ -144,7 +143,7 @@ def handle(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
         raise KubeApiTransientError(f"the cluster's API server is out of reach: {error}") from error
     except ClientError as error:
-        if error.response["Error"]["Code"] in THROTTLED:
+        if error.response["Error"]["Code"] in THROTTLING_CODES:
             raise KubeApiTransientError(str(error)) from error
         raise
     key = RESULT_KEYS[action]

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -25,12 +26,14 @@ from botocore.exceptions import ClientError
 
 from customization.contract import (
     IMPORT,
+    THROTTLING_CODES,
     Approval,
     CheckpointNotFoundError,
     Env,
     Platform,
     RunNameTakenError,
     RunStatus,
+    ServiceThrottledError,
 )
 from customization.problems import Problem
 from customization.recipes import Recipe, load_all, recipe_hash, render, rendered_yaml
@@ -377,8 +380,24 @@ def validate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return validate_run(event, Settings.from_environment(), recipes())
 
 
+def throttling_is_transient(handler: Any) -> Any:
+    """A step whose AWS calls are throttled raises :class:`ServiceThrottledError`, which the state machine retries."""
+
+    @functools.wraps(handler)
+    def wrapped(event: dict[str, Any], context: LambdaContext) -> Any:
+        try:
+            return handler(event, context)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in THROTTLING_CODES:
+                raise ServiceThrottledError(str(error)) from error
+            raise
+
+    return wrapped
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@throttling_is_transient
 def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = RunRequest(**event["request"])
     return prepare_run(
@@ -395,6 +414,7 @@ def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@throttling_is_transient
 def locate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if "manifest_uri" in event:
         return {"uri": locate_manifest(str(event["manifest_uri"]), client("s3"))}
@@ -403,5 +423,6 @@ def locate(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
+@throttling_is_transient
 def clean_up_run(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return {"cleaned_up": clean_up(event, sagemaker=client("sagemaker"), bedrock=client("bedrock"))}

@@ -480,3 +480,21 @@ def test_other_lineage_write_errors_propagate(catalog, clients):
 
     with pytest.raises(ClientError, match="ProvisionedThroughputExceeded"):
         prepare(request_for(catalog, platform="bedrock"), catalog, made)
+
+
+@pytest.mark.parametrize("code", ["ThrottlingException", "Throttling", "SlowDown", "ServiceUnavailable"])
+def test_a_throttled_aws_call_is_raised_as_the_error_the_state_machine_retries(code):
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": code, "Message": "Rate exceeded"}}, "DescribeHubContent")
+
+    with pytest.raises(steps.ServiceThrottledError, match="Rate exceeded"):
+        steps.throttling_is_transient(handler)({}, LambdaContext())
+
+
+def test_a_refused_aws_call_is_not_turned_into_a_retry():
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "DescribeHubContent")
+
+    with pytest.raises(ClientError) as raised:
+        steps.throttling_is_transient(handler)({}, LambdaContext())
+    assert not isinstance(raised.value, steps.ServiceThrottledError)

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 from constructs.data_stores import DataStores
 from constructs.nag_acknowledgements import acknowledge, nag_arn, nag_environment
-from constructs.workflow_perms import training_job_statements
+from constructs.workflow_perms import escrow_read_statement, training_job_statements
 
 
 @dataclass(frozen=True)
@@ -80,4 +80,16 @@ def _bedrock_role(scope: Construct, props: WorkflowJobRolesProps) -> iam.Role:
     )
     props.stores.grant_read_datasets(role)
     props.stores.grant_read_write_artifacts(role)
+    role.add_to_policy(escrow_read_statement(stack))
+    partition, _, account = nag_environment(scope)
+    escrow = f"arn:{partition}:s3:::customer-escrow-{account}"
+    acknowledge(
+        role,
+        "Nova checkpoints land in AWS-owned escrow buckets named customer-escrow-<account>-<platform>-<id>, one per "
+        "job platform, created by AWS: reads are scoped to this account's escrow buckets, as the Nova Forge SDK's "
+        "Bedrock execution role scopes them.",
+        f"AwsSolutions-IAM5[Resource::{escrow}*]",
+        f"AwsSolutions-IAM5[Resource::{escrow}*/*]",
+        "NIST.800.53.R5-IAMNoInlinePolicy",
+    )
     return role

@@ -155,6 +155,22 @@ def encrypted_targets_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicySta
     )
 
 
+# Where SageMaker training jobs and HyperPod jobs leave Nova checkpoints: AWS-owned escrow buckets named
+# customer-escrow-<account>-<platform>-<id> (the Nova Forge SDK's platform detection), which CreateCustomModel
+# imports from as the Bedrock role; the SDK's Bedrock execution role reads customer-escrow-<account>*.
+ESCROW_READ_ACTIONS = ["s3:GetObject", "s3:ListBucket"]
+
+
+def escrow_buckets(stack: cdk.Stack) -> list[str]:
+    escrow = f"arn:{stack.partition}:s3:::customer-escrow-{stack.account}"
+    return [f"{escrow}*", f"{escrow}*/*"]
+
+
+def escrow_read_statement(stack: cdk.Stack) -> iam.PolicyStatement:
+    """Read this account's Nova checkpoints, to import them into Bedrock."""
+    return iam.PolicyStatement(actions=ESCROW_READ_ACTIONS, resources=escrow_buckets(stack))
+
+
 def model_key_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicyStatement:
     """Let Bedrock, and only Bedrock, take a grant on the platform key for the model it creates."""
     return iam.PolicyStatement(

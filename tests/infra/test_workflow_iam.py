@@ -274,9 +274,84 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
     return needs
 
 
-def roles(environment: Environment) -> dict[str, str]:
-    """Role logical id -> what runs as it (the state machine, or a function's handler)."""
+BEDROCK_JOBS = "Bedrock jobs (service role)"
+TRAINING_JOBS = "SageMaker training jobs (service role)"
+
+
+def passed_roles(environment: Environment) -> dict[str, str]:
+    """The roles the definition passes to a service: logical id -> who assumes it."""
+    resolver = environment.resolver
+    machine = next(iter(environment.resources("AWS::StepFunctions::StateMachine").values()))
+    definition = json.loads(resolver.value(machine["Properties"]["DefinitionString"], environment.stack))
     found = {}
+    for state in definition["States"].values():
+        role = state.get("Parameters", {}).get("RoleArn")
+        if role:
+            kind = TRAINING_JOBS if "sagemaker:createTrainingJob" in state["Resource"] else BEDROCK_JOBS
+            found[role.rsplit("/", 1)[-1]] = kind
+    return found
+
+
+def service_role_needs(environment: Environment, kind: str) -> list[Need]:
+    """What the service does as the role: reads the run's data, writes its output, and, for Bedrock, reads the
+    Nova checkpoint from the escrow bucket SageMaker and HyperPod jobs write it to (customer-escrow-<account>-...;
+    the Nova Forge SDK's Bedrock execution role reads customer-escrow-<account>*)."""
+    steps = environment.variables("customization_steps.steps.prepare")
+    key = steps[Env.KEY_ARN]
+    datasets = f"arn:aws:s3:::{steps[Env.DATASETS_BUCKET]}"
+    artifacts = f"arn:aws:s3:::{steps[Env.ARTIFACTS_BUCKET]}"
+    needs = [
+        Need("s3:GetObject", f"{datasets}/sets/train.jsonl", why=f"{kind}: training data"),
+        Need("s3:ListBucket", datasets, why=f"{kind}: data folders"),
+        Need("kms:Decrypt", key, why=f"{kind}: data encrypted with the platform key"),
+        Need("s3:PutObject", f"{artifacts}/runs/run/output/x", why=f"{kind}: job output"),
+        Need("kms:GenerateDataKey", key, why=f"{kind}: output encrypted with the platform key"),
+    ]
+    if kind == TRAINING_JOBS:
+        # A training job in a VPC pulls the Nova image, logs, puts metrics and places its ENIs
+        # (SageMaker developer guide, "CreateTrainingJob API: Execution Role Permissions").
+        region, account = environment.resolver.region, environment.resolver.account
+        repository = f"arn:aws:ecr:{region}:708977205387:repository/nova-fine-tune-repo"
+        log_stream = (
+            f"arn:aws:logs:{region}:{account}:log-group:/aws/sagemaker/TrainingJobs:log-stream:run-train/algo-1"
+        )
+        metrics = (("cloudwatch:namespace", "/aws/sagemaker/TrainingJobs"),)
+        needs += [Need("ecr:GetAuthorizationToken", "*", why=f"{kind}: image pull")]
+        needs += [
+            Need(f"ecr:{a}", repository, why=f"{kind}: image pull")
+            for a in ("BatchGetImage", "GetDownloadUrlForLayer", "BatchCheckLayerAvailability")
+        ]
+        needs += [
+            Need(f"logs:{a}", log_stream, why=f"{kind}: logs")
+            for a in ("CreateLogGroup", "CreateLogStream", "PutLogEvents", "DescribeLogStreams")
+        ]
+        needs.append(Need("cloudwatch:PutMetricData", "*", metrics, why=f"{kind}: metrics"))
+        needs += [
+            Need(f"ec2:{a}", "*", why=f"{kind}: network interfaces in the VPC")
+            for a in (
+                "CreateNetworkInterface",
+                "CreateNetworkInterfacePermission",
+                "DeleteNetworkInterface",
+                "DeleteNetworkInterfacePermission",
+                "DescribeDhcpOptions",
+                "DescribeNetworkInterfaces",
+                "DescribeSecurityGroups",
+                "DescribeSubnets",
+                "DescribeVpcs",
+            )
+        ]
+    if kind == BEDROCK_JOBS:
+        escrow = f"customer-escrow-{environment.resolver.account}-smtj-abcdef"
+        needs += [
+            Need("s3:GetObject", f"arn:aws:s3:::{escrow}/run/checkpoint/model.safetensors", why=f"{kind}: checkpoint"),
+            Need("s3:ListBucket", f"arn:aws:s3:::{escrow}", why=f"{kind}: checkpoint folder"),
+        ]
+    return needs
+
+
+def roles(environment: Environment) -> dict[str, str]:
+    """Role logical id -> what runs as it (the state machine, a function's handler, a service's jobs)."""
+    found = dict(passed_roles(environment))
     for machine in environment.resources("AWS::StepFunctions::StateMachine").values():
         found[machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]] = "state machine"
     for function in environment.resources("AWS::Lambda::Function").values():
@@ -287,7 +362,11 @@ def roles(environment: Environment) -> dict[str, str]:
 
 
 def needs_of(environment: Environment, runner: str) -> list[Need]:
-    return state_machine_needs(environment) if runner == "state machine" else handler_needs(environment, runner)
+    if runner == "state machine":
+        return state_machine_needs(environment)
+    if runner in (BEDROCK_JOBS, TRAINING_JOBS):
+        return service_role_needs(environment, runner)
+    return handler_needs(environment, runner)
 
 
 # --- tests ----------------------------------------------------------------------------------------------------
@@ -315,7 +394,9 @@ def test_each_needed_action_exists_and_takes_the_sample_resource(environments):
                 service, name = need.action.split(":")
                 formats = [entry["resource_arn_format"] for entry in get_action_data(service, name).get(service, [])]
                 patterns = [_pattern(f) for f in formats if f != "*"]
-                if not formats or (patterns and not any(fnmatch.fnmatchcase(need.resource, p) for p in patterns)):
+                sampled = need.resource != "*"  # a wildcard grant: the API takes no narrower resource here
+                matched = any(fnmatch.fnmatchcase(need.resource, p) for p in patterns)
+                if not formats or (sampled and patterns and not matched):
                     wrong.add(f"{need.action} on {need.resource}: the action takes {formats}")
     assert not wrong, "\n".join(sorted(wrong))
 
@@ -362,6 +443,9 @@ ARTIFACTS_WRITE = BUCKET_READ | {
     "kms:ReEncrypt*",
 }
 GRANTED_BEYOND = {
+    # The service roles get the same shared bucket policies and key grant as the steps.
+    BEDROCK_JOBS: ARTIFACTS_WRITE - {"s3:List*"},
+    TRAINING_JOBS: ARTIFACTS_WRITE - {"s3:List*"},
     "customization_steps.steps.validate": LAMBDA_TRACING,
     "customization_steps.steps.clean_up_run": LAMBDA_TRACING,
     "customization_steps.hyperpod_steps.handle": LAMBDA_TRACING,

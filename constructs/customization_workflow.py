@@ -34,7 +34,7 @@ from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import acknowledge, nag_environment
 from constructs.workflow_definition import DefinitionParts, customization_definition
 from constructs.workflow_job_roles import WorkflowJobRoles, WorkflowJobRolesProps
-from constructs.workflow_perms import encrypted_targets_statement, model_key_statement
+from constructs.workflow_perms import encrypted_targets_statement, model_key_statements
 from constructs.workflow_records import WorkflowRecords, WorkflowRecordsProps
 from constructs.workflow_release import Judge
 from constructs.workflow_steps import WorkflowSteps, WorkflowStepsProps
@@ -150,7 +150,8 @@ class CustomizationWorkflow(Construct):
             comment=f"Customization runs of {props.environment}",
         )
         # Bedrock encrypts the custom or imported model with the platform key on the caller's behalf.
-        self.state_machine.add_to_role_policy(model_key_statement(cdk.Stack.of(self), props.key.key_arn))
+        for statement in model_key_statements(cdk.Stack.of(self), props.key.key_arn):
+            self.state_machine.add_to_role_policy(statement)
         # The topic and the table are encrypted with the platform key, and the tasks' own grants name only
         # sns:Publish and dynamodb:UpdateItem: publishing and writing need the key too.
         self.state_machine.add_to_role_policy(encrypted_targets_statement(cdk.Stack.of(self), props.key.key_arn))
@@ -171,8 +172,10 @@ class CustomizationWorkflow(Construct):
         acknowledge(
             self.state_machine,
             "The state machine's role: aws-cdk-lib's grants for invoking the step functions (any version), log "
-            "delivery, X-Ray and the SageMaker .sync integration (no resource-level permissions); jobs, models, "
-            "deployments and throughputs are named per run, so they are scoped to this account's of each type.",
+            "delivery, X-Ray and the SageMaker .sync integration (no resource-level permissions), and "
+            "bedrock:CreateCustomModel and bedrock:CreateModelImportJob, which take no resource type (Service "
+            "Authorization Reference); jobs, models, deployments and throughputs are named per run, so they are "
+            "scoped to this account's of each type.",
             "AwsSolutions-IAM5[Resource::*]",
             *invoked,
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:training-job/*]",

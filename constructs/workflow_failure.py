@@ -38,10 +38,9 @@ BEDROCK_TRANSIENT_ERRORS = [
 ]
 DYNAMODB_THROTTLING_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"]
 # The optimized SageMaker integration reports every API error as SageMaker.AmazonSageMakerException
-# (aws/aws-step-functions-data-science-sdk-python issue 191), throttling and bad requests alike. Retrying it
-# cures throttling; it can never start a second job, as the retry asks for the same training job name. Twice only:
-# a failed job or a refused request costs two short tries, not five.
-SAGEMAKER_TRANSIENT_ERRORS = ["SageMaker.AmazonSageMakerException"]
+# (aws/aws-step-functions-data-science-sdk-python issue 191), throttling and bad requests alike; retrying it
+# after the job exists would ask for the same job name again, and "name in use" would replace the job's own
+# reason. So Train on SageMaker is not retried.
 
 
 def transient_errors(state: sfn.TaskStateBase) -> tuple[list[str], int]:
@@ -51,8 +50,6 @@ def transient_errors(state: sfn.TaskStateBase) -> tuple[list[str], int]:
         return LAMBDA_STEP_TRANSIENT_ERRORS, 5
     if isinstance(state, tasks.CallAwsService):
         return BEDROCK_TRANSIENT_ERRORS, 5
-    if isinstance(state, tasks.SageMakerCreateTrainingJob):
-        return SAGEMAKER_TRANSIENT_ERRORS, 2
     return [], 0
 
 

@@ -11,7 +11,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 from constructs.data_stores import DataStores
 from constructs.nag_acknowledgements import acknowledge, nag_arn, nag_environment
-from constructs.workflow_perms import escrow_read_statement, training_job_statements
+from constructs.workflow_perms import escrow_read_statement, model_key_statements, training_job_statements
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,9 @@ def _bedrock_role(scope: Construct, props: WorkflowJobRolesProps) -> iam.Role:
     props.stores.grant_read_datasets(role)
     props.stores.grant_read_write_artifacts(role)
     role.add_to_policy(escrow_read_statement(stack))
+    # CreateCustomModel and CreateModelImportJob: the service role "must have permissions to use" the model key.
+    for statement in model_key_statements(stack, props.key.key_arn):
+        role.add_to_policy(statement)
     partition, _, account = nag_environment(scope)
     escrow = f"arn:{partition}:s3:::customer-escrow-{account}"
     acknowledge(

@@ -64,7 +64,8 @@ BEDROCK_CLEAN_UP_ACTIONS = [
 MODEL_INVOKE_ACTIONS = ["bedrock:InvokeModel"]
 CLUSTER_READ_ACTIONS = ["eks:DescribeCluster"]
 # Bedrock encrypts a custom or imported model with a customer managed key on the caller's behalf.
-MODEL_KEY_ACTIONS = ["kms:CreateGrant", "kms:DescribeKey"]
+MODEL_KEY_GRANT_ACTIONS = ["kms:CreateGrant"]
+MODEL_KEY_USE_ACTIONS = ["kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey"]
 
 
 def bedrock_arn(stack: cdk.Stack, resource: str, account: str | None = None) -> str:
@@ -171,13 +172,21 @@ def escrow_read_statement(stack: cdk.Stack) -> iam.PolicyStatement:
     return iam.PolicyStatement(actions=ESCROW_READ_ACTIONS, resources=escrow_buckets(stack))
 
 
-def model_key_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicyStatement:
-    """Let Bedrock, and only Bedrock, take a grant on the platform key for the model it creates."""
-    return iam.PolicyStatement(
-        actions=MODEL_KEY_ACTIONS,
-        resources=[key_arn],
-        conditions={
-            "StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"},
-            "Bool": {"kms:GrantIsForAWSResource": "true"},
-        },
-    )
+def model_key_statements(stack: cdk.Stack, key_arn: str) -> list[iam.PolicyStatement]:
+    """For models Bedrock encrypts with the platform key (created, imported, deployed, provisioned), through
+    Bedrock only: Bedrock takes a grant on the key for the model (kms:CreateGrant, with
+    kms:GrantIsForAWSResource, the condition key that exists only for the grant operations) and uses the key
+    on the caller's behalf (kms:DescribeKey, kms:Decrypt, kms:GenerateDataKey). Bedrock user guide,
+    "Encryption of custom models" and "Encryption of imported custom models"; Provisioned Throughput
+    prerequisites: the caller must be able to decrypt the model's key."""
+    via_bedrock = {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}
+    return [
+        iam.PolicyStatement(
+            actions=MODEL_KEY_GRANT_ACTIONS,
+            resources=[key_arn],
+            conditions={"StringEquals": via_bedrock, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+        ),
+        iam.PolicyStatement(
+            actions=MODEL_KEY_USE_ACTIONS, resources=[key_arn], conditions={"StringEquals": via_bedrock}
+        ),
+    ]

@@ -29,7 +29,7 @@ from constructs.workflow_perms import (
     clean_up_statements,
     cluster_read_statement,
     evaluation_statement,
-    model_key_statement,
+    model_key_statements,
     prepare_statements,
 )
 from customization.contract import PUBLIC_HUB, Env
@@ -241,7 +241,8 @@ class WorkflowSteps:
             self.prepare_fn.add_to_role_policy(statement)
         props.bedrock_role.grant_pass_role(self.prepare_fn.grant_principal)
         # CreateModelCustomizationJob with customModelKmsKeyId: Bedrock takes a grant on the key for the caller.
-        self.prepare_fn.add_to_role_policy(model_key_statement(stack, props.key.key_arn))
+        for statement in model_key_statements(stack, props.key.key_arn):
+            self.prepare_fn.add_to_role_policy(statement)
         for statement in clean_up_statements(stack):
             self.clean_up_fn.add_to_role_policy(statement)
         props.stores.grant_read_artifacts(self.locate_fn)

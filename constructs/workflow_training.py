@@ -49,6 +49,17 @@ class TrainingJobSettings:
     """The job's stopping condition."""
 
 
+# EC2 families whose instances come with NVMe instance store ("Amazon EC2 instance store" in the EC2 user guide):
+# the "d" variants (p4d, g4dn, m5d, ...) and the accelerated families that have it without the letter.
+LOCAL_STORAGE_FAMILIES = ("p5", "p5e", "p5en", "p6", "g5", "g6", "g6e", "trn1", "trn1n", "trn2", "inf2")
+
+
+def has_local_storage(instance_type: str) -> bool:
+    """``ml.p5.48xlarge`` -> True: the family has NVMe instance storage."""
+    family = instance_type.removeprefix("ml.").split(".")[0]
+    return family in LOCAL_STORAGE_FAMILIES or "d" in family[1:]
+
+
 def sagemaker_training(
     scope: Construct, *, job: TrainingJobSettings, locate_fn: lambda_.IFunction, guard: Guard, then: sfn.IChainable
 ) -> sfn.IChainable:
@@ -90,7 +101,9 @@ def sagemaker_training(
             instance_count=sfn.JsonPath.number_at("$.prepared.sagemaker.instance_count"),
             instance_type=ec2.InstanceType(job.instance_type.removeprefix("ml.")),
             volume_size=cdk.Size.gibibytes(500),
-            volume_encryption_key=job.key,
+            # CreateTrainingJob refuses a VolumeKmsKeyId on instance types with local storage (their NVMe is
+            # encrypted by the instance's hardware module): SageMaker API reference, ResourceConfig.
+            volume_encryption_key=None if has_local_storage(job.instance_type) else job.key,
         ),
         stopping_condition=tasks.StoppingCondition(max_runtime=cdk.Duration.hours(job.max_training_hours)),
         vpc_config=tasks.VpcConfig(vpc=job.vpc, subnets=ec2.SubnetSelection(subnets=list(job.subnets))),
@@ -250,7 +263,8 @@ def checkpoint_import(
             "RoleArn": bedrock_role.role_arn,
             "ModelKmsKeyArn": key.key_arn,
         },
-        iam_resources=[bedrock_arn(stack, "custom-model")],
+        # CreateCustomModel takes no resource type in IAM (Service Authorization Reference): "*" only.
+        iam_resources=["*"],
         additional_iam_statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=[bedrock_role.role_arn])],
         result_selector={"model_arn": sfn.JsonPath.string_at("$.ModelArn")},
         result_path="$.imported",
@@ -309,7 +323,8 @@ def open_weight_import(
             "ImportedModelKmsKeyId": key.key_arn,
             "ClientRequestToken": sfn.JsonPath.string_at("$.prepared.import.client_token"),
         },
-        iam_resources=[bedrock_arn(stack, "model-import-job"), bedrock_arn(stack, "imported-model")],
+        # CreateModelImportJob takes no resource type in IAM (Service Authorization Reference): "*" only.
+        iam_resources=["*"],
         additional_iam_statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=[bedrock_role.role_arn])],
         result_selector={"job_arn": sfn.JsonPath.string_at("$.JobArn")},
         result_path="$.model_import",

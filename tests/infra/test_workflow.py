@@ -212,6 +212,10 @@ def test_every_task_retries_transient_errors_and_catches_the_rest(any_asl):
         if state["Type"] != "Task":
             continue
         retried = {error for retry in state.get("Retry", []) for error in retry["ErrorEquals"]}
+        if name == "Train on SageMaker":
+            # Its integration has one error name for everything; a retry would replace the job's own reason.
+            assert not retried
+            continue
         assert retried, f"{name} has no Retry"
         assert all(retry.get("BackoffRate", 1) > 1 for retry in state["Retry"]), f"{name} retries without back-off"
         if name in (

@@ -45,7 +45,7 @@ SAMPLES = {
 }
 # Bedrock operations (SDK integration or boto3) -> the resources each touches here.
 BEDROCK_RESOURCES = {
-    "CreateCustomModel": ["custom-model"],
+    "CreateCustomModel": ["*"],  # no resource type: "*" only
     "GetCustomModel": ["custom-model"],
     "DeleteCustomModel": ["custom-model"],
     "CreateCustomModelDeployment": ["custom-model"],
@@ -53,7 +53,7 @@ BEDROCK_RESOURCES = {
     "DeleteCustomModelDeployment": ["custom-model-deployment"],
     "CreateProvisionedModelThroughput": ["custom-model"],
     "GetProvisionedModelThroughput": ["provisioned-model"],
-    "CreateModelImportJob": ["model-import-job", "imported-model"],
+    "CreateModelImportJob": ["*"],  # no resource type: "*" only
     "GetModelImportJob": ["model-import-job"],
     "DeleteImportedModel": ["imported-model"],
     "CreateModelCustomizationJob": ["custom-model", "foundation-model"],
@@ -172,10 +172,14 @@ def kms_through(environment: Environment, service: str, key: str, *actions: str,
     return [Need(action, key, via, why) for action in actions]
 
 
-def model_key(environment: Environment, key: str, why: str) -> list[Need]:
-    via = f"bedrock.{environment.resolver.region}.amazonaws.com"
-    context = (("kms:ViaService", via), ("kms:GrantIsForAWSResource", "true"))
-    return [Need(action, key, context, why) for action in ("kms:CreateGrant", "kms:DescribeKey")]
+def model_key(environment: Environment, key: str, why: str, *, grant: bool = True) -> list[Need]:
+    """Bedrock creating (``grant``) or using a model encrypted with the key, for the caller: the grant (with
+    kms:GrantIsForAWSResource, which only the grant operations carry), and the key's use through Bedrock."""
+    via = (("kms:ViaService", f"bedrock.{environment.resolver.region}.amazonaws.com"),)
+    needs = [Need(action, key, via, why) for action in ("kms:DescribeKey", "kms:Decrypt", "kms:GenerateDataKey")]
+    if grant:
+        needs.append(Need("kms:CreateGrant", key, (*via, ("kms:GrantIsForAWSResource", "true")), why))
+    return needs
 
 
 def pass_role(role: str, service: str, why: str) -> Need:
@@ -183,7 +187,8 @@ def pass_role(role: str, service: str, why: str) -> Need:
 
 
 def bedrock_needs(environment: Environment, operation: str, why: str) -> list[Need]:
-    return [Need(f"bedrock:{operation}", environment.sample(kind), why=why) for kind in BEDROCK_RESOURCES[operation]]
+    kinds = BEDROCK_RESOURCES[operation]
+    return [Need(f"bedrock:{operation}", "*" if kind == "*" else environment.sample(kind), why=why) for kind in kinds]
 
 
 def state_machine_needs(environment: Environment) -> list[Need]:
@@ -207,6 +212,9 @@ def state_machine_needs(environment: Environment) -> list[Need]:
                 needs.append(pass_role(parameters["RoleArn"], "bedrock", name))
             if MODEL_KEY_PARAMETERS & set(parameters):
                 needs += model_key(environment, key, name)
+            if operation in ("CreateCustomModelDeployment", "CreateProvisionedModelThroughput"):
+                # The model it serves is encrypted with the key (Provisioned Throughput prerequisites).
+                needs += model_key(environment, key, name, grant=False)
         elif resource.endswith(":states:::sagemaker:createTrainingJob.sync"):
             # Step Functions, "IAM policies for Amazon SageMaker AI" (.sync): the job, its role, and the
             # EventBridge rule Step Functions manages to learn that the job ended.
@@ -266,6 +274,8 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
             # Converse is authorized as bedrock:InvokeModel (Bedrock API reference, Converse).
             kinds = ("foundation-model", "inference-profile", "custom-model-deployment", "imported-model")
             needs += [Need("bedrock:InvokeModel", environment.sample(kind), why=why) for kind in kinds]
+            # The customized and imported models are encrypted with the platform key.
+            needs += model_key(environment, key, why, grant=False)
         elif service == "eks" and operation == "DescribeCluster":
             cluster = environment.arn("eks", f"cluster/{variables[Env.CLUSTER_NAME]}")
             needs.append(Need("eks:DescribeCluster", cluster, why=why))
@@ -341,6 +351,8 @@ def service_role_needs(environment: Environment, kind: str) -> list[Need]:
             )
         ]
     if kind == BEDROCK_JOBS:
+        # CreateCustomModel and CreateModelImportJob: the role "must have permissions to use" the model key.
+        needs += model_key(environment, key, f"{kind}: model key")
         escrow = f"customer-escrow-{environment.resolver.account}-smtj-abcdef"
         needs += [
             Need("s3:GetObject", f"arn:aws:s3:::{escrow}/run/checkpoint/model.safetensors", why=f"{kind}: checkpoint"),
@@ -444,7 +456,7 @@ ARTIFACTS_WRITE = BUCKET_READ | {
 }
 GRANTED_BEYOND = {
     # The service roles get the same shared bucket policies and key grant as the steps.
-    BEDROCK_JOBS: ARTIFACTS_WRITE - {"s3:List*"},
+    BEDROCK_JOBS: ARTIFACTS_WRITE - {"s3:List*", "kms:DescribeKey"},
     TRAINING_JOBS: ARTIFACTS_WRITE - {"s3:List*"},
     "customization_steps.steps.validate": LAMBDA_TRACING,
     "customization_steps.steps.clean_up_run": LAMBDA_TRACING,
@@ -453,7 +465,7 @@ GRANTED_BEYOND = {
     # Prepare reads nothing back: s3:GetObject* comes with the artifacts read-write policy (kms:DescribeKey it
     # needs, for Bedrock's grant on the key).
     "customization_steps.steps.prepare": LAMBDA_TRACING | ARTIFACTS_WRITE - {"kms:DescribeKey"} | {"s3:GetObject*"},
-    "model_evaluation.handler.lambda_handler": LAMBDA_TRACING | ARTIFACTS_WRITE,
+    "model_evaluation.handler.lambda_handler": LAMBDA_TRACING | ARTIFACTS_WRITE - {"kms:DescribeKey"},
     "state machine": {
         # aws-cdk-lib's StateMachine: log delivery (LogOptions) and X-Ray (tracing_enabled).
         *{

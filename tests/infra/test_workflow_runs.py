@@ -178,15 +178,16 @@ def prod_run(environments, catalog, name: str = "sft_lora", **changes: Any) -> c
     return cases.started(cases.example(name, **changes), environments["prod"].settings, catalog)
 
 
-def test_a_failed_training_job_is_tried_again_then_cleaned_up_recorded_and_notified(environments, catalog):
-    # How the SageMaker integration reports any failure (aws/aws-step-functions-data-science-sdk-python issue
-    # 191): retried, under the same job name, then handed to the failure path.
+def test_a_failed_training_job_is_cleaned_up_recorded_and_notified_with_its_own_reason(environments, catalog):
+    # How the SageMaker integration reports a failure (aws/aws-step-functions-data-science-sdk-python issue
+    # 191); not retried, so the record keeps the job's own reason.
     failure = Throw("SageMaker.AmazonSageMakerException", "Training job run-train failed. Reason: AlgorithmError")
-    case = prod_run(environments, catalog).answer("Train on SageMaker", failure, failure, failure)
+    case = prod_run(environments, catalog).answer("Train on SageMaker", failure)
     execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
 
-    failed_with(execution, "SageMaker.AmazonSageMakerException")
-    assert {params["TrainingJobName"] for params in execution.task_inputs["Train on SageMaker"]} == {"run-train"}
+    values = failed_with(execution, "SageMaker.AmazonSageMakerException")
+    assert "AlgorithmError" in json.loads(values[":cause"]["S"])["Cause"]
+    assert execution.path.count("Train on SageMaker") == 1
     assert execution.input_of("Clean up")["prepared"]["sagemaker"]["job_name"] == "run-train"
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.session
-from botocore.model import Shape, StructureShape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 from botocore.validate import ParamValidator
 
 SESSION = botocore.session.get_session()
@@ -58,9 +58,11 @@ def _documented_absence(service: str, operation: str, error: tuple[str, str, dic
 
 
 def sdk_integration_result(service: str, operation: str, **members: Any) -> Return:
-    """An ``aws-sdk`` integration's result: botocore's member names with the first letter capitalized."""
+    """An ``aws-sdk`` integration's result: structure member names with the first letter capitalized, as Step
+    Functions returns them; map keys (hyperparameters, tags) are data and stay as they are."""
+    shape = SESSION.get_service_model(service).operation_model(operation).output_shape
     raw = aws_result(service, operation, **members).payload
-    return Return(_capitalized(raw))
+    return Return(_capitalized(raw, shape))
 
 
 def _as_json(value: Any, shape: Shape) -> Any:
@@ -73,9 +75,11 @@ def _as_json(value: Any, shape: Shape) -> Any:
     return value
 
 
-def _capitalized(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key[:1].upper() + key[1:]: _capitalized(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_capitalized(item) for item in value]
+def _capitalized(value: Any, shape: Shape) -> Any:
+    if isinstance(shape, StructureShape) and isinstance(value, dict):
+        return {name[:1].upper() + name[1:]: _capitalized(item, shape.members[name]) for name, item in value.items()}
+    if isinstance(shape, MapShape) and isinstance(value, dict):
+        return {key: _capitalized(item, shape.value) for key, item in value.items()}
+    if isinstance(shape, ListShape) and isinstance(value, list):
+        return [_capitalized(item, shape.member) for item in value]
     return value

@@ -1,13 +1,15 @@
 """One execution of a definition on moto's ASL interpreter, with scripted task results and no real waiting.
 
 moto 5.2.5 runs a state machine when ``execute_state_machine`` is on; what it lacks is patched here,
-inside the interpreter only (see ../shared/FACTS.md):
+inside the interpreter only (the team's notes on moto 5.2.5 say the same):
 
 - task results come from a script, one result per *visit* of a state (moto numbers mocked results per
   retry, so a polling loop that re-enters a state would see the same one);
 - Wait states and retry back-off do not sleep;
 - ``.sync`` on an integration moto does not implement (SageMaker) is accepted: its scripted result is the
-  job's final Describe* output, as Step Functions returns it.
+  job's final Describe* output, as Step Functions returns it;
+- a Choice rule comparing a variable that is not there fails with ``States.Runtime``, as on AWS (moto
+  compares it as false); only ``IsPresent`` may test a missing variable.
 """
 
 from __future__ import annotations
@@ -24,13 +26,26 @@ from unittest import mock
 
 import boto3
 from moto import mock_aws
+from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEvent,
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name import StatesErrorName
+from moto.stepfunctions.parser.asl.component.common.error_name.states_error_name_type import StatesErrorNameType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_operator_type import (
+    ComparisonOperatorType,
+)
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.comparison_variable import ComparisonVariable
+from moto.stepfunctions.parser.asl.component.state.choice.comparison.variable import NoSuchVariable
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_unsupported,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import ResourceCondition
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.mocking.mock_config import MockedResponseReturn, MockedResponseThrow
 
 from sfn_harness.definition import ACCOUNT
@@ -108,6 +123,7 @@ def run(
         return MockedResponseReturn(0, 0, {"StatusCode": 200, "Payload": payload} if state in functions else payload)
 
     patches = [
+        mock.patch.object(ComparisonVariable, "_eval_body", _strict_comparison),
         mock.patch.object(Environment, "is_mocked_mode", mocked_mode),
         mock.patch.object(Environment, "get_current_mocked_response", next_result),
         mock.patch.object(WaitFunction, "_wait_interval", lambda self, env, wait_seconds: None),
@@ -148,6 +164,30 @@ def run(
             + f"\nfirst error: {execution.first_error()}"
         )
     return execution
+
+
+def _strict_comparison(self: ComparisonVariable, env: Environment) -> None:
+    """A comparison on a missing variable fails the execution with States.Runtime, as AWS does."""
+    self.variable.eval(env)
+    missing = env.stack[-1]
+    if (
+        isinstance(missing, NoSuchVariable)
+        and self.comparison_function.operator_type != ComparisonOperatorType.IsPresent
+    ):
+        cause = f"Invalid path '{missing.path}': the Choice state's variable is not in its input"
+        raise FailureEventException(
+            failure_event=FailureEvent(
+                env=env,
+                error_name=StatesErrorName(typ=StatesErrorNameType.StatesRuntime),
+                event_type=HistoryEventType.TaskFailed,
+                event_details=EventDetails(
+                    taskFailedEventDetails=TaskFailedEventDetails(
+                        error=StatesErrorNameType.StatesRuntime.to_name(), cause=cause
+                    )
+                ),
+            )
+        )
+    self.comparison_function.eval(env)
 
 
 def _execution(described: dict[str, Any], history: list[dict[str, Any]]) -> Execution:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from sfn_harness.definition import stand_in_distributed_maps
-from sfn_harness.responses import Return, Throw, aws_result
+from sfn_harness.responses import Return, Throw, aws_result, sdk_integration_result
 from sfn_harness.runner import ScriptExhaustedError, run
 
 DISTRIBUTED = {
@@ -62,3 +64,37 @@ def test_a_state_visited_more_often_than_scripted_is_reported_with_the_path():
 def test_a_result_missing_a_member_botocore_requires_is_refused_unless_aws_is_known_to_omit_it():
     with pytest.raises(AssertionError, match="TrainingJobName"):
         aws_result("sagemaker", "DescribeTrainingJob", TrainingJobStatus="Completed")
+
+
+def test_a_choice_on_a_missing_variable_fails_with_states_runtime_as_on_aws():
+    definition = {
+        "StartAt": "Which?",
+        "States": {
+            "Which?": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.status", "StringEquals": "Done", "Next": "Done"}],
+                "Default": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+
+    missing = run(definition, {}, {})
+    present = run(definition, {"status": "Running"}, {})
+
+    assert (missing.status, missing.error) == ("FAILED", "States.Runtime")
+    assert present.status == "SUCCEEDED"
+
+
+def test_sdk_results_capitalize_member_names_but_not_map_keys():
+    result = sdk_integration_result(
+        "bedrock",
+        "GetCustomModel",
+        modelArn="arn:aws:bedrock:us-east-1:123456789012:custom-model/m",
+        modelName="m",
+        creationTime=datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC),
+        hyperParameters={"epochCount": "2"},
+    ).payload
+
+    assert result["ModelArn"].endswith("custom-model/m")
+    assert result["HyperParameters"] == {"epochCount": "2"}

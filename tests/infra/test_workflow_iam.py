@@ -152,7 +152,14 @@ def allows(statements: list[dict[str, Any]], need: Need) -> bool:
     return False
 
 
+KNOWN_OPERATORS = {"StringEquals", "StringLike", "Bool", "ArnEquals", "ArnLike"}
+
+
 def _satisfied(operator: str, conditions: dict[str, Any], context: dict[str, str]) -> bool:
+    """Whether the call's context meets one condition block; an operator this check does not model never does
+    (conservative: the statement is then not counted as allowing anything)."""
+    if operator not in KNOWN_OPERATORS:
+        return False
     for key, expected in conditions.items():
         if key not in context:
             return False
@@ -199,6 +206,7 @@ def state_machine_needs(environment: Environment) -> list[Need]:
     key = environment.variables("customization_steps.steps.prepare")[Env.KEY_ARN]
     needs: list[Need] = []
     for name, state in definition["States"].items():
+        assert state["Type"] not in ("Map", "Parallel"), f"{name}: derive the needs of nested states too"
         if state["Type"] != "Task":
             continue
         resource, parameters = state["Resource"], state.get("Parameters", {})

@@ -8,33 +8,18 @@ so that the interpreter recognizes each task's resource.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 ACCOUNT = "123456789012"
 PARTITION = "aws"
-PSEUDO = {"AWS::Partition": PARTITION, "AWS::AccountId": ACCOUNT, "AWS::URLSuffix": "amazonaws.com"}
-# What ``Fn::GetAtt [X, Arn]`` and ``Ref X`` give for the resource types a definition refers to.
-ARNS: dict[str, Callable[[str, str], str]] = {
-    "AWS::Lambda::Function": lambda region, name: f"arn:aws:lambda:{region}:{ACCOUNT}:function:{name}",
-    "AWS::IAM::Role": lambda region, name: f"arn:aws:iam::{ACCOUNT}:role/{name}",
-    "AWS::DynamoDB::Table": lambda region, name: f"arn:aws:dynamodb:{region}:{ACCOUNT}:table/{name}",
-    "AWS::SNS::Topic": lambda region, name: f"arn:aws:sns:{region}:{ACCOUNT}:{name}",
-    "AWS::KMS::Key": lambda region, name: f"arn:aws:kms:{region}:{ACCOUNT}:key/{name}",
-    "AWS::EC2::SecurityGroup": lambda region, name: name,
-}
-REF_IS_ARN = {"AWS::SNS::Topic", "AWS::IAM::ManagedPolicy"}
+PSEUDO = {"AWS::Partition": PARTITION, "AWS::URLSuffix": "amazonaws.com"}
+REF_IS_ARN = {"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"}
 
 
 def state_machine(template: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
     """The (single) state machine's definition, every reference resolved and every Distributed Map stood in for."""
-    resources = template["Resources"]
-    [machine] = [r for r in resources.values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    definition = machine["Properties"]["DefinitionString"]
-    if isinstance(definition, str):
-        return stand_in_distributed_maps(dict(json.loads(definition)), region)
-    parts = definition["Fn::Join"][1]
-    text = "".join(part if isinstance(part, str) else resolve(part, resources, region) for part in parts)
+    [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    text = Resolver({"workflow": template}, region).value(machine["Properties"]["DefinitionString"], "workflow")
     return stand_in_distributed_maps(dict(json.loads(text)), region)
 
 
@@ -62,30 +47,10 @@ def stand_in_distributed_maps(definition: dict[str, Any], region: str = "us-east
     return {**definition, "States": states}
 
 
-def resolve(reference: dict[str, Any], resources: dict[str, Any], region: str) -> str:
-    """One CloudFormation reference as a placeholder string."""
-    if "Ref" in reference:
-        name = reference["Ref"]
-        if name == "AWS::Region":
-            return region
-        if name in PSEUDO:
-            return PSEUDO[name]
-        kind = resources.get(name, {}).get("Type", "")
-        return ARNS[kind](region, name) if kind in REF_IS_ARN and kind in ARNS else name
-    if "Fn::GetAtt" in reference:
-        name, attribute = reference["Fn::GetAtt"]
-        kind = resources[name]["Type"]
-        if attribute == "Arn" and kind in ARNS:
-            return ARNS[kind](region, name)
-        return f"{name}.{attribute}"
-    if "Fn::ImportValue" in reference or "Fn::GetStackOutput" in reference:
-        return "imported-" + json.dumps(reference, sort_keys=True).encode().hex()[:16]
-    raise ValueError(f"reference {reference!r} is not one the harness resolves")
-
-
 class Resolver:
-    """Resolves CloudFormation values across an environment's stacks to placeholder strings, the same way
-    :func:`resolve` does inside one: ``Fn::GetStackOutput`` follows the producer stack's output."""
+    """Resolves CloudFormation values to placeholder strings of the right form (a function's ARN for
+    ``Fn::GetAtt [Fn, Arn]``, a topic's ARN for ``Ref Topic``, ...), across an environment's stacks:
+    ``Fn::GetStackOutput`` follows the producer stack's output when that stack is given."""
 
     CROSS_ARNS: ClassVar[dict[str, str]] = {
         "AWS::Lambda::Function": "arn:aws:lambda:{region}:{account}:function:{name}",
@@ -123,13 +88,14 @@ class Resolver:
             if name in PSEUDO:
                 return PSEUDO[name]
             kind = resources.get(name, {}).get("Type", "")
-            ref_is_arn = REF_IS_ARN | {"AWS::StepFunctions::StateMachine"}
-            return self.arn(kind, name) if kind in ref_is_arn else name
+            return self.arn(kind, name) if kind in REF_IS_ARN else name
         if "Fn::GetAtt" in node:
             name, attribute = node["Fn::GetAtt"]
             kind = resources[name]["Type"]
             if attribute == "Arn" and kind in self.CROSS_ARNS:
                 return self.arn(kind, name)
+            if kind == "AWS::EC2::SecurityGroup":
+                return name
             return f"{name}.{attribute}"
         if "Fn::Join" in node:
             separator, parts = node["Fn::Join"]
@@ -137,7 +103,11 @@ class Resolver:
         if "Fn::GetStackOutput" in node:
             reference = node["Fn::GetStackOutput"]
             producer = reference["StackName"]
+            if producer not in self.stacks:  # one stack given: a placeholder of the reference
+                return "imported-" + json.dumps(reference, sort_keys=True).encode().hex()[:16]
             return self.value(self.stacks[producer]["Outputs"][reference["OutputName"]]["Value"], producer)
+        if "Fn::ImportValue" in node:
+            return "imported-" + json.dumps(node, sort_keys=True).encode().hex()[:16]
         if len(node) == 1 and next(iter(node)).startswith("Fn::"):
             raise ValueError(f"{next(iter(node))} is not one the harness resolves")
         return {key: self.value(item, stack) for key, item in node.items()}

@@ -323,3 +323,19 @@ def test_a_retried_import_asks_for_the_same_model_by_client_token(environments, 
 
     succeeded(execution, case)
     assert execution.input_of("Import into Bedrock")["ClientRequestToken"] == "run-model"
+
+
+def test_a_failed_open_weight_import_deletes_the_model_by_name_and_is_recorded(environments, catalog):
+    case = cases.started(cases.example("import_open_weight"), environments["staging"].settings, catalog)
+    job = f"{cases.BEDROCK}:model-import-job/abcdef123456"
+    case.answer(
+        "Import open-weight model", sdk_integration_result("bedrock", "CreateModelImportJob", jobArn=job)
+    ).answer(
+        "Check model import", cases.import_job(job, case.plan, "InProgress"), cases.import_job(job, case.plan, "Failed")
+    )
+    execution = run(environments["staging"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "ModelImportFailed")
+    # No ARN was read: clean-up deletes the imported model by the name the run gave it.
+    assert "imported" not in execution.input_of("Clean up")
+    assert execution.input_of("Clean up")["prepared"]["import"]["model_name"] == case.plan["import"]["model_name"]

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
@@ -19,8 +18,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.workflow_bedrock_calls import bedrock_call
 from constructs.workflow_failure import Guard, notify, record_retried
-from constructs.workflow_perms import bedrock_arn
 from constructs.workflow_polling import PolledJob, polled_job
 from customization.contract import GATED_METRICS, IMPORT, JUDGE_IMPROVEMENT, DeployMode, RunStatus
 
@@ -57,28 +56,25 @@ def evaluation(
     then: sfn.IChainable,
 ) -> Evaluation:
     """Deploy (customized models only), then score base and candidate on the run's dataset; ``then`` gates."""
-    stack = cdk.Stack.of(scope)
-    deploy = tasks.CallAwsService(
+    deploy = bedrock_call(
         scope,
         "Deploy for evaluation",
-        service="bedrock",
-        action="createCustomModelDeployment",
-        parameters={
+        "createCustomModelDeployment",
+        {
             "ModelDeploymentName": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
             "ModelArn": sfn.JsonPath.string_at("$.imported.model_arn"),
             "ClientRequestToken": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
         },
-        iam_resources=[bedrock_arn(stack, "custom-model"), bedrock_arn(stack, "custom-model-deployment")],
+        resources=["custom-model", "custom-model-deployment"],
         result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")},
         result_path="$.evaluation_deployment",
     )
-    check = tasks.CallAwsService(
+    check = bedrock_call(
         scope,
         "Check evaluation deployment",
-        service="bedrock",
-        action="getCustomModelDeployment",
-        parameters={"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
-        iam_resources=[bedrock_arn(stack, "custom-model-deployment")],
+        "getCustomModelDeployment",
+        {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+        resources=["custom-model-deployment"],
         result_selector={"status": sfn.JsonPath.string_at("$.Status")},
         result_path="$.deployment_status",
     )
@@ -175,40 +171,36 @@ def deployment(
 ) -> sfn.Choice:
     """Serve as the run's ``deploy_mode`` says: provisioned throughput (then the evaluation deployment goes),
     on demand (the evaluation deployment stays), or not at all; an imported model by its own ARN."""
-    stack = cdk.Stack.of(scope)
-    provision = tasks.CallAwsService(
+    provision = bedrock_call(
         scope,
         "Provision throughput",
-        service="bedrock",
-        action="createProvisionedModelThroughput",
-        parameters={
+        "createProvisionedModelThroughput",
+        {
             "ProvisionedModelName": sfn.JsonPath.string_at("$.request.run_name"),
             "ModelId": sfn.JsonPath.string_at("$.imported.model_arn"),
             "ModelUnits": provisioned_model_units,
             "ClientRequestToken": sfn.JsonPath.format("{}-serve", sfn.JsonPath.string_at("$.request.run_name")),
         },
-        iam_resources=[bedrock_arn(stack, "custom-model"), bedrock_arn(stack, "provisioned-model")],
+        resources=["custom-model", "provisioned-model"],
         result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
         result_path="$.serving",
     )
-    check = tasks.CallAwsService(
+    check = bedrock_call(
         scope,
         "Check throughput",
-        service="bedrock",
-        action="getProvisionedModelThroughput",
-        parameters={"ProvisionedModelId": sfn.JsonPath.string_at("$.serving.arn")},
-        iam_resources=[bedrock_arn(stack, "provisioned-model")],
+        "getProvisionedModelThroughput",
+        {"ProvisionedModelId": sfn.JsonPath.string_at("$.serving.arn")},
+        resources=["provisioned-model"],
         result_selector={"status": sfn.JsonPath.string_at("$.Status")},
         result_path="$.serving_status",
     )
     drop_evaluation_deployment = guard(
-        tasks.CallAwsService(
+        bedrock_call(
             scope,
             "Remove evaluation deployment",
-            service="bedrock",
-            action="deleteCustomModelDeployment",
-            parameters={"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
-            iam_resources=[bedrock_arn(stack, "custom-model-deployment")],
+            "deleteCustomModelDeployment",
+            {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+            resources=["custom-model-deployment"],
             result_path=sfn.JsonPath.DISCARD,
         )
     )

@@ -25,8 +25,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.workflow_bedrock_calls import bedrock_call
 from constructs.workflow_failure import Guard, steps_throttling_retried
-from constructs.workflow_perms import bedrock_arn
 from constructs.workflow_polling import HOURS_LONG, PolledJob, polled_job
 from customization.contract import HyperPodAction, HyperPodJobStatus, KubeApiTransientError
 
@@ -201,16 +201,14 @@ def bedrock_customization(
     scope: Construct, *, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
 ) -> sfn.IChainable:
     """Wait for the customization job Prepare started; its output model is the candidate."""
-    stack = cdk.Stack.of(scope)
 
     def job_reader(construct_id: str, result_selector: dict[str, str], result_path: str) -> tasks.CallAwsService:
-        return tasks.CallAwsService(
+        return bedrock_call(
             scope,
             construct_id,
-            service="bedrock",
-            action="getModelCustomizationJob",
-            parameters={"JobIdentifier": sfn.JsonPath.string_at("$.prepared.bedrock.job_arn")},
-            iam_resources=[bedrock_arn(stack, "model-customization-job")],
+            "getModelCustomizationJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.prepared.bedrock.job_arn")},
+            resources=["model-customization-job"],
             result_selector=result_selector,
             result_path=result_path,
         )
@@ -249,13 +247,11 @@ def checkpoint_import(
     then: sfn.IChainable,
 ) -> sfn.IChainable:
     """Import a Nova checkpoint (``$.checkpoint.uri``) into Bedrock and wait until the model is active."""
-    stack = cdk.Stack.of(scope)
-    import_model = tasks.CallAwsService(
+    import_model = bedrock_call(
         scope,
         "Import into Bedrock",
-        service="bedrock",
-        action="createCustomModel",
-        parameters={
+        "createCustomModel",
+        {
             "ModelName": sfn.JsonPath.format("{}-model", sfn.JsonPath.string_at("$.request.run_name")),
             # A retried call (throttled, or lost on the way back) must not create a second model.
             "ClientRequestToken": sfn.JsonPath.format("{}-model", sfn.JsonPath.string_at("$.request.run_name")),
@@ -264,18 +260,17 @@ def checkpoint_import(
             "ModelKmsKeyArn": key.key_arn,
         },
         # CreateCustomModel takes no resource type in IAM (Service Authorization Reference): "*" only.
-        iam_resources=["*"],
-        additional_iam_statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=[bedrock_role.role_arn])],
+        resources=["*"],
+        passes_role=bedrock_role,
         result_selector={"model_arn": sfn.JsonPath.string_at("$.ModelArn")},
         result_path="$.imported",
     )
-    check = tasks.CallAwsService(
+    check = bedrock_call(
         scope,
         "Check import",
-        service="bedrock",
-        action="getCustomModel",
-        parameters={"ModelIdentifier": sfn.JsonPath.string_at("$.imported.model_arn")},
-        iam_resources=[bedrock_arn(stack, "custom-model")],
+        "getCustomModel",
+        {"ModelIdentifier": sfn.JsonPath.string_at("$.imported.model_arn")},
+        resources=["custom-model"],
         result_selector={"status": sfn.JsonPath.string_at("$.ModelStatus")},
         result_path="$.import_status",
     )
@@ -309,13 +304,11 @@ def open_weight_import(
 ) -> sfn.IChainable:
     """``CreateModelImportJob`` from the run's ``model_data`` folder, polled until the model exists; the
     imported model is the candidate (``$.candidate``) that ``then`` evaluates."""
-    stack = cdk.Stack.of(scope)
-    start = tasks.CallAwsService(
+    start = bedrock_call(
         scope,
         "Import open-weight model",
-        service="bedrock",
-        action="createModelImportJob",
-        parameters={
+        "createModelImportJob",
+        {
             "JobName": sfn.JsonPath.string_at("$.prepared.import.job_name"),
             "ImportedModelName": sfn.JsonPath.string_at("$.prepared.import.model_name"),
             "RoleArn": bedrock_role.role_arn,
@@ -324,20 +317,19 @@ def open_weight_import(
             "ClientRequestToken": sfn.JsonPath.string_at("$.prepared.import.client_token"),
         },
         # CreateModelImportJob takes no resource type in IAM (Service Authorization Reference): "*" only.
-        iam_resources=["*"],
-        additional_iam_statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=[bedrock_role.role_arn])],
+        resources=["*"],
+        passes_role=bedrock_role,
         result_selector={"job_arn": sfn.JsonPath.string_at("$.JobArn")},
         result_path="$.model_import",
     )
 
     def job_reader(construct_id: str, result_selector: dict[str, str], result_path: str) -> tasks.CallAwsService:
-        return tasks.CallAwsService(
+        return bedrock_call(
             scope,
             construct_id,
-            service="bedrock",
-            action="getModelImportJob",
-            parameters={"JobIdentifier": sfn.JsonPath.string_at("$.model_import.job_arn")},
-            iam_resources=[bedrock_arn(stack, "model-import-job")],
+            "getModelImportJob",
+            {"JobIdentifier": sfn.JsonPath.string_at("$.model_import.job_arn")},
+            resources=["model-import-job"],
             result_selector=result_selector,
             result_path=result_path,
         )

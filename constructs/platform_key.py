@@ -1,7 +1,12 @@
-"""A customer managed KMS key with rotation on, usable by CloudWatch Logs in its region.
+"""A customer managed KMS key with rotation on, usable by CloudWatch Logs in its region and by Bedrock
+for custom models.
 
 CloudWatch Logs encrypts a log group only if the key policy lets the regional Logs service
-principal use the key, scoped by encryption context to this account's log groups.
+principal use the key, scoped by encryption context to this account's log groups. Provisioned
+throughput for a custom Nova model encrypted with the key has Bedrock itself (the service principal,
+which no IAM policy can allow) decrypt and generate data keys for the model: the key policy must
+allow it (Nova user guide, "Encryption of Amazon Nova model customization jobs and artifacts",
+statement PermissionsNovaProvisionedThroughput).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 
+BEDROCK_MODEL_KEY_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
 LOGS_KEY_ACTIONS = [
     "kms:Decrypt",
     "kms:DescribeKey",
@@ -52,6 +58,18 @@ class PlatformKey(Construct):
                             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
                         )
                     }
+                },
+            )
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowBedrockForCustomModelsOfThisAccount",
+                principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+                actions=BEDROCK_MODEL_KEY_ACTIONS,
+                resources=["*"],
+                conditions={
+                    "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:bedrock:custom-model"},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
                 },
             )
         )

@@ -38,9 +38,10 @@ BEDROCK_TRANSIENT_ERRORS = [
 ]
 DYNAMODB_THROTTLING_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"]
 # The optimized SageMaker integration reports every API error as SageMaker.AmazonSageMakerException
-# (aws/aws-step-functions-data-science-sdk-python issue 191), throttling and bad requests alike; retrying it
-# after the job exists would ask for the same job name again, and "name in use" would replace the job's own
-# reason. So Train on SageMaker is not retried.
+# (aws/aws-step-functions-data-science-sdk-python issue 191), throttling and bad requests alike. Train on SageMaker
+# is not retried: once the job exists, a retry asks for the same job name again and "name in use" would replace
+# the run's reason. Not checked against AWS: whether a job that ends Failed surfaces as that error or as
+# States.TaskFailed; either way a throttled CreateTrainingJob fails the run (its clean-up then has nothing to stop).
 
 
 def transient_errors(state: sfn.TaskStateBase) -> tuple[list[str], int]:

@@ -50,13 +50,14 @@ class TrainingJobSettings:
 
 
 # EC2 families whose instances come with NVMe instance store ("Amazon EC2 instance store" in the EC2 user guide):
-# the "d" variants (p4d, g4dn, m5d, ...) and the accelerated families that have it without the letter.
-LOCAL_STORAGE_FAMILIES = ("p5", "p5e", "p5en", "p6", "g5", "g6", "g6e", "trn1", "trn1n", "trn2", "inf2")
+# the "d" variants (p4d, g4dn, m5d, ...) and the accelerated families that have it without the letter
+# (SageMaker writes p6-b200, p6e-gb200: the family is the part before the hyphen).
+LOCAL_STORAGE_FAMILIES = ("p5", "p5e", "p5en", "p6", "p6e", "g5", "g6", "g6e", "g7e", "trn1", "trn1n", "trn2")
 
 
 def has_local_storage(instance_type: str) -> bool:
-    """``ml.p5.48xlarge`` -> True: the family has NVMe instance storage."""
-    family = instance_type.removeprefix("ml.").split(".")[0]
+    """``ml.p5.48xlarge`` and ``ml.p6-b200.48xlarge`` -> True: the family has NVMe instance store."""
+    family = instance_type.removeprefix("ml.").split(".")[0].split("-")[0]
     return family in LOCAL_STORAGE_FAMILIES or "d" in family[1:]
 
 

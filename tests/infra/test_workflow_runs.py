@@ -318,11 +318,13 @@ def test_a_retried_import_asks_for_the_same_model_by_client_token(environments, 
     case = cases.served(
         cases.evaluated(cases.trained(cases.started(cases.example("sft_lora"), environments["dev"].settings, catalog)))
     )
+    case.script["Import into Bedrock"].insert(0, Throw("Bedrock.ThrottlingException", "Rate exceeded"))
 
     execution = run(environments["dev"].definition, case.execution_input, case.script)
 
     succeeded(execution, case)
-    assert execution.input_of("Import into Bedrock")["ClientRequestToken"] == "run-model"
+    tokens = [call["ClientRequestToken"] for call in execution.task_inputs["Import into Bedrock"]]
+    assert tokens == ["run-model", "run-model"]
 
 
 def test_a_failed_open_weight_import_deletes_the_model_by_name_and_is_recorded(environments, catalog):

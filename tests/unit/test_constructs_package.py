@@ -34,3 +34,14 @@ def test_the_recipe_vocabulary_and_the_workflow_contract_name_the_same_platforms
     assert set(typing.get_args(nova.Platform)) == set(contract.PLATFORMS)
     assert set(nova.PLATFORMS) - {"evaluation"} == set(nova.TRAINING_TECHNIQUES)
     assert contract.IMPORT not in typing.get_args(nova.Technique)
+
+
+def test_every_training_instance_type_with_local_storage_gets_no_volume_key():
+    """CreateTrainingJob refuses a VolumeKmsKeyId on instance types with NVMe instance store."""
+    from config.workflow import training_instance_types
+    from constructs.workflow_training import has_local_storage
+
+    types = training_instance_types()
+    local = {t for t in types if has_local_storage(t)}
+    assert {"ml.p5.48xlarge", "ml.p4d.24xlarge", "ml.g5.xlarge", "ml.trn1.32xlarge", "ml.p6-b200.48xlarge"} <= local
+    assert not {"ml.p3.16xlarge", "ml.m5.xlarge", "ml.c5.xlarge"} & local

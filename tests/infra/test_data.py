@@ -157,3 +157,31 @@ def test_every_taggable_store_carries_the_cost_tags(committed, env):
     expected = [{"Key": k, "Value": v} for k, v in sorted(env.tags.as_aws_tags().items())]
     for resource_type in ("AWS::S3::Bucket", "AWS::FSx::FileSystem", "AWS::KMS::Key"):
         data(committed, env).has_resource_properties(resource_type, {"Tags": Match.array_with(expected)})
+
+
+def test_key_lets_bedrock_use_it_for_this_accounts_custom_models_only(committed, env):
+    """Provisioned throughput for a custom Nova model: Bedrock itself decrypts the model's key."""
+    data(committed, env).has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "AllowBedrockForCustomModelsOfThisAccount",
+                                "Principal": {"Service": "bedrock.amazonaws.com"},
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                                "Condition": {
+                                    "ForAnyValue:StringEquals": {
+                                        "kms:EncryptionContextKeys": "aws:bedrock:custom-model"
+                                    },
+                                    "StringEquals": {"aws:SourceAccount": Match.any_value()},
+                                },
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )

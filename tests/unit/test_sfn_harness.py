@@ -98,3 +98,22 @@ def test_sdk_results_capitalize_member_names_but_not_map_keys():
 
     assert result["ModelArn"].endswith("custom-model/m")
     assert result["HyperParameters"] == {"epochCount": "2"}
+
+
+def test_a_choice_comparing_with_a_missing_path_operand_fails_with_states_runtime():
+    """moto already does what AWS does here (only the compared ``Variable`` needed the harness's patch)."""
+    definition = {
+        "StartAt": "Gate",
+        "States": {
+            "Gate": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.score", "NumericGreaterThanEqualsPath": "$.threshold", "Next": "Done"}],
+                "Default": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+
+    execution = run(definition, {"score": 3}, {})
+
+    assert (execution.status, execution.error) == ("FAILED", "States.Runtime")

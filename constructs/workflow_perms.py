@@ -118,11 +118,14 @@ def clean_up_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
 
 
 def evaluation_statement(stack: cdk.Stack) -> iam.PolicyStatement:
-    """Invoke the base model (or its profile), the judge and the customized or imported candidate."""
+    """Invoke the base model (or its profile), the judge and the customized or imported candidate. A
+    cross-Region inference profile (``us.``, ``eu.``) routes to the foundation model in any of its Regions,
+    and the caller needs InvokeModel on the model there too (Bedrock user guide, "Prerequisites for
+    inference profiles"): foundation models in every Region."""
     return iam.PolicyStatement(
         actions=MODEL_INVOKE_ACTIONS,
         resources=[
-            bedrock_arn(stack, "foundation-model", account=""),
+            stack.format_arn(service="bedrock", region="*", account="", resource="foundation-model", resource_name="*"),
             bedrock_arn(stack, "inference-profile"),
             bedrock_arn(stack, "custom-model"),
             bedrock_arn(stack, "custom-model-deployment"),

@@ -89,7 +89,7 @@ def evaluation(
                 "candidates": {
                     "base": {
                         "model_id": sfn.JsonPath.format(
-                            inference_profile_prefix + "{}", sfn.JsonPath.string_at("$.request.base_model")
+                            inference_profile_prefix + "{}", sfn.JsonPath.string_at("$.request.evaluation_base_model")
                         )
                     },
                     "customized": {"model_id": sfn.JsonPath.string_at("$.candidate.model_id")},

@@ -281,7 +281,8 @@ class WorkflowSteps:
             ],
             self.evaluate_fn: [
                 *kms_grant,
-                bedrock("foundation-model/*", owner=""),
+                # Cross-Region inference profiles route to the foundation model in any of their Regions.
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:*::foundation-model/*]",
                 bedrock("inference-profile/*"),
                 bedrock("custom-model/*"),
                 bedrock("custom-model-deployment/*"),

@@ -282,6 +282,15 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
             # Converse is authorized as bedrock:InvokeModel (Bedrock API reference, Converse).
             kinds = ("foundation-model", "inference-profile", "custom-model-deployment", "imported-model")
             needs += [Need("bedrock:InvokeModel", environment.sample(kind), why=why) for kind in kinds]
+            # A cross-Region inference profile routes to the model in another of its Regions.
+            other = "eu-central-1" if environment.resolver.region.startswith("us-") else "us-west-2"
+            needs.append(
+                Need(
+                    "bedrock:InvokeModel",
+                    environment.sample("foundation-model").replace(f":{environment.resolver.region}::", f":{other}::"),
+                    why=f"{why} (through a cross-Region profile)",
+                )
+            )
             # The customized and imported models are encrypted with the platform key.
             needs += model_key(environment, key, why, grant=False)
         elif service == "eks" and operation == "DescribeCluster":

@@ -341,3 +341,15 @@ def test_a_failed_open_weight_import_deletes_the_model_by_name_and_is_recorded(e
     # No ARN was read: clean-up deletes the imported model by the name the run gave it.
     assert "imported" not in execution.input_of("Clean up")
     assert execution.input_of("Clean up")["prepared"]["import"]["model_name"] == case.plan["import"]["model_name"]
+
+
+def test_evaluation_compares_with_the_base_model_bedrock_invokes_not_the_customization_variant(environments, catalog):
+    case = cases.served(
+        cases.evaluated(cases.trained(cases.started(cases.example("sft_lora"), environments["dev"].settings, catalog)))
+    )
+
+    execution = run(environments["dev"].definition, case.execution_input, case.script)
+
+    succeeded(execution, case)
+    assert case.request["base_model"] == "amazon.nova-lite-v1:0:300k"  # the recipe's model type
+    assert execution.input_of("Evaluate")["candidates"]["base"]["model_id"] == "amazon.nova-lite-v1:0"

@@ -117,7 +117,7 @@ def started(
     request = steps.validate_run({"input": execution_input, "execution": name}, settings, catalog)
     fake = _Clients()
     plan = steps.prepare_run(
-        RunRequest(**request),
+        RunRequest.from_state(request),
         settings,
         catalog,
         s3=fake,

@@ -88,11 +88,28 @@ class RunRequest:
     thresholds: dict[str, float] = field(default_factory=dict)
     model_data: str | None = None
 
+    @property
+    def evaluation_base_model(self) -> str:
+        """The base model as Bedrock invokes it on demand: a recipe's model type names a customization variant
+        with its context length (``amazon.nova-lite-v1:0:300k``), which Converse refuses; the on-demand id
+        drops it (``amazon.nova-lite-v1:0``; Bedrock user guide, supported foundation models). An imported
+        model's base is already a foundation model id. The environment's inference profile prefix is added
+        by the state machine."""
+        if self.technique == IMPORT:
+            return self.base_model
+        return ":".join(self.base_model.split(":")[:2])
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> RunRequest:
+        """The request Validate put in the state (derived keys dropped)."""
+        return cls(**{key: value for key, value in state.items() if key != "evaluation_base_model"})
+
     def as_state(self) -> dict[str, Any]:
         return {
             "run_name": self.run_name,
             "technique": self.technique,
             "base_model": self.base_model,
+            "evaluation_base_model": self.evaluation_base_model,
             "recipe": self.recipe,
             "training_data": self.training_data,
             "validation_data": self.validation_data,

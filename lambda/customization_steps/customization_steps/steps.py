@@ -399,7 +399,7 @@ def throttling_is_transient(handler: Any) -> Any:
 @tracer.capture_lambda_handler
 @throttling_is_transient
 def prepare(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = RunRequest(**event["request"])
+    request = RunRequest.from_state(event["request"])
     return prepare_run(
         request,
         Settings.from_environment(),

@@ -109,6 +109,7 @@ def test_given_values_are_kept_and_the_state_is_sorted(catalog):
         "run_name": "support-bot-v2",
         "technique": "sft_lora",
         "base_model": NOVA_LITE,
+        "evaluation_base_model": "amazon.nova-lite-v1:0",
         "recipe": "training/sft_lora",
         "training_data": f"s3://{DATASETS}/sets/train.jsonl",
         "validation_data": None,
@@ -525,3 +526,15 @@ def test_model_data_belongs_to_imports_only(catalog):
         check_request(
             event(catalog, model_data=f"s3://{DATASETS}/models/x/"), recipes=catalog, limits=LIMITS, execution_name="e"
         )
+
+
+def test_the_state_names_the_base_model_as_bedrock_invokes_it_on_demand(catalog):
+    request = check_request(event(catalog, platform="bedrock"), recipes=catalog, limits=LIMITS, execution_name="x")
+
+    state = request.as_state()
+
+    assert (state["base_model"], state["evaluation_base_model"]) == (
+        "amazon.nova-lite-v1:0:300k",
+        "amazon.nova-lite-v1:0",
+    )
+    assert RunRequest.from_state(state) == request

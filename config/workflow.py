@@ -39,8 +39,11 @@ class WorkflowConfig:
     provisioned_model_units: int = 1
     notification_email: str | None = None
 
-    def problems(self) -> list[Problem]:
+    def problems(self, region: str | None = None) -> list[Problem]:
+        """``region``: the environment's, when it names one; cross-Region profiles exist per geography."""
         found: list[Problem] = []
+        if region is not None:
+            found += _profile_geography_problems(region, self.inference_profile_prefix, self.judge_model_id)
         if not MODEL_ID_PATTERN.match(self.judge_model_id):
             found.append(Problem("workflow.judge_model_id", self.judge_model_id, "a Bedrock model or profile id"))
         if not 20 <= len(self.judge_rubric) <= 4000:
@@ -60,3 +63,18 @@ class WorkflowConfig:
         if self.notification_email is not None and not EMAIL_PATTERN.match(self.notification_email):
             found.append(Problem("workflow.notification_email", self.notification_email, "an email address"))
         return found
+
+
+# Cross-Region inference profiles are per geography and callable from their source Regions only
+# (Bedrock user guide, "Supported Regions and models for inference profiles").
+PROFILE_REGION_PREFIXES = {"us.": ("us-",), "eu.": ("eu-",), "apac.": ("ap-",)}
+
+
+def _profile_geography_problems(region: str, prefix: str, judge_model_id: str) -> list[Problem]:
+    found = []
+    for key, profile in (("workflow.inference_profile_prefix", prefix), ("workflow.judge_model_id", judge_model_id)):
+        geography = next((p for p in PROFILE_REGION_PREFIXES if profile.startswith(p)), None)
+        if geography is not None and not region.startswith(PROFILE_REGION_PREFIXES[geography]):
+            allowed = [p for p, starts in PROFILE_REGION_PREFIXES.items() if region.startswith(starts)]
+            found.append(Problem(key, profile, f"a {' or '.join(allowed) or 'no'} profile in {region} (or no prefix)"))
+    return found

@@ -216,3 +216,23 @@ def test_bad_workflow_values_are_named():
     assert "workflow.provisioned_model_units: 0 is not allowed; expected 1 or more" in message
     assert "workflow.judge_model_id: 'not a model' is not allowed; expected a Bedrock model or profile id" in message
     assert "workflow.notification_email: 'nobody' is not allowed; expected an email address" in message
+
+
+def test_a_cross_region_profile_must_belong_to_the_environments_geography():
+    from config.loader import ConfigError, parse_environment
+
+    raw = {
+        "name": "qa",
+        "account": "111111111111",
+        "region": "eu-west-1",
+        "tags": {"environment": "qa", "owner": "o", "cost_center": "c"},
+        "workflow": {"inference_profile_prefix": "us.", "judge_model_id": "us.amazon.nova-pro-v1:0"},
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(raw, "qa", "environments/qa.yaml")
+    message = str(caught.value)
+    assert "workflow.inference_profile_prefix: 'us.' is not allowed; expected a eu. profile in eu-west-1" in message
+    assert "workflow.judge_model_id: 'us.amazon.nova-pro-v1:0' is not allowed; expected a eu. profile" in message
+
+    raw["workflow"] = {"inference_profile_prefix": "eu.", "judge_model_id": "eu.amazon.nova-pro-v1:0"}
+    assert parse_environment(raw, "qa", "environments/qa.yaml").workflow is not None

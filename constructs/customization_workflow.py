@@ -32,7 +32,7 @@ from constructs import Construct
 from constructs.data_stores import DataStores
 from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import acknowledge, nag_environment
-from constructs.workflow_definition import DefinitionParts, customization_definition
+from constructs.workflow_definition import DefinitionParts, customization_definition, run_timeout
 from constructs.workflow_job_roles import WorkflowJobRoles, WorkflowJobRolesProps
 from constructs.workflow_perms import encrypted_targets_statement, model_key_statements
 from constructs.workflow_records import WorkflowRecords, WorkflowRecordsProps
@@ -144,6 +144,7 @@ class CustomizationWorkflow(Construct):
             "StateMachine",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
+            timeout=run_timeout(props.max_training_hours),
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(props.key),

@@ -27,6 +27,7 @@ from constructs.workflow_failure import (
     notify,
     steps_throttling_retried,
 )
+from constructs.workflow_polling import DEPLOYMENT_HOURS, HYPERPOD_GRACE_HOURS, IMPORT_HOURS, THROUGHPUT_HOURS
 from constructs.workflow_release import Evaluation, Judge, deployment, evaluation, quality_gate, record_success
 from constructs.workflow_steps import WorkflowSteps
 from constructs.workflow_training import (
@@ -72,6 +73,20 @@ class DefinitionParts:
     """Prepended to the base model id for evaluation (``us.``, ...; ``""`` for none)."""
     provisioned_model_units: int
     """Model units a provisioned-throughput deployment buys."""
+
+
+# Time a run spends outside the loops above: the Lambda steps (Evaluate up to Lambda's 15 minutes), retries and
+# SageMaker's own start-up before its stopping condition counts. A budget, not an AWS figure.
+OUTSIDE_LOOPS_HOURS = 2
+
+
+def run_timeout(max_training_hours: int) -> cdk.Duration:
+    """The state machine's overall timeout: longer than the longest path's deadlines together, so a run
+    always ends through its own deadlines and failure path (an execution that times out cleans nothing up)."""
+    training = max_training_hours + HYPERPOD_GRACE_HOURS
+    # Import, then an evaluation deployment or throughput, then the serving throughput.
+    release = IMPORT_HOURS + max(DEPLOYMENT_HOURS, THROUGHPUT_HOURS) + THROUGHPUT_HOURS
+    return cdk.Duration.hours(training + release + OUTSIDE_LOOPS_HOURS)
 
 
 def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IChainable:
@@ -186,12 +201,17 @@ def _training_branches(
             scope, job=parts.training_job, locate_fn=steps.locate_fn, guard=guard, then=import_checkpoint
         ),
         Platform.BEDROCK: lambda: bedrock_customization(
-            scope, guard=guard, failure=failure, then=evaluate_from.deploy_then_evaluate
+            scope,
+            max_training_hours=parts.training_job.max_training_hours,
+            guard=guard,
+            failure=failure,
+            then=evaluate_from.deploy_then_evaluate,
         ),
         Platform.HYPERPOD: lambda: hyperpod_training(
             scope,
             hyperpod_fn=_hyperpod_fn(steps),
             locate_fn=steps.locate_fn,
+            max_training_hours=parts.training_job.max_training_hours,
             guard=guard,
             failure=failure,
             then=import_checkpoint,

@@ -5,7 +5,11 @@ polled: wait, describe, branch on the status; each wait is longer than the last 
 more, up to ``longest``), so a six-hour job costs a few hundred state transitions, not
 thousands. :func:`polled_job` is the one shape every such job takes here: the start task
 (if the workflow starts the job), the loop, and on a failed status a record of why, handed to
-the failure path.
+the failure path. A job AWS does not bound itself (a Bedrock customization job has no stopping
+condition) gets a :class:`Deadline`: the loop counts the seconds it has waited and, past the
+deadline, fails the run through the same failure path, whose clean-up stops the job. The run's
+own deadlines are shorter than the state machine's overall timeout, because an execution that
+times out runs no clean-up.
 """
 
 from __future__ import annotations
@@ -32,6 +36,30 @@ class Polling:
 
 # Jobs that take hours (training, customization): the first check after 5 minutes.
 HOURS_LONG = Polling(first_wait_seconds=300)
+
+# How long the run waits for the jobs AWS finishes on its own but documents no upper time for (a
+# budget, not an AWS figure): a model import or an on-demand deployment, a provisioned throughput.
+IMPORT_HOURS = 8
+DEPLOYMENT_HOURS = 2
+THROUGHPUT_HOURS = 8
+# A HyperPod job's own deadline (its PyTorchJob's activeDeadlineSeconds) fires first and says why.
+HYPERPOD_GRACE_HOURS = 1
+
+
+def hours(count: int) -> int:
+    return count * 3600
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """How long the loop may wait for its job, and the run's error once it has waited that long."""
+
+    seconds: int
+    """Seconds of waiting (the sum of the loop's waits) after which the run fails."""
+    error: str
+    """The run's error name past the deadline (``TrainingTimedOut``, ...)."""
+    cause: str
+    """The run's cause past the deadline (a literal)."""
 
 
 @dataclass(frozen=True)
@@ -65,6 +93,8 @@ class PolledJob:
     """Default: first check after 1 minute, each wait 1 minute longer, at most 10."""
     failed_state: str = ""
     """The name of the state that records the failure; default ``<name> failed``."""
+    deadline: Deadline | None = None
+    """Default: the loop waits as long as the job runs (AWS bounds the job)."""
 
 
 def polled_job(
@@ -80,14 +110,12 @@ def polled_job(
     ``guard`` gives the start and check tasks their retries and their catch to the failure path.
     Returns the first state (the start task, or the first wait).
     """
-    reason = {"Error": job.error, "Cause": job.cause}
-    failed_state = job.failed_state or f"{job.name} failed"
-    # A literal cause is a fixed result; one read from the state is a parameter.
-    failed = (
-        sfn.Pass(scope, failed_state, parameters=reason, result_path="$.error")
-        if sfn.JsonPath.is_encoded_json_path(job.cause)
-        else sfn.Pass(scope, failed_state, result=sfn.Result.from_object(reason), result_path="$.error")
-    ).next(failure)
+    failed = _reason(scope, job.failed_state or f"{job.name} failed", job.error, job.cause).next(failure)
+    timed_out = (
+        _reason(scope, f"{job.name} timed out", job.deadline.error, job.deadline.cause).next(failure)
+        if job.deadline is not None
+        else None
+    )
     loop = poll_until(
         scope,
         job.name,
@@ -99,6 +127,7 @@ def polled_job(
         polling=job.polling,
         on_done=on_done,
         on_failed=failed,
+        deadline=(job.deadline.seconds, timed_out) if job.deadline is not None and timed_out is not None else None,
     )
     return loop if job.start is None else guard(job.start).next(loop)
 
@@ -115,22 +144,31 @@ def poll_until(
     polling: Polling,
     on_done: sfn.IChainable,
     on_failed: sfn.IChainable,
+    deadline: tuple[int, sfn.IChainable] | None = None,
 ) -> sfn.Pass:
-    """The loop alone; its first state resets the wait counter, so a loop entered twice starts short again."""
+    """The loop alone; its first state resets the wait counter, so a loop entered twice starts short again.
+
+    With a ``deadline`` (seconds, where to go past them) the counter also sums the waits done
+    (``elapsed``); each next wait is planned after its check, and past the deadline the loop leaves.
+    """
     counter = f"$.waits.{key}"
     start = sfn.Pass(
         scope,
         f"{name}: start waiting",
-        result=sfn.Result.from_object({"seconds": polling.first_wait_seconds}),
+        result=sfn.Result.from_object(
+            {"seconds": polling.first_wait_seconds} | ({"elapsed": 0} if deadline is not None else {})
+        ),
         result_path=counter,
     )
     wait = sfn.Wait(scope, f"{name}: wait", time=sfn.WaitTime.seconds_path(f"{counter}.seconds"))
     status = sfn.Choice(scope, f"{name}: status?")
     cap = sfn.Choice(scope, f"{name}: longest wait?")
+    # Both read the wait just done: the next is longer (or as long), and elapsed grows by the last.
+    elapsed = {"elapsed.$": f"States.MathAdd({counter}.elapsed, {counter}.seconds)"} if deadline is not None else {}
     longer = sfn.Pass(
         scope,
         f"{name}: wait longer",
-        parameters={"seconds.$": f"States.MathAdd({counter}.seconds, {polling.step_seconds})"},
+        parameters={"seconds.$": f"States.MathAdd({counter}.seconds, {polling.step_seconds})"} | elapsed,
         result_path=counter,
     )
     start.next(wait)
@@ -139,10 +177,30 @@ def poll_until(
     status.when(_any(status_path, done), on_done)
     status.when(_any(status_path, failed), on_failed)
     status.otherwise(cap)
-    cap.when(sfn.Condition.number_greater_than_equals(f"{counter}.seconds", polling.longest_wait_seconds), wait)
     cap.otherwise(longer)
-    longer.next(wait)
+    at_longest = sfn.Condition.number_greater_than_equals(f"{counter}.seconds", polling.longest_wait_seconds)
+    if deadline is None:
+        cap.when(at_longest, wait)
+        longer.next(wait)
+        return start
+    seconds, timed_out = deadline
+    same = sfn.Pass(
+        scope, f"{name}: wait as long", parameters={"seconds.$": f"{counter}.seconds"} | elapsed, result_path=counter
+    )
+    past = sfn.Choice(scope, f"{name}: past the deadline?")
+    past.when(sfn.Condition.number_greater_than_equals(f"{counter}.elapsed", seconds), timed_out)
+    past.otherwise(wait)
+    cap.when(at_longest, same.next(past))
+    longer.next(past)
     return start
+
+
+def _reason(scope: Construct, construct_id: str, error: str, cause: str) -> sfn.Pass:
+    """Puts the run's error at ``$.error``; a literal cause is a fixed result, one read from the state a parameter."""
+    reason = {"Error": error, "Cause": cause}
+    if sfn.JsonPath.is_encoded_json_path(cause):
+        return sfn.Pass(scope, construct_id, parameters=reason, result_path="$.error")
+    return sfn.Pass(scope, construct_id, result=sfn.Result.from_object(reason), result_path="$.error")
 
 
 def _any(path: str, values: Sequence[str]) -> sfn.Condition:

@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from constructs.workflow_bedrock_calls import bedrock_call
 from constructs.workflow_failure import Guard, notify, record_retried
-from constructs.workflow_polling import PolledJob, polled_job
+from constructs.workflow_polling import DEPLOYMENT_HOURS, THROUGHPUT_HOURS, Deadline, PolledJob, hours, polled_job
 from customization.contract import GATED_METRICS, IMPORT, JUDGE_IMPROVEMENT, DeployMode, RunStatus
 
 
@@ -120,6 +120,11 @@ def evaluation(
             failed=["Failed"],
             error="DeploymentFailed",
             cause="Bedrock reported the evaluation deployment Failed",
+            deadline=Deadline(
+                seconds=hours(DEPLOYMENT_HOURS),
+                error="DeploymentTimedOut",
+                cause=f"The evaluation deployment was not Active after {DEPLOYMENT_HOURS} h; the run deleted it",
+            ),
         ),
         guard=guard,
         failure=failure,
@@ -224,6 +229,11 @@ def deployment(
             error="ProvisioningFailed",
             cause="Bedrock reported the provisioned throughput Failed",
             failed_state="Provisioning failed",
+            deadline=Deadline(
+                seconds=hours(THROUGHPUT_HOURS),
+                error="ProvisioningTimedOut",
+                cause=f"The provisioned throughput was not InService after {THROUGHPUT_HOURS} h; the run deleted it",
+            ),
         ),
         guard=guard,
         failure=failure,

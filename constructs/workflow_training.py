@@ -27,7 +27,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from constructs.workflow_bedrock_calls import bedrock_call
 from constructs.workflow_failure import Guard, steps_throttling_retried
-from constructs.workflow_polling import HOURS_LONG, PolledJob, polled_job
+from constructs.workflow_polling import (
+    HOURS_LONG,
+    HYPERPOD_GRACE_HOURS,
+    IMPORT_HOURS,
+    Deadline,
+    PolledJob,
+    hours,
+    polled_job,
+)
 from customization.contract import HyperPodAction, HyperPodJobStatus, KubeApiTransientError
 
 
@@ -155,12 +163,14 @@ def hyperpod_training(
     *,
     hyperpod_fn: lambda_.IFunction,
     locate_fn: lambda_.IFunction,
+    max_training_hours: int,
     guard: Guard,
     failure: sfn.IChainable,
     then: sfn.IChainable,
 ) -> sfn.IChainable:
     """Create the run's Kubernetes objects, wait for its job, delete them (PPO's servers hold GPUs until
-    then), then locate the checkpoint the job's manifest names."""
+    then), then locate the checkpoint the job's manifest names. The job's own deadline ends it after
+    ``max_training_hours``; the loop gives up an hour later, and the failure path removes the job."""
     release = hyperpod_step(scope, "Release HyperPod job", hyperpod_fn, HyperPodAction.REMOVE, "$.hyperpod_released")
     locate = steps_throttling_retried(
         tasks.LambdaInvoke(
@@ -191,6 +201,12 @@ def hyperpod_training(
                 "A PyTorchJob of the run failed: {}", sfn.JsonPath.string_at("$.hyperpod_job.detail")
             ),
             polling=HOURS_LONG,
+            deadline=Deadline(
+                seconds=hours(max_training_hours + HYPERPOD_GRACE_HOURS),
+                error="TrainingTimedOut",
+                cause=f"The HyperPod job was still running {HYPERPOD_GRACE_HOURS} h after its deadline "
+                f"(max_training_hours: {max_training_hours}); the run removed it",
+            ),
         ),
         guard=guard,
         failure=failure,
@@ -199,9 +215,12 @@ def hyperpod_training(
 
 
 def bedrock_customization(
-    scope: Construct, *, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
+    scope: Construct, *, max_training_hours: int, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
 ) -> sfn.IChainable:
-    """Wait for the customization job Prepare started; its output model is the candidate."""
+    """Wait for the customization job Prepare started; its output model is the candidate.
+
+    CreateModelCustomizationJob takes no stopping condition (Bedrock API reference), so the run bounds
+    the job: after ``max_training_hours`` the failure path's clean-up stops it."""
 
     def job_reader(construct_id: str, result_selector: dict[str, str], result_path: str) -> tasks.CallAwsService:
         return bedrock_call(
@@ -231,6 +250,12 @@ def bedrock_customization(
             error="CustomizationFailed",
             cause="Bedrock reported the customization job Failed or Stopped",
             polling=HOURS_LONG,
+            deadline=Deadline(
+                seconds=hours(max_training_hours),
+                error="TrainingTimedOut",
+                cause=f"The Bedrock customization job ran past max_training_hours ({max_training_hours}); "
+                "the run stopped it",
+            ),
         ),
         guard=guard,
         failure=failure,
@@ -287,6 +312,11 @@ def checkpoint_import(
             failed=["Failed"],
             error="ImportFailed",
             cause="Bedrock reported the model import Failed",
+            deadline=Deadline(
+                seconds=hours(IMPORT_HOURS),
+                error="ImportTimedOut",
+                cause=f"The model was not Active after {IMPORT_HOURS} h; the run deleted it",
+            ),
         ),
         guard=guard,
         failure=failure,
@@ -356,6 +386,11 @@ def open_weight_import(
             failed=["Failed"],
             error="ModelImportFailed",
             cause="Bedrock reported the model import job Failed",
+            deadline=Deadline(
+                seconds=hours(IMPORT_HOURS),
+                error="ImportTimedOut",
+                cause=f"The model import job had not completed after {IMPORT_HOURS} h",
+            ),
         ),
         guard=guard,
         failure=failure,

@@ -353,3 +353,64 @@ def test_evaluation_compares_with_the_base_model_bedrock_invokes_not_the_customi
     succeeded(execution, case)
     assert case.request["base_model"] == "amazon.nova-lite-v1:0:300k"  # the recipe's model type
     assert execution.input_of("Evaluate")["candidates"]["base"]["model_id"] == "amazon.nova-lite-v1:0"
+
+
+def checks_until(deadline_seconds: int, first: int = 300, step: int = 60, longest: int = 600) -> int:
+    """How many times a loop checks its job before its waits add up to the deadline (workflow_polling.Polling)."""
+    waited, wait, checks = 0, first, 0
+    while waited < deadline_seconds:
+        waited += wait
+        checks += 1
+        wait = min(wait + step, longest) if wait < longest else wait
+    return checks
+
+
+def test_a_bedrock_customization_job_past_max_training_hours_is_stopped_and_recorded(environments, catalog):
+    # CreateModelCustomizationJob takes no stopping condition: the run's own deadline is all that ends it.
+    case = cases.started(cases.example("sft_lora_bedrock"), environments["dev"].settings, catalog)
+    job = case.plan["bedrock"]["job_arn"]
+    checks = checks_until(8 * 3600)  # dev: max_training_hours 8
+    case.answer("Check customization job", *[cases.customization_job(job, "InProgress")] * checks)
+    execution = run(environments["dev"].definition, case.execution_input, cases.failed(case).script)
+
+    values = failed_with(execution, "TrainingTimedOut")
+    assert "max_training_hours (8)" in json.loads(values[":cause"]["S"])["Cause"]
+    assert execution.path.count("Check customization job") == checks
+    # The clean-up stops the job Prepare started.
+    assert execution.input_of("Clean up")["prepared"]["bedrock"]["job_arn"] == job
+
+
+def test_a_hyperpod_job_that_outlives_its_own_deadline_is_removed_by_the_run(environments, catalog):
+    case = prod_run(environments, catalog, platform="hyperpod", overrides={"replicas": 2})
+    objects = [obj["name"] for obj in case.plan["hyperpod"]["objects"]]
+    checks = checks_until((72 + 1) * 3600)  # prod: max_training_hours 72, and an hour's grace
+    running = Return({"status": HyperPodJobStatus.RUNNING, "detail": ""})
+    case.answer("Submit HyperPod job", Return({"created": objects})).answer("Check HyperPod job", *[running] * checks)
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "TrainingTimedOut")
+    assert execution.path.index("Remove HyperPod job") < execution.path.index("Clean up")
+
+
+def loop_deadlines(definition: dict[str, Any]) -> dict[str, int]:
+    """Each polling loop's deadline in seconds, by loop name (the ``<name>: past the deadline?`` Choices)."""
+    found = {}
+    for name, state in definition["States"].items():
+        if name.endswith(": past the deadline?"):
+            (rule,) = state["Choices"]
+            found[name.removesuffix(": past the deadline?")] = rule["NumericGreaterThanEquals"]
+    return found
+
+
+@pytest.mark.parametrize("env", ENVIRONMENTS)
+def test_every_run_ends_by_its_own_deadlines_before_the_executions_timeout(environments, env):
+    # An execution that times out runs no clean-up (a throughput would keep billing): the longest path's
+    # loop deadlines together, and the SageMaker job's stopping condition, must end inside the timeout.
+    definition = environments[env].definition
+    deadlines = loop_deadlines(definition)
+    training = {"Customization", "HyperPod job", "Model import"}
+    sagemaker = definition["States"]["Train on SageMaker"]["Parameters"]["StoppingCondition"]["MaxRuntimeInSeconds"]
+    assert set(deadlines) >= {"Customization", "Import", "Evaluation deployment", "Throughput", "Model import"}
+    longest_training = max([sagemaker, *(deadlines[name] for name in training & set(deadlines))])
+    release = sum(seconds for name, seconds in deadlines.items() if name not in training)
+    assert longest_training + release < definition["TimeoutSeconds"]

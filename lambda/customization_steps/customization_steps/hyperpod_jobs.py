@@ -112,7 +112,9 @@ def job_objects(
             if role == "ag":
                 objects += _generation_objects(job, namespace, nodes, placement, images)
             else:
-                objects.append(_pytorch_job(job, namespace, nodes, placement, images, images.training))
+                objects.append(
+                    _pytorch_job(job, namespace, nodes, placement, images, images.training, _service(job, namespace))
+                )
         primary = f"{name}-{PPO_PRIMARY}"
     else:
         nodes = int(rendered["run"].get("replicas", 1))
@@ -243,14 +245,27 @@ def _mounts(with_tmp: bool) -> list[dict[str, str]]:
     return mounts
 
 
+def _service(job: str, namespace: str) -> list[dict[str, str]]:
+    """Where a PPO role's processes find each other: every PPO container of the public launcher sets these
+    (aws/sagemaker-hyperpod-recipes, launcher/nova/k8s_templates/PPO/training.yaml and training-ag.yaml)."""
+    return [{"name": "SVC_NAME", "value": job}, {"name": "NAMESPACE", "value": namespace}]
+
+
 def _pytorch_job(
-    job: str, namespace: str, nodes: int, placement: Placement, images: Images, image: str
+    job: str,
+    namespace: str,
+    nodes: int,
+    placement: Placement,
+    images: Images,
+    image: str,
+    service: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
+    """``service``: a PPO role's ``SVC_NAME`` and ``NAMESPACE``, ahead of the environment every job gets."""
     container = {
         "name": "pytorch",
         "image": image,
         "imagePullPolicy": "Always",
-        "env": _environment(placement),
+        "env": [*(service or []), *_environment(placement)],
         "resources": {"limits": _devices(placement), "requests": _devices(placement)},
         "securityContext": {"capabilities": {"add": ["IPC_LOCK"]}},
         "volumeMounts": _mounts(with_tmp=True),
@@ -282,7 +297,7 @@ def _generation_objects(
         "name": "server",
         "image": images.actor_generation,
         "imagePullPolicy": "Always",
-        "env": [{"name": "SVC_NAME", "value": job}, {"name": "NAMESPACE", "value": namespace}],
+        "env": _service(job, namespace),
         "resources": {"limits": _devices(placement), "requests": _devices(placement)},
         # The launcher's generation template runs this container privileged; nothing here asks for more.
         "securityContext": {"privileged": True},

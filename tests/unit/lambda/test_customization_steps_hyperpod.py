@@ -316,6 +316,14 @@ def test_ppo_training_jobs_use_the_ppo_training_image(catalog):
             assert pod["containers"][0]["image"] == PPO_TRAIN_IMAGE
 
 
+def test_every_ppo_container_knows_its_service_and_namespace(catalog):
+    # The public launcher sets SVC_NAME and NAMESPACE on every PPO role's main container, not only generation's.
+    for workload in [*by_kind(ppo_plan(catalog), "PyTorchJob"), *by_kind(ppo_plan(catalog), "StatefulSet")]:
+        for pod in pod_specs(workload):
+            env = {item["name"]: item["value"] for item in pod["containers"][0]["env"]}
+            assert (env.get("SVC_NAME"), env.get("NAMESPACE")) == (workload["name"], NAMESPACE), workload["name"]
+
+
 def test_actor_generation_is_a_headless_service(catalog):
     [service] = by_kind(ppo_plan(catalog), "Service")
 

@@ -184,6 +184,8 @@ class CustomizationWorkflow(Construct):
             bedrock("custom-model/*"),
             bedrock("custom-model-deployment/*"),
             bedrock("provisioned-model/*"),
+            # CreateProvisionedModelThroughput on a custom model is authorized on its base model too.
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:{region}::foundation-model/*]",
             bedrock("model-import-job/*"),
             bedrock("imported-model/*"),
             "NIST.800.53.R5-IAMNoInlinePolicy",

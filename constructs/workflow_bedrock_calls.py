@@ -1,8 +1,8 @@
 """Bedrock API calls as Step Functions tasks (AWS SDK integration), written one way.
 
 ``resources`` name the Bedrock resource types the call is authorized on, scoped to this account
-and Region (``"*"`` for the operations that take no resource type); the task grants them to the
-state machine's role.
+and Region (``foundation-model``: AWS's, in this Region; ``"*"`` for the operations that take no
+resource type); the task grants them to the state machine's role.
 """
 
 from __future__ import annotations
@@ -38,7 +38,10 @@ def bedrock_call(
         service="bedrock",
         action=action,
         parameters=dict(parameters),
-        iam_resources=[kind if kind == "*" else bedrock_arn(stack, kind) for kind in resources],
+        iam_resources=[
+            kind if kind == "*" else bedrock_arn(stack, kind, account="" if kind == "foundation-model" else None)
+            for kind in resources
+        ],
         additional_iam_statements=[iam.PolicyStatement(actions=["iam:PassRole"], resources=[passes_role.role_arn])]
         if passes_role is not None
         else None,

@@ -18,7 +18,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from customization.contract import RunStatus, ServiceThrottledError
+from customization.contract import ResourceBusyError, RunStatus, ServiceThrottledError
 
 # Errors worth another try, per integration: each names only what that integration can raise
 # (tests/infra/test_workflow_contract.py checks every Retry and Catch against it, and that no entry is
@@ -123,6 +123,10 @@ def failure_path(
         )
     )
     retried(clean_up)
+    # A throughput still Creating cannot be deleted yet (ConflictException): try again over about an hour.
+    clean_up.add_retry(
+        errors=[ResourceBusyError.__name__], interval=cdk.Duration.minutes(1), backoff_rate=2, max_attempts=6
+    )
     record = record_retried(
         tasks.DynamoUpdateItem(
             scope,

@@ -60,6 +60,7 @@ BEDROCK_CLEAN_UP_ACTIONS = [
     "bedrock:DeleteCustomModelDeployment",
     "bedrock:DeleteCustomModel",
     "bedrock:DeleteImportedModel",
+    "bedrock:DeleteProvisionedModelThroughput",
 ]
 MODEL_INVOKE_ACTIONS = ["bedrock:InvokeModel"]
 CLUSTER_READ_ACTIONS = ["eks:DescribeCluster"]
@@ -112,6 +113,7 @@ def clean_up_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
                 bedrock_arn(stack, "custom-model-deployment"),
                 bedrock_arn(stack, "custom-model"),
                 bedrock_arn(stack, "imported-model"),
+                bedrock_arn(stack, "provisioned-model"),
             ],
         ),
     ]
@@ -130,6 +132,8 @@ def evaluation_statement(stack: cdk.Stack) -> iam.PolicyStatement:
             bedrock_arn(stack, "custom-model"),
             bedrock_arn(stack, "custom-model-deployment"),
             bedrock_arn(stack, "imported-model"),
+            # A full-rank model is evaluated on the run's provisioned throughput (Converse takes its ARN).
+            bedrock_arn(stack, "provisioned-model"),
         ],
     )
 

@@ -1,7 +1,10 @@
 """From a model in Bedrock to a served, recorded one: evaluate, gate, deploy, record.
 
 A Bedrock model can only be invoked once it exists in Bedrock, so a customized model gets a
-temporary on-demand deployment *before* evaluation (:func:`evaluation`); the gate compares
+temporary way in *before* evaluation (:func:`evaluation`): an on-demand deployment where Bedrock
+offers one (LoRA and Bedrock-made models), else a one-unit, no-commitment provisioned throughput
+of the run's own (full-rank SFT and DPO, PPO, CPT; Nova user guide, "On-demand inference of
+custom Nova models"). Both belong to the run: it deletes them when it ends. The gate compares
 the scores with the run's thresholds; :func:`deployment` serves the model as the run asks and
 :func:`record_success` completes the lineage record. Builders take their collaborators as
 arguments and return their first state, like those in ``workflow_training``.
@@ -21,7 +24,13 @@ from constructs import Construct
 from constructs.workflow_bedrock_calls import bedrock_call
 from constructs.workflow_failure import Guard, notify, record_retried
 from constructs.workflow_polling import DEPLOYMENT_HOURS, THROUGHPUT_HOURS, Deadline, PolledJob, hours, polled_job
-from customization.contract import GATED_METRICS, IMPORT, JUDGE_IMPROVEMENT, DeployMode, RunStatus
+from customization.contract import GATED_METRICS, IMPORT, JUDGE_IMPROVEMENT, DeployMode, EvaluationRoute, RunStatus
+
+# The smallest throughput Bedrock sells (modelUnits >= 1, CreateProvisionedModelThroughput); without a
+# commitmentDuration it is billed by the hour and may be deleted at any time (Bedrock user guide,
+# "Provisioned Throughput"). The account needs the quota "Model units no-commitment Provisioned Throughputs
+# across custom models" (L-BE77399C), which AWS may set to 0 until asked.
+EVALUATION_MODEL_UNITS = 1
 
 
 @dataclass(frozen=True)
@@ -36,11 +45,11 @@ class Judge:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """Two ways into evaluation: a customized model is deployed on demand first
-    (``$.imported.model_arn``); an imported open-weight model (``$.candidate``) is invoked by its ARN."""
+    """Two ways into evaluation: a customized model (``$.imported.model_arn``) is made invokable first, by
+    its ``$.request.evaluation_route``; an imported open-weight model (``$.candidate``) is invoked by its ARN."""
 
     deploy_then_evaluate: sfn.IChainable
-    """For a customized model (``$.imported.model_arn``): its temporary on-demand deployment, then Evaluate."""
+    """For a customized model (``$.imported.model_arn``): its temporary deployment or throughput, then Evaluate."""
     evaluate: sfn.IChainable
     """For a model invokable as it is (``$.candidate.model_id``): Evaluate itself."""
 
@@ -55,7 +64,8 @@ def evaluation(
     failure: sfn.IChainable,
     then: sfn.IChainable,
 ) -> Evaluation:
-    """Deploy (customized models only), then score base and candidate on the run's dataset; ``then`` gates."""
+    """Deploy or provision (customized models only), then score base and candidate on the run's dataset;
+    ``then`` gates."""
     deploy = bedrock_call(
         scope,
         "Deploy for evaluation",
@@ -108,7 +118,7 @@ def evaluation(
         parameters={"model_id.$": "$.evaluation_deployment.arn"},
         result_path="$.candidate",
     )
-    deploy_then_evaluate = polled_job(
+    on_demand = polled_job(
         scope,
         PolledJob(
             name="Evaluation deployment",
@@ -130,7 +140,71 @@ def evaluation(
         failure=failure,
         on_done=candidate.next(evaluate),
     )
-    return Evaluation(deploy_then_evaluate=deploy_then_evaluate, evaluate=evaluate)
+    route = sfn.Choice(scope, "Evaluate how?")
+    route.when(
+        sfn.Condition.string_equals("$.request.evaluation_route", EvaluationRoute.PROVISIONED_THROUGHPUT),
+        _evaluation_throughput(scope, guard=guard, failure=failure, then=evaluate),
+    )
+    route.otherwise(on_demand)
+    return Evaluation(deploy_then_evaluate=route, evaluate=evaluate)
+
+
+def _evaluation_throughput(
+    scope: Construct, *, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
+) -> sfn.IChainable:
+    """A full-rank model's way in: the run's own no-commitment throughput, then Evaluate on its ARN."""
+    provision = bedrock_call(
+        scope,
+        "Provision for evaluation",
+        "createProvisionedModelThroughput",
+        {
+            "ProvisionedModelName": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+            "ModelId": sfn.JsonPath.string_at("$.imported.model_arn"),
+            "ModelUnits": EVALUATION_MODEL_UNITS,
+            "ClientRequestToken": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+        },
+        # Service Authorization Reference: the custom model and its base foundation model are both required.
+        resources=["custom-model", "foundation-model", "provisioned-model"],
+        result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
+        result_path="$.evaluation_throughput",
+    )
+    check = bedrock_call(
+        scope,
+        "Check evaluation throughput",
+        "getProvisionedModelThroughput",
+        {"ProvisionedModelId": sfn.JsonPath.string_at("$.evaluation_throughput.arn")},
+        resources=["provisioned-model"],
+        result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+        result_path="$.evaluation_throughput_status",
+    )
+    candidate = sfn.Pass(
+        scope,
+        "Evaluate the throughput",
+        parameters={"model_id.$": "$.evaluation_throughput.arn"},
+        result_path="$.candidate",
+    )
+    return polled_job(
+        scope,
+        PolledJob(
+            name="Evaluation throughput",
+            key="evaluation_throughput",
+            start=provision,
+            check=check,
+            status_path="$.evaluation_throughput_status.status",
+            done=["InService"],
+            failed=["Failed"],
+            error="ProvisioningFailed",
+            cause="Bedrock reported the evaluation throughput Failed",
+            deadline=Deadline(
+                seconds=hours(THROUGHPUT_HOURS),
+                error="ProvisioningTimedOut",
+                cause=f"The evaluation throughput was not InService after {THROUGHPUT_HOURS} h; the run deleted it",
+            ),
+        ),
+        guard=guard,
+        failure=failure,
+        on_done=candidate.next(then),
+    )
 
 
 def quality_gate(scope: Construct, *, failure: sfn.IChainable, on_pass: sfn.IChainable) -> sfn.Choice:
@@ -174,8 +248,9 @@ def deployment(
     failure: sfn.IChainable,
     record: sfn.IChainable,
 ) -> sfn.Choice:
-    """Serve as the run's ``deploy_mode`` says: provisioned throughput (then the evaluation deployment goes),
-    on demand (the evaluation deployment stays), or not at all; an imported model by its own ARN."""
+    """Serve as the run's ``deploy_mode`` says: provisioned throughput (then the evaluation deployment or
+    throughput goes), on demand (the evaluation deployment stays; Validate allows it only for models with
+    one), or not at all; an imported model by its own ARN."""
     provision = bedrock_call(
         scope,
         "Provision throughput",
@@ -186,7 +261,8 @@ def deployment(
             "ModelUnits": provisioned_model_units,
             "ClientRequestToken": sfn.JsonPath.format("{}-serve", sfn.JsonPath.string_at("$.request.run_name")),
         },
-        resources=["custom-model", "provisioned-model"],
+        # Service Authorization Reference: the custom model and its base foundation model are both required.
+        resources=["custom-model", "foundation-model", "provisioned-model"],
         result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
         result_path="$.serving",
     )
@@ -199,17 +275,7 @@ def deployment(
         result_selector={"status": sfn.JsonPath.string_at("$.Status")},
         result_path="$.serving_status",
     )
-    drop_evaluation_deployment = guard(
-        bedrock_call(
-            scope,
-            "Remove evaluation deployment",
-            "deleteCustomModelDeployment",
-            {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
-            resources=["custom-model-deployment"],
-            result_path=sfn.JsonPath.DISCARD,
-        )
-    )
-    drop_evaluation_deployment.next(record)
+    drop_evaluation_deployment = _drop_evaluation_resource(scope, guard=guard, then=record)
     keep_deployment = sfn.Pass(
         scope, "Serve on demand", parameters={"arn.$": "$.evaluation_deployment.arn"}, result_path="$.serving"
     )
@@ -245,6 +311,37 @@ def deployment(
     mode.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.ON_DEMAND), keep_deployment.next(record))
     mode.otherwise(no_serving.next(drop_evaluation_deployment))
     return mode
+
+
+def _drop_evaluation_resource(scope: Construct, *, guard: Guard, then: sfn.IChainable) -> sfn.Choice:
+    """Delete the deployment or throughput the run made to evaluate its model."""
+    deployment = guard(
+        bedrock_call(
+            scope,
+            "Remove evaluation deployment",
+            "deleteCustomModelDeployment",
+            {"CustomModelDeploymentIdentifier": sfn.JsonPath.string_at("$.evaluation_deployment.arn")},
+            resources=["custom-model-deployment"],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+    )
+    throughput = guard(
+        bedrock_call(
+            scope,
+            "Remove evaluation throughput",
+            "deleteProvisionedModelThroughput",
+            {"ProvisionedModelId": sfn.JsonPath.string_at("$.evaluation_throughput.arn")},
+            resources=["provisioned-model"],
+            result_path=sfn.JsonPath.DISCARD,
+        )
+    )
+    made = sfn.Choice(scope, "Evaluated on what?")
+    made.when(
+        sfn.Condition.string_equals("$.request.evaluation_route", EvaluationRoute.PROVISIONED_THROUGHPUT),
+        throughput.next(then),
+    )
+    made.otherwise(deployment.next(then))
+    return made
 
 
 def _serve_imported(scope: Construct, record: sfn.IChainable) -> sfn.IChainable:

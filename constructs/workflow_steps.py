@@ -278,6 +278,7 @@ class WorkflowSteps:
                 bedrock("custom-model/*"),
                 bedrock("custom-model-deployment/*"),
                 bedrock("imported-model/*"),
+                bedrock("provisioned-model/*"),
             ],
             self.evaluate_fn: [
                 *kms_grant,
@@ -287,6 +288,7 @@ class WorkflowSteps:
                 bedrock("custom-model/*"),
                 bedrock("custom-model-deployment/*"),
                 bedrock("imported-model/*"),
+                bedrock("provisioned-model/*"),
             ],
         }
         for function, wildcards in run_scoped.items():

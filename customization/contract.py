@@ -34,6 +34,11 @@ class KubeApiTransientError(Exception):
     """The Kubernetes API server was busy, failing or out of reach; the state machine retries it."""
 
 
+class ResourceBusyError(Exception):
+    """A resource the clean-up deletes is still changing (Bedrock's ConflictException, e.g. a provisioned
+    throughput still Creating); the state machine tries the clean-up again minutes later."""
+
+
 class ServiceThrottledError(Exception):
     """An AWS call of a step was throttled or the service was briefly unavailable; the state machine retries it.
 
@@ -111,6 +116,15 @@ class DeployMode:
 DEPLOY_MODES = (DeployMode.PROVISIONED_THROUGHPUT, DeployMode.ON_DEMAND, DeployMode.NONE)
 # Imported models are invoked on demand by their ARN; provisioned throughput is for customized models.
 IMPORT_DEPLOY_MODES = (DeployMode.ON_DEMAND, DeployMode.NONE)
+
+
+class EvaluationRoute:
+    """How the workflow invokes a run's model to evaluate it (Validate sets the request's ``evaluation_route``)."""
+
+    ON_DEMAND_DEPLOYMENT = "on-demand-deployment"  # CreateCustomModelDeployment: LoRA and Bedrock-made models
+    PROVISIONED_THROUGHPUT = "provisioned-throughput"  # a run's own 1-unit, no-commitment throughput: full rank
+    IMPORTED_MODEL = "imported-model"  # an open-weight import is invoked by its own ARN
+
 
 # The evaluation's metrics the quality gate compares with the run's thresholds (a metric the dataset does
 # not measure is absent and does not block), and the judge's required gain over the base model.

@@ -90,6 +90,18 @@ HYPERPOD_IMAGE_REGISTRIES: dict[str, str] = {
 }
 
 
+# How Bedrock can invoke a customized Nova model (Nova user guide, "Customizing Amazon Nova models" table and
+# "On-demand inference of custom Nova models": on-demand inference is for models customized in Bedrock and for
+# PEFT (LoRA) models from SageMaker, "not supported for Full-rank fine-tuned models"; every recipe's model can
+# use provisioned throughput). Full-rank SFT and DPO, PPO and CPT are evaluated on a provisioned throughput.
+ON_DEMAND_TECHNIQUES: frozenset[Technique] = frozenset({"sft_lora", "dpo_lora", "distillation"})
+
+
+def on_demand_invokable(technique: str) -> bool:
+    """Whether a model of ``technique`` can have an on-demand deployment in Bedrock."""
+    return technique in ON_DEMAND_TECHNIQUES
+
+
 def teacher_base(model_id: str) -> str:
     """The teacher's foundation model id without a cross-Region inference profile prefix."""
     for prefix in INFERENCE_PROFILE_PREFIXES:

@@ -51,8 +51,10 @@ BEDROCK_RESOURCES = {
     "CreateCustomModelDeployment": ["custom-model"],
     "GetCustomModelDeployment": ["custom-model-deployment"],
     "DeleteCustomModelDeployment": ["custom-model-deployment"],
-    "CreateProvisionedModelThroughput": ["custom-model"],
+    # Service Authorization Reference: the custom model and its base foundation model are both required.
+    "CreateProvisionedModelThroughput": ["custom-model", "foundation-model"],
     "GetProvisionedModelThroughput": ["provisioned-model"],
+    "DeleteProvisionedModelThroughput": ["provisioned-model"],
     "CreateModelImportJob": ["*"],  # no resource type: "*" only
     "GetModelImportJob": ["model-import-job"],
     "DeleteImportedModel": ["imported-model"],
@@ -280,7 +282,13 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
                 needs += model_key(environment, key, why)
         elif service == "bedrock-runtime" and operation == "Converse":
             # Converse is authorized as bedrock:InvokeModel (Bedrock API reference, Converse).
-            kinds = ("foundation-model", "inference-profile", "custom-model-deployment", "imported-model")
+            kinds = (
+                "foundation-model",
+                "inference-profile",
+                "custom-model-deployment",
+                "imported-model",
+                "provisioned-model",
+            )
             needs += [Need("bedrock:InvokeModel", environment.sample(kind), why=why) for kind in kinds]
             # A cross-Region inference profile routes to the model in another of its Regions.
             other = "eu-central-1" if environment.resolver.region.startswith("us-") else "us-west-2"

@@ -102,7 +102,7 @@ SUCCESSES = [
     ),
     ("dev", "sft_lora_bedrock", {"deploy_mode": "none"}),
     ("dev", "sft_full", {"deploy_mode": "provisioned-throughput"}),
-    ("prod", "sft_full", {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "on-demand"}),
+    ("prod", "sft_full", {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "none"}),
     ("staging", "dpo_lora", {"deploy_mode": "on-demand"}),
     ("prod", "dpo_lora", {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "none"}),
     ("prod", "dpo_full", {"deploy_mode": "provisioned-throughput"}),
@@ -113,6 +113,13 @@ SUCCESSES = [
     ("staging", "import_open_weight", {"deploy_mode": "on-demand"}),
     ("dev", "import_open_weight", {"deploy_mode": "none"}),
 ]
+
+
+EVALUATED_ON = {
+    **dict.fromkeys(("sft_lora", "dpo_lora", "distillation"), "on-demand deployment"),
+    **dict.fromkeys(("sft_full", "dpo_full", "ppo", "cpt"), "provisioned throughput"),
+    IMPORT: "its own ARN",
+}
 
 
 def environment_for(environments: dict[str, Environment], name: str) -> Environment:
@@ -146,6 +153,12 @@ def test_every_technique_and_platform_runs_to_success(environments, catalog, env
         "provisioned-throughput": "provisioned-model",
     }[mode]
     assert expected_serving in values[":serving"]["S"]
+    # How the model was invoked for evaluation, by technique (Nova user guide: no on-demand for full rank).
+    evaluated_on = {
+        "Deploy for evaluation" in execution.path: "on-demand deployment",
+        "Provision for evaluation" in execution.path: "provisioned throughput",
+    }.get(True, "its own ARN")
+    assert evaluated_on == EVALUATED_ON[technique]
 
 
 def test_a_sagemaker_run_locates_its_checkpoint_in_the_output_archive_not_model_artifacts(environments, catalog):
@@ -408,9 +421,81 @@ def test_every_run_ends_by_its_own_deadlines_before_the_executions_timeout(envir
     # loop deadlines together, and the SageMaker job's stopping condition, must end inside the timeout.
     definition = environments[env].definition
     deadlines = loop_deadlines(definition)
-    training = {"Customization", "HyperPod job", "Model import"}
     sagemaker = definition["States"]["Train on SageMaker"]["Parameters"]["StoppingCondition"]["MaxRuntimeInSeconds"]
-    assert set(deadlines) >= {"Customization", "Import", "Evaluation deployment", "Throughput", "Model import"}
-    longest_training = max([sagemaker, *(deadlines[name] for name in training & set(deadlines))])
-    release = sum(seconds for name, seconds in deadlines.items() if name not in training)
-    assert longest_training + release < definition["TimeoutSeconds"]
+    # A run takes one path through each phase's alternatives.
+    alternatives = [
+        {"Customization", "HyperPod job", "Model import"},
+        {"Evaluation deployment", "Evaluation throughput"},
+    ]
+    assert set(deadlines) >= {
+        "Customization",
+        "Import",
+        "Evaluation deployment",
+        "Evaluation throughput",
+        "Throughput",
+        "Model import",
+    }
+    training = max([sagemaker, *(deadlines[name] for name in alternatives[0] & set(deadlines))])
+    evaluation = max(deadlines[name] for name in alternatives[1])
+    rest = sum(seconds for name, seconds in deadlines.items() if not any(name in phase for phase in alternatives))
+    assert training + evaluation + rest < definition["TimeoutSeconds"]
+
+
+def full_rank_run(environments, catalog, **changes: Any) -> cases.Run:
+    return cases.evaluated(cases.trained(prod_run(environments, catalog, "sft_full", **changes)))
+
+
+def test_a_full_rank_model_is_evaluated_on_a_throughput_the_run_buys_and_deletes(environments, catalog):
+    case = cases.served(full_rank_run(environments, catalog, deploy_mode="none"))
+
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
+
+    succeeded(execution, case)
+    bought = execution.input_of("Provision for evaluation")
+    assert (bought["ModelUnits"], "CommitmentDuration" in bought) == (1, False)  # hourly, deletable at once
+    assert bought["ModelId"] == execution.input_of("Check import")["ModelIdentifier"]
+    throughput = f"{cases.BEDROCK}:provisioned-model/evalpt123456"
+    assert execution.input_of("Evaluate")["candidates"]["customized"]["model_id"] == throughput
+    assert execution.input_of("Remove evaluation throughput") == {"ProvisionedModelId": throughput}
+    assert "Deploy for evaluation" not in execution.path
+
+
+def test_a_full_rank_model_below_the_gate_leaves_its_throughput_to_the_clean_up(environments, catalog):
+    case = full_rank_run(environments, catalog, deploy_mode="provisioned-throughput")
+    case.script["Evaluate"][0].payload["improvement"]["judge_score"] = -1.0
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "QualityGateFailed")
+    cleaned = execution.input_of("Clean up")
+    assert cleaned["evaluation_throughput"]["arn"].endswith(":provisioned-model/evalpt123456")
+
+
+def test_an_evaluation_throughput_that_fails_is_recorded_and_cleaned_up(environments, catalog):
+    case = cases.trained(prod_run(environments, catalog, "dpo_full"))
+    throughput = f"{cases.BEDROCK}:provisioned-model/evalpt123456"
+    case.answer(
+        "Provision for evaluation",
+        sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
+    ).answer("Check evaluation throughput", cases.throughput_status(throughput, "Failed"))
+    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+
+    failed_with(execution, "ProvisioningFailed")
+    assert execution.input_of("Clean up")["evaluation_throughput"]["arn"] == throughput
+
+
+def test_clean_up_busy_with_a_creating_throughput_is_tried_again_minutes_later(environments, catalog):
+    case = full_rank_run(environments, catalog)
+    case.script["Evaluate"][0].payload["improvement"]["judge_score"] = -1.0
+    busy = Throw("ResourceBusyError", "delete evaluation throughput: throughput is Creating")
+    cases.failed(case, clean_up=busy)
+    case.script["Clean up"].append(Return(["delete evaluation throughput", "delete custom model"]))
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
+
+    failed_with(execution, "QualityGateFailed")
+    assert len(execution.task_inputs["Clean up"]) == 2  # retried, not caught into the record
+    retry = next(
+        r
+        for r in environments["prod"].definition["States"]["Clean up"]["Retry"]
+        if "ResourceBusyError" in r["ErrorEquals"]
+    )
+    assert retry["IntervalSeconds"] >= 60

@@ -17,7 +17,7 @@ from customization_steps import steps
 from customization_steps.hyperpod_jobs import Placement
 from customization_steps.request import Limits, RunRequest
 
-from customization.contract import IMPORT, Env, HyperPodJobStatus, Platform
+from customization.contract import IMPORT, Env, EvaluationRoute, HyperPodJobStatus, Platform
 from customization.recipes import Recipe
 from sfn_harness.definition import ACCOUNT
 from sfn_harness.responses import Return, Throw, aws_result, sdk_integration_result
@@ -181,7 +181,17 @@ def bedrock_import(status: str = "Active") -> dict[str, list[Return | Throw]]:
 def evaluated(run: Run, judge_gain: float = 0.5, **customized: float) -> Run:
     """Deployed for evaluation (customized models) and scored; scores default to passing the gate."""
     scores = {"exact_match": 0.6, "token_f1": 0.8, "rouge_l": 0.7, "judge_score": 4.2, **customized}
-    if run.request["technique"] != IMPORT:
+    if run.request["evaluation_route"] == EvaluationRoute.PROVISIONED_THROUGHPUT:
+        throughput = f"{BEDROCK}:provisioned-model/evalpt123456"
+        run.answer(
+            "Provision for evaluation",
+            sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
+        ).answer(
+            "Check evaluation throughput",
+            throughput_status(throughput, "Creating"),
+            throughput_status(throughput, "InService"),
+        )
+    elif run.request["technique"] != IMPORT:
         deployment = f"{BEDROCK}:custom-model-deployment/abcdef123456"
         run.answer(
             "Deploy for evaluation",
@@ -218,7 +228,11 @@ def served(run: Run) -> Run:
         ).answer(
             "Check throughput", throughput_status(throughput, "Creating"), throughput_status(throughput, "InService")
         )
-    if technique != IMPORT and mode != "on-demand":
+    if run.request["evaluation_route"] == EvaluationRoute.PROVISIONED_THROUGHPUT:
+        run.answer(
+            "Remove evaluation throughput", sdk_integration_result("bedrock", "DeleteProvisionedModelThroughput")
+        )
+    elif technique != IMPORT and mode != "on-demand":
         run.answer("Remove evaluation deployment", sdk_integration_result("bedrock", "DeleteCustomModelDeployment"))
     return run.answer("Record lineage", aws_result("dynamodb", "UpdateItem")).answer("Notify success", published())
 

@@ -18,10 +18,12 @@ from customization.contract import (
     IMPORT_DEPLOY_MODES,
     JUDGE_IMPROVEMENT,
     PLATFORMS,
+    DeployMode,
+    EvaluationRoute,
     InvalidRunRequestError,
     Platform,
 )
-from customization.nova import HYPERPOD_IMAGE_REGISTRIES, TRAINING_TECHNIQUES, platforms_for
+from customization.nova import HYPERPOD_IMAGE_REGISTRIES, TRAINING_TECHNIQUES, on_demand_invokable, platforms_for
 from customization.problems import Problem
 from customization.recipes import Recipe, RecipeError, allowed_overrides, render
 
@@ -55,6 +57,10 @@ KNOWN_KEYS = (
     "deploy_mode",
     "model_data",
 )
+
+
+# What as_state adds to the request for the state machine, derived from the rest.
+DERIVED_KEYS = ("evaluation_base_model", "evaluation_route")
 
 
 @dataclass(frozen=True)
@@ -99,10 +105,19 @@ class RunRequest:
             return self.base_model
         return ":".join(self.base_model.split(":")[:2])
 
+    @property
+    def evaluation_route(self) -> str:
+        """How the state machine invokes the run's model to evaluate it (an ``EvaluationRoute``)."""
+        if self.technique == IMPORT:
+            return EvaluationRoute.IMPORTED_MODEL
+        if on_demand_invokable(self.technique):
+            return EvaluationRoute.ON_DEMAND_DEPLOYMENT
+        return EvaluationRoute.PROVISIONED_THROUGHPUT
+
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> RunRequest:
         """The request Validate put in the state (derived keys dropped)."""
-        return cls(**{key: value for key, value in state.items() if key != "evaluation_base_model"})
+        return cls(**{key: value for key, value in state.items() if key not in DERIVED_KEYS})
 
     def as_state(self) -> dict[str, Any]:
         return {
@@ -110,6 +125,7 @@ class RunRequest:
             "technique": self.technique,
             "base_model": self.base_model,
             "evaluation_base_model": self.evaluation_base_model,
+            "evaluation_route": self.evaluation_route,
             "recipe": self.recipe,
             "training_data": self.training_data,
             "validation_data": self.validation_data,
@@ -167,6 +183,14 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     deploy_mode = event.get("deploy_mode", "none")
     if deploy_mode not in DEPLOY_MODES:
         problems.append(_problem("deploy_mode", deploy_mode, "one of " + ", ".join(DEPLOY_MODES)))
+    elif (
+        deploy_mode == DeployMode.ON_DEMAND and technique in TRAINING_TECHNIQUES and not on_demand_invokable(technique)
+    ):
+        # Nova user guide, "On-demand inference of custom Nova models": not for full-rank models.
+        served = ", ".join(mode for mode in DEPLOY_MODES if mode != DeployMode.ON_DEMAND)
+        problems.append(
+            _problem("deploy_mode", deploy_mode, f"{served} for {technique}: Bedrock has no on-demand inference for it")
+        )
 
     recipe_name = event.get("recipe", f"training/{technique}")
     recipe = recipes.get(recipe_name) if isinstance(recipe_name, str) else None

@@ -31,6 +31,7 @@ from customization.contract import (
     CheckpointNotFoundError,
     Env,
     Platform,
+    ResourceBusyError,
     RunNameTakenError,
     RunStatus,
     ServiceThrottledError,
@@ -319,9 +320,12 @@ def _record_start(dynamodb: Any, table: str, request: RunRequest, plan: dict[str
 
 
 def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str]:
-    """Stops the run's training job or customization job and deletes a half-made model or deployment.
+    """Stops the run's training job or customization job and deletes what it half-made: the throughputs and
+    deployment it bought, then the model (a model still in use by a throughput cannot go first).
 
-    Each action tolerates "already gone" or "not running", so a retried clean-up is safe.
+    Each action tolerates "already gone" or "not running", so a retried clean-up is safe. A throughput or
+    model still changing (ConflictException: a throughput still Creating, say) raises ResourceBusyError,
+    which the state machine retries minutes later.
     """
     done: list[str] = []
     plan = state.get("prepared") or {}
@@ -337,6 +341,16 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
             "stop customization job",
             lambda: bedrock.stop_model_customization_job(jobIdentifier=plan["bedrock"]["job_arn"]),
         )
+    for purpose, throughput in (
+        ("evaluation", (state.get("evaluation_throughput") or {}).get("arn")),
+        ("serving", (state.get("serving") or {}).get("arn")),
+    ):
+        if throughput and ":provisioned-model/" in throughput:
+            done += _ignoring(
+                ["ResourceNotFoundException"],
+                f"delete {purpose} throughput",
+                lambda arn=throughput: bedrock.delete_provisioned_model_throughput(provisionedModelId=arn),
+            )
     deployment = (state.get("evaluation_deployment") or {}).get("arn")
     if deployment:
         done += _ignoring(
@@ -367,6 +381,8 @@ def _ignoring(codes: list[str], action: str, call: Any) -> list[str]:
     try:
         call()
     except ClientError as error:
+        if error.response["Error"]["Code"] == "ConflictException":
+            raise ResourceBusyError(f"{action}: {error.response['Error'].get('Message', '')}") from error
         if error.response["Error"]["Code"] not in codes:
             raise
         logger.info("nothing to do", extra={"action": action, "reason": error.response["Error"]["Code"]})

@@ -16,6 +16,8 @@ from botocore.stub import Stubber
 from customization_steps import steps
 from lambda_context import LambdaContext
 
+from customization.contract import ResourceBusyError
+
 KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-lite-v1:0:300k/abcdefghij12"
 DEPLOYMENT = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/r1eval000001"
@@ -163,8 +165,63 @@ def test_a_model_still_in_use_is_an_error_not_a_silent_skip(clients):
     expect_delete_deployment(bedrock_stub)
     expect_delete_model(bedrock_stub, "ConflictException")
 
-    with pytest.raises(ClientError, match="ConflictException"):
+    # Busy, not gone: the state machine tries the clean-up again minutes later.
+    with pytest.raises(ResourceBusyError, match="delete custom model"):
         steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+
+EVALUATION_THROUGHPUT = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/r1evalpt0001"
+SERVING_THROUGHPUT = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/r1servept001"
+
+
+def expect_delete_throughput(stub: Stubber, arn: str, error: str | None = None) -> None:
+    expect_bedrock(stub, "delete_provisioned_model_throughput", {"provisionedModelId": arn}, error)
+
+
+def test_the_runs_throughputs_go_before_its_model(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_throughput(bedrock_stub, EVALUATION_THROUGHPUT)
+    expect_delete_throughput(bedrock_stub, SERVING_THROUGHPUT)
+    expect_delete_model(bedrock_stub)
+    state = sagemaker_run(
+        evaluation_deployment=None,
+        evaluation_throughput={"arn": EVALUATION_THROUGHPUT},
+        serving={"arn": SERVING_THROUGHPUT},
+    )
+
+    done = steps.clean_up(state, sagemaker=sagemaker, bedrock=bedrock)
+
+    assert done == [
+        "stop training job",
+        "delete evaluation throughput",
+        "delete serving throughput",
+        "delete custom model",
+    ]
+
+
+def test_a_throughput_still_creating_is_busy_and_tried_again(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_throughput(bedrock_stub, EVALUATION_THROUGHPUT, "ConflictException")
+
+    with pytest.raises(ResourceBusyError, match="delete evaluation throughput"):
+        steps.clean_up(
+            sagemaker_run(evaluation_deployment=None, evaluation_throughput={"arn": EVALUATION_THROUGHPUT}),
+            sagemaker=sagemaker,
+            bedrock=bedrock,
+        )
+
+
+def test_an_on_demand_serving_deployment_is_not_taken_for_a_throughput(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_deployment(bedrock_stub)
+    expect_delete_model(bedrock_stub)
+
+    done = steps.clean_up(sagemaker_run(serving={"arn": DEPLOYMENT}), sagemaker=sagemaker, bedrock=bedrock)
+
+    assert "delete serving throughput" not in done
 
 
 def test_a_deployment_error_other_than_not_found_propagates(clients):

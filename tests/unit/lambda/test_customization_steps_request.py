@@ -110,6 +110,7 @@ def test_given_values_are_kept_and_the_state_is_sorted(catalog):
         "technique": "sft_lora",
         "base_model": NOVA_LITE,
         "evaluation_base_model": "amazon.nova-lite-v1:0",
+        "evaluation_route": "on-demand-deployment",
         "recipe": "training/sft_lora",
         "training_data": f"s3://{DATASETS}/sets/train.jsonl",
         "validation_data": None,
@@ -538,3 +539,33 @@ def test_the_state_names_the_base_model_as_bedrock_invokes_it_on_demand(catalog)
         "amazon.nova-lite-v1:0",
     )
     assert RunRequest.from_state(state) == request
+
+
+@pytest.mark.parametrize(
+    ("technique", "platform", "route"),
+    [
+        ("sft_lora", "sagemaker-training-job", "on-demand-deployment"),
+        ("sft_lora", "bedrock", "on-demand-deployment"),
+        ("dpo_lora", "sagemaker-training-job", "on-demand-deployment"),
+        ("distillation", "bedrock", "on-demand-deployment"),
+        ("sft_full", "sagemaker-training-job", "provisioned-throughput"),
+        ("dpo_full", "sagemaker-training-job", "provisioned-throughput"),
+    ],
+)
+def test_full_rank_models_are_evaluated_on_a_throughput_the_others_on_demand(catalog, technique, platform, route):
+    # Nova user guide, "On-demand inference of custom Nova models": not for full-rank fine-tuned models.
+    payload = event(catalog, technique, platform=platform, training_data=f"s3://{DATASETS}/sets/prompts.jsonl")
+    request = check_request(payload, recipes=catalog, limits=LIMITS, execution_name="x")
+
+    assert request.as_state()["evaluation_route"] == route
+    assert RunRequest.from_state(request.as_state()) == request
+
+
+@pytest.mark.parametrize("technique", ["sft_full", "dpo_full"])
+def test_a_full_rank_model_cannot_be_served_on_demand(catalog, technique):
+    message = rejected(catalog, event(catalog, technique, deploy_mode="on-demand"))
+
+    assert (
+        f"deploy_mode: 'on-demand' is not allowed; expected provisioned-throughput, none for {technique}: "
+        "Bedrock has no on-demand inference for it"
+    ) in message

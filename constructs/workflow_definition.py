@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.workflow_failure import (
+    CLEAN_UP_RETRY_HOURS,
     LAMBDA_THROTTLING_ERRORS,
     Guard,
     failure_path,
@@ -75,9 +76,10 @@ class DefinitionParts:
     """Model units a provisioned-throughput deployment buys."""
 
 
-# Time a run spends outside the loops above: the Lambda steps (Evaluate up to Lambda's 15 minutes), retries and
-# SageMaker's own start-up before its stopping condition counts. A budget, not an AWS figure.
-OUTSIDE_LOOPS_HOURS = 2
+# Time a run spends outside the loops' deadlines: each loop may overrun its deadline by one wait, the Lambda steps
+# (Evaluate up to Lambda's 15 minutes) and their retries, SageMaker's own start-up before its stopping condition
+# counts, and the clean-up's retries of a busy throughput (CLEAN_UP_RETRY_HOURS). Budgets, not AWS figures.
+OUTSIDE_LOOPS_HOURS = 3 + CLEAN_UP_RETRY_HOURS
 
 
 def run_timeout(max_training_hours: int) -> cdk.Duration:
@@ -109,7 +111,12 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
     deploy = deployment(
         scope, provisioned_model_units=parts.provisioned_model_units, guard=guard, failure=failure, record=record
     )
-    gate = quality_gate(scope, failure=failure, on_pass=deploy)
+    # Past the gate the model is what the run was for: a later failure (serving, say) cleans up the throughputs and
+    # deployments but keeps the model, which the failure notice names.
+    keep = sfn.Pass(
+        scope, "Keep the approved model", result=sfn.Result.from_boolean(False), result_path="$.delete_model"
+    )
+    gate = quality_gate(scope, failure=failure, on_pass=keep.next(deploy))
     evaluate = evaluation(
         scope,
         evaluate_fn=steps.evaluate_fn,

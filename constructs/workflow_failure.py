@@ -8,6 +8,7 @@ marks the lineage record failed, notifies and fails with the run's own error.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import aws_cdk as cdk
@@ -42,6 +43,14 @@ DYNAMODB_THROTTLING_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException",
 # is not retried: once the job exists, a retry asks for the same job name again and "name in use" would replace
 # the run's reason. Not checked against AWS: whether a job that ends Failed surfaces as that error or as
 # States.TaskFailed; either way a throttled CreateTrainingJob fails the run (its clean-up then has nothing to stop).
+
+
+# The clean-up's retries of a busy resource: 1, 2, 4, 8, then every 10 minutes, about three hours in all.
+CLEAN_UP_RETRY_ATTEMPTS = 21
+CLEAN_UP_RETRY_MAX_DELAY_MINUTES = 10
+CLEAN_UP_RETRY_HOURS = math.ceil(
+    sum(min(2**attempt, CLEAN_UP_RETRY_MAX_DELAY_MINUTES) for attempt in range(CLEAN_UP_RETRY_ATTEMPTS)) / 60
+)
 
 
 def transient_errors(state: sfn.TaskStateBase) -> tuple[list[str], int]:
@@ -123,9 +132,14 @@ def failure_path(
         )
     )
     retried(clean_up)
-    # A throughput still Creating cannot be deleted yet (ConflictException): try again over about an hour.
+    # A throughput still Creating cannot be deleted yet (assumed: ConflictException, which AWS does not document for
+    # this case): try again for about CLEAN_UP_RETRY_HOURS, longer than a throughput's creation budget.
     clean_up.add_retry(
-        errors=[ResourceBusyError.__name__], interval=cdk.Duration.minutes(1), backoff_rate=2, max_attempts=6
+        errors=[ResourceBusyError.__name__],
+        interval=cdk.Duration.minutes(1),
+        backoff_rate=2,
+        max_delay=cdk.Duration.minutes(CLEAN_UP_RETRY_MAX_DELAY_MINUTES),
+        max_attempts=CLEAN_UP_RETRY_ATTEMPTS,
     )
     record = record_retried(
         tasks.DynamoUpdateItem(

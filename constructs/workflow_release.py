@@ -133,7 +133,8 @@ def evaluation(
             deadline=Deadline(
                 seconds=hours(DEPLOYMENT_HOURS),
                 error="DeploymentTimedOut",
-                cause=f"The evaluation deployment was not Active after {DEPLOYMENT_HOURS} h; the run deleted it",
+                cause=f"The evaluation deployment was not Active after {DEPLOYMENT_HOURS} h; "
+                "the run's clean-up deletes it",
             ),
         ),
         guard=guard,
@@ -198,7 +199,8 @@ def _evaluation_throughput(
             deadline=Deadline(
                 seconds=hours(THROUGHPUT_HOURS),
                 error="ProvisioningTimedOut",
-                cause=f"The evaluation throughput was not InService after {THROUGHPUT_HOURS} h; the run deleted it",
+                cause=f"The evaluation throughput was not InService after {THROUGHPUT_HOURS} h; "
+                "the run's clean-up deletes it",
             ),
         ),
         guard=guard,
@@ -248,9 +250,9 @@ def deployment(
     failure: sfn.IChainable,
     record: sfn.IChainable,
 ) -> sfn.Choice:
-    """Serve as the run's ``deploy_mode`` says: provisioned throughput (then the evaluation deployment or
-    throughput goes), on demand (the evaluation deployment stays; Validate allows it only for models with
-    one), or not at all; an imported model by its own ARN."""
+    """Serve as the run's ``deploy_mode`` says: on demand (the evaluation deployment stays; Validate allows it
+    only for models with one), provisioned throughput (once the evaluation deployment or throughput is gone),
+    or not at all; an imported model by its own ARN."""
     provision = bedrock_call(
         scope,
         "Provision throughput",
@@ -275,7 +277,6 @@ def deployment(
         result_selector={"status": sfn.JsonPath.string_at("$.Status")},
         result_path="$.serving_status",
     )
-    drop_evaluation_deployment = _drop_evaluation_resource(scope, guard=guard, then=record)
     keep_deployment = sfn.Pass(
         scope, "Serve on demand", parameters={"arn.$": "$.evaluation_deployment.arn"}, result_path="$.serving"
     )
@@ -298,18 +299,23 @@ def deployment(
             deadline=Deadline(
                 seconds=hours(THROUGHPUT_HOURS),
                 error="ProvisioningTimedOut",
-                cause=f"The provisioned throughput was not InService after {THROUGHPUT_HOURS} h; the run deleted it",
+                cause=f"The provisioned throughput was not InService after {THROUGHPUT_HOURS} h; "
+                "the run's clean-up deletes it",
             ),
         ),
         guard=guard,
         failure=failure,
-        on_done=drop_evaluation_deployment,
+        on_done=record,
     )
+    # The evaluation deployment or throughput goes first: two throughputs of one run at once would need twice
+    # the no-commitment quota, and nothing serves from them.
+    serve = sfn.Choice(scope, "Provision throughput?")
+    serve.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.PROVISIONED_THROUGHPUT), provisioned)
+    serve.otherwise(no_serving.next(record))
     mode = sfn.Choice(scope, "Deploy how?")
     mode.when(sfn.Condition.string_equals("$.request.technique", IMPORT), _serve_imported(scope, record))
-    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.PROVISIONED_THROUGHPUT), provisioned)
     mode.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.ON_DEMAND), keep_deployment.next(record))
-    mode.otherwise(no_serving.next(drop_evaluation_deployment))
+    mode.otherwise(_drop_evaluation_resource(scope, guard=guard, then=serve))
     return mode
 
 

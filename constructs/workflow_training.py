@@ -315,7 +315,7 @@ def checkpoint_import(
             deadline=Deadline(
                 seconds=hours(IMPORT_HOURS),
                 error="ImportTimedOut",
-                cause=f"The model was not Active after {IMPORT_HOURS} h; the run deleted it",
+                cause=f"The model was not Active after {IMPORT_HOURS} h; the run's clean-up deletes it",
             ),
         ),
         guard=guard,

@@ -2,9 +2,9 @@
 
 The technique comes from the file's place, not from a key inside it, so the YAML keeps
 exactly the public Nova recipe keys: ``training/<technique>.yaml`` (or
-``training/<technique>__<variant>.yaml`` for a second recipe of one technique) and
-``evaluation/<name>.yaml``. Parsing checks the shape first (types, unknown and missing
-keys), then, once the shape is right, every value rule; each phase reports all it finds.
+``training/<technique>__<variant>.yaml`` for a second recipe of one technique). Parsing
+checks the shape first (types, unknown and missing keys), then, once the shape is right,
+every value rule; each phase reports all it finds.
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from customization import nova
 from customization.nova import Platform, Technique
 from customization.problems import Problem, RecipeError
 from customization.recipe_distillation import DistillationDocument
-from customization.recipe_evaluation import Evaluation, EvaluationDocument
 from customization.recipe_ppo import PpoDocument
 from customization.recipe_pretraining import CptDocument
 from customization.recipe_tuning import DpoDocument, SftDocument
 from customization.typed_yaml import parse_typed
 
-Document = SftDocument | DpoDocument | CptDocument | PpoDocument | DistillationDocument | EvaluationDocument
+Document = SftDocument | DpoDocument | CptDocument | PpoDocument | DistillationDocument
 
 DOCUMENTS: dict[Technique, type[Document]] = {
     "sft_lora": SftDocument,
@@ -32,9 +31,8 @@ DOCUMENTS: dict[Technique, type[Document]] = {
     "ppo": PpoDocument,
     "distillation": DistillationDocument,
     "cpt": CptDocument,
-    "evaluation": EvaluationDocument,
 }
-KINDS = ("training", "evaluation")
+KINDS = ("training",)
 VARIANT_SEPARATOR = "__"
 
 
@@ -54,12 +52,8 @@ class Recipe:
 
     @property
     def training_config(self) -> Any | None:
-        """The ``training_config`` section, or ``None`` (PPO and evaluation recipes have none)."""
+        """The ``training_config`` section, or ``None`` (PPO recipes have none)."""
         return getattr(self.document, "training_config", None)
-
-    @property
-    def evaluation(self) -> Evaluation | None:
-        return self.document.evaluation if isinstance(self.document, EvaluationDocument) else None
 
     @property
     def platforms(self) -> tuple[Platform, ...]:
@@ -68,8 +62,6 @@ class Recipe:
 
 def technique_for(kind: str, stem: str) -> Technique | None:
     """The technique a file at ``<kind>/<stem>.yaml`` holds, or ``None`` if the name says none."""
-    if kind == "evaluation":
-        return "evaluation"
     if kind != "training":
         return None
     for technique in nova.TRAINING_TECHNIQUES:

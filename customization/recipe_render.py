@@ -20,9 +20,7 @@ import yaml
 
 from customization.nova import Technique
 from customization.problems import Problem, RecipeError
-from customization.recipe_evaluation import EvaluationDocument
 from customization.recipe_model import Recipe, parse_recipe
-from customization.recipe_pretraining import CptDocument
 from customization.typed_yaml import to_data
 from customization.value_rules import S3_URI_FORM, learning_rate, positive_int, s3_uri
 
@@ -46,7 +44,7 @@ OVERRIDE_TARGETS: dict[Technique, dict[str, Path]] = {
     "sft_full": _TUNING,
     "dpo_lora": _TUNING,
     "dpo_full": _TUNING,
-    "cpt": {**_TUNING, "validation": ("run", "validation_data_s3_path")},
+    "cpt": _TUNING,
     "ppo": {
         "train": _RUN["train"],
         "output": _RUN["output"],
@@ -54,30 +52,22 @@ OVERRIDE_TARGETS: dict[Technique, dict[str, Path]] = {
         "learning_rate": ("ppo_actor_train", "model", "optim", "lr"),
     },
     "distillation": {"train": _RUN["train"], "output": _RUN["output"]},
-    "evaluation": {
-        "data": ("run", "data_s3_path"),
-        "output": _RUN["output"],
-        "model": _RUN["model"],
-        "replicas": _RUN["replicas"],
-    },
 }
 OVERRIDE_NAMES = tuple(dict.fromkeys(name for targets in OVERRIDE_TARGETS.values() for name in targets))
-_S3_OVERRIDES = frozenset({"train", "validation", "data", "output", "model"})
+_S3_OVERRIDES = frozenset({"train", "output", "model"})
 
 
 def allowed_overrides(recipe: Recipe) -> tuple[str, ...]:
-    """The override names ``recipe`` accepts (a built-in benchmark takes no ``data``)."""
-    names = tuple(OVERRIDE_TARGETS[recipe.technique])
-    if isinstance(recipe.document, EvaluationDocument) and not recipe.document.takes_data:
-        names = tuple(name for name in names if name != "data")
-    return names
+    """The override names ``recipe`` accepts."""
+    return tuple(OVERRIDE_TARGETS[recipe.technique])
 
 
 def render(recipe: Recipe, overrides: Mapping[str, object] | None = None) -> dict[str, Any]:
     """The recipe as plain data with ``overrides`` applied; raises :class:`RecipeError`.
 
-    The result must be runnable: data the technique needs (and validation data when CPT
-    stops early) must be set by the recipe or by an override.
+    The result must be runnable: the training data (and, for distillation, the output) must
+    be set by the recipe or by an override. The rendered recipe is validated as a whole, so an
+    override outside the public recipe's value set (e.g. ``replicas``) is refused with that set.
     """
     requested = dict(overrides or {})
     problems = _override_problems(recipe, requested)
@@ -152,18 +142,10 @@ def _s3_type(key: str, value: object) -> Problem:
 def _missing_inputs(recipe: Recipe, source: str) -> list[Problem]:
     document = recipe.document
     found: list[Problem] = []
-    needs_data = not isinstance(document, EvaluationDocument) or document.takes_data
-    data_name = "data" if isinstance(document, EvaluationDocument) else "train"
-    if needs_data and not document.run.data_s3_path:
+    if not document.run.data_s3_path:
         found.append(
-            Problem.missing(f"overrides.{data_name}", f"{source} leaves run.data_s3_path empty, so a run must set it")
+            Problem.missing("overrides.train", f"{source} leaves run.data_s3_path empty, so a run must set it")
         )
-    if (
-        isinstance(document, CptDocument)
-        and document.needs_validation_data
-        and not document.run.validation_data_s3_path
-    ):
-        found.append(Problem.missing("overrides.validation", "early stopping in this recipe watches validation loss"))
     if recipe.technique == "distillation" and not document.run.output_s3_path:
         found.append(Problem.missing("overrides.output", "Bedrock writes the distillation job's output there"))
     return found

@@ -8,7 +8,7 @@ method returns every broken rule with its dotted key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from customization import nova
@@ -18,8 +18,10 @@ from customization.value_rules import (
     S3_URI_FORM,
     job_name,
     learning_rate,
+    non_empty,
     non_negative,
     non_negative_int,
+    one_of,
     open_unit,
     positive,
     positive_int,
@@ -44,11 +46,47 @@ def model_problems(model_type: str, model_name_or_path: str | None) -> list[Prob
     ]
 
 
+def technique_model_problems(technique: str, model_type: str) -> list[Problem]:
+    """``model_type`` has a public ``technique`` recipe in the shape this loader reads (``nova.PUBLIC_RECIPES``)."""
+    models = nova.public_models(technique)
+    if model_type not in nova.MODEL_BASE_PATHS or model_type in models:
+        return []  # model_problems names an unknown model type
+    reason = nova.OTHER_SHAPES.get((technique, model_type), f"the models with a public {technique} recipe")
+    return [Problem("run.model_type", model_type, f"one of {', '.join(models)} ({reason})")]
+
+
+def public_recipe_rule(technique: str, model_type: str, recipe: nova.PublicRecipe) -> str:
+    """Whose value set a problem quotes: ``sft_lora on <model>, per the public recipe <file>``."""
+    return f"{technique} on {model_type}, per the public recipe {recipe.file}"
+
+
+def batch_size_problems(size: int, technique: str, model_type: str) -> list[Problem]:
+    """``training_config.global_batch_size`` is one the model's public recipe of the technique allows."""
+    recipe = nova.PUBLIC_RECIPES.get(technique, {}).get(model_type)
+    if recipe is None:  # the model is refused for the technique: run.model_type says why
+        return positive_int("training_config.global_batch_size", size)
+    rule = public_recipe_rule(technique, model_type, recipe)
+    return one_of("training_config.global_batch_size", size, recipe.global_batch_sizes, rule)
+
+
+# The public training recipes say of both MLflow names: "Note: leave this field non-empty".
+MLFLOW_NAMES_RULE = 'the public Nova recipes: "leave this field non-empty"'
+
+
+def mlflow_problems(experiment_name: str, run_name: str) -> list[Problem]:
+    return [
+        *non_empty("run.mlflow_experiment_name", experiment_name, MLFLOW_NAMES_RULE),
+        *non_empty("run.mlflow_run_name", run_name, MLFLOW_NAMES_RULE),
+    ]
+
+
 @dataclass(frozen=True)
 class Run:
-    """Which model a job uses, on how many instances, and where its data comes from and goes.
+    """Which model a job uses, on how many instances, where its data comes from and goes, and its MLflow names.
 
-    Data paths stay ``""`` in the committed files: a run sets them (see ``recipe_render``).
+    Data paths stay ``""`` in the committed files: a run sets them (see ``recipe_render``). The
+    MLflow names are required and non-empty, as the public recipes ask; the tracking URI may stay
+    ``""`` (MLflow off).
     """
 
     name: str
@@ -58,30 +96,27 @@ class Run:
     data_s3_path: str = ""
     output_s3_path: str = ""
     mlflow_tracking_uri: str = ""
-    mlflow_experiment_name: str = ""
-    mlflow_run_name: str = ""
+    mlflow_experiment_name: str = field(kw_only=True)
+    mlflow_run_name: str = field(kw_only=True)
 
-    def problems(self) -> list[Problem]:
-        return [
+    def problems(self, technique: str) -> list[Problem]:
+        found = [
             *job_name("run.name", self.name),
             *model_problems(self.model_type, self.model_name_or_path),
-            *positive_int("run.replicas", self.replicas),
+            *technique_model_problems(technique, self.model_type),
+        ]
+        recipe = nova.PUBLIC_RECIPES.get(technique, {}).get(self.model_type)
+        if recipe is None:
+            found += positive_int("run.replicas", self.replicas)
+        else:
+            rule = public_recipe_rule(technique, self.model_type, recipe)
+            found += one_of("run.replicas", self.replicas, recipe.replicas, rule)
+        return [
+            *found,
             *s3_uri("run.data_s3_path", self.data_s3_path, empty_ok=True),
             *s3_uri("run.output_s3_path", self.output_s3_path, empty_ok=True),
+            *mlflow_problems(self.mlflow_experiment_name, self.mlflow_run_name),
         ]
-
-
-@dataclass(frozen=True)
-class PretrainingRun(Run):
-    """A CPT run: the common keys plus the validation data set (as in the public Nova 2 CPT recipe)."""
-
-    validation_data_s3_path: str | None = None
-
-    def problems(self) -> list[Problem]:
-        found = super().problems()
-        if self.validation_data_s3_path is not None:
-            found += s3_uri("run.validation_data_s3_path", self.validation_data_s3_path, empty_ok=True)
-        return found
 
 
 @dataclass(frozen=True)
@@ -99,15 +134,25 @@ class PpoRun:
     data_s3_path: str = ""
     output_s3_path: str = ""
     mlflow_tracking_uri: str = ""
-    mlflow_experiment_name: str = ""
-    mlflow_run_name: str = ""
+    mlflow_experiment_name: str = field(kw_only=True)
+    mlflow_run_name: str = field(kw_only=True)
 
     def problems(self) -> list[Problem]:
-        found = [*job_name("run.name", self.name), *model_problems(self.model_type, self.model_name_or_path)]
+        found = [
+            *job_name("run.name", self.name),
+            *model_problems(self.model_type, self.model_name_or_path),
+            *technique_model_problems("ppo", self.model_type),
+        ]
         for role in ("actor_train", "actor_generation", "rm", "cm", "am"):
             found += positive_int(f"run.{role}_replicas", getattr(self, f"{role}_replicas"))
+        actor = nova.PPO_ACTOR_TRAIN_REPLICAS.get(self.model_type)
+        if actor is not None and self.actor_train_replicas >= 1:
+            # The public launcher's PPO templatization enum (nova.PPO_ACTOR_TRAIN_REPLICAS).
+            rule = f"ppo on {self.model_type}, per the public launcher's PPO template"
+            found += one_of("run.actor_train_replicas", self.actor_train_replicas, actor, rule)
         found += s3_uri("run.data_s3_path", self.data_s3_path, empty_ok=True)
         found += s3_uri("run.output_s3_path", self.output_s3_path, empty_ok=True)
+        found += mlflow_problems(self.mlflow_experiment_name, self.mlflow_run_name)
         return found
 
 

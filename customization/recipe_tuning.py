@@ -2,7 +2,8 @@
 
 The LoRA and full-rank variants share one shape; ``peft.peft_scheme`` tells them apart and
 must agree with the technique the file is named for, so a full-rank recipe can never be
-run by a workflow that asked for a LoRA adapter (or the reverse).
+run by a workflow that asked for a LoRA adapter (or the reverse). Replicas, global batch
+size, LoRA ``alpha`` and DPO ``beta`` stay within the model's public recipe (``nova.PUBLIC_RECIPES``).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from typing import Literal
 
 from customization import nova
 from customization.problems import Problem
-from customization.recipe_sections import Run, ScheduledOptimizer
+from customization.recipe_sections import Run, ScheduledOptimizer, batch_size_problems
 from customization.typed_yaml import to_data
-from customization.value_rules import dropout, positive, positive_int
+from customization.value_rules import between, dropout, one_of, positive, positive_int
 
 MODEL_KEY = "training_config.model"
 
@@ -44,7 +45,10 @@ class Peft:
             if self.lora_tuning is None:
                 found.append(Problem.missing(f"{key}.lora_tuning", "required when peft_scheme is 'lora'"))
             else:
-                found += positive_int(f"{key}.lora_tuning.alpha", self.lora_tuning.alpha)
+                # Every public Nova LoRA recipe: "Allowed values are 32, 64, 96, 128, 160 and 192".
+                found += one_of(
+                    f"{key}.lora_tuning.alpha", self.lora_tuning.alpha, nova.LORA_ALPHAS, "the public LoRA recipes"
+                )
                 found += positive(f"{key}.lora_tuning.loraplus_lr_ratio", self.lora_tuning.loraplus_lr_ratio)
                 found += dropout(f"{key}.lora_tuning.adapter_dropout", self.lora_tuning.adapter_dropout)
             return found
@@ -110,11 +114,13 @@ class PreferenceConfig:
     model: PreferenceModel
 
 
-def _config_problems(config: TuningConfig | PreferenceConfig, technique: nova.Technique) -> list[Problem]:
+def _config_problems(
+    config: TuningConfig | PreferenceConfig, technique: nova.Technique, model_type: str
+) -> list[Problem]:
     model = config.model
     found = [
         *positive_int("training_config.max_length", config.max_length),
-        *positive_int("training_config.global_batch_size", config.global_batch_size),
+        *batch_size_problems(config.global_batch_size, technique, model_type),
         *positive_int("training_config.trainer.max_epochs", config.trainer.max_epochs),
         *dropout(f"{MODEL_KEY}.hidden_dropout", model.hidden_dropout),
         *dropout(f"{MODEL_KEY}.attention_dropout", model.attention_dropout),
@@ -123,7 +129,8 @@ def _config_problems(config: TuningConfig | PreferenceConfig, technique: nova.Te
         *model.peft.problems(technique),
     ]
     if isinstance(model, PreferenceModel):
-        found += positive(f"{MODEL_KEY}.dpo_cfg.beta", model.dpo_cfg.beta)
+        # Every public Nova DPO recipe: beta "Limits: [0.001, 0.5]".
+        found += between(f"{MODEL_KEY}.dpo_cfg.beta", model.dpo_cfg.beta, nova.DPO_BETA_RANGE, "the public DPO recipes")
     return found
 
 
@@ -135,7 +142,7 @@ class SftDocument:
     training_config: TuningConfig
 
     def problems(self, technique: nova.Technique) -> list[Problem]:
-        return self.run.problems() + _config_problems(self.training_config, technique)
+        return self.run.problems(technique) + _config_problems(self.training_config, technique, self.run.model_type)
 
 
 @dataclass(frozen=True)
@@ -146,4 +153,4 @@ class DpoDocument:
     training_config: PreferenceConfig
 
     def problems(self, technique: nova.Technique) -> list[Problem]:
-        return self.run.problems() + _config_problems(self.training_config, technique)
+        return self.run.problems(technique) + _config_problems(self.training_config, technique, self.run.model_type)

@@ -53,10 +53,10 @@ def load_recipe(path: Path) -> Recipe:
 
 
 def load_all(root: Path = RECIPES_DIR) -> dict[str, Recipe]:
-    """Every recipe under ``root`` by name (``training/sft_lora``, ``evaluation/mmlu``), sorted.
+    """Every recipe under ``root`` by name (``training/sft_lora``, ``training/cpt``), sorted.
 
-    Problems from all files are reported together; a YAML file outside ``training/`` and
-    ``evaluation/`` (or a ``.yml`` file) is a problem too, so nothing is silently skipped.
+    Problems from all files are reported together; a YAML file outside ``training/`` (or a
+    ``.yml`` file) is a problem too, so nothing is silently skipped.
     """
     recipes: dict[str, Recipe] = {}
     problems: list[tuple[str, Problem]] = []
@@ -82,6 +82,6 @@ def load_all(root: Path = RECIPES_DIR) -> dict[str, Recipe]:
 
 def _misplaced(kind: str, stem: str) -> Problem:
     if kind != "training":
-        return Problem("(file)", f"{kind}/{stem}.yaml", "a file in training/ or evaluation/")
+        return Problem("(file)", f"{kind}/{stem}.yaml", "a file in training/")
     names = ", ".join(f"{technique}.yaml" for technique in TRAINING_TECHNIQUES)
     return Problem("(file name)", f"{stem}.yaml", f"one of {names}, or <technique>__<variant>.yaml for a second recipe")

@@ -48,6 +48,24 @@ def unit(key: str, value: float) -> list[Problem]:
     return [] if 0 <= value <= 1 else [Problem(key, value, "a number from 0 to 1")]
 
 
+def one_of(key: str, value: int, allowed: tuple[int, ...], why: str) -> list[Problem]:
+    """``value`` is one of ``allowed``; ``why`` says whose set it is, e.g. ``the public LoRA recipes``."""
+    if value in allowed:
+        return []
+    return [Problem(key, value, f"one of {', '.join(str(item) for item in allowed)} ({why})")]
+
+
+def between(key: str, value: float, bounds: tuple[float, float], why: str) -> list[Problem]:
+    lowest, highest = bounds
+    if lowest <= value <= highest:
+        return []
+    return [Problem(key, value, f"a number from {lowest:g} to {highest:g} ({why})")]
+
+
+def non_empty(key: str, value: str, why: str) -> list[Problem]:
+    return [] if value.strip() else [Problem(key, value, f"a non-empty name ({why})")]
+
+
 def s3_uri(key: str, value: str, *, empty_ok: bool) -> list[Problem]:
     """``value`` is an ``s3://bucket/key`` URI (or ``""``, a placeholder filled per run, if ``empty_ok``)."""
     if (empty_ok and value == "") or S3_URI.match(value):

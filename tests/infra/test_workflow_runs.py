@@ -19,7 +19,7 @@ from sfn_harness.definition import state_machine
 from sfn_harness.responses import Return, Throw, sdk_integration_result
 from sfn_harness.runner import Execution, run
 
-from customization.contract import IMPORT, Approval, HyperPodJobStatus, RunStatus
+from customization.contract import IMPORT, Approval, HyperPodJobStatus, InvalidRunRequestError, RunStatus
 from customization.recipes import Recipe, load_all
 
 ENVIRONMENTS = ("dev", "staging", "prod")
@@ -51,7 +51,7 @@ def catalog() -> dict[str, Recipe]:
 
 
 def with_nodes(environment: Environment, nodes: int) -> Environment:
-    """The same environment with its restricted group's count raised (PPO needs 7 nodes, the CPT recipe 16)."""
+    """The same environment with its restricted group's count raised (Lite SFT, DPO: 4 nodes; PPO 7; CPT 16)."""
     limits = dataclasses.replace(environment.settings.limits, hyperpod_max_nodes=nodes)
     return dataclasses.replace(environment, settings=dataclasses.replace(environment.settings, limits=limits))
 
@@ -92,21 +92,19 @@ def failed_with(execution: Execution, error: str) -> dict[str, Any]:
 
 
 # (environment, example, changes to it); together they cover every technique x platform pair Validate
-# accepts and every deploy mode. Prod's group has 2 nodes: SFT and DPO ask for 2 there.
+# accepts and every deploy mode. Nova Lite's public SFT and DPO recipes start at 4 nodes, more than prod's
+# group (2): on HyperPod they run in prod with its group raised to 4, at replicas 4.
+SMALLEST_LITE_GROUP = {"platform": "hyperpod", "overrides": {"replicas": 4}}
 SUCCESSES = [
     ("prod", "sft_lora", {"deploy_mode": "on-demand"}),
-    (
-        "prod",
-        "sft_lora",
-        {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "provisioned-throughput"},
-    ),
+    ("prod-4", "sft_lora", {**SMALLEST_LITE_GROUP, "deploy_mode": "provisioned-throughput"}),
     ("dev", "sft_lora_bedrock", {"deploy_mode": "none"}),
     ("dev", "sft_full", {"deploy_mode": "provisioned-throughput"}),
-    ("prod", "sft_full", {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "none"}),
+    ("prod-4", "sft_full", {**SMALLEST_LITE_GROUP, "deploy_mode": "none"}),
     ("staging", "dpo_lora", {"deploy_mode": "on-demand"}),
-    ("prod", "dpo_lora", {"platform": "hyperpod", "overrides": {"replicas": 2}, "deploy_mode": "none"}),
+    ("prod-4", "dpo_lora", {**SMALLEST_LITE_GROUP, "deploy_mode": "none"}),
     ("prod", "dpo_full", {"deploy_mode": "provisioned-throughput"}),
-    ("prod", "dpo_full", {"platform": "hyperpod", "overrides": {"replicas": 2}}),
+    ("prod-4", "dpo_full", SMALLEST_LITE_GROUP),
     ("prod-16", "ppo", {}),
     ("prod-16", "cpt", {}),
     ("dev", "distillation", {}),
@@ -122,8 +120,12 @@ EVALUATED_ON = {
 }
 
 
+# Prod with its restricted group raised: to Nova Lite's smallest SFT/DPO group, and to the CPT recipe's 16 nodes.
+RAISED_PROD = {"prod-4": 4, "prod-16": 16}
+
+
 def environment_for(environments: dict[str, Environment], name: str) -> Environment:
-    return with_nodes(environments["prod"], 16) if name == "prod-16" else environments[name]
+    return with_nodes(environments["prod"], RAISED_PROD[name]) if name in RAISED_PROD else environments[name]
 
 
 @pytest.mark.parametrize(
@@ -191,6 +193,13 @@ def prod_run(environments, catalog, name: str = "sft_lora", **changes: Any) -> c
     return cases.started(cases.example(name, **changes), environments["prod"].settings, catalog)
 
 
+def hyperpod_run(environments, catalog) -> cases.Run:
+    """A HyperPod sft_lora run on Nova Lite's smallest group, prod's raised to 4 (same state machine as prod)."""
+    return cases.started(
+        cases.example("sft_lora", **SMALLEST_LITE_GROUP), environment_for(environments, "prod-4").settings, catalog
+    )
+
+
 def test_a_failed_training_job_is_cleaned_up_recorded_and_notified_with_its_own_reason(environments, catalog):
     # How the SageMaker integration reports a failure (aws/aws-step-functions-data-science-sdk-python issue
     # 191); not retried, so the record keeps the job's own reason.
@@ -205,7 +214,7 @@ def test_a_failed_training_job_is_cleaned_up_recorded_and_notified_with_its_own_
 
 
 def test_a_failed_hyperpod_job_is_removed_before_clean_up_and_says_which_job_failed(environments, catalog):
-    case = prod_run(environments, catalog, platform="hyperpod", overrides={"replicas": 2})
+    case = hyperpod_run(environments, catalog)
     objects = [obj["name"] for obj in case.plan["hyperpod"]["objects"]]
     case.answer("Submit HyperPod job", Return({"created": objects})).answer(
         "Check HyperPod job", Return({"status": HyperPodJobStatus.FAILED, "detail": f"{objects[-1]}: DeadlineExceeded"})
@@ -267,10 +276,13 @@ def test_a_failed_provisioned_throughput_is_recorded(environments, catalog):
     case.answer(
         "Provision throughput",
         sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
-    ).answer("Check throughput", cases.throughput_status(throughput, "Failed"))
+    ).answer("Check throughput", cases.throughput_status(throughput, "Failed")).answer(
+        "Remove evaluation deployment", sdk_integration_result("bedrock", "DeleteCustomModelDeployment")
+    )
     execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
 
     failed_with(execution, "ProvisioningFailed")
+    assert execution.input_of("Clean up")["serving"]["arn"] == throughput  # the clean-up deletes it
 
 
 def test_a_rejected_input_touches_nothing_and_is_notified(environments, catalog):
@@ -287,6 +299,29 @@ def test_a_rejected_input_touches_nothing_and_is_notified(environments, catalog)
     assert (execution.status, execution.error) == ("FAILED", "InvalidRunRequest")
     assert execution.path == ["Validate", "Notify rejected", "Rejected"]
     assert execution.input_of("Notify rejected")["Message"].startswith("REJECTED ")
+
+
+def test_a_hyperpod_run_larger_than_prods_group_is_rejected_at_validate_with_the_group_it_needs(environments, catalog):
+    prod = environments["prod"]
+    execution_input = cases.example("sft_lora", platform="hyperpod")  # replicas 4; prod's group has 2 nodes
+    with pytest.raises(InvalidRunRequestError) as rejected:
+        cases.started(execution_input, prod.settings, catalog)
+    message = str(rejected.value)
+    assert message == (
+        "overrides.replicas: 4 is not allowed; expected at most 2 nodes in all, the restricted instance group's "
+        "count; sft_lora on amazon.nova-lite-v1:0:300k needs a group of at least 4 (replicas 4, 8, 16)"
+    )
+
+    execution = run(
+        prod.definition,
+        execution_input,
+        {"Validate": [Throw("InvalidRunRequestError", message)], "Notify rejected": [cases.published()]},
+    )
+
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error) == ("FAILED", "InvalidRunRequest")
+    assert execution.path == ["Validate", "Notify rejected", "Rejected"]
+    assert "needs a group of at least 4" in execution.input_of("Notify rejected")["Message"]
 
 
 def test_a_taken_run_name_is_rejected_without_touching_that_run(environments, catalog):
@@ -368,7 +403,7 @@ def test_evaluation_compares_with_the_base_model_bedrock_invokes_not_the_customi
     assert execution.input_of("Evaluate")["candidates"]["base"]["model_id"] == "amazon.nova-lite-v1:0"
 
 
-def checks_until(deadline_seconds: int, first: int = 300, step: int = 60, longest: int = 600) -> int:
+def checks_until(deadline_seconds: int, first: int = 300, step: int = 600, longest: int = 3600) -> int:
     """How many times a loop checks its job before its waits add up to the deadline (workflow_polling.Polling)."""
     waited, wait, checks = 0, first, 0
     while waited < deadline_seconds:
@@ -394,7 +429,7 @@ def test_a_bedrock_customization_job_past_max_training_hours_is_stopped_and_reco
 
 
 def test_a_hyperpod_job_that_outlives_its_own_deadline_is_removed_by_the_run(environments, catalog):
-    case = prod_run(environments, catalog, platform="hyperpod", overrides={"replicas": 2})
+    case = hyperpod_run(environments, catalog)
     objects = [obj["name"] for obj in case.plan["hyperpod"]["objects"]]
     checks = checks_until((72 + 1) * 3600)  # prod: max_training_hours 72, and an hour's grace
     running = Return({"status": HyperPodJobStatus.RUNNING, "detail": ""})
@@ -417,11 +452,16 @@ def loop_deadlines(definition: dict[str, Any]) -> dict[str, int]:
 
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_run_ends_by_its_own_deadlines_before_the_executions_timeout(environments, env):
-    # An execution that times out runs no clean-up (a throughput would keep billing): the longest path's
-    # loop deadlines together, and the SageMaker job's stopping condition, must end inside the timeout.
+    # An execution that times out runs no clean-up (a throughput would keep billing): the longest path's loop
+    # deadlines (each overrun by at most its longest wait), the SageMaker job's stopping condition and the
+    # clean-up's retries of a busy throughput must end inside the timeout.
     definition = environments[env].definition
+    states = definition["States"]
     deadlines = loop_deadlines(definition)
-    sagemaker = definition["States"]["Train on SageMaker"]["Parameters"]["StoppingCondition"]["MaxRuntimeInSeconds"]
+    longest_wait = {
+        name: states[f"{name}: longest wait?"]["Choices"][0]["NumericGreaterThanEquals"] for name in deadlines
+    }
+    sagemaker = states["Train on SageMaker"]["Parameters"]["StoppingCondition"]["MaxRuntimeInSeconds"]
     # A run takes one path through each phase's alternatives.
     alternatives = [
         {"Customization", "HyperPod job", "Model import"},
@@ -435,10 +475,37 @@ def test_every_run_ends_by_its_own_deadlines_before_the_executions_timeout(envir
         "Throughput",
         "Model import",
     }
-    training = max([sagemaker, *(deadlines[name] for name in alternatives[0] & set(deadlines))])
-    evaluation = max(deadlines[name] for name in alternatives[1])
-    rest = sum(seconds for name, seconds in deadlines.items() if not any(name in phase for phase in alternatives))
-    assert training + evaluation + rest < definition["TimeoutSeconds"]
+
+    def bound(name: str) -> int:
+        return deadlines[name] + longest_wait[name]
+
+    training = max([sagemaker, *(bound(name) for name in alternatives[0] & set(deadlines))])
+    evaluation = max(bound(name) for name in alternatives[1])
+    rest = sum(bound(name) for name in deadlines if not any(name in phase for phase in alternatives))
+    [busy] = [retry for retry in states["Clean up"]["Retry"] if "ResourceBusyError" in retry["ErrorEquals"]]
+    clean_up = sum(
+        min(busy["IntervalSeconds"] * busy["BackoffRate"] ** attempt, busy.get("MaxDelaySeconds", float("inf")))
+        for attempt in range(busy["MaxAttempts"])
+    )
+    assert training + evaluation + rest + clean_up < definition["TimeoutSeconds"]
+
+
+# Step Functions fails an execution whose history reaches 25,000 events (quotas, "Maximum execution history
+# size"), and a failed execution runs no clean-up.
+HISTORY_LIMIT = 25_000
+
+
+def test_the_longest_run_config_allows_stays_within_the_execution_history_limit(environments, catalog):
+    # Count the events of one wait-and-check round of a training loop on the interpreter, then scale to the
+    # longest training config allows (workflow.max_training_hours 672, plus HyperPod's grace hour).
+    case = cases.started(cases.example("sft_lora_bedrock"), environments["dev"].settings, catalog)
+    job = case.plan["bedrock"]["job_arn"]
+    rounds = checks_until(8 * 3600)
+    case.answer("Check customization job", *[cases.customization_job(job, "InProgress")] * rounds)
+    execution = run(environments["dev"].definition, case.execution_input, cases.failed(case).script)
+    per_round = len(execution.history) / rounds  # the rest of the run is counted as rounds too: an upper bound
+
+    assert per_round * checks_until((672 + 1) * 3600) < HISTORY_LIMIT * 0.8
 
 
 def full_rank_run(environments, catalog, **changes: Any) -> cases.Run:
@@ -499,3 +566,13 @@ def test_clean_up_busy_with_a_creating_throughput_is_tried_again_minutes_later(e
         if "ResourceBusyError" in r["ErrorEquals"]
     )
     assert retry["IntervalSeconds"] >= 60
+
+
+def test_the_evaluation_throughput_goes_before_the_serving_one_is_bought(environments, catalog):
+    # Two throughputs of one run at once would need twice the no-commitment model units (quota L-BE77399C).
+    case = cases.served(full_rank_run(environments, catalog, deploy_mode="provisioned-throughput"))
+
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
+
+    succeeded(execution, case)
+    assert execution.path.index("Remove evaluation throughput") < execution.path.index("Provision throughput")

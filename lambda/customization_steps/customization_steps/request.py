@@ -23,12 +23,20 @@ from customization.contract import (
     InvalidRunRequestError,
     Platform,
 )
-from customization.nova import HYPERPOD_IMAGE_REGISTRIES, TRAINING_TECHNIQUES, on_demand_invokable, platforms_for
+from customization.nova import (
+    HYPERPOD_IMAGE_REGISTRIES,
+    TRAINING_TECHNIQUES,
+    allowed_replicas,
+    on_demand_invokable,
+    platforms_for,
+)
 from customization.problems import Problem
-from customization.recipes import Recipe, RecipeError, allowed_overrides, render
+from customization.recipes import Recipe, RecipeError, render
 
 # Bedrock names built from it (custom model, deployment, provisioned throughput) allow no "--".
-RUN_NAME = re.compile(r"^[a-zA-Z0-9](-?[a-zA-Z0-9]){0,47}$")
+# 48 characters in all: the longest name built from it, "<run>-model" or "<run>-eval", stays within Bedrock's 63
+# (CreateCustomModel modelName, CreateProvisionedModelThroughput provisionedModelName).
+RUN_NAME = re.compile(r"^(?=.{1,48}$)[a-zA-Z0-9](-?[a-zA-Z0-9])*$")
 S3_URI = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 TUNABLE = ("epochs", "learning_rate", "replicas")
 # Bedrock fine-tuning jobs take validation data in the request (validationDataConfig).
@@ -138,11 +146,6 @@ class RunRequest:
         }
 
 
-def takes_validation_data(recipe: Recipe) -> bool:
-    """Whether the recipe itself names validation data (CPT); Bedrock takes it in the job request instead."""
-    return "validation" in allowed_overrides(recipe)
-
-
 def _problem(key: str, value: object, allowed: str) -> str:
     return str(Problem(key, value, allowed))
 
@@ -208,13 +211,13 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     validation_data = _s3("validation_data", event.get("validation_data"), bucket, problems, required=False)
     evaluation_dataset = _s3("evaluation_dataset", event.get("evaluation_dataset"), bucket, problems)
     bedrock_fine_tuning = platform == Platform.BEDROCK and technique in BEDROCK_VALIDATED
-    if validation_data and recipe is not None and not bedrock_fine_tuning and not takes_validation_data(recipe):
+    if validation_data and recipe is not None and not bedrock_fine_tuning:
         problems.append(
             _problem(
                 "validation_data",
                 validation_data,
                 f"none for {technique} on {platform}; validation data is for Bedrock fine-tuning "
-                f"({', '.join(BEDROCK_VALIDATED)}) and recipes with run.validation_data_s3_path (cpt)",
+                f"({', '.join(BEDROCK_VALIDATED)})",
             )
         )
 
@@ -233,15 +236,13 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     if recipe is not None and training_data and not problems:
         # The recipe loader checks the run's values against the recipe as a whole.
         data_paths: dict[str, object] = {"train": training_data, "output": output_uri(limits, str(run_name))}
-        if validation_data and takes_validation_data(recipe):
-            data_paths["validation"] = validation_data
         try:
             rendered = render(recipe, {**{k: v for k, v in overrides.items() if k in TUNABLE}, **data_paths})
         except RecipeError as error:
             problems += [line.strip() for line in str(error).splitlines() if line.strip()]
         else:
             if platform == Platform.HYPERPOD:
-                problems += _hyperpod_problems(rendered, limits)
+                problems += _hyperpod_problems(rendered, recipe, limits)
     if problems:
         raise InvalidRunRequestError("; ".join(problems))
     return RunRequest(
@@ -270,7 +271,7 @@ NODE_KEYS = (
 )
 
 
-def _hyperpod_problems(rendered: dict[str, Any], limits: Limits) -> list[str]:
+def _hyperpod_problems(rendered: dict[str, Any], recipe: Recipe, limits: Limits) -> list[str]:
     """A HyperPod run must fit the restricted instance group and run where Nova publishes its images."""
     problems = []
     if limits.region not in HYPERPOD_IMAGE_REGISTRIES:
@@ -285,10 +286,28 @@ def _hyperpod_problems(rendered: dict[str, Any], limits: Limits) -> list[str]:
             _problem(
                 "overrides.replicas" if "replicas" in run else "recipe",
                 nodes,
-                f"at most {limits.hyperpod_max_nodes} nodes in all, the restricted instance group's count",
+                f"at most {limits.hyperpod_max_nodes} nodes in all, the restricted instance group's count; "
+                + _smallest_group(recipe.technique, run),
             )
         )
     return problems
+
+
+def _smallest_group(technique: str, run: dict[str, Any]) -> str:
+    """The smallest restricted instance group the technique's model can run in, from the public recipe's
+    replica counts (``nova.PUBLIC_RECIPES``; PPO: the actor's, plus the recipe's other roles)."""
+    model = str(run["model_type"])
+    allowed = allowed_replicas(technique, model)
+    if not allowed:
+        return f"{technique} on {model} has no public recipe's replica counts to go by"
+    counts = ", ".join(str(count) for count in allowed)
+    if "replicas" in run:
+        return f"{technique} on {model} needs a group of at least {min(allowed)} (replicas {counts})"
+    others = sum(int(run[key]) for key in NODE_KEYS if key in run and key != "actor_train_replicas")
+    return (
+        f"{technique} on {model} needs a group of at least {min(allowed) + others} "
+        f"(actor_train_replicas {counts}, and {others} for the other roles)"
+    )
 
 
 def _unknown_keys(event: dict[str, Any], known: tuple[str, ...], allowed: str) -> list[str]:
@@ -299,7 +318,7 @@ def _unknown_keys(event: dict[str, Any], known: tuple[str, ...], allowed: str) -
 def _run_name(event: dict[str, Any], execution_name: str, problems: list[str]) -> str:
     run_name = event.get("run_name", execution_name)
     if not isinstance(run_name, str) or not RUN_NAME.match(run_name):
-        allowed = "1-48 letters or digits, single '-' between them (no '--', no '-' at either end)"
+        allowed = "1-48 characters: letters or digits, single '-' between them (no '--', no '-' at either end)"
         problems.append(_problem("run_name", run_name, allowed))
     return str(run_name)
 

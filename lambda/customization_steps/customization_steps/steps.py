@@ -42,7 +42,7 @@ from customization_steps import hyperpod_jobs, images, run_plan
 from customization_steps.clients import client
 from customization_steps.hyperpod_jobs import Placement
 from customization_steps.images import hyperpod_images
-from customization_steps.request import Limits, RunRequest, check_request, output_uri, takes_validation_data
+from customization_steps.request import Limits, RunRequest, check_request, output_uri
 
 logger = Logger()
 tracer = Tracer()
@@ -119,8 +119,6 @@ def prepare_run(
         "train": request.training_data,
         "output": output_uri(settings.limits, request.run_name),
     }
-    if request.validation_data and takes_validation_data(recipe):
-        overrides["validation"] = request.validation_data
     rendered = render(recipe, overrides)
     if request.platform == Platform.HYPERPOD:
         if settings.hyperpod is None:
@@ -324,19 +322,30 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
     deployment it bought, then the model (a model still in use by a throughput cannot go first).
 
     Each action tolerates "already gone" or "not running", so a retried clean-up is safe. A throughput or
-    model still changing (ConflictException: a throughput still Creating, say) raises ResourceBusyError,
-    which the state machine retries minutes later.
+    model still changing (ConflictException: a throughput still Creating, say) does not stop the others; once
+    all were tried, ResourceBusyError names the busy ones, and the state machine retries minutes later.
     """
+    busy: list[str] = []
+    done = _cleaned_up(state, sagemaker=sagemaker, bedrock=bedrock, busy=busy)
+    if busy:
+        raise ResourceBusyError("; ".join(busy))
+    return done
+
+
+def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, busy: list[str]) -> list[str]:
+    def attempt(codes: list[str], action: str, call: Any) -> list[str]:
+        return _tried(codes, action, call, busy)
+
     done: list[str] = []
     plan = state.get("prepared") or {}
     if "sagemaker" in plan:
-        done += _ignoring(
+        done += attempt(
             ["ValidationException", "ResourceNotFound"],
             "stop training job",
             lambda: sagemaker.stop_training_job(TrainingJobName=plan["sagemaker"]["job_name"]),
         )
     if "bedrock" in plan:
-        done += _ignoring(
+        done += attempt(
             ["ValidationException", "ResourceNotFoundException"],
             "stop customization job",
             lambda: bedrock.stop_model_customization_job(jobIdentifier=plan["bedrock"]["job_arn"]),
@@ -346,14 +355,14 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
         ("serving", (state.get("serving") or {}).get("arn")),
     ):
         if throughput and ":provisioned-model/" in throughput:
-            done += _ignoring(
+            done += attempt(
                 ["ResourceNotFoundException"],
                 f"delete {purpose} throughput",
                 lambda arn=throughput: bedrock.delete_provisioned_model_throughput(provisionedModelId=arn),
             )
     deployment = (state.get("evaluation_deployment") or {}).get("arn")
     if deployment:
-        done += _ignoring(
+        done += attempt(
             ["ResourceNotFoundException"],
             "delete evaluation deployment",
             lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment),
@@ -363,13 +372,13 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
         # Before its ARN was read, the model is known by the name the run gave it (if the job got that far;
         # Bedrock cannot stop an import job, so one still running may create it after this).
         imported = model or plan["import"]["model_name"]
-        done += _ignoring(
+        done += attempt(
             ["ResourceNotFoundException"],
             "delete imported model",
             lambda: bedrock.delete_imported_model(modelIdentifier=imported),
         )
     elif model and state.get("delete_model", True):
-        done += _ignoring(
+        done += attempt(
             ["ResourceNotFoundException"],
             "delete custom model",
             lambda: bedrock.delete_custom_model(modelIdentifier=model),
@@ -377,12 +386,14 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
     return done
 
 
-def _ignoring(codes: list[str], action: str, call: Any) -> list[str]:
+def _tried(codes: list[str], action: str, call: Any, busy: list[str]) -> list[str]:
+    """``call``, with the error ``codes`` that mean "nothing to do"; a busy resource goes on ``busy``."""
     try:
         call()
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConflictException":
-            raise ResourceBusyError(f"{action}: {error.response['Error'].get('Message', '')}") from error
+            busy.append(f"{action}: {error.response['Error'].get('Message', '')}")
+            return []
         if error.response["Error"]["Code"] not in codes:
             raise
         logger.info("nothing to do", extra={"action": action, "reason": error.response["Error"]["Code"]})

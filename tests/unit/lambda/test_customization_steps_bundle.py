@@ -126,7 +126,7 @@ def test_the_construct_bundles_the_steps_the_recipe_loader_the_recipes_and_pyyam
         "recipes",
         "yaml",
     ]
-    assert sorted(path.name for path in (asset / "recipes").iterdir()) == ["README.md", "evaluation", "training"]
+    assert sorted(path.name for path in (asset / "recipes").iterdir()) == ["README.md", "training"]
 
 
 def test_the_bundle_holds_no_compiled_or_cached_files(bundle):
@@ -155,7 +155,7 @@ def test_the_bundled_handler_loads_every_recipe_and_validates_an_input_on_its_ow
 
     asset = str(bundle["asset"])
     assert probe["recipes"] == sorted(load_all())  # every recipe in the repository, read from the asset
-    assert len(probe["recipes"]) == 10
+    assert len(probe["recipes"]) == 7
     assert probe["recipes_dir"] == os.path.join(asset, "recipes")
     assert probe["yaml"].startswith(asset + os.sep)
     assert probe["libyaml"] is False  # the pure-Python PyYAML: its C extension is not in the asset

@@ -204,12 +204,27 @@ def test_a_throughput_still_creating_is_busy_and_tried_again(clients):
     sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
     expect_stop_training(sagemaker_stub)
     expect_delete_throughput(bedrock_stub, EVALUATION_THROUGHPUT, "ConflictException")
+    expect_delete_model(bedrock_stub, "ConflictException")  # still in use by the throughput
 
-    with pytest.raises(ResourceBusyError, match="delete evaluation throughput"):
+    # Every deletion is tried; the busy ones are named together, for the state machine to retry.
+    with pytest.raises(ResourceBusyError) as raised:
         steps.clean_up(
             sagemaker_run(evaluation_deployment=None, evaluation_throughput={"arn": EVALUATION_THROUGHPUT}),
             sagemaker=sagemaker,
             bedrock=bedrock,
+        )
+    assert str(raised.value).startswith("delete evaluation throughput: no; delete custom model: no")
+
+
+def test_a_busy_throughput_does_not_keep_the_deployment_from_going(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    expect_delete_throughput(bedrock_stub, SERVING_THROUGHPUT, "ConflictException")
+    expect_delete_deployment(bedrock_stub)
+
+    with pytest.raises(ResourceBusyError, match="delete serving throughput"):
+        steps.clean_up(
+            sagemaker_run(serving={"arn": SERVING_THROUGHPUT}, delete_model=False), sagemaker=sagemaker, bedrock=bedrock
         )
 
 

@@ -42,7 +42,6 @@ KEYS = {"region_name": "us-east-1", "aws_access_key_id": "AKIATEST", "aws_secret
 DATASETS = "acme-datasets"
 ARTIFACTS = "acme-artifacts"
 TRAIN = f"s3://{DATASETS}/sets/train.jsonl"
-VALIDATION = f"s3://{DATASETS}/sets/validation.jsonl"
 EVAL = f"s3://{DATASETS}/sets/eval.jsonl"
 OUTPUT = f"s3://{ARTIFACTS}/runs/r1/output/"
 KMS_KEY = "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555"
@@ -174,7 +173,10 @@ def test_four_replicas_are_one_master_and_three_workers(catalog):
 
 
 def test_one_replica_is_a_master_without_workers(catalog):
-    job = by_kind(sft_plan(catalog, replicas=1), "PyTorchJob")[0]["body"]
+    # A one-node job (the public one-node g5/g6 recipes; not offered by the loader here) has no workers.
+    recipe = rendered(catalog, "training/sft_lora")
+    recipe["run"]["replicas"] = 1
+    job = by_kind(job_objects("r1", "sft_lora", recipe, PLACEMENT, SFT_IMAGES), "PyTorchJob")[0]["body"]
 
     assert list(job["spec"]["pytorchReplicaSpecs"]) == ["Master"]
     assert job["spec"]["pytorchReplicaSpecs"]["Master"]["replicas"] == 1
@@ -886,7 +888,7 @@ def test_a_cpt_run_plans_its_kubernetes_objects(catalog, clients):
     made, stubs = clients
     expect_put_and_record(stubs)  # CPT's image is a launcher tag: no SageMaker call is queued
 
-    plan = prepare(hyperpod_request("cpt", validation_data=VALIDATION), catalog, made)
+    plan = prepare(hyperpod_request("cpt"), catalog, made)
 
     assert_all_used(stubs)
     hyperpod = plan["hyperpod"]
@@ -895,7 +897,7 @@ def test_a_cpt_run_plans_its_kubernetes_objects(catalog, clients):
     assert hyperpod["manifest_uri"] == f"s3://{ARTIFACTS}/runs/r1/output/{R1}/manifest.json"
     recipe = config_of(hyperpod["objects"][0])
     assert recipe["run"]["name"] == R1
-    assert recipe["run"]["validation_data_s3_path"] == VALIDATION
+    assert "validation_data_s3_path" not in recipe["run"]  # the public Nova 1 CPT recipe has none
     [job] = by_kind(hyperpod, "PyTorchJob")
     assert pod_specs(job)[0]["containers"][0]["image"] == f"{US_EAST_1}/nova-fine-tune-repo:HP-CPT-latest"
     assert job["body"]["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 15  # cpt.yaml: replicas 16
@@ -927,7 +929,7 @@ def test_hyperpod_is_refused_where_no_placement_is_wired(catalog, clients):
     )
 
     with pytest.raises(ValueError, match=r"^platform: 'hyperpod' is not wired in this environment"):
-        prepare(hyperpod_request("cpt", validation_data=VALIDATION), catalog, made, settings)
+        prepare(hyperpod_request("cpt"), catalog, made, settings)
     assert_all_used(stubs)  # refused before anything is written or recorded
 
 
@@ -937,7 +939,7 @@ def test_the_stored_recipe_and_its_recorded_hash_are_the_ones_the_job_runs(catal
     sent: dict[str, Any] = {}
     made.s3.meta.events.register("provide-client-params.s3.PutObject", lambda params, **_: sent.update(params))
 
-    plan = prepare(hyperpod_request("cpt", validation_data=VALIDATION), catalog, made)
+    plan = prepare(hyperpod_request("cpt"), catalog, made)
 
     stored = yaml.safe_load(sent["Body"])
     assert stored == config_of(plan["hyperpod"]["objects"][0])  # same name, same content

@@ -138,17 +138,12 @@ def test_bedrock_fine_tuning_accepts_validation_data(catalog):
     assert request.validation_data == validation
 
 
-def test_cpt_runs_on_hyperpod_with_validation_data_where_hyperpod_is_wired(catalog):
-    validation = f"s3://{DATASETS}/sets/validation.jsonl"
-
+def test_cpt_runs_on_hyperpod_where_hyperpod_is_wired(catalog):
     request = check_request(
-        event(catalog, "cpt", platform="hyperpod", validation_data=validation),
-        recipes=catalog,
-        limits=WITH_HYPERPOD,
-        execution_name="exec-1",
+        event(catalog, "cpt", platform="hyperpod"), recipes=catalog, limits=WITH_HYPERPOD, execution_name="exec-1"
     )
 
-    assert (request.technique, request.platform, request.validation_data) == ("cpt", "hyperpod", validation)
+    assert (request.technique, request.platform, request.validation_data) == ("cpt", "hyperpod", None)
 
 
 def test_a_hyperpod_run_in_a_region_without_nova_images_is_rejected(catalog):
@@ -163,22 +158,76 @@ def test_a_hyperpod_run_in_a_region_without_nova_images_is_rejected(catalog):
     assert "(this environment is in 'eu-west-1')" in str(error.value)
 
 
-def test_a_hyperpod_run_larger_than_the_restricted_group_is_rejected(catalog):
-    small = Limits(DATASETS, ARTIFACTS, ("hyperpod",), region="us-east-1", hyperpod_max_nodes=4)
+def group_of(nodes: int) -> Limits:
+    return Limits(DATASETS, ARTIFACTS, ("hyperpod",), region="us-east-1", hyperpod_max_nodes=nodes)
 
-    with pytest.raises(InvalidRunRequestError) as replicas:
-        check_request(
-            event(catalog, "sft_lora", platform="hyperpod", overrides={"replicas": 5}),
-            recipes=catalog,
-            limits=small,
-            execution_name="e",
-        )
-    with pytest.raises(InvalidRunRequestError) as ppo:
-        check_request(event(catalog, "ppo", platform="hyperpod"), recipes=catalog, limits=small, execution_name="e")
 
-    assert "overrides.replicas: 5 is not allowed; expected at most 4 nodes in all" in str(replicas.value)
-    # PPO's roles each take nodes: 2 actor train + 2 actor generation + reward, critic and anchor.
-    assert "recipe: 7 is not allowed; expected at most 4 nodes in all" in str(ppo.value)
+@pytest.mark.parametrize(
+    ("technique", "overrides", "nodes", "needs"),
+    [
+        # The recipe's own replicas (4): Nova Lite's smallest SFT group is 4 nodes.
+        (
+            "sft_lora",
+            {},
+            2,
+            "overrides.replicas: 4 is not allowed; expected at most 2 nodes in all, the restricted "
+            "instance group's count; sft_lora on amazon.nova-lite-v1:0:300k needs a group of at least 4 "
+            "(replicas 4, 8, 16)",
+        ),
+        # Asking for more than the group has, where a smaller allowed count would fit.
+        (
+            "dpo_full",
+            {"replicas": 8},
+            4,
+            "overrides.replicas: 8 is not allowed; expected at most 4 nodes in all, "
+            "the restricted instance group's count; dpo_full on amazon.nova-lite-v1:0:300k needs a group of at least 4 "
+            "(replicas 4, 8, 16)",
+        ),
+        (
+            "cpt",
+            {},
+            8,
+            "overrides.replicas: 16 is not allowed; expected at most 8 nodes in all, the restricted "
+            "instance group's count; cpt on amazon.nova-lite-v1:0:300k needs a group of at least 4 "
+            "(replicas 4, 8, 16, 32)",
+        ),
+        # PPO's roles each take nodes: 2 actor train + 2 actor generation + reward, critic and anchor.
+        (
+            "ppo",
+            {},
+            4,
+            "recipe: 7 is not allowed; expected at most 4 nodes in all, the restricted instance group's "
+            "count; ppo on amazon.nova-lite-v1:0:300k needs a group of at least 7 (actor_train_replicas 2, and 5 for "
+            "the other roles)",
+        ),
+    ],
+)
+def test_a_hyperpod_run_larger_than_the_restricted_group_says_what_it_needs(
+    catalog, technique, overrides, nodes, needs
+):
+    message = rejected(catalog, event(catalog, technique, platform="hyperpod", overrides=overrides), group_of(nodes))
+
+    assert message == needs
+
+
+def test_a_hyperpod_run_below_the_models_smallest_group_is_refused_by_the_recipes_value_set(catalog):
+    message = rejected(catalog, event(catalog, platform="hyperpod", overrides={"replicas": 2}), group_of(2))
+
+    assert message == (
+        "recipes/training/sft_lora.yaml with overrides: run.replicas: 2 is not allowed; expected one of 4, 8, 16 "
+        "(sft_lora on amazon.nova-lite-v1:0:300k, per the public recipe nova_lite_1_0_p5_p4d_gpu_lora_sft.yaml)"
+    )
+
+
+def test_a_hyperpod_run_that_fits_the_group_is_accepted(catalog):
+    request = check_request(
+        event(catalog, platform="hyperpod", overrides={"replicas": 4}),
+        recipes=catalog,
+        limits=group_of(4),
+        execution_name="e",
+    )
+
+    assert request.overrides == {"replicas": 4}
 
 
 def test_output_uri_is_under_the_run_in_the_artifacts_bucket():
@@ -205,7 +254,7 @@ def test_every_problem_is_named_at_once(catalog):
 
     for expected in (
         f"(input): ['color'] is not allowed; expected known keys: {KNOWN_KEYS}",
-        "run_name: 'bad name!' is not allowed; expected 1-48 letters or digits",
+        "run_name: 'bad name!' is not allowed; expected 1-48 characters: letters or digits",
         "deploy_mode: 'serverless' is not allowed; expected one of provisioned-throughput, on-demand, none",
         "base_model: 'amazon.nova-pro-v1:0:300k' is not allowed; "
         "expected the recipe's run.model_type 'amazon.nova-lite-v1:0:300k'",
@@ -309,23 +358,27 @@ def test_an_s3_uri_outside_the_datasets_bucket_or_malformed_is_rejected(catalog,
 
 
 @pytest.mark.parametrize(
-    ("technique", "platform"), [("sft_lora", "sagemaker-training-job"), ("distillation", "bedrock")]
+    ("technique", "platform"),
+    [("sft_lora", "sagemaker-training-job"), ("distillation", "bedrock"), ("cpt", "hyperpod")],
 )
 def test_validation_data_where_nothing_would_use_it_is_rejected(catalog, technique, platform):
     validation = f"s3://{DATASETS}/sets/validation.jsonl"
+    payload = event(catalog, technique, platform=platform, validation_data=validation)
 
-    message = rejected(catalog, event(catalog, technique, platform=platform, validation_data=validation))
+    message = rejected(catalog, payload, WITH_HYPERPOD)
 
     assert message.startswith(f"validation_data: {validation!r} is not allowed; expected none for {technique}")
     assert "overrides.validation" not in message
 
 
-def test_cpt_without_validation_data_is_rejected(catalog):
-    message = rejected(catalog, event(catalog, "cpt", platform="hyperpod"), WITH_HYPERPOD)
+def test_cpt_validation_data_is_refused_as_the_public_nova_1_cpt_recipe_has_no_validation_set(catalog):
+    validation = f"s3://{DATASETS}/sets/validation.jsonl"
+
+    message = rejected(catalog, event(catalog, "cpt", platform="hyperpod", validation_data=validation), WITH_HYPERPOD)
 
     assert message == (
-        "recipes/training/cpt.yaml: overrides.validation: missing; "
-        "expected a value (early stopping in this recipe watches validation loss)"
+        f"validation_data: {validation!r} is not allowed; expected none for cpt on hyperpod; "
+        "validation data is for Bedrock fine-tuning (sft_lora, sft_full)"
     )
 
 
@@ -374,6 +427,7 @@ def test_a_threshold_out_of_range_is_rejected(catalog, thresholds, expected):
         "dotted.name",
         "",
         "a" * 49,
+        "a-" * 29 + "a",  # 59 characters, 30 of them letters: "<run>-eval" would exceed Bedrock's 63
         7,
     ],
 )
@@ -382,7 +436,7 @@ def test_a_bad_run_name_is_rejected(catalog, run_name):
 
     assert message == (
         f"run_name: {run_name!r} is not allowed; "
-        "expected 1-48 letters or digits, single '-' between them (no '--', no '-' at either end)"
+        "expected 1-48 characters: letters or digits, single '-' between them (no '--', no '-' at either end)"
     )
 
 

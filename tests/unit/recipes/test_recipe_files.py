@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from customization import nova
 from customization.recipes import (
     RECIPES_DIR,
     Recipe,
@@ -19,7 +20,6 @@ from customization.recipes import (
 
 RECIPE_FILES = sorted(RECIPES_DIR.rglob("*.y*ml"))
 REQUIRED_TECHNIQUES = {"sft_lora", "sft_full", "dpo_lora", "dpo_full", "ppo", "distillation", "cpt"}
-REQUIRED_EVALUATION_TASKS = {"mmlu", "gen_qa", "llm_judge"}
 PLATFORM_WORDS = {"SageMaker training jobs": "sagemaker-training-job", "HyperPod": "hyperpod", "Bedrock": "bedrock"}
 
 
@@ -27,8 +27,6 @@ def inputs_for(recipe: Recipe) -> dict[str, object]:
     """Overrides that fill every path the recipe leaves to the run."""
     candidates = {
         "train": "s3://example-bucket/data/train.jsonl",
-        "validation": "s3://example-bucket/data/validation.jsonl",
-        "data": "s3://example-bucket/data/eval.jsonl",
         "output": "s3://example-bucket/output/",
     }
     return {name: value for name, value in candidates.items() if name in allowed_overrides(recipe)}
@@ -39,7 +37,7 @@ def relative(path: Path) -> str:
 
 
 def test_the_recipe_glob_finds_files():
-    assert len(RECIPE_FILES) >= len(REQUIRED_TECHNIQUES) + len(REQUIRED_EVALUATION_TASKS)
+    assert len(RECIPE_FILES) >= len(REQUIRED_TECHNIQUES)
 
 
 @pytest.mark.parametrize("path", RECIPE_FILES, ids=relative)
@@ -67,15 +65,13 @@ def test_each_required_technique_has_a_recipe(recipes: dict[str, Recipe]):
     assert not REQUIRED_TECHNIQUES - techniques
 
 
-def test_each_required_evaluation_task_has_a_recipe(recipes: dict[str, Recipe]):
-    tasks = {recipe.evaluation.task for recipe in recipes.values() if recipe.evaluation is not None}
-    assert tasks == REQUIRED_EVALUATION_TASKS
-
-
 def test_recipes_are_named_by_folder_and_file(recipes: dict[str, Recipe]):
     assert "training/sft_lora" in recipes
-    assert "evaluation/llm_judge" in recipes
     assert list(recipes) == sorted(recipes)
+
+
+def test_only_training_recipes_are_committed_as_nothing_runs_evaluation_recipes():
+    assert sorted(path.name for path in RECIPES_DIR.iterdir() if path.is_dir()) == ["training"]
 
 
 def test_fine_tuning_recipes_train_nova_lite_with_the_adapter_their_name_says(recipes: dict[str, Recipe]):
@@ -112,10 +108,65 @@ def test_distillation_recipe_names_teacher_student_and_response_length(recipes: 
     assert recipe.training_config.max_response_length > 0
 
 
-def test_cpt_recipe_stops_early_and_mixes_data(recipes: dict[str, Recipe]):
-    config = recipes["training/cpt"].training_config
-    assert config.trainer.early_stopping.monitor == "val_loss"
-    assert sum(config.data_mixing.nova_data.values()) == 100
+# The public Nova 1 Lite CPT recipe's keys and defaults (aws/sagemaker-hyperpod-recipes commit 263199555b2e,
+# recipes_collection/recipes/training/nova/nova_1_0/nova_lite/CPT/nova_lite_1_0_p5x16_gpu_pretrain.yaml); the
+# paths and names are this platform's.
+PUBLIC_NOVA_LITE_CPT = {
+    "run": {
+        "name": "my-cpt-run",
+        "model_type": "amazon.nova-lite-v1:0:300k",
+        "model_name_or_path": "nova-lite/prod",
+        "replicas": 16,
+        "data_s3_path": "",
+        "output_s3_path": "",
+        "mlflow_tracking_uri": "",
+        "mlflow_experiment_name": "my-cpt-experiment",
+        "mlflow_run_name": "my-cpt-run",
+    },
+    "training_config": {
+        "max_length": 8192,
+        "global_batch_size": 256,
+        "trainer": {"max_epochs": 1},
+        "model": {
+            "hidden_dropout": 0.0,
+            "attention_dropout": 0.0,
+            "ffn_dropout": 0.0,
+            "optim": {
+                "lr": 1e-5,
+                "name": "distributed_fused_adam",
+                "adam_w_mode": True,
+                "eps": 1e-06,
+                "weight_decay": 0.0,
+                "betas": [0.9, 0.999],
+                "sched": {"warmup_steps": 10, "constant_steps": 0, "min_lr": 1e-6},
+            },
+        },
+    },
+}
+NAMES = ("name", "mlflow_experiment_name", "mlflow_run_name")
+
+
+def test_cpt_recipe_is_the_public_nova_lite_cpt_recipe_key_for_key(raw):
+    committed = raw("training/cpt")
+    public = {**PUBLIC_NOVA_LITE_CPT, "run": dict(PUBLIC_NOVA_LITE_CPT["run"])}
+    for name in NAMES:
+        public["run"][name] = committed["run"][name]
+
+    assert committed == public
+
+
+@pytest.mark.parametrize("name", sorted(REQUIRED_TECHNIQUES - {"distillation"}))
+def test_training_recipes_name_their_mlflow_experiment_and_run(raw, name: str):
+    run = raw(f"training/{name}")["run"]
+    assert run["mlflow_experiment_name"] == run["mlflow_run_name"] == run["name"]
+    assert run["mlflow_tracking_uri"] == ""
+
+
+@pytest.mark.parametrize("name", ["sft_lora", "sft_full", "dpo_lora", "dpo_full", "cpt"])
+def test_each_recipe_header_names_the_public_recipe_whose_values_the_loader_enforces(recipes, name: str):
+    public = nova.PUBLIC_RECIPES[name][recipes[f"training/{name}"].run.model_type]
+    header = [line for line in (RECIPES_DIR / "training" / f"{name}.yaml").read_text().splitlines() if line[:1] == "#"]
+    assert any(public.file in line for line in header)
 
 
 def test_readme_lists_every_recipe_file():

@@ -17,7 +17,6 @@ from customization.recipes import platforms_for
         ("ppo", ("hyperpod",)),
         ("cpt", ("hyperpod",)),
         ("distillation", ("bedrock",)),
-        ("evaluation", ("sagemaker-training-job", "hyperpod")),
     ],
 )
 def test_each_technique_runs_where_nova_supports_it(technique, platforms):
@@ -27,6 +26,13 @@ def test_each_technique_runs_where_nova_supports_it(technique, platforms):
 def test_unknown_technique_is_rejected_with_the_known_ones():
     with pytest.raises(ValueError, match=r"technique: 'rlhf' is not allowed; expected one of sft_lora, sft_full"):
         platforms_for("rlhf")
+
+
+def test_evaluation_is_not_a_technique_any_more():
+    with pytest.raises(
+        ValueError, match=r"technique: 'evaluation' is not allowed; expected one of [a-z_, ]*distillation$"
+    ):
+        platforms_for("evaluation")
 
 
 def test_each_recipe_reports_the_platforms_of_its_technique(recipes):

@@ -70,16 +70,15 @@ def test_ppo_learning_rate_override_sets_the_actor_optimizer(recipes):
     }
 
 
-def test_cpt_validation_override_sets_the_validation_path(recipes):
+def test_cpt_takes_the_fine_tuning_overrides_and_no_validation_data(recipes):
     recipe = recipes["training/cpt"]
-    base = render(recipe, {"train": TRAIN, "validation": "s3://training-data-bucket/cpt/val-a.jsonl"})
-    other = render(recipe, {"train": TRAIN, "validation": "s3://training-data-bucket/cpt/val-b.jsonl"})
-    assert changed(base, other) == {"run.validation_data_s3_path": "s3://training-data-bucket/cpt/val-b.jsonl"}
+    assert allowed_overrides(recipe) == ("train", "output", "model", "replicas", "epochs", "learning_rate")
+    message = error_for(recipe, {"train": TRAIN, "validation": "s3://training-data-bucket/cpt/val.jsonl"})
+    assert "overrides.validation: 'validation' is not allowed; expected one of train, output, model" in message
 
 
 def test_rendered_recipe_keeps_the_public_top_level_keys(recipes):
     assert list(render(recipes["training/sft_full"], {"train": TRAIN})) == ["run", "training_config"]
-    assert list(render(recipes["evaluation/general_text_benchmark"])) == ["run", "evaluation", "inference"]
     assert list(render(recipes["training/ppo"], {"train": TRAIN})) == [
         "run",
         "ppo_actor_generation",
@@ -135,11 +134,29 @@ def test_override_a_technique_does_not_take_is_rejected(recipes):
     assert "overrides.replicas: 'replicas' is not allowed" in message
 
 
-def test_benchmark_recipe_takes_no_data_override(recipes):
-    recipe = recipes["evaluation/general_text_benchmark"]
-    assert "data" not in allowed_overrides(recipe)
-    expected = "overrides.data: 'data' is not allowed; expected an override the evaluation/general_text_benchmark"
-    assert expected in error_for(recipe, {"data": TRAIN})
+@pytest.mark.parametrize(
+    ("name", "replicas", "allowed"),
+    [
+        (
+            "sft_lora",
+            2,
+            "4, 8, 16 (sft_lora on amazon.nova-lite-v1:0:300k, per the public recipe "
+            "nova_lite_1_0_p5_p4d_gpu_lora_sft.yaml)",
+        ),
+        ("dpo_full", 32, "4, 8, 16 (dpo_full on amazon.nova-lite-v1:0:300k"),
+        (
+            "cpt",
+            2,
+            "4, 8, 16, 32 (cpt on amazon.nova-lite-v1:0:300k, per the public recipe "
+            "nova_lite_1_0_p5x16_gpu_pretrain.yaml)",
+        ),
+    ],
+)
+def test_a_replicas_override_outside_the_public_recipes_set_is_refused_with_the_set(recipes, name, replicas, allowed):
+    # render validates the rendered recipe as a whole, so the loader's value sets hold for overrides too.
+    message = error_for(recipes[f"training/{name}"], {"train": TRAIN, "replicas": replicas})
+    source = f"recipes/training/{name}.yaml with overrides"
+    assert f"{source}: run.replicas: {replicas} is not allowed; expected one of {allowed}" in message
 
 
 def test_every_bad_override_is_reported_at_once(recipes):
@@ -152,14 +169,7 @@ def test_a_run_must_set_the_data_the_recipe_leaves_empty(recipes):
         "recipes/training/sft_lora.yaml: overrides.train: missing; expected a value "
         "(recipes/training/sft_lora.yaml leaves run.data_s3_path empty"
     ) in error_for(recipes["training/sft_lora"], {})
-    assert "overrides.data: missing" in error_for(recipes["evaluation/bring_your_own_dataset"], {})
-
-
-def test_cpt_with_early_stopping_needs_validation_data(recipes):
-    message = error_for(recipes["training/cpt"], {"train": TRAIN})
-    assert (
-        "overrides.validation: missing; expected a value (early stopping in this recipe watches validation loss)"
-    ) in message
+    assert "recipes/training/cpt.yaml: overrides.train: missing" in error_for(recipes["training/cpt"], {})
 
 
 def test_distillation_needs_an_output_location(recipes):
@@ -200,7 +210,7 @@ def test_hash_changes_when_an_override_changes(recipes, other):
 
 def test_hash_ignores_key_order_and_yaml_form(recipes):
     recipe = recipes["training/cpt"]
-    overrides = {"train": TRAIN, "validation": "s3://training-data-bucket/cpt/val.jsonl"}
+    overrides = {"train": TRAIN, "epochs": 2}
     rendered = render(recipe, overrides)
     reordered = {key: rendered[key] for key in reversed(list(rendered))}
     assert recipe_hash(reordered) == recipe_hash(rendered) == recipe_hash(render_yaml(recipe, overrides))

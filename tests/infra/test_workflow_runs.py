@@ -576,3 +576,23 @@ def test_the_evaluation_throughput_goes_before_the_serving_one_is_bought(environ
 
     succeeded(execution, case)
     assert execution.path.index("Remove evaluation throughput") < execution.path.index("Provision throughput")
+
+
+def test_a_failure_past_the_gate_keeps_the_approved_model_and_one_before_it_does_not(environments, catalog):
+    # Serving failed: the model the gate approved stays (training is not thrown away); the gate failing: it goes.
+    case = cases.evaluated(cases.trained(prod_run(environments, catalog, deploy_mode="provisioned-throughput")))
+    throughput = f"{cases.BEDROCK}:provisioned-model/abcdef123456"
+    case.answer(
+        "Remove evaluation deployment", sdk_integration_result("bedrock", "DeleteCustomModelDeployment")
+    ).answer(
+        "Provision throughput",
+        sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
+    ).answer("Check throughput", cases.throughput_status(throughput, "Failed"))
+    served_failed = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+    gated = cases.evaluated(cases.trained(prod_run(environments, catalog)), token_f1=0.1)
+    gate_failed = run(environments["prod"].definition, gated.execution_input, cases.failed(gated).script)
+
+    failed_with(served_failed, "ProvisioningFailed")
+    assert served_failed.input_of("Clean up")["delete_model"] is False
+    failed_with(gate_failed, "QualityGateFailed")
+    assert "delete_model" not in gate_failed.input_of("Clean up")

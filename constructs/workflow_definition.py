@@ -114,7 +114,7 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
     # Past the gate the model is what the run was for: a later failure (serving, say) cleans up the throughputs and
     # deployments but keeps the model, which the failure notice names.
     keep = sfn.Pass(
-        scope, "Keep the approved model", result=sfn.Result.from_boolean(False), result_path="$.delete_model"
+        scope, "Keep the approved model", parameters={"model_arn.$": "$.imported.model_arn"}, result_path="$.kept"
     )
     gate = quality_gate(scope, failure=failure, on_pass=keep.next(deploy))
     evaluate = evaluation(

@@ -37,7 +37,11 @@ BEDROCK_TRANSIENT_ERRORS = [
     "Bedrock.ServiceUnavailableException",
     "Bedrock.InternalServerException",
 ]
-DYNAMODB_THROTTLING_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException", "DynamoDB.ThrottlingException"]
+DYNAMODB_TRANSIENT_ERRORS = [
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerError",
+]
 # The optimized SageMaker integration reports every API error as SageMaker.AmazonSageMakerException
 # (aws/aws-step-functions-data-science-sdk-python issue 191), throttling and bad requests alike. Train on SageMaker
 # is not retried: once the job exists, a retry asks for the same job name again and "name in use" would replace
@@ -109,7 +113,7 @@ def notify(scope: Construct, construct_id: str, topic: sns.ITopic, outcome: str)
 
 
 def record_retried(record: tasks.DynamoUpdateItem) -> tasks.DynamoUpdateItem:
-    record.add_retry(errors=DYNAMODB_THROTTLING_ERRORS, backoff_rate=2, max_attempts=5)
+    record.add_retry(errors=DYNAMODB_TRANSIENT_ERRORS, backoff_rate=2, max_attempts=5)
     return record
 
 
@@ -147,7 +151,7 @@ def failure_path(
             "Record failure",
             table=table,
             key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
-            update_expression="SET #status = :status, failure = :cause, execution_arn = :execution",
+            update_expression="SET #status = :status, failure = :cause, execution_arn = :execution, kept_model = :kept",
             # Never over another execution's record (a run that failed before claiming its name).
             condition_expression="attribute_not_exists(run_name) OR execution_arn = :execution",
             expression_attribute_names={"#status": "status"},
@@ -157,15 +161,25 @@ def failure_path(
                 ":cause": tasks.DynamoAttributeValue.from_string(
                     sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.error"))
                 ),
+                ":kept": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.kept.model_arn")),
             },
             result_path=sfn.JsonPath.DISCARD,
         )
     )
     failed = sfn.Fail(scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
     notified = notify(scope, "Notify failure", topic, RunStatus.FAILED)
-    clean_up.add_catch(record, errors=["States.ALL"], result_path="$.cleanup_error")
+    # A run that failed past the quality gate kept its model ($.kept, which the record names); any other kept none.
+    kept = sfn.Choice(scope, "Model kept?")
+    kept.when(sfn.Condition.is_present("$.kept.model_arn"), record)
+    kept.otherwise(
+        sfn.Pass(
+            scope, "No model kept", result=sfn.Result.from_object({"model_arn": "none"}), result_path="$.kept"
+        ).next(record)
+    )
+    clean_up.add_catch(kept, errors=["States.ALL"], result_path="$.cleanup_error")
     record.add_catch(notified, errors=["States.ALL"], result_path="$.record_error")
-    clean_up.next(record).next(notified).next(failed)
+    clean_up.next(kept)
+    record.next(notified).next(failed)
     if remove_hyperpod_job is None:
         return clean_up
     retried(remove_hyperpod_job)

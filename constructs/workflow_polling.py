@@ -34,11 +34,11 @@ class Polling:
     """The cap on one wait (10 minutes)."""
 
 
-# Jobs that take hours (training, customization): the first check after 5 minutes, then each wait 10 minutes longer
+# Jobs that take hours (training, customization): the first check after 10 minutes, then each wait 10 minutes longer
 # up to an hour. Each check costs an execution about 17 history events, and Step Functions fails an execution at
 # 25,000 (quotas, "Maximum execution history size"), without clean-up: hourly, the longest run config allows
 # (workflow.max_training_hours 672) stays well under it; every 10 minutes it would not.
-HOURS_LONG = Polling(first_wait_seconds=300, step_seconds=600, longest_wait_seconds=3600)
+HOURS_LONG = Polling(first_wait_seconds=600, step_seconds=600, longest_wait_seconds=3600)
 
 # How long the run waits for the jobs AWS finishes on its own but documents no upper time for (a
 # budget, not an AWS figure): a model import or an on-demand deployment, a provisioned throughput.

@@ -388,4 +388,10 @@ def record_success(scope: Construct, *, table: dynamodb.ITable, topic: sns.ITopi
         result_path=sfn.JsonPath.DISCARD,
     )
     done = sfn.Succeed(scope, "Customized")
-    return record_retried(record).next(notify(scope, "Notify success", topic, RunStatus.SUCCEEDED)).next(done)
+    # The model is served by now: a record that cannot be written must not send the run to the clean-up (which would
+    # delete what serves); the notice carries the whole state, model and serving ARNs included, for a person to record.
+    unrecorded = notify(scope, "Notify lineage not recorded", topic, "UNRECORDED").next(
+        sfn.Fail(scope, "Lineage not recorded", error_path="$.record_error.Error", cause_path="$.record_error.Cause")
+    )
+    record_retried(record).add_catch(unrecorded, errors=["States.ALL"], result_path="$.record_error")
+    return record.next(notify(scope, "Notify success", topic, RunStatus.SUCCEEDED)).next(done)

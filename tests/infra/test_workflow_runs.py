@@ -403,7 +403,7 @@ def test_evaluation_compares_with_the_base_model_bedrock_invokes_not_the_customi
     assert execution.input_of("Evaluate")["candidates"]["base"]["model_id"] == "amazon.nova-lite-v1:0"
 
 
-def checks_until(deadline_seconds: int, first: int = 300, step: int = 600, longest: int = 3600) -> int:
+def checks_until(deadline_seconds: int, first: int = 600, step: int = 600, longest: int = 3600) -> int:
     """How many times a loop checks its job before its waits add up to the deadline (workflow_polling.Polling)."""
     waited, wait, checks = 0, first, 0
     while waited < deadline_seconds:
@@ -593,6 +593,22 @@ def test_a_failure_past_the_gate_keeps_the_approved_model_and_one_before_it_does
     gate_failed = run(environments["prod"].definition, gated.execution_input, cases.failed(gated).script)
 
     failed_with(served_failed, "ProvisioningFailed")
-    assert served_failed.input_of("Clean up")["delete_model"] is False
-    failed_with(gate_failed, "QualityGateFailed")
-    assert "delete_model" not in gate_failed.input_of("Clean up")
+    model = served_failed.input_of("Import into Bedrock") and f"{cases.BEDROCK}:custom-model/imported/abcdef123456"
+    assert served_failed.input_of("Clean up")["kept"] == {"model_arn": model}
+    assert failed_with(served_failed, "ProvisioningFailed")[":kept"] == {"S": model}  # the record names it
+    assert "kept" not in gate_failed.input_of("Clean up")
+    assert failed_with(gate_failed, "QualityGateFailed")[":kept"] == {"S": "none"}
+
+
+def test_a_lineage_record_that_cannot_be_written_is_notified_and_nothing_served_is_cleaned_up(environments, catalog):
+    case = cases.served(cases.evaluated(cases.trained(prod_run(environments, catalog, deploy_mode="on-demand"))))
+    case.script["Record lineage"] = [Throw("DynamoDB.AmazonDynamoDBException", "Requested resource not found")]
+    case.answer("Notify lineage not recorded", cases.published())
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
+
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error) == ("FAILED", "DynamoDB.AmazonDynamoDBException")
+    assert execution.path[-2:] == ["Notify lineage not recorded", "Lineage not recorded"]
+    assert "Clean up" not in execution.path  # the on-demand deployment serves: nothing is deleted
+    notice = execution.input_of("Notify lineage not recorded")["Message"]
+    assert "custom-model-deployment" in notice and "custom-model/imported/" in notice

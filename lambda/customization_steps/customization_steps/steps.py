@@ -17,7 +17,7 @@ import io
 import json
 import os
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -321,20 +321,47 @@ def clean_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any) -> list[str
     """Stops the run's training job or customization job and deletes what it half-made: the throughputs and
     deployment it bought, then the model (a model still in use by a throughput cannot go first).
 
-    Each action tolerates "already gone" or "not running", so a retried clean-up is safe. A throughput or
-    model still changing (ConflictException: a throughput still Creating, say) does not stop the others; once
-    all were tried, ResourceBusyError names the busy ones, and the state machine retries minutes later.
+    Each action tolerates "already gone" or "not running", so a retried clean-up is safe. One action's error
+    does not keep the others from being tried; then the worst is raised: a refused call as itself (the failure
+    record keeps it), throttling or a 5xx as ServiceThrottledError and a resource still changing
+    (ConflictException: a throughput still Creating, say) as ResourceBusyError, both of which the state machine
+    retries.
     """
-    busy: list[str] = []
-    done = _cleaned_up(state, sagemaker=sagemaker, bedrock=bedrock, busy=busy)
-    if busy:
-        raise ResourceBusyError("; ".join(busy))
+    errors = _CleanUpErrors()
+    done = _cleaned_up(state, sagemaker=sagemaker, bedrock=bedrock, errors=errors)
+    errors.raise_worst()
     return done
 
 
-def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, busy: list[str]) -> list[str]:
+@dataclass
+class _CleanUpErrors:
+    refused: list[ClientError] = field(default_factory=list)
+    transient: list[str] = field(default_factory=list)
+    busy: list[str] = field(default_factory=list)
+
+    def add(self, action: str, error: ClientError) -> None:
+        code = error.response["Error"]["Code"]
+        reason = f"{action}: {code}: {error.response['Error'].get('Message', '')}"
+        if code == "ConflictException":
+            self.busy.append(reason)
+        elif code in THROTTLING_CODES or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+            self.transient.append(reason)
+        else:
+            logger.error("clean-up action refused", extra={"action": action, "reason": code})
+            self.refused.append(error)
+
+    def raise_worst(self) -> None:
+        if self.refused:
+            raise self.refused[0]
+        if self.transient:
+            raise ServiceThrottledError("; ".join(self.transient))
+        if self.busy:
+            raise ResourceBusyError("; ".join(self.busy))
+
+
+def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, errors: _CleanUpErrors) -> list[str]:
     def attempt(codes: list[str], action: str, call: Any) -> list[str]:
-        return _tried(codes, action, call, busy)
+        return _tried(codes, action, call, errors)
 
     done: list[str] = []
     plan = state.get("prepared") or {}
@@ -368,7 +395,9 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, busy: li
             lambda: bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=deployment),
         )
     model = (state.get("imported") or {}).get("model_arn")
-    if "import" in plan and state.get("delete_model", True):
+    # Past the quality gate the state machine keeps the model ($.kept): a later failure must not throw it away.
+    keep = bool((state.get("kept") or {}).get("model_arn"))
+    if "import" in plan and not keep:
         # Before its ARN was read, the model is known by the name the run gave it (if the job got that far;
         # Bedrock cannot stop an import job, so one still running may create it after this).
         imported = model or plan["import"]["model_name"]
@@ -377,7 +406,7 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, busy: li
             "delete imported model",
             lambda: bedrock.delete_imported_model(modelIdentifier=imported),
         )
-    elif model and state.get("delete_model", True):
+    elif model and not keep:
         done += attempt(
             ["ResourceNotFoundException"],
             "delete custom model",
@@ -386,16 +415,14 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, busy: li
     return done
 
 
-def _tried(codes: list[str], action: str, call: Any, busy: list[str]) -> list[str]:
-    """``call``, with the error ``codes`` that mean "nothing to do"; a busy resource goes on ``busy``."""
+def _tried(codes: list[str], action: str, call: Any, errors: _CleanUpErrors) -> list[str]:
+    """``call``, with the error ``codes`` that mean "nothing to do"; any other error is kept in ``errors``."""
     try:
         call()
     except ClientError as error:
-        if error.response["Error"]["Code"] == "ConflictException":
-            busy.append(f"{action}: {error.response['Error'].get('Message', '')}")
-            return []
         if error.response["Error"]["Code"] not in codes:
-            raise
+            errors.add(action, error)
+            return []
         logger.info("nothing to do", extra={"action": action, "reason": error.response["Error"]["Code"]})
         return []
     return [action]

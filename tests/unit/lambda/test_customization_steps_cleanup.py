@@ -16,7 +16,7 @@ from botocore.stub import Stubber
 from customization_steps import steps
 from lambda_context import LambdaContext
 
-from customization.contract import ResourceBusyError
+from customization.contract import ResourceBusyError, ServiceThrottledError
 
 KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}
 JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-lite-v1:0:300k/abcdefghij12"
@@ -104,7 +104,7 @@ def test_a_model_kept_on_purpose_is_not_deleted(clients):
     expect_stop_training(sagemaker_stub)
     expect_delete_deployment(bedrock_stub)
 
-    done = steps.clean_up(sagemaker_run(delete_model=False), sagemaker=sagemaker, bedrock=bedrock)
+    done = steps.clean_up(sagemaker_run(kept={"model_arn": MODEL}), sagemaker=sagemaker, bedrock=bedrock)
 
     assert done == ["stop training job", "delete evaluation deployment"]
 
@@ -148,15 +148,17 @@ def test_a_deployment_and_a_model_already_deleted_are_tolerated(clients):
     assert done == ["stop training job"]
 
 
-@pytest.mark.parametrize("code", ["ThrottlingException", "AccessDeniedException"])
-def test_other_training_job_errors_propagate(clients, code):
-    sagemaker, bedrock, sagemaker_stub, _ = clients
+@pytest.mark.parametrize(
+    ("code", "raised_as"), [("ThrottlingException", ServiceThrottledError), ("AccessDeniedException", ClientError)]
+)
+def test_other_training_job_errors_propagate_once_the_rest_was_tried(clients, code, raised_as):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
     expect_stop_training(sagemaker_stub, code)
+    expect_delete_deployment(bedrock_stub)
+    expect_delete_model(bedrock_stub)
 
-    with pytest.raises(ClientError) as raised:
+    with pytest.raises(raised_as, match=code):
         steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
-
-    assert raised.value.response["Error"]["Code"] == code
 
 
 def test_a_model_still_in_use_is_an_error_not_a_silent_skip(clients):
@@ -213,7 +215,9 @@ def test_a_throughput_still_creating_is_busy_and_tried_again(clients):
             sagemaker=sagemaker,
             bedrock=bedrock,
         )
-    assert str(raised.value).startswith("delete evaluation throughput: no; delete custom model: no")
+    assert str(raised.value).startswith(
+        "delete evaluation throughput: ConflictException: no; delete custom model: ConflictException: no"
+    )
 
 
 def test_a_busy_throughput_does_not_keep_the_deployment_from_going(clients):
@@ -224,7 +228,9 @@ def test_a_busy_throughput_does_not_keep_the_deployment_from_going(clients):
 
     with pytest.raises(ResourceBusyError, match="delete serving throughput"):
         steps.clean_up(
-            sagemaker_run(serving={"arn": SERVING_THROUGHPUT}, delete_model=False), sagemaker=sagemaker, bedrock=bedrock
+            sagemaker_run(serving={"arn": SERVING_THROUGHPUT}, kept={"model_arn": MODEL}),
+            sagemaker=sagemaker,
+            bedrock=bedrock,
         )
 
 
@@ -243,6 +249,7 @@ def test_a_deployment_error_other_than_not_found_propagates(clients):
     sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
     expect_stop_training(sagemaker_stub)
     expect_delete_deployment(bedrock_stub, "ValidationException")
+    expect_delete_model(bedrock_stub)
 
     with pytest.raises(ClientError, match="ValidationException"):
         steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
@@ -302,3 +309,31 @@ def test_an_import_that_failed_before_its_arn_was_read_deletes_the_model_by_its_
     )
 
     assert done == ["delete imported model"]
+
+
+def test_a_refused_deletion_does_not_keep_the_others_from_being_tried(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub, "AccessDeniedException")
+    expect_delete_throughput(bedrock_stub, SERVING_THROUGHPUT)
+    expect_delete_deployment(bedrock_stub)
+    expect_delete_model(bedrock_stub)
+
+    # Every action was tried (no pending stub answers), then the refused one is raised as itself.
+    with pytest.raises(ClientError, match="AccessDeniedException"):
+        steps.clean_up(sagemaker_run(serving={"arn": SERVING_THROUGHPUT}), sagemaker=sagemaker, bedrock=bedrock)
+
+
+def test_a_5xx_is_tried_again_as_throttling(clients):
+    sagemaker, bedrock, sagemaker_stub, bedrock_stub = clients
+    expect_stop_training(sagemaker_stub)
+    bedrock_stub.add_client_error(
+        "delete_custom_model_deployment",
+        "InternalServerException",
+        "oops",
+        500,
+        expected_params={"customModelDeploymentIdentifier": DEPLOYMENT},
+    )
+    expect_delete_model(bedrock_stub)
+
+    with pytest.raises(ServiceThrottledError, match="delete evaluation deployment: InternalServerException"):
+        steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)

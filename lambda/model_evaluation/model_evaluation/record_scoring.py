@@ -1,0 +1,140 @@
+"""One record of an evaluation: both candidates' answers, their metrics and the judge's scores.
+
+A record whose model call or judge reply fails (after the client's own retries with back-off
+and jitter) is data, not a crash: it comes back ``failed`` with its reason, and the summary
+counts it. Only errors that no other record could escape end the batch: the model or judge
+cannot be reached at all (access denied, no such model), which retrying records cannot cure.
+
+Base-model answers are cached by content (``BaseAnswerCache``): the same prompt to the same base
+model with the same settings is answered once, whichever run or dataset version asks again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from model_evaluation.dataset import EvaluationRecord, S3Uri
+from model_evaluation.judge import ANSWER_MAX_TOKENS, JudgeReplyError, Verdict, generate, judge
+from model_evaluation.metrics import score_record
+
+# Errors of a model call that fail every record alike: the batch fails, and with it the run, at once.
+RUN_LEVEL_CODES = frozenset({"AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException"})
+
+
+class ModelUnreachableError(Exception):
+    """A candidate or the judge cannot be called at all (access denied, no such model): no record can be scored."""
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """``scores``: candidate -> metric -> value (empty when failed); ``answers`` and ``reasons`` for the report."""
+
+    id: str
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    failure: str | None = None
+    answers: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def scored(self) -> bool:
+        return self.failure is None
+
+    def compact(self) -> dict[str, Any]:
+        """What the summary needs (numbers and the reason), small enough for a Map state's result."""
+        if self.failure is not None:
+            return {"id": self.id, "failure": self.failure}
+        return {"id": self.id, "scores": self.scores}
+
+    def detail(self) -> dict[str, Any]:
+        """Everything, for the report's record file."""
+        return {**self.compact(), "answers": self.answers, "judge_reasons": self.reasons}
+
+
+class BaseAnswerCache:
+    """Base-model answers in S3, one object per (model, settings, prompt): ``<prefix><sha256>.json``."""
+
+    def __init__(self, s3: Any, prefix: S3Uri, model_id: str) -> None:
+        self._s3, self._prefix, self._model_id = s3, prefix, model_id
+
+    def _uri(self, prompt: str) -> S3Uri:
+        identity = json.dumps([self._model_id, ANSWER_MAX_TOKENS, 0, prompt], ensure_ascii=False)
+        return self._prefix.join(hashlib.sha256(identity.encode("utf-8")).hexdigest() + ".json")
+
+    def get(self, prompt: str) -> str | None:
+        uri = self._uri(prompt)
+        try:
+            body = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("NoSuchKey", "404"):
+                return None
+            raise
+        answer = json.loads(body).get("answer")
+        return answer if isinstance(answer, str) else None
+
+    def put(self, prompt: str, answer: str) -> None:
+        uri = self._uri(prompt)
+        body = json.dumps({"model_id": self._model_id, "answer": answer}, ensure_ascii=False)
+        self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=body.encode("utf-8"), ContentType="application/json")
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """How one record is answered and judged; the callables are Bedrock calls in the Lambda, fakes in tests."""
+
+    answer: Callable[[str, EvaluationRecord], str]
+    """The answer of candidate ``name`` to the record's prompt."""
+    grade: Callable[[EvaluationRecord, str], Verdict]
+    """The judge's verdict on an answer."""
+
+
+def bedrock_scorer(
+    bedrock: Any, models: dict[str, str], judge_model: str, rubric: str, cache: BaseAnswerCache | None
+) -> Scorer:
+    """Answers through Converse (the base model's from ``cache`` when it has them), judged by ``judge_model``."""
+
+    def answer(name: str, record: EvaluationRecord) -> str:
+        if name == "base" and cache is not None:
+            cached = cache.get(record.prompt)
+            if cached is not None:
+                return cached
+            generated = generate(bedrock, models[name], record.prompt)
+            cache.put(record.prompt, generated)
+            return generated
+        return generate(bedrock, models[name], record.prompt)
+
+    def grade(record: EvaluationRecord, output: str) -> Verdict:
+        return judge(bedrock, judge_model, rubric, record.prompt, record.reference, output)
+
+    return Scorer(answer=answer, grade=grade)
+
+
+def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer) -> RecordResult:
+    """Every candidate's answer, metrics and judge score for ``record``; a failure is the record's, with its reason."""
+    scores: dict[str, dict[str, float]] = {}
+    answers: dict[str, str] = {}
+    reasons: dict[str, str] = {}
+    try:
+        for name in candidates:
+            output = scorer.answer(name, record)
+            verdict = scorer.grade(record, output)
+            answers[name], reasons[name] = output, verdict.reason
+            scores[name] = {
+                **score_record(output, record.reference, record.tool_schema),
+                "judge_score": float(verdict.score),
+            }
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in RUN_LEVEL_CODES:
+            raise ModelUnreachableError(f"{code}: {error.response['Error'].get('Message', '')}") from error
+        return RecordResult(record.id, failure=f"{name}: {code}: {error.response['Error'].get('Message', '')}")
+    except JudgeReplyError as error:
+        return RecordResult(record.id, failure=f"{name}: {error}")
+    except BotoCoreError as error:  # timeouts and connection errors after the client's retries
+        return RecordResult(record.id, failure=f"{name}: {type(error).__name__}: {error}")
+    return RecordResult(record.id, scores=scores, answers=answers, reasons=reasons)

@@ -20,7 +20,10 @@ from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
+from model_evaluation.batch import parse_batch_input, score_batch
 from model_evaluation.evaluation import evaluate
+from model_evaluation.record_scoring import BaseAnswerCache, bedrock_scorer
+from model_evaluation.report import report
 from model_evaluation.request import parse_request
 
 logger = Logger()
@@ -28,14 +31,18 @@ tracer = Tracer()
 # Standard retry mode backs off on throttling a few times before the workflow's Retry takes
 # over; long read timeout because a judge or a large model can take minutes to answer.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, read_timeout=300)
+# Per record in a batch: more attempts (standard mode backs off exponentially with jitter), after which the record
+# counts as failed rather than failing the batch.
+RECORD_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, read_timeout=120)
 _clients: dict[str, Any] = {}
 
 
-def client(service: str) -> Any:
-    """The container's client for ``service``, created on first use."""
-    if service not in _clients:
-        _clients[service] = boto3.client(service, config=CLIENT_CONFIG)
-    return _clients[service]
+def client(service: str, config: Config = CLIENT_CONFIG) -> Any:
+    """The container's client for ``service`` (and retry settings), created on first use."""
+    name = f"{service}:{id(config)}"
+    if name not in _clients:
+        _clients[name] = boto3.client(service, config=config)
+    return _clients[name]
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -45,4 +52,31 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(run_id=request.run_id)
     summary = evaluate(request, s3=client("s3"), bedrock=client("bedrock-runtime"))
     logger.info("evaluation written", extra={"results": summary["results"], "improvement": summary["improvement"]})
+    return summary
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """One Distributed Map batch: its records scored, failures kept as data (``model_evaluation.batch``)."""
+    batch = parse_batch_input(event.get("BatchInput"))
+    logger.append_keys(run_id=batch.run_id)
+    s3, bedrock = client("s3"), client("bedrock-runtime", RECORD_CLIENT_CONFIG)
+    cache = BaseAnswerCache(s3, batch.cache, batch.models["base"])
+    scorer = bedrock_scorer(bedrock, batch.models, batch.judge_model, batch.rubric, cache)
+    items = event.get("Items")
+    result = score_batch(
+        items if isinstance(items, list) else [], batch, scorer, s3, context.get_remaining_time_in_millis
+    )
+    failed = sum(1 for record in result["records"] if "failure" in record)
+    logger.info("batch scored", extra={"records": len(result["records"]), "failed": failed})
+    return result
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """After the map: the summary, the gate's decision and the report (``model_evaluation.report``)."""
+    summary = report(event, client("s3"))
+    logger.info("evaluation reported", extra={"results": summary["results"], "gate": summary["gate"]})
     return summary

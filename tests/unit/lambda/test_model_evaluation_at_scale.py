@@ -229,3 +229,183 @@ def test_the_bootstrap_interval_covers_the_mean_and_narrows_with_more_records():
     mean = sum(small) / len(small)
     assert low_small <= mean <= high_small and low_large <= mean <= high_large
     assert high_large - low_large < (high_small - low_small) / 3
+
+
+# --- batches, the map's results and the report, in process ------------------------------------------------------
+
+
+class FakeS3:
+    """Objects in memory, with the calls' parameters checked against botocore's S3 model."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+        self._model = boto3.client("s3", **KEYS)
+
+    def put_object(self, **params) -> dict:
+        self._model.meta.service_model.operation_model("PutObject")  # the operation exists
+        assert set(params) <= {"Bucket", "Key", "Body", "ContentType"}
+        self.objects[(params["Bucket"], params["Key"])] = params["Body"]
+        return {}
+
+    def get_object(self, *, Bucket: str, Key: str) -> dict:  # noqa: N803 - boto3's parameter names
+        if (Bucket, Key) not in self.objects:
+            raise ClientError({"Error": {"Code": "NoSuchKey", "Message": "no"}}, "GetObject")
+        body = self.objects[(Bucket, Key)]
+        return {"Body": StreamingBody(io.BytesIO(body), len(body))}
+
+    def json(self, bucket: str, key: str):
+        return json.loads(self.objects[(bucket, key)])
+
+
+BATCH_INPUT = {
+    "run_id": "run-1",
+    "candidates": {"base": {"model_id": "amazon.nova-lite-v1:0"}, "customized": {"model_id": "arn:custom"}},
+    "judge": {"model_id": "amazon.nova-pro-v1:0", "rubric": "5 right, 1 wrong"},
+    "results_uri": "s3://acme-artifacts/runs/run-1/output/evaluation/",
+    "cache_uri": "s3://acme-artifacts/evaluation-cache/base-answers/",
+}
+PLENTY_OF_TIME = 900_000
+
+
+def map_run(s3: FakeS3, items: list, fake: FakeBedrock, batch_size: int, failed_batches: set[int] = frozenset()):
+    """What the Distributed Map would do: batches through ``score_batch``, results and manifest by ResultWriter."""
+    from model_evaluation.batch import parse_batch_input, score_batch
+
+    batch = parse_batch_input(BATCH_INPUT)
+    succeeded, failed = [], []
+    for number, start in enumerate(range(0, len(items), batch_size)):
+        chunk = items[start : start + batch_size]
+        event = {"Items": chunk, "BatchInput": BATCH_INPUT}
+        if number in failed_batches:
+            failed.append({"Error": "Lambda.Unknown", "Cause": "timed out", "Input": json.dumps(event)})
+            continue
+        output = score_batch(chunk, batch, fake.scorer(), s3, lambda: PLENTY_OF_TIME)
+        succeeded.append({"Status": "SUCCEEDED", "Input": json.dumps(event), "Output": json.dumps(output)})
+    prefix = "runs/run-1/output/evaluation/map/abc"
+    s3.put_object(Bucket="acme-artifacts", Key=f"{prefix}/SUCCEEDED_0.json", Body=json.dumps(succeeded).encode())
+    s3.put_object(Bucket="acme-artifacts", Key=f"{prefix}/FAILED_0.json", Body=json.dumps(failed).encode())
+    manifest = {
+        "DestinationBucket": "acme-artifacts",
+        "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:workflow/Score:1",
+        "ResultFiles": {
+            "SUCCEEDED": [{"Key": f"{prefix}/SUCCEEDED_0.json", "Size": 1}],
+            "FAILED": [{"Key": f"{prefix}/FAILED_0.json", "Size": 1}],
+            "PENDING": [],
+        },
+    }
+    s3.put_object(Bucket="acme-artifacts", Key=f"{prefix}/manifest.json", Body=json.dumps(manifest).encode())
+    return {
+        "MapRunArn": manifest["MapRunArn"],
+        "ResultWriterDetails": {"Bucket": "acme-artifacts", "Key": f"{prefix}/manifest.json"},
+    }
+
+
+def report_event(map_output: dict, **gate) -> dict:
+    return {
+        "run_id": "run-1",
+        "results_uri": BATCH_INPUT["results_uri"],
+        "map": map_output,
+        "thresholds": THRESHOLDS,
+        "gate": {"min_records": 500, "min_scored_fraction": 0.95, **gate},
+    }
+
+
+def items(count: int) -> list[dict]:
+    return [{"id": r.id, "prompt": r.prompt, "reference": r.reference} for r in dataset(count)]
+
+
+def test_a_thousand_records_run_through_batches_the_map_results_and_the_report():
+    from model_evaluation.report import report
+
+    s3 = FakeS3()
+    records = items(1000)
+    records[7] = {"id": "r7", "prompt": "", "reference": "x"}  # malformed: counted as failed
+    fake = FakeBedrock(right=0.9, throttled={f"r{i}" for i in range(3, 1000, 100)})
+    output = map_run(s3, records, fake, batch_size=25, failed_batches={39})  # the last batch: 25 records
+
+    summary = report(report_event(output), s3)
+
+    assert (summary["records"], summary["failed"]) == (1000, 1 + 10 + 25)
+    assert summary["gate"]["passed"], summary["gate"]
+    written = s3.json("acme-artifacts", "runs/run-1/output/evaluation/evaluation.json")
+    assert written["scored"] == 964 and len(written["worst_records"]) == 20
+    assert all("answers" in row for row in written["worst_records"])
+    assert written["worst_records"][0]["scores"]["customized"]["judge_score"] == 2.0
+    text = s3.objects[("acme-artifacts", "runs/run-1/output/evaluation/evaluation.md")].decode()
+    assert text.startswith("# Evaluation of run-1: gate passed") and "| judge_score |" in text
+
+
+def test_failed_batches_beyond_the_tolerated_fraction_fail_the_gate_in_the_report():
+    from model_evaluation.report import report
+
+    s3 = FakeS3()
+    output = map_run(s3, items(1000), FakeBedrock(right=0.9), batch_size=50, failed_batches={0, 1})  # 100 records
+
+    summary = report(report_event(output), s3)
+
+    assert summary["gate"]["reasons"] == ["scored fraction: 0.9 (100 of 1000 records failed) is below 0.95"]
+    assert summary["results"] == "s3://acme-artifacts/runs/run-1/output/evaluation/evaluation.json"
+
+
+def test_base_answers_come_from_the_cache_on_a_second_run():
+    from model_evaluation.batch import parse_batch_input, score_batch
+    from model_evaluation.record_scoring import bedrock_scorer
+
+    class CountingBedrock:
+        def __init__(self) -> None:
+            self.asked: list[str] = []
+
+        def converse(self, **request):
+            self.asked.append(request["modelId"])
+            text = '{"score": 4, "reason": "ok"}' if "system" in request else "answer"
+            return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}}
+
+    s3, batch = FakeS3(), parse_batch_input(BATCH_INPUT)
+    cache = BaseAnswerCache(s3, batch.cache, batch.models["base"])
+    first, second = CountingBedrock(), CountingBedrock()
+    for bedrock in (first, second):
+        scorer = bedrock_scorer(bedrock, batch.models, batch.judge_model, batch.rubric, cache)
+        score_batch(items(10), batch, scorer, s3, lambda: PLENTY_OF_TIME)
+
+    assert first.asked.count("amazon.nova-lite-v1:0") == 10
+    assert second.asked.count("amazon.nova-lite-v1:0") == 0  # same prompts, same base model: cached
+    assert second.asked.count("arn:custom") == 10
+
+
+def test_records_past_the_time_left_are_failed_not_lost():
+    from model_evaluation.batch import TIME_PER_RECORD_MS, parse_batch_input, score_batch
+
+    left = iter([PLENTY_OF_TIME, PLENTY_OF_TIME, TIME_PER_RECORD_MS - 1, TIME_PER_RECORD_MS - 1])
+    result = score_batch(
+        items(4), parse_batch_input(BATCH_INPUT), FakeBedrock(right=1).scorer(), FakeS3(), lambda: next(left)
+    )
+
+    assert [row.get("failure") for row in result["records"]] == [
+        None,
+        None,
+        "not scored: the batch ran out of time",
+        "not scored: the batch ran out of time",
+    ]
+
+
+def test_a_retried_batch_writes_the_same_details_object():
+    from model_evaluation.batch import details_uri, parse_batch_input
+
+    batch = parse_batch_input(BATCH_INPUT)
+
+    assert details_uri(batch.results, items(3)) == details_uri(batch.results, items(3))
+    assert details_uri(batch.results, items(3)) != details_uri(batch.results, items(4))
+
+
+def test_a_bad_batch_input_names_every_field():
+    from model_evaluation.batch import parse_batch_input
+    from model_evaluation.request import InvalidEvaluationRequestError
+
+    bad = {**BATCH_INPUT, "candidates": {"base": {"model_id": ""}}, "cache_uri": "s3://acme-artifacts/no-slash"}
+    with pytest.raises(InvalidEvaluationRequestError) as raised:
+        parse_batch_input(bad)
+
+    message = str(raised.value)
+    assert "BatchInput.candidates.base.model_id: '' is not allowed; expected a non-empty string" in message
+    assert "BatchInput.candidates.customized.model_id: None is not allowed" in message
+    assert "BatchInput.cache_uri" in message

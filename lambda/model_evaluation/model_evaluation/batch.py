@@ -1,0 +1,107 @@
+"""One batch of an evaluation: the records a Distributed Map's ItemBatcher hands one Lambda call.
+
+Event (``ItemBatcher`` with ``BatchInput``)::
+
+    {"Items": [{"id": ..., "prompt": ..., "reference": ..., "tool_schema"?: ...}, ...],
+     "BatchInput": {"run_id": ..., "candidates": {"base": {"model_id": ...}, "customized": {"model_id": ...}},
+                    "judge": {"model_id": ..., "rubric": ...}, "results_uri": "s3://.../evaluation/",
+                    "cache_uri": "s3://.../evaluation-cache/base-answers/"}}
+
+Returns ``{"records": [compact result per item], "details": "<s3 uri of this batch's answers>"}``:
+numbers and reasons only, so the Map's result stays small; the answers and the judge's reasons go
+to a JSONL file per batch, which the summary reads for the report's worst records. A record that
+is malformed, fails or does not fit in the time left is counted as failed with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from model_evaluation.dataset import EvaluationRecord, S3Uri, _row_problems, short_repr
+from model_evaluation.record_scoring import RecordResult, Scorer, score
+from model_evaluation.request import (
+    CANDIDATES,
+    MAX_MODEL_ID,
+    InvalidEvaluationRequestError,
+    _object,
+    _text,
+    _uri,
+)
+
+# Records are not started with less time than this left: a record takes four model calls of up to a minute each.
+TIME_PER_RECORD_MS = 4 * 60_000
+RECORD_FIELDS = {"id": False, "prompt": False, "reference": False}
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    run_id: str
+    models: dict[str, str]
+    judge_model: str
+    rubric: str
+    results: S3Uri
+    cache: S3Uri
+
+
+def parse_batch_input(value: Any) -> BatchInput:
+    """The batch's shared input, or ``InvalidEvaluationRequestError`` naming every bad field."""
+    problems: list[str] = []
+    fields = _object(value, "BatchInput", problems, "with run_id, candidates, judge, results_uri and cache_uri")
+    if fields is None:
+        raise InvalidEvaluationRequestError(problems[0])
+    run_id = _text(fields.get("run_id"), "BatchInput.run_id", problems, 256)
+    models: dict[str, str] = {}
+    candidates = _object(fields.get("candidates"), "BatchInput.candidates", problems, "with base and customized")
+    for name in CANDIDATES:
+        spec = (candidates or {}).get(name)
+        model = spec.get("model_id") if isinstance(spec, dict) else None
+        models[name] = _text(model, f"BatchInput.candidates.{name}.model_id", problems, MAX_MODEL_ID)
+    judge = _object(fields.get("judge"), "BatchInput.judge", problems, '{"model_id": ..., "rubric": ...}') or {}
+    judge_model = _text(judge.get("model_id"), "BatchInput.judge.model_id", problems, MAX_MODEL_ID)
+    rubric = _text(judge.get("rubric"), "BatchInput.judge.rubric", problems)
+    results = _uri(fields.get("results_uri"), "BatchInput.results_uri", problems, prefix=True)
+    cache = _uri(fields.get("cache_uri"), "BatchInput.cache_uri", problems, prefix=True)
+    if problems:
+        raise InvalidEvaluationRequestError("; ".join(problems))
+    return BatchInput(run_id, models, judge_model, rubric, results, cache)
+
+
+def record_of(item: Any) -> EvaluationRecord | str:
+    """The item as a record, or why it is not one (the record then counts as failed)."""
+    if not isinstance(item, dict):
+        return f"{short_repr(item)} is not allowed; expected a JSON object"
+    problems = _row_problems(item, RECORD_FIELDS)
+    if problems:
+        return "; ".join(problems)
+    return EvaluationRecord(item["id"], item["prompt"], item["reference"], item.get("tool_schema"))
+
+
+def details_uri(results: S3Uri, items: list[Any]) -> S3Uri:
+    """Where this batch's answers go: named by its items, so a retried batch writes the same object."""
+    digest = hashlib.sha256(json.dumps(items, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+    return results.join(f"records/{digest[:32]}.jsonl")
+
+
+def score_batch(
+    items: list[Any], batch: BatchInput, scorer: Scorer, s3: Any, remaining_ms: Callable[[], int]
+) -> dict[str, Any]:
+    """Every item scored (or failed with its reason); the answers written to the batch's details file."""
+    results: list[RecordResult] = []
+    for index, item in enumerate(items):
+        given = item.get("id") if isinstance(item, dict) else None
+        identity = given if isinstance(given, str) else f"item {index}"
+        record = record_of(item)
+        if isinstance(record, str):
+            results.append(RecordResult(identity, failure=f"invalid record: {record}"))
+        elif remaining_ms() < TIME_PER_RECORD_MS:
+            results.append(RecordResult(identity, failure="not scored: the batch ran out of time"))
+        else:
+            results.append(score(record, CANDIDATES, scorer))
+    uri = details_uri(batch.results, items)
+    body = "".join(json.dumps(result.detail(), sort_keys=True, ensure_ascii=False) + "\n" for result in results)
+    s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=body.encode("utf-8"), ContentType="application/x-ndjson")
+    return {"records": [result.compact() for result in results], "details": str(uri)}

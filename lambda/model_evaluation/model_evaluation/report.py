@@ -1,0 +1,135 @@
+"""After the Distributed Map: every batch's results read back, summarized, gated and written as the report.
+
+The map's ResultWriter leaves ``manifest.json`` naming a file per outcome (Step Functions developer
+guide, "ResultWriter (Map)"): each holds the child executions, with the batch's output as a JSON
+string (``Output``) or, for a failed one, its ``Error``, ``Cause`` and ``Input``. A failed batch's
+records count as failed with the batch's reason, so they lower the scored fraction the gate reads.
+
+Event::
+
+    {"run_id": ..., "results_uri": "s3://.../evaluation/", "map": {"ResultWriterDetails": {"Bucket", "Key"}},
+     "thresholds": {...}, "gate": {"min_records": ..., "min_scored_fraction": ...}}
+
+Writes ``evaluation.json`` (summary, intervals, gate, the worst records with their answers) and
+``evaluation.md`` (a short summary for people) under ``results_uri``; returns the summary.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from model_evaluation.dataset import S3Uri, parse_s3_uri, read_text, write_json
+from model_evaluation.request import InvalidEvaluationRequestError, _object, _text, _uri
+from model_evaluation.summary import GateSettings, seed_for, summarize
+
+REPORT_NAME = "evaluation.json"
+SUMMARY_NAME = "evaluation.md"
+WORST_SHOWN = 20
+
+
+def _entries(s3: Any, bucket: str, files: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    for file in files:
+        entries = json.loads(read_text(s3, S3Uri(bucket, file["Key"])))
+        yield from entries
+
+
+def map_results(s3: Any, manifest: S3Uri) -> tuple[list[dict[str, Any]], list[str]]:
+    """Compact record results of every batch (a failed batch's records as failures) and the details files."""
+    listing = json.loads(read_text(s3, manifest))
+    bucket = listing.get("DestinationBucket", manifest.bucket)
+    files = listing.get("ResultFiles", {})
+    records: list[dict[str, Any]] = []
+    details: list[str] = []
+    for entry in _entries(s3, bucket, files.get("SUCCEEDED", [])):
+        output = json.loads(entry["Output"]) if isinstance(entry.get("Output"), str) else entry
+        records += output["records"]
+        details.append(output["details"])
+    for entry in _entries(s3, bucket, [*files.get("FAILED", []), *files.get("PENDING", [])]):
+        reason = f"batch failed: {entry.get('Error', 'unknown')}: {entry.get('Cause', '')}"[:500]
+        items = json.loads(entry["Input"]).get("Items", []) if isinstance(entry.get("Input"), str) else []
+        for index, item in enumerate(items):
+            identity = item.get("id") if isinstance(item, dict) else None
+            records.append({"id": identity if isinstance(identity, str) else f"failed item {index}", "failure": reason})
+    return records, details
+
+
+def worst(s3: Any, details: list[str], records: list[dict[str, Any]], count: int = WORST_SHOWN) -> list[dict[str, Any]]:
+    """The scored records where the customized model did worst (judge score, then token F1), with their answers."""
+    scored = [row for row in records if "scores" in row]
+    scored.sort(key=lambda row: (row["scores"]["customized"]["judge_score"], row["scores"]["customized"]["token_f1"]))
+    wanted = {row["id"] for row in scored[:count]}
+    found = {}
+    for uri in details:
+        for line in read_text(s3, parse_s3_uri(uri, "details")).splitlines():
+            row = json.loads(line)
+            if row["id"] in wanted:
+                found[row["id"]] = row
+    return [found[row["id"]] for row in scored[:count] if row["id"] in found]
+
+
+def markdown(run_id: str, summary: dict[str, Any]) -> str:
+    """What a reviewer reads first: the decision, the counts, and each metric's means and interval."""
+    decision = "passed" if summary["gate"]["passed"] else "failed"
+    lines = [
+        f"# Evaluation of {run_id}: gate {decision}",
+        "",
+        f"{summary['scored']} of {summary['records']} records scored ({summary['failed']} failed).",
+        "",
+        f"| Metric | Base | Customized | Improvement | {summary['confidence']:.0%} interval of the improvement |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for metric, gain in summary["improvement"].items():
+        low, high = summary["intervals"]["improvement"][metric]
+        lines.append(
+            f"| {metric} | {summary['base'][metric]:.4f} | {summary['customized'][metric]:.4f} | {gain:+.4f} | "
+            f"{low:+.4f} to {high:+.4f} |"
+        )
+    lines += ["", *[f"- {reason}" for reason in summary["gate"]["reasons"]]]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def parse_event(event: Any) -> tuple[str, S3Uri, S3Uri, dict[str, float], GateSettings]:
+    problems: list[str] = []
+    fields = _object(event, "event", problems, "with run_id, results_uri, map, thresholds and gate")
+    if fields is None:
+        raise InvalidEvaluationRequestError(problems[0])
+    run_id = _text(fields.get("run_id"), "run_id", problems, 256)
+    results = _uri(fields.get("results_uri"), "results_uri", problems, prefix=True)
+    details = (fields.get("map") or {}).get("ResultWriterDetails") if isinstance(fields.get("map"), dict) else None
+    manifest = S3Uri("", "")
+    if isinstance(details, dict) and isinstance(details.get("Bucket"), str) and isinstance(details.get("Key"), str):
+        manifest = S3Uri(details["Bucket"], details["Key"])
+    else:
+        problems.append("map.ResultWriterDetails: not allowed; expected the Distributed Map's {Bucket, Key}")
+    thresholds = fields.get("thresholds")
+    if not isinstance(thresholds, dict) or not all(isinstance(v, int | float) for v in thresholds.values()):
+        problems.append(f"thresholds: {thresholds!r} is not allowed; expected an object of metric -> number")
+        thresholds = {}
+    given = fields.get("gate")
+    gate: dict[str, Any] = given if isinstance(given, dict) else {}
+    try:
+        settings = GateSettings(
+            min_records=int(gate.get("min_records", GateSettings.min_records)),
+            min_scored_fraction=float(gate.get("min_scored_fraction", GateSettings.min_scored_fraction)),
+        )
+    except (TypeError, ValueError):
+        problems.append(f"gate: {gate!r} is not allowed; expected min_records (integer), min_scored_fraction (0-1)")
+        settings = GateSettings()
+    if problems:
+        raise InvalidEvaluationRequestError("; ".join(problems))
+    return run_id, results, manifest, {k: float(v) for k, v in thresholds.items()}, settings
+
+
+def report(event: Any, s3: Any) -> dict[str, Any]:
+    """Summarize the map's results, decide the gate, write the report; returns what the state machine reads."""
+    run_id, results, manifest, thresholds, settings = parse_event(event)
+    records, details = map_results(s3, manifest)
+    summary = summarize(records, thresholds, settings, seed_for(run_id))
+    document = {"run_id": run_id, **summary, "worst_records": worst(s3, details, records)}
+    write_json(s3, results.join(REPORT_NAME), document)
+    text = markdown(run_id, summary)
+    uri = results.join(SUMMARY_NAME)
+    s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=text.encode("utf-8"), ContentType="text/markdown")
+    return {"run_id": run_id, **summary, "results": str(results.join(REPORT_NAME))}

@@ -38,8 +38,8 @@ _clients: dict[str, Any] = {}
 
 
 def client(service: str, config: Config = CLIENT_CONFIG) -> Any:
-    """The container's client for ``service`` (and retry settings), created on first use."""
-    name = f"{service}:{id(config)}"
+    """The container's client for ``service`` (with the record retry settings: its own), created on first use."""
+    name = service if config is CLIENT_CONFIG else f"{service} per record"
     if name not in _clients:
         _clients[name] = boto3.client(service, config=config)
     return _clients[name]

@@ -28,6 +28,42 @@ def training_instance_types() -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class EvaluationConfig:
+    """How a run's evaluation scales and how much evidence its gate asks for.
+
+    Records go to the evaluation functions in batches, ``max_concurrency`` batches at a time (a
+    Distributed Map); each record makes four model calls (base and customized answers, two judge
+    calls), so ``max_concurrency * batch_size`` bounds the records in flight against Bedrock's
+    per-model request quotas.
+    """
+
+    max_concurrency: int = 10
+    """Batches scored at once (Distributed Map ``MaxConcurrency``)."""
+    batch_size: int = 20
+    """Records per batch (``ItemBatcher`` ``MaxItemsPerBatch``): at most 4 minutes each fit a 15-minute function."""
+    max_records: int = 50_000
+    """Records read from a dataset at most (``ItemReader`` ``MaxItems``)."""
+    min_records: int = 100
+    """Scored records below this fail the gate."""
+    min_scored_fraction: float = 0.95
+    """Scored / all records below this fail the gate; failed batches beyond it fail the run."""
+
+    def problems(self) -> list[Problem]:
+        found = []
+        if not 1 <= self.max_concurrency <= 1000:
+            found.append(Problem("workflow.evaluation.max_concurrency", self.max_concurrency, "from 1 to 1000"))
+        if not 1 <= self.batch_size <= 50:
+            found.append(Problem("workflow.evaluation.batch_size", self.batch_size, "from 1 to 50"))
+        if not 1 <= self.max_records <= 100_000:
+            found.append(Problem("workflow.evaluation.max_records", self.max_records, "from 1 to 100000"))
+        if not 1 <= self.min_records <= self.max_records:
+            found.append(Problem("workflow.evaluation.min_records", self.min_records, "from 1 to max_records"))
+        if not 0.5 <= self.min_scored_fraction <= 1:
+            found.append(Problem("workflow.evaluation.min_scored_fraction", self.min_scored_fraction, "from 0.5 to 1"))
+        return found
+
+
+@dataclass(frozen=True)
 class WorkflowConfig:
     """``inference_profile_prefix`` turns a base model id into the cross-Region profile Bedrock invokes."""
 
@@ -38,6 +74,7 @@ class WorkflowConfig:
     max_training_hours: int = 24
     provisioned_model_units: int = 1
     notification_email: str | None = None
+    evaluation: EvaluationConfig = EvaluationConfig()
 
     def problems(self, region: str | None = None) -> list[Problem]:
         """``region``: the environment's, when it names one; cross-Region profiles exist per geography."""
@@ -62,7 +99,7 @@ class WorkflowConfig:
             found.append(Problem("workflow.provisioned_model_units", self.provisioned_model_units, "1 or more"))
         if self.notification_email is not None and not EMAIL_PATTERN.match(self.notification_email):
             found.append(Problem("workflow.notification_email", self.notification_email, "an email address"))
-        return found
+        return found + self.evaluation.problems()
 
 
 # Cross-Region inference profiles are per geography and callable from their source Regions only

@@ -33,6 +33,7 @@ from constructs.data_stores import DataStores
 from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import acknowledge, nag_environment
 from constructs.workflow_definition import DefinitionParts, customization_definition, run_timeout
+from constructs.workflow_evaluation import EvaluationScale
 from constructs.workflow_job_roles import WorkflowJobRoles, WorkflowJobRolesProps
 from constructs.workflow_perms import encrypted_targets_statement, model_key_statements
 from constructs.workflow_records import WorkflowRecords, WorkflowRecordsProps
@@ -68,6 +69,8 @@ class CustomizationWorkflowProps:
     """The stopping condition of training jobs and the deadline of HyperPod jobs."""
     provisioned_model_units: int
     """Model units a ``provisioned-throughput`` deployment buys."""
+    evaluation_scale: EvaluationScale
+    """How a run's evaluation scales (batches, concurrency) and what its gate asks for."""
     log_retention: logs.RetentionDays
     """How long the state machine's and the steps' logs are kept."""
     retain_lineage: bool = True
@@ -136,6 +139,8 @@ class CustomizationWorkflow(Construct):
                 judge=Judge(model_id=props.judge_model_id, rubric=props.judge_rubric),
                 inference_profile_prefix=props.inference_profile_prefix,
                 provisioned_model_units=props.provisioned_model_units,
+                evaluation_scale=props.evaluation_scale,
+                artifacts=props.stores.artifacts_bucket,
             ),
         )
         log_group = logs.LogGroup(self, "Logs", retention=props.log_retention, encryption_key=props.key)
@@ -150,6 +155,9 @@ class CustomizationWorkflow(Construct):
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(props.key),
             comment=f"Customization runs of {props.environment}",
         )
+        # The evaluation's map reads the dataset and writes its results itself (ItemReader, ResultWriter).
+        props.stores.grant_read_datasets(self.state_machine)
+        props.stores.grant_read_write_artifacts(self.state_machine)
         # Bedrock encrypts the custom or imported model with the platform key on the caller's behalf.
         for statement in model_key_statements(cdk.Stack.of(self), props.key.key_arn):
             self.state_machine.add_to_role_policy(statement)
@@ -165,7 +173,15 @@ class CustomizationWorkflow(Construct):
         def bedrock(resource: str) -> str:
             return f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:{region}:{account}:{resource}]"
 
-        invoked = []
+        # The Distributed Map's own executions (aws-cdk-lib's DistributedMapPolicy): named by Step Functions per run.
+        machine = self.state_machine.node.default_child
+        assert isinstance(machine, cdk.CfnElement)
+        name = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"' + stack.get_logical_id(machine) + '"}]}]}'
+        executions = f"arn:{partition}:states:{region}:{account}:execution:{name}"
+        invoked = [
+            f"AwsSolutions-IAM5[Resource::{executions}:*]",
+            f"AwsSolutions-IAM5[Resource::{executions}/*:*]",
+        ]
         for function in self.steps.functions:
             resource = function.node.default_child
             assert isinstance(resource, cdk.CfnElement)
@@ -176,7 +192,8 @@ class CustomizationWorkflow(Construct):
             "delivery, X-Ray and the SageMaker .sync integration (no resource-level permissions), and "
             "bedrock:CreateCustomModel and bedrock:CreateModelImportJob, which take no resource type (Service "
             "Authorization Reference); jobs, models, deployments and throughputs are named per run, so they are "
-            "scoped to this account's of each type.",
+            "scoped to this account's of each type; the evaluation's Distributed Map describes and stops its own "
+            "child executions (this state machine's only), as aws-cdk-lib grants it.",
             "AwsSolutions-IAM5[Resource::*]",
             *invoked,
             f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:training-job/*]",

@@ -14,11 +14,13 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
+from constructs.workflow_evaluation import EvaluationCall, EvaluationScale
 from constructs.workflow_failure import (
     CLEAN_UP_RETRY_HOURS,
     LAMBDA_THROTTLING_ERRORS,
@@ -74,6 +76,10 @@ class DefinitionParts:
     """Prepended to the base model id for evaluation (``us.``, ...; ``""`` for none)."""
     provisioned_model_units: int
     """Model units a provisioned-throughput deployment buys."""
+    evaluation_scale: EvaluationScale
+    """How the evaluation scales and what its gate asks for."""
+    artifacts: s3.IBucket
+    """The evaluation writes its results and base-answer cache here."""
 
 
 # Time a run spends outside the loops' deadlines: each loop may overrun its deadline by one wait, the Lambda steps
@@ -119,9 +125,15 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
     gate = quality_gate(scope, failure=failure, on_pass=keep.next(deploy))
     evaluate = evaluation(
         scope,
-        evaluate_fn=steps.evaluate_fn,
-        judge=parts.judge,
-        inference_profile_prefix=parts.inference_profile_prefix,
+        call=EvaluationCall(
+            score_fn=steps.evaluate_fn,
+            report_fn=steps.report_fn,
+            judge_model_id=parts.judge.model_id,
+            rubric=parts.judge.rubric,
+            base_model_prefix=parts.inference_profile_prefix,
+        ),
+        scale=parts.evaluation_scale,
+        artifacts=parts.artifacts,
         guard=guard,
         failure=failure,
         then=gate,

@@ -15,16 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from aws_cdk import aws_dynamodb as dynamodb
-from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.workflow_bedrock_calls import bedrock_call
+from constructs.workflow_evaluation import EvaluationCall, EvaluationScale, scored_and_reported
 from constructs.workflow_failure import Guard, notify, record_retried
 from constructs.workflow_polling import DEPLOYMENT_HOURS, THROUGHPUT_HOURS, Deadline, PolledJob, hours, polled_job
-from customization.contract import GATED_METRICS, IMPORT, JUDGE_IMPROVEMENT, DeployMode, EvaluationRoute, RunStatus
+from customization.contract import IMPORT, DeployMode, EvaluationRoute, RunStatus
 
 # The smallest throughput Bedrock sells (modelUnits >= 1, CreateProvisionedModelThroughput); without a
 # commitmentDuration it is billed by the hour and may be deleted at any time (Bedrock user guide,
@@ -57,15 +58,15 @@ class Evaluation:
 def evaluation(
     scope: Construct,
     *,
-    evaluate_fn: lambda_.IFunction,
-    judge: Judge,
-    inference_profile_prefix: str,
+    call: EvaluationCall,
+    scale: EvaluationScale,
+    artifacts: s3.IBucket,
     guard: Guard,
     failure: sfn.IChainable,
     then: sfn.IChainable,
 ) -> Evaluation:
-    """Deploy or provision (customized models only), then score base and candidate on the run's dataset;
-    ``then`` gates."""
+    """Deploy or provision (customized models only), then score base and candidate on the run's dataset
+    (``workflow_evaluation``); ``then`` gates."""
     deploy = bedrock_call(
         scope,
         "Deploy for evaluation",
@@ -88,30 +89,15 @@ def evaluation(
         result_selector={"status": sfn.JsonPath.string_at("$.Status")},
         result_path="$.deployment_status",
     )
-    evaluate = tasks.LambdaInvoke(
+    evaluate = scored_and_reported(
         scope,
-        "Evaluate",
-        lambda_function=evaluate_fn,
-        payload=sfn.TaskInput.from_object(
-            {
-                "run_id": sfn.JsonPath.string_at("$.request.run_name"),
-                "evaluation_dataset": sfn.JsonPath.string_at("$.request.evaluation_dataset"),
-                "candidates": {
-                    "base": {
-                        "model_id": sfn.JsonPath.format(
-                            inference_profile_prefix + "{}", sfn.JsonPath.string_at("$.request.evaluation_base_model")
-                        )
-                    },
-                    "customized": {"model_id": sfn.JsonPath.string_at("$.candidate.model_id")},
-                },
-                "judge": {"model_id": judge.model_id, "rubric": judge.rubric},
-                "results_uri": sfn.JsonPath.format("{}evaluation/", sfn.JsonPath.string_at("$.prepared.output_uri")),
-            }
-        ),
-        payload_response_only=True,
-        result_path="$.evaluation",
+        call=call,
+        scale=scale,
+        artifacts=artifacts,
+        guard=guard,
+        failure=failure,
+        then=then,
     )
-    guard(evaluate).next(then)
     candidate = sfn.Pass(
         scope,
         "Evaluate the deployment",
@@ -210,34 +196,23 @@ def _evaluation_throughput(
 
 
 def quality_gate(scope: Construct, *, failure: sfn.IChainable, on_pass: sfn.IChainable) -> sfn.Choice:
-    """Every measured metric at or above the run's threshold, and the judge's gain over the base model too."""
-    passes = [
-        sfn.Condition.or_(
-            sfn.Condition.is_not_present(f"$.evaluation.customized.{metric}"),
-            sfn.Condition.number_greater_than_equals_json_path(
-                f"$.evaluation.customized.{metric}", f"$.request.thresholds.{metric}"
-            ),
-        )
-        for metric in GATED_METRICS
-    ]
-    passes.append(
-        sfn.Condition.number_greater_than_equals_json_path(
-            "$.evaluation.improvement.judge_score", f"$.request.thresholds.{JUDGE_IMPROVEMENT}"
-        )
-    )
+    """The report's decision (``$.evaluation.gate``): enough records scored, and every threshold cleared by its
+    metric's confidence interval, not only its mean (``model_evaluation.summary``)."""
     failed_gate = sfn.Pass(
         scope,
         "Gate failed",
         parameters={
             "Error": "QualityGateFailed",
             "Cause": sfn.JsonPath.format(
-                "Customized model below a threshold; see {}", sfn.JsonPath.string_at("$.evaluation.results")
+                "Customized model did not pass: {}; see {}",
+                sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.gate.reasons")),
+                sfn.JsonPath.string_at("$.evaluation.results"),
             ),
         },
         result_path="$.error",
     )
     gate = sfn.Choice(scope, "Quality gate")
-    gate.when(sfn.Condition.and_(*passes), on_pass)
+    gate.when(sfn.Condition.boolean_equals("$.evaluation.gate.passed", True), on_pass)
     gate.otherwise(failed_gate.next(failure))
     return gate
 

@@ -84,8 +84,9 @@ class WorkflowStepsProps:
 
 
 class WorkflowSteps:
-    """``validate_fn``, ``prepare_fn``, ``locate_fn``, ``evaluate_fn``, ``clean_up_fn`` and, with a
-    restricted instance group, ``hyperpod_fn``; ``functions`` lists them all.
+    """``validate_fn``, ``prepare_fn``, ``locate_fn``, ``evaluate_fn`` (one batch of an evaluation's records),
+    ``report_fn`` (the evaluation's summary, gate and report), ``clean_up_fn`` and, with a restricted instance
+    group, ``hyperpod_fn``; ``functions`` lists them all.
 
     Built into the workflow's scope (no node of its own), so the functions keep their logical ids.
     """
@@ -104,18 +105,23 @@ class WorkflowSteps:
         self.clean_up_fn = self._steps_function("CleanUpStep", "customization_steps.steps.clean_up_run", environment)
         self.locate_fn = self._steps_function("LocateCheckpointStep", "customization_steps.steps.locate", environment)
         self.hyperpod_fn = self._hyperpod_function(props.hyperpod) if props.hyperpod is not None else None
+        evaluation_code = lambda_.Code.from_asset(str(EVALUATION_ROOT), exclude=["**/__pycache__"])
         self.evaluate_fn = self._function(
-            "EvaluateStep",
-            "model_evaluation.handler.lambda_handler",
-            lambda_.Code.from_asset(str(EVALUATION_ROOT), exclude=["**/__pycache__"]),
-            timeout=cdk.Duration.minutes(15),
+            "EvaluateStep", "model_evaluation.handler.batch_handler", evaluation_code, timeout=cdk.Duration.minutes(15)
+        )
+        self.report_fn = self._function(
+            "EvaluationReportStep",
+            "model_evaluation.handler.report_handler",
+            evaluation_code,
+            timeout=cdk.Duration.minutes(10),
+            memory_size=1024,
         )
         self._grant()
         self._acknowledge()
 
     @property
     def functions(self) -> list[lambda_.Function]:
-        found = [self.validate_fn, self.prepare_fn, self.locate_fn, self.evaluate_fn, self.clean_up_fn]
+        found = [self.validate_fn, self.prepare_fn, self.locate_fn, self.evaluate_fn, self.report_fn, self.clean_up_fn]
         return found + ([self.hyperpod_fn] if self.hyperpod_fn is not None else [])
 
     def _steps_environment(self) -> dict[str, str]:
@@ -247,9 +253,11 @@ class WorkflowSteps:
             self.clean_up_fn.add_to_role_policy(statement)
         props.stores.grant_read_artifacts(self.locate_fn)
         props.key.grant_decrypt(self.locate_fn)
-        props.stores.grant_read_datasets(self.evaluate_fn)
-        props.stores.grant_read_write_artifacts(self.evaluate_fn)
-        props.key.grant_encrypt_decrypt(self.evaluate_fn)
+        # A batch's records arrive in its event (the map reads the dataset); the base-answer cache and each batch's
+        # answers are in the artifacts bucket, which the report reads back.
+        for function in (self.evaluate_fn, self.report_fn):
+            props.stores.grant_read_write_artifacts(function)
+            props.key.grant_encrypt_decrypt(function)
         self.evaluate_fn.add_to_role_policy(evaluation_statement(stack))
 
     def _acknowledge(self) -> None:
@@ -280,6 +288,7 @@ class WorkflowSteps:
                 bedrock("imported-model/*"),
                 bedrock("provisioned-model/*"),
             ],
+            self.report_fn: [*kms_grant],
             self.evaluate_fn: [
                 *kms_grant,
                 # Cross-Region inference profiles route to the foundation model in any of their Regions.

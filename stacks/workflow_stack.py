@@ -11,6 +11,7 @@ from constructs.customization_workflow import CustomizationWorkflow, Customizati
 from constructs.data_stores import DataStores
 from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.training_network import TrainingNetwork
+from constructs.workflow_evaluation import EvaluationScale
 from stacks.platform_stack import PlatformStack
 
 
@@ -45,6 +46,13 @@ class WorkflowStack(PlatformStack):
                 training_instance_type=workflow.training_instance_type,
                 max_training_hours=workflow.max_training_hours,
                 provisioned_model_units=workflow.provisioned_model_units,
+                evaluation_scale=EvaluationScale(
+                    max_concurrency=workflow.evaluation.max_concurrency,
+                    batch_size=workflow.evaluation.batch_size,
+                    max_records=workflow.evaluation.max_records,
+                    min_records=workflow.evaluation.min_records,
+                    min_scored_fraction=workflow.evaluation.min_scored_fraction,
+                ),
                 log_retention=self.log_retention,
                 retain_lineage=not config.is_throwaway,
                 notification_email=workflow.notification_email,

@@ -95,7 +95,7 @@ def test_each_technique_and_platform_reaches_training_then_the_gate_and_success(
     }
     assert branch == expected[platform]
     onward = reachable(hyperpod_asl, branch)
-    assert {"Evaluate", "Quality gate", "Record lineage", "Customized"} <= onward
+    assert {"Score records", "Report evaluation", "Quality gate", "Record lineage", "Customized"} <= onward
 
 
 def test_a_hyperpod_job_is_released_before_its_checkpoint_is_imported(hyperpod_asl):
@@ -250,13 +250,13 @@ def test_invalid_input_is_rejected_by_validate_with_its_message(asl):
     assert asl["States"]["Rejected"]["CausePath"] == "$.error.Cause"
 
 
-def test_quality_gate_checks_every_threshold(asl):
+def test_quality_gate_follows_the_reports_decision_on_every_threshold(asl):
+    # The report decides on the intervals (model_evaluation.summary); the gate follows it and names the reasons.
     gate = asl["States"]["Quality gate"]
     [rule] = gate["Choices"]
-    text = json.dumps(rule)
-    for metric in ("exact_match", "token_f1", "rouge_l", "tool_call_valid", "judge_score", "min_judge_improvement"):
-        assert f"$.request.thresholds.{metric}" in text
+    assert rule == {"Variable": "$.evaluation.gate.passed", "BooleanEquals": True, "Next": "Keep the approved model"}
     assert reachable(asl, gate["Default"]) >= {"Clean up", "Failed"}
+    assert asl["States"]["Report evaluation"]["Parameters"]["thresholds.$"] == "$.request.thresholds"
 
 
 def test_bedrock_jobs_are_polled_with_growing_waits(asl):
@@ -318,9 +318,9 @@ def test_lambda_handlers_named_in_the_template_exist(workflow):
 
 
 def test_functions_use_the_powertools_layer_and_active_tracing(workflow):
-    assert len(workflow["dev"].find_resources("AWS::Lambda::Function")) == 5
+    assert len(workflow["dev"].find_resources("AWS::Lambda::Function")) == 6
     functions = workflow["prod"].find_resources("AWS::Lambda::Function")
-    assert len(functions) == 6  # and the HyperPod jobs step
+    assert len(functions) == 7  # and the HyperPod jobs step
     for function in functions.values():
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
         assert "AWSLambdaPowertoolsPythonV3-python313-x86_64" in json.dumps(function["Properties"]["Layers"])
@@ -381,10 +381,10 @@ def test_an_open_weight_import_is_imported_then_evaluated_without_a_deployment(a
     assert start["Resource"].endswith(":::aws-sdk:bedrock:createModelImportJob")
     assert start["Parameters"]["ModelDataSource"] == {"S3DataSource": {"S3Uri.$": "$.request.model_data"}}
     path = reachable(any_asl, "Import open-weight model")
-    assert {"Evaluate the imported model", "Evaluate", "Quality gate", "Record lineage", "Customized"} <= path
+    assert {"Evaluate the imported model", "Score records", "Quality gate", "Record lineage", "Customized"} <= path
     assert "Deploy for evaluation" not in path  # an imported model is invoked by its ARN
-    evaluate = states["Evaluate"]["Parameters"]
-    assert evaluate["candidates"]["customized"] == {"model_id.$": "$.candidate.model_id"}
+    batch = states["Score records"]["ItemBatcher"]["BatchInput"]
+    assert batch["candidates"]["customized"] == {"model_id.$": "$.candidate.model_id"}
     assert states["Evaluate the deployment"]["Parameters"] == {"model_id.$": "$.evaluation_deployment.arn"}
     assert states["Evaluate the imported model"]["Parameters"] == {"model_id.$": "$.imported.model_arn"}
 
@@ -447,3 +447,27 @@ def test_the_hyperpod_step_has_its_own_security_group_admitted_to_the_cluster_on
     ]
     assert function["Properties"]["VpcConfig"]["SecurityGroupIds"] == [{"Fn::GetAtt": [group_id, "GroupId"]}]
     assert function["Properties"]["Environment"]["Variables"]["HYPERPOD_NAMESPACE"] == "default"
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_evaluation_map_scales_and_tolerates_failures_as_config_says(workflow, env):
+    """The dataset is read and the results written by the map itself, in batches, as many at once as config allows;
+    failed batches beyond what the gate could pass with fail the run."""
+    evaluation = ENVIRONMENTS[env].workflow.evaluation
+    score = definition(workflow[env])["States"]["Score records"]
+    assert score["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert score["ItemReader"]["ReaderConfig"] == {"InputType": "JSONL", "MaxItems": evaluation.max_records}
+    assert score["ItemReader"]["Parameters"] == {
+        "Bucket.$": "$.request.evaluation_dataset_bucket",
+        "Key.$": "$.request.evaluation_dataset_key",
+    }
+    assert score["ItemBatcher"]["MaxItemsPerBatch"] == evaluation.batch_size
+    assert score["MaxConcurrency"] == evaluation.max_concurrency
+    assert score["ToleratedFailurePercentage"] == round((1 - evaluation.min_scored_fraction) * 100)
+    assert score["ResultWriter"]["Parameters"]["Bucket.$"] == "$.prepared.artifacts_bucket"
+    [catch] = score["Catch"]
+    assert (catch["ErrorEquals"], catch["ResultPath"]) == (["States.ALL"], "$.error")  # into the failure path
+    report = definition(workflow[env])["States"]["Report evaluation"]["Parameters"]["gate"]
+    assert report == {"min_records": evaluation.min_records, "min_scored_fraction": evaluation.min_scored_fraction}
+    batch = score["ItemProcessor"]["States"]["Score batch"]
+    assert any(retry.get("JitterStrategy") == "FULL" for retry in batch["Retry"])

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from policy_sentry.querying.actions import get_action_data
 from sfn_harness.code import CODE, aws_calls
-from sfn_harness.definition import ACCOUNT, Resolver
+from sfn_harness.definition import ACCOUNT, Resolver, every_state
 
 from config.loader import load_environments
 from customization.contract import PUBLIC_HUB, Env
@@ -207,8 +207,18 @@ def state_machine_needs(environment: Environment) -> list[Need]:
     definition = json.loads(resolver.value(machine["Properties"]["DefinitionString"], environment.stack))
     key = environment.variables("customization_steps.steps.prepare")[Env.KEY_ARN]
     needs: list[Need] = []
-    for name, state in definition["States"].items():
-        assert state["Type"] not in ("Map", "Parallel"), f"{name}: derive the needs of nested states too"
+    for name, state in every_state(definition).items():
+        assert state["Type"] != "Parallel", f"{name}: derive the needs of nested states too"
+        if state["Type"] == "Map":
+            needs += distributed_map_needs(
+                environment,
+                name,
+                state,
+                machine_arn=resolver.value(
+                    {"Ref": next(iter(environment.resources("AWS::StepFunctions::StateMachine")))}, environment.stack
+                ),
+            )
+            continue
         if state["Type"] != "Task":
             continue
         resource, parameters = state["Resource"], state.get("Parameters", {})
@@ -249,6 +259,29 @@ def state_machine_needs(environment: Environment) -> list[Need]:
     return needs
 
 
+def distributed_map_needs(environment: Environment, name: str, state: dict[str, Any], machine_arn: str) -> list[Need]:
+    """A Distributed Map reads its items and writes its results itself, and runs child executions of this state
+    machine (Step Functions developer guide, "IAM policies for using Distributed Map states")."""
+    assert state["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED", f"{name}: an inline Map"
+    steps = environment.variables("customization_steps.steps.prepare")
+    key = steps[Env.KEY_ARN]
+    needs = [Need("states:StartExecution", machine_arn, why=f"{name} (child executions)")]
+    reader, writer = state.get("ItemReader"), state.get("ResultWriter")
+    if reader is not None:
+        assert reader["Resource"].endswith(":states:::s3:getObject")
+        dataset = f"arn:aws:s3:::{steps[Env.DATASETS_BUCKET]}/sets/eval.jsonl"
+        needs += [Need("s3:GetObject", dataset, why=f"{name} (ItemReader)"), Need("kms:Decrypt", key, why=name)]
+    if writer is not None:
+        assert writer["Resource"].endswith(":states:::s3:putObject")
+        results = f"arn:aws:s3:::{steps[Env.ARTIFACTS_BUCKET]}/runs/run/output/evaluation/map/manifest.json"
+        needs += [
+            Need(f"s3:{action}", results, why=f"{name} (ResultWriter)")
+            for action in ("PutObject", "GetObject", "ListMultipartUploadParts", "AbortMultipartUpload")
+        ]
+        needs += [Need(action, key, why=f"{name} (ResultWriter)") for action in ("kms:GenerateDataKey", "kms:Decrypt")]
+    return needs
+
+
 def handler_needs(environment: Environment, handler: str) -> list[Need]:
     """What the boto3 calls reachable from ``handler`` need, on the resources this environment gives them."""
     package, entry = handler.split(".")[0], handler.rsplit(".", 1)[-1]
@@ -257,7 +290,6 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
     steps = environment.variables("customization_steps.steps.prepare")
     key = steps[Env.KEY_ARN]
     artifacts = f"arn:aws:s3:::{steps[Env.ARTIFACTS_BUCKET]}/runs/run/output/object"
-    datasets = f"arn:aws:s3:::{steps[Env.DATASETS_BUCKET]}/sets/eval.jsonl"
     table = environment.arn("dynamodb", f"table/{steps[Env.RUNS_TABLE]}")
     needs: list[Need] = []
     for service, operation in sorted(calls):
@@ -265,8 +297,9 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
         if service == "s3" and operation == "PutObject":
             needs += [Need("s3:PutObject", artifacts, why=why), Need("kms:GenerateDataKey", key, why=why)]
         elif service == "s3" and operation in ("GetObject", "HeadObject"):
-            # HeadObject is authorized as s3:GetObject (S3 API reference). Evaluate reads the datasets bucket.
-            obj = datasets if package == "model_evaluation" else artifacts
+            # HeadObject is authorized as s3:GetObject (S3 API reference). The evaluation reads its cache, its
+            # batches' answers and the map's results, all in the artifacts bucket.
+            obj = artifacts
             needs += [Need("s3:GetObject", obj, why=why), Need("kms:Decrypt", key, why=why)]
         elif service == "dynamodb" and operation == "PutItem":
             needs.append(Need("dynamodb:PutItem", table, why=why))
@@ -490,7 +523,12 @@ GRANTED_BEYOND = {
     # Prepare reads nothing back: s3:GetObject* comes with the artifacts read-write policy (kms:DescribeKey it
     # needs, for Bedrock's grant on the key).
     "customization_steps.steps.prepare": LAMBDA_TRACING | ARTIFACTS_WRITE - {"kms:DescribeKey"} | {"s3:GetObject*"},
-    "model_evaluation.handler.lambda_handler": LAMBDA_TRACING | ARTIFACTS_WRITE - {"kms:DescribeKey"},
+    # The evaluation's batches and report share the artifacts read-write policy (the cache, the answers, the report);
+    # the batches' s3:GetObject* comes with it, as does the report's kms:DescribeKey.
+    "model_evaluation.handler.batch_handler": LAMBDA_TRACING
+    | ARTIFACTS_WRITE - {"kms:DescribeKey"}
+    | {"s3:GetObject*"},
+    "model_evaluation.handler.report_handler": LAMBDA_TRACING | ARTIFACTS_WRITE,
     "state machine": {
         # aws-cdk-lib's StateMachine: log delivery (LogOptions) and X-Ray (tracing_enabled).
         *{
@@ -512,6 +550,13 @@ GRANTED_BEYOND = {
         # aws-cdk-lib's SageMakerCreateTrainingJob: tags the job and reads them back.
         "sagemaker:AddTags",
         "sagemaker:ListTags",
+        # aws-cdk-lib's DistributedMap: describes, stops and redrives its child executions.
+        "states:DescribeExecution",
+        "states:StopExecution",
+        "states:RedriveExecution",
+        # The evaluation map's ItemReader and ResultWriter: the data stores' shared read (datasets) and read-write
+        # (artifacts) policies, beyond the object reads and writes they make.
+        *(ARTIFACTS_WRITE - {"s3:Abort*", "s3:List*", "kms:DescribeKey"}),
     },
 }
 

@@ -400,7 +400,7 @@ def test_evaluation_compares_with_the_base_model_bedrock_invokes_not_the_customi
 
     succeeded(execution, case)
     assert case.request["base_model"] == "amazon.nova-lite-v1:0:300k"  # the recipe's model type
-    assert execution.input_of("Evaluate")["candidates"]["base"]["model_id"] == "amazon.nova-lite-v1:0"
+    assert execution.input_of("Score records")["candidates"]["base"]["model_id"] == "amazon.nova-lite-v1:0"
 
 
 def checks_until(deadline_seconds: int, first: int = 600, step: int = 600, longest: int = 3600) -> int:
@@ -508,8 +508,8 @@ def test_the_longest_run_config_allows_stays_within_the_execution_history_limit(
     assert per_round * checks_until((672 + 1) * 3600) < HISTORY_LIMIT * 0.8
 
 
-def full_rank_run(environments, catalog, **changes: Any) -> cases.Run:
-    return cases.evaluated(cases.trained(prod_run(environments, catalog, "sft_full", **changes)))
+def full_rank_run(environments, catalog, judge_gain: float = 0.5, **changes: Any) -> cases.Run:
+    return cases.evaluated(cases.trained(prod_run(environments, catalog, "sft_full", **changes)), judge_gain=judge_gain)
 
 
 def test_a_full_rank_model_is_evaluated_on_a_throughput_the_run_buys_and_deletes(environments, catalog):
@@ -522,14 +522,13 @@ def test_a_full_rank_model_is_evaluated_on_a_throughput_the_run_buys_and_deletes
     assert (bought["ModelUnits"], "CommitmentDuration" in bought) == (1, False)  # hourly, deletable at once
     assert bought["ModelId"] == execution.input_of("Check import")["ModelIdentifier"]
     throughput = f"{cases.BEDROCK}:provisioned-model/evalpt123456"
-    assert execution.input_of("Evaluate")["candidates"]["customized"]["model_id"] == throughput
+    assert execution.input_of("Score records")["candidates"]["customized"]["model_id"] == throughput
     assert execution.input_of("Remove evaluation throughput") == {"ProvisionedModelId": throughput}
     assert "Deploy for evaluation" not in execution.path
 
 
 def test_a_full_rank_model_below_the_gate_leaves_its_throughput_to_the_clean_up(environments, catalog):
-    case = full_rank_run(environments, catalog, deploy_mode="provisioned-throughput")
-    case.script["Evaluate"][0].payload["improvement"]["judge_score"] = -1.0
+    case = full_rank_run(environments, catalog, deploy_mode="provisioned-throughput", judge_gain=-1.0)
     execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
 
     failed_with(execution, "QualityGateFailed")
@@ -551,8 +550,7 @@ def test_an_evaluation_throughput_that_fails_is_recorded_and_cleaned_up(environm
 
 
 def test_clean_up_busy_with_a_creating_throughput_is_tried_again_minutes_later(environments, catalog):
-    case = full_rank_run(environments, catalog)
-    case.script["Evaluate"][0].payload["improvement"]["judge_score"] = -1.0
+    case = full_rank_run(environments, catalog, judge_gain=-1.0)
     busy = Throw("ResourceBusyError", "delete evaluation throughput: throughput is Creating")
     cases.failed(case, clean_up=busy)
     case.script["Clean up"].append(Return(["delete evaluation throughput", "delete custom model"]))

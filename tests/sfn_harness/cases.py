@@ -16,6 +16,7 @@ from typing import Any
 from customization_steps import steps
 from customization_steps.hyperpod_jobs import Placement
 from customization_steps.request import Limits, RunRequest
+from model_evaluation.summary import GateSettings, seed_for, summarize
 
 from customization.contract import IMPORT, Env, EvaluationRoute, HyperPodJobStatus, Platform
 from customization.recipes import Recipe
@@ -201,19 +202,23 @@ def evaluated(run: Run, judge_gain: float = 0.5, **customized: float) -> Run:
             model_deployment(deployment, "Creating"),
             model_deployment(deployment, "Active"),
         )
-    results = f"s3://{ARTIFACTS}/runs/{run.request['run_name']}/output/evaluation/evaluation.json"
+    output = f"s3://{ARTIFACTS}/runs/{run.request['run_name']}/output/evaluation/"
+    manifest = {"Bucket": ARTIFACTS, "Key": f"runs/{run.request['run_name']}/output/evaluation/map/abc/manifest.json"}
+    # The report's summary and gate as the real code decides them, on 120 records scored alike.
+    base = {**scores, "judge_score": scores["judge_score"] - judge_gain}
+    records = [{"id": f"r{i}", "scores": {"base": base, "customized": scores}} for i in range(120)]
+    summary = summarize(records, run.request["thresholds"], GateSettings(), seed_for(run.request["run_name"]))
     return run.answer(
-        "Evaluate",
+        "Score records",
         Return(
             {
-                "run_id": run.request["run_name"],
-                "base": {**scores, "judge_score": scores["judge_score"] - judge_gain},
-                "customized": scores,
-                "improvement": {"judge_score": judge_gain},
-                "results": results,
-                "records": 120,
+                "MapRunArn": f"arn:aws:states:us-east-1:{ACCOUNT}:mapRun:workflow/Score:1",
+                "ResultWriterDetails": manifest,
             }
         ),
+    ).answer(
+        "Report evaluation",
+        Return({"run_id": run.request["run_name"], **summary, "results": output + "evaluation.json"}),
     )
 
 

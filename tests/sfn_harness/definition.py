@@ -18,9 +18,25 @@ REF_IS_ARN = {"AWS::SNS::Topic", "AWS::StepFunctions::StateMachine"}
 
 def state_machine(template: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
     """The (single) state machine's definition, every reference resolved and every Distributed Map stood in for."""
+    return stand_in_distributed_maps(resolved_definition(template, region), region)
+
+
+def resolved_definition(template: dict[str, Any], region: str = "us-east-1") -> dict[str, Any]:
+    """The (single) state machine's definition as deployed, every reference resolved."""
     [machine] = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     text = Resolver({"workflow": template}, region).value(machine["Properties"]["DefinitionString"], "workflow")
-    return stand_in_distributed_maps(dict(json.loads(text)), region)
+    return dict(json.loads(text))
+
+
+def every_state(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every state by name, a Map's item processor states included (state names are unique in a definition)."""
+    found = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor is not None:
+            found.update(every_state(processor))
+    return found
 
 
 # What a Task keeps of a Map state it stands in for: how it connects, and where its result goes.
@@ -31,7 +47,8 @@ def stand_in_distributed_maps(definition: dict[str, Any], region: str = "us-east
     """Each Distributed Map (``ProcessorConfig.Mode`` DISTRIBUTED) becomes a Lambda Task named like it.
 
     moto's interpreter rejects ``ItemBatcher`` and JSONL item readers, and a mocked result cannot vary per
-    item: the map's combined result is scripted for the stand-in instead (``StandIn-<state>`` function).
+    item: the map's combined result is scripted for the stand-in instead (``StandIn-<state>`` function). The
+    stand-in's parameters are the batcher's ``BatchInput``, so a run shows what every batch would be given.
     """
     states = {}
     for name, state in definition["States"].items():
@@ -43,6 +60,9 @@ def stand_in_distributed_maps(definition: dict[str, Any], region: str = "us-east
                 "Resource": f"arn:aws:lambda:{region}:{ACCOUNT}:function:{function}",
                 **{key: state[key] for key in _KEPT if key in state},
             }
+            batch_input = definition["States"][name].get("ItemBatcher", {}).get("BatchInput")
+            if batch_input is not None:
+                state["Parameters"] = batch_input
         states[name] = state
     return {**definition, "States": states}
 
@@ -106,6 +126,12 @@ class Resolver:
             if producer not in self.stacks:  # one stack given: a placeholder of the reference
                 return "imported-" + json.dumps(reference, sort_keys=True).encode().hex()[:16]
             return self.value(self.stacks[producer]["Outputs"][reference["OutputName"]]["Value"], producer)
+        if "Fn::Split" in node:
+            separator, text = node["Fn::Split"]
+            return str(self.value(text, stack)).split(separator)
+        if "Fn::Select" in node:
+            index, items = node["Fn::Select"]
+            return self.value(items, stack)[int(index)]
         if "Fn::ImportValue" in node:
             return "imported-" + json.dumps(node, sort_keys=True).encode().hex()[:16]
         if len(node) == 1 and next(iter(node)).startswith("Fn::"):

@@ -218,6 +218,25 @@ def test_bad_workflow_values_are_named():
     assert "workflow.notification_email: 'nobody' is not allowed; expected an email address" in message
 
 
+def test_bad_evaluation_values_are_named():
+    from config.loader import ConfigError, parse_environment
+
+    raw = {
+        "name": "qa",
+        "tags": {"environment": "qa", "owner": "o", "cost_center": "c"},
+        "workflow": {
+            "evaluation": {"max_concurrency": 0, "batch_size": 80, "min_records": 0, "min_scored_fraction": 0.2}
+        },
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_environment(raw, "qa", "environments/qa.yaml")
+    message = str(caught.value)
+    assert "workflow.evaluation.max_concurrency: 0 is not allowed; expected from 1 to 1000" in message
+    assert "workflow.evaluation.batch_size: 80 is not allowed; expected from 1 to 50" in message
+    assert "workflow.evaluation.min_records: 0 is not allowed; expected from 1 to max_records" in message
+    assert "workflow.evaluation.min_scored_fraction: 0.2 is not allowed; expected from 0.5 to 1" in message
+
+
 def test_a_cross_region_profile_must_belong_to_the_environments_geography():
     from config.loader import ConfigError, parse_environment
 

@@ -68,7 +68,7 @@ KNOWN_KEYS = (
 
 
 # What as_state adds to the request for the state machine, derived from the rest.
-DERIVED_KEYS = ("evaluation_base_model", "evaluation_route")
+DERIVED_KEYS = ("evaluation_base_model", "evaluation_route", "evaluation_dataset_bucket", "evaluation_dataset_key")
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,17 @@ class RunRequest:
         return ":".join(self.base_model.split(":")[:2])
 
     @property
+    def evaluation_dataset_bucket(self) -> str:
+        """The datasets bucket (Validate checked the URI names it), where the evaluation's map reads the dataset."""
+        return self.evaluation_dataset.removeprefix("s3://").partition("/")[0]
+
+    @property
+    def evaluation_dataset_key(self) -> str:
+        """The dataset's key in the datasets bucket, which the evaluation's map reads it from (Validate checked
+        that the URI names that bucket)."""
+        return self.evaluation_dataset.removeprefix("s3://").partition("/")[2]
+
+    @property
     def evaluation_route(self) -> str:
         """How the state machine invokes the run's model to evaluate it (an ``EvaluationRoute``)."""
         if self.technique == IMPORT:
@@ -134,6 +145,8 @@ class RunRequest:
             "base_model": self.base_model,
             "evaluation_base_model": self.evaluation_base_model,
             "evaluation_route": self.evaluation_route,
+            "evaluation_dataset_bucket": self.evaluation_dataset_bucket,
+            "evaluation_dataset_key": self.evaluation_dataset_key,
             "recipe": self.recipe,
             "training_data": self.training_data,
             "validation_data": self.validation_data,

@@ -152,6 +152,8 @@ def prepare_run(
         "recipe_hash": digest,
         "approval": Approval.APPROVED,
         "output_uri": output_uri(settings.limits, request.run_name),
+        # The evaluation's map writes its results here (ResultWriter takes the bucket by name).
+        "artifacts_bucket": settings.limits.artifacts_bucket,
     }
     if request.platform == Platform.SAGEMAKER_TRAINING_JOB:
         image = images.training_image(sagemaker, str(rendered["run"]["model_type"]), request.technique)
@@ -176,6 +178,7 @@ def import_plan(request: RunRequest, settings: Settings) -> dict[str, Any]:
     return {
         "run_name": request.run_name,
         "output_uri": output_uri(settings.limits, request.run_name),
+        "artifacts_bucket": settings.limits.artifacts_bucket,
         "approval": Approval.APPROVED_IMPORTED,
         "import": {
             "job_name": run_plan.job_name(request.run_name, "import"),

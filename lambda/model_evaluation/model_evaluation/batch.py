@@ -21,15 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from model_evaluation.dataset import EvaluationRecord, S3Uri, _row_problems, short_repr
+from model_evaluation.dataset import EvaluationRecord, S3Uri, row_problems, short_repr
 from model_evaluation.record_scoring import RecordResult, Scorer, score
 from model_evaluation.request import (
     CANDIDATES,
     MAX_MODEL_ID,
     InvalidEvaluationRequestError,
-    _object,
-    _text,
-    _uri,
+    object_field,
+    text_field,
+    uri_field,
 )
 
 # Records are not started with less time than this left: a record takes four model calls of up to a minute each.
@@ -50,21 +50,21 @@ class BatchInput:
 def parse_batch_input(value: Any) -> BatchInput:
     """The batch's shared input, or ``InvalidEvaluationRequestError`` naming every bad field."""
     problems: list[str] = []
-    fields = _object(value, "BatchInput", problems, "with run_id, candidates, judge, results_uri and cache_uri")
+    fields = object_field(value, "BatchInput", problems, "with run_id, candidates, judge, results_uri and cache_uri")
     if fields is None:
         raise InvalidEvaluationRequestError(problems[0])
-    run_id = _text(fields.get("run_id"), "BatchInput.run_id", problems, 256)
+    run_id = text_field(fields.get("run_id"), "BatchInput.run_id", problems, 256)
     models: dict[str, str] = {}
-    candidates = _object(fields.get("candidates"), "BatchInput.candidates", problems, "with base and customized")
+    candidates = object_field(fields.get("candidates"), "BatchInput.candidates", problems, "with base and customized")
     for name in CANDIDATES:
         spec = (candidates or {}).get(name)
         model = spec.get("model_id") if isinstance(spec, dict) else None
-        models[name] = _text(model, f"BatchInput.candidates.{name}.model_id", problems, MAX_MODEL_ID)
-    judge = _object(fields.get("judge"), "BatchInput.judge", problems, '{"model_id": ..., "rubric": ...}') or {}
-    judge_model = _text(judge.get("model_id"), "BatchInput.judge.model_id", problems, MAX_MODEL_ID)
-    rubric = _text(judge.get("rubric"), "BatchInput.judge.rubric", problems)
-    results = _uri(fields.get("results_uri"), "BatchInput.results_uri", problems, prefix=True)
-    cache = _uri(fields.get("cache_uri"), "BatchInput.cache_uri", problems, prefix=True)
+        models[name] = text_field(model, f"BatchInput.candidates.{name}.model_id", problems, MAX_MODEL_ID)
+    judge = object_field(fields.get("judge"), "BatchInput.judge", problems, '{"model_id": ..., "rubric": ...}') or {}
+    judge_model = text_field(judge.get("model_id"), "BatchInput.judge.model_id", problems, MAX_MODEL_ID)
+    rubric = text_field(judge.get("rubric"), "BatchInput.judge.rubric", problems)
+    results = uri_field(fields.get("results_uri"), "BatchInput.results_uri", problems, prefix=True)
+    cache = uri_field(fields.get("cache_uri"), "BatchInput.cache_uri", problems, prefix=True)
     if problems:
         raise InvalidEvaluationRequestError("; ".join(problems))
     return BatchInput(run_id, models, judge_model, rubric, results, cache)
@@ -74,7 +74,7 @@ def record_of(item: Any) -> EvaluationRecord | str:
     """The item as a record, or why it is not one (the record then counts as failed)."""
     if not isinstance(item, dict):
         return f"{short_repr(item)} is not allowed; expected a JSON object"
-    problems = _row_problems(item, RECORD_FIELDS)
+    problems = row_problems(item, RECORD_FIELDS)
     if problems:
         return "; ".join(problems)
     return EvaluationRecord(item["id"], item["prompt"], item["reference"], item.get("tool_schema"))

@@ -1,9 +1,8 @@
-"""The evaluation dataset and prediction files (JSONL), and reading and writing them on S3.
+"""The evaluation dataset (JSONL), and reading and writing objects on S3.
 
 Dataset line: ``{"id": str, "prompt": str, "reference": str, "tool_schema"?: object,
-"trajectory"?: list}``. Prediction line: ``{"id": str, "output": str, "trajectory"?: list}``.
-A trajectory is a list of Converse-style messages (``{"role": "user" | "assistant",
-"content": ...}``); in the dataset it is the reference run, in a prediction the candidate's.
+"trajectory"?: list}``. A trajectory is a list of Converse-style messages (``{"role": "user" |
+"assistant", "content": ...}``), the reference run.
 
 Parsing reports every bad line at once (up to ``MAX_PROBLEMS``), each naming the line
 number, the field and what is allowed, so a dataset is fixed in one round. The S3 client is
@@ -27,10 +26,6 @@ class InvalidS3UriError(ValueError):
 
 class DatasetError(Exception):
     """A dataset or predictions file breaks the format; the message names every bad line and field."""
-
-
-class MissingPredictionError(DatasetError):
-    """A predictions file has no prediction for some dataset ids; the message names them."""
 
 
 def short_repr(value: Any, limit: int = 80) -> str:
@@ -75,18 +70,11 @@ class EvaluationRecord:
     trajectory: list[Any] | None = None
 
 
-@dataclass(frozen=True)
-class Prediction:
-    id: str
-    output: str
-    trajectory: list[Any] | None = None
-
-
 def _is_message(item: Any) -> bool:
     return isinstance(item, dict) and item.get("role") in ("user", "assistant") and "content" in item
 
 
-def _row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
+def row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
     """What is wrong with one line's fields; ``strings`` maps each required field to whether it may be empty."""
     problems = []
     for name, may_be_empty in strings.items():
@@ -122,7 +110,7 @@ def _parse_lines(text: str, source: str, strings: dict[str, bool]) -> list[dict[
         if not isinstance(row, dict):
             problems.append(f"line {number}: {short_repr(row)} is not allowed; expected a JSON object")
             continue
-        found = _row_problems(row, strings)
+        found = row_problems(row, strings)
         row_id = row.get("id")
         if isinstance(row_id, str) and row_id in first_line:
             found.append(f"id: {row_id!r} is not allowed; it repeats line {first_line[row_id]}")
@@ -146,26 +134,6 @@ def parse_records(text: str, source: str) -> list[EvaluationRecord]:
         EvaluationRecord(row["id"], row["prompt"], row["reference"], row.get("tool_schema"), row.get("trajectory"))
         for row in rows
     ]
-
-
-def parse_predictions(text: str, source: str) -> dict[str, Prediction]:
-    """Predictions by id; an empty ``output`` is allowed (a model may answer nothing)."""
-    rows = _parse_lines(text, source, {"id": False, "output": True})
-    return {row["id"]: Prediction(row["id"], row["output"], row.get("trajectory")) for row in rows}
-
-
-def match_predictions(
-    records: list[EvaluationRecord], predictions: dict[str, Prediction], source: str
-) -> list[Prediction]:
-    """One prediction per record, in dataset order; ids only in the predictions are ignored."""
-    missing = [record.id for record in records if record.id not in predictions]
-    if missing:
-        shown = ", ".join(repr(i) for i in missing[:MAX_PROBLEMS])
-        more = f" and {len(missing) - MAX_PROBLEMS} more" if len(missing) > MAX_PROBLEMS else ""
-        raise MissingPredictionError(
-            f"{source}: no prediction for dataset id(s) {shown}{more}; every id in the evaluation dataset needs one"
-        )
-    return [predictions[record.id] for record in records]
 
 
 def read_text(s3: Any, uri: S3Uri) -> str:

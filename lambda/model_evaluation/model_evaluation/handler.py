@@ -1,14 +1,13 @@
-"""Lambda entry point of the customization workflow's evaluation step.
+"""Lambda entry points of the customization workflow's evaluation, which a Distributed Map drives.
 
-Compares the base and the customized model on an evaluation dataset: rule-based metrics
-(exact match, token F1, ROUGE-L, tool-call validity, steps per task) and an LLM judge's 1-5
-score, written to ``<results_uri>evaluation.json``; returns the aggregates and the
-improvement (see ``request`` for the event, ``evaluation`` for the result).
+``batch_handler`` scores one batch of the dataset's records (``model_evaluation.batch``): both candidates'
+answers through Converse, rule-based metrics (exact match, token F1, ROUGE-L, tool-call validity) and the
+judge's 1-5 score; a record that fails is counted with its reason. ``report_handler`` reads every batch's
+results back, summarizes them with confidence intervals, decides the gate and writes the report
+(``model_evaluation.report``).
 
-Errors the workflow can branch on, by name: ``InvalidEvaluationRequestError`` (bad event),
-``DatasetError`` and ``MissingPredictionError`` (bad input files), ``JudgeReplyError`` (the
-judge answered without a score). Bedrock and S3 errors are not caught: ``ThrottlingException``
-reaches Step Functions as a failed task to retry, after the clients' own retries.
+Errors by name: ``InvalidEvaluationRequestError`` (bad event), ``ModelUnreachableError`` (a candidate or
+the judge cannot be called at all: the batch fails, and beyond the tolerated failures, the run).
 """
 
 from __future__ import annotations
@@ -21,10 +20,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from model_evaluation.batch import parse_batch_input, score_batch
-from model_evaluation.evaluation import evaluate
 from model_evaluation.record_scoring import BaseAnswerCache, bedrock_scorer
 from model_evaluation.report import report
-from model_evaluation.request import parse_request
 
 logger = Logger()
 tracer = Tracer()
@@ -43,16 +40,6 @@ def client(service: str, config: Config = CLIENT_CONFIG) -> Any:
     if name not in _clients:
         _clients[name] = boto3.client(service, config=config)
     return _clients[name]
-
-
-@logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = parse_request(event)
-    logger.append_keys(run_id=request.run_id)
-    summary = evaluate(request, s3=client("s3"), bedrock=client("bedrock-runtime"))
-    logger.info("evaluation written", extra={"results": summary["results"], "improvement": summary["improvement"]})
-    return summary
 
 
 @logger.inject_lambda_context(clear_state=True)

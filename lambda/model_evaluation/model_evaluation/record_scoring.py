@@ -62,12 +62,12 @@ class BaseAnswerCache:
     def __init__(self, s3: Any, prefix: S3Uri, model_id: str) -> None:
         self._s3, self._prefix, self._model_id = s3, prefix, model_id
 
-    def _uri(self, prompt: str) -> S3Uri:
+    def uri(self, prompt: str) -> S3Uri:
         identity = json.dumps([self._model_id, ANSWER_MAX_TOKENS, 0, prompt], ensure_ascii=False)
         return self._prefix.join(hashlib.sha256(identity.encode("utf-8")).hexdigest() + ".json")
 
     def get(self, prompt: str) -> str | None:
-        uri = self._uri(prompt)
+        uri = self.uri(prompt)
         try:
             body = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
         except ClientError as error:
@@ -78,7 +78,7 @@ class BaseAnswerCache:
         return answer if isinstance(answer, str) else None
 
     def put(self, prompt: str, answer: str) -> None:
-        uri = self._uri(prompt)
+        uri = self.uri(prompt)
         body = json.dumps({"model_id": self._model_id, "answer": answer}, ensure_ascii=False)
         self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=body.encode("utf-8"), ContentType="application/json")
 

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from model_evaluation.dataset import S3Uri, parse_s3_uri, read_text, write_json
-from model_evaluation.request import InvalidEvaluationRequestError, _object, _text, _uri
+from model_evaluation.request import InvalidEvaluationRequestError, object_field, text_field, uri_field
 from model_evaluation.summary import GateSettings, seed_for, summarize
 
 REPORT_NAME = "evaluation.json"
@@ -92,11 +92,11 @@ def markdown(run_id: str, summary: dict[str, Any]) -> str:
 
 def parse_event(event: Any) -> tuple[str, S3Uri, S3Uri, dict[str, float], GateSettings]:
     problems: list[str] = []
-    fields = _object(event, "event", problems, "with run_id, results_uri, map, thresholds and gate")
+    fields = object_field(event, "event", problems, "with run_id, results_uri, map, thresholds and gate")
     if fields is None:
         raise InvalidEvaluationRequestError(problems[0])
-    run_id = _text(fields.get("run_id"), "run_id", problems, 256)
-    results = _uri(fields.get("results_uri"), "results_uri", problems, prefix=True)
+    run_id = text_field(fields.get("run_id"), "run_id", problems, 256)
+    results = uri_field(fields.get("results_uri"), "results_uri", problems, prefix=True)
     details = (fields.get("map") or {}).get("ResultWriterDetails") if isinstance(fields.get("map"), dict) else None
     manifest = S3Uri("", "")
     if isinstance(details, dict) and isinstance(details.get("Bucket"), str) and isinstance(details.get("Key"), str):

@@ -267,6 +267,7 @@ def test_sagemaker_run_puts_the_rendered_recipe_resolves_the_image_and_records_t
         "recipe_hash": digest,
         "approval": "APPROVED",  # once it passes the gate, Serving may deploy it
         "output_uri": OUTPUT,
+        "artifacts_bucket": ARTIFACTS,
         "sagemaker": {
             "job_name": "r1-train",
             "training_image": IMAGE,
@@ -452,6 +453,7 @@ def test_an_open_weight_import_writes_no_recipe_and_records_the_weights_it_impor
         == {
             "run_name": "r1",
             "output_uri": f"s3://{ARTIFACTS}/runs/r1/output/",
+            "artifacts_bucket": ARTIFACTS,
             "approval": "APPROVED_IMPORTED",  # served by its own ARN, never picked up by Serving
             "import": {
                 "job_name": "r1-import",

@@ -111,6 +111,8 @@ def test_given_values_are_kept_and_the_state_is_sorted(catalog):
         "base_model": NOVA_LITE,
         "evaluation_base_model": "amazon.nova-lite-v1:0",
         "evaluation_route": "on-demand-deployment",
+        "evaluation_dataset_bucket": DATASETS,
+        "evaluation_dataset_key": "sets/eval.jsonl",
         "recipe": "training/sft_lora",
         "training_data": f"s3://{DATASETS}/sets/train.jsonl",
         "validation_data": None,

@@ -141,10 +141,10 @@ def test_the_cache_key_changes_with_the_model_and_the_prompt_only():
     s3 = boto3.client("s3", **KEYS)
     lite, pro = BaseAnswerCache(s3, CACHE, "amazon.nova-lite-v1:0"), BaseAnswerCache(s3, CACHE, "amazon.nova-pro-v1:0")
 
-    assert lite._uri("q") == BaseAnswerCache(s3, CACHE, "amazon.nova-lite-v1:0")._uri("q")
-    assert lite._uri("q") != pro._uri("q")
-    assert lite._uri("q") != lite._uri("q2")
-    assert lite._uri("q").key.startswith(CACHE.key)
+    assert lite.uri("q") == BaseAnswerCache(s3, CACHE, "amazon.nova-lite-v1:0").uri("q")
+    assert lite.uri("q") != pro.uri("q")
+    assert lite.uri("q") != lite.uri("q2")
+    assert lite.uri("q").key.startswith(CACHE.key)
 
 
 def test_an_unreadable_cache_is_an_error_not_a_miss():

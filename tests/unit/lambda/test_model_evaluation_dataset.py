@@ -14,11 +14,7 @@ from model_evaluation.dataset import (
     DatasetError,
     EvaluationRecord,
     InvalidS3UriError,
-    MissingPredictionError,
-    Prediction,
     S3Uri,
-    match_predictions,
-    parse_predictions,
     parse_records,
     parse_s3_uri,
     read_text,
@@ -80,24 +76,6 @@ def test_many_problems_are_capped_with_a_count():
     text = lines(*["nope"] * 25)
     with pytest.raises(DatasetError, match=r"line 20: not valid JSON .*; and 5 more$"):
         parse_records(text, SOURCE)
-
-
-def test_predictions_allow_an_empty_output_but_need_a_string():
-    assert parse_predictions(lines({"id": "q1", "output": ""}), SOURCE) == {"q1": Prediction("q1", "")}
-    with pytest.raises(DatasetError, match="line 1: output: None is not allowed; expected a string"):
-        parse_predictions(lines({"id": "q1"}), SOURCE)
-
-
-def test_a_missing_prediction_names_the_dataset_ids():
-    records = [EvaluationRecord(i, "p", "r") for i in ("q1", "q2", "q3")]
-    with pytest.raises(MissingPredictionError, match=rf"{SOURCE}: no prediction for dataset id\(s\) 'q1', 'q3'; every"):
-        match_predictions(records, {"q2": Prediction("q2", "x")}, SOURCE)
-
-
-def test_predictions_are_matched_in_dataset_order_and_extra_ids_ignored():
-    records = [EvaluationRecord("q2", "p", "r"), EvaluationRecord("q1", "p", "r")]
-    predictions = {i: Prediction(i, i.upper()) for i in ("q1", "q2", "q9")}
-    assert [p.output for p in match_predictions(records, predictions, SOURCE)] == ["Q2", "Q1"]
 
 
 @pytest.mark.parametrize(

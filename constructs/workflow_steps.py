@@ -253,8 +253,10 @@ class WorkflowSteps:
             self.clean_up_fn.add_to_role_policy(statement)
         props.stores.grant_read_artifacts(self.locate_fn)
         props.key.grant_decrypt(self.locate_fn)
-        # A batch's records arrive in its event (the map reads the dataset); the base-answer cache and each batch's
-        # answers are in the artifacts bucket, which the report reads back.
+        # A batch's records arrive in its event (the map reads the dataset), text-to-SQL records' databases are in
+        # the datasets bucket; the base-answer cache and each batch's answers are in the artifacts bucket, which the
+        # report reads back.
+        props.stores.grant_read_datasets(self.evaluate_fn)
         for function in (self.evaluate_fn, self.report_fn):
             props.stores.grant_read_write_artifacts(function)
             props.key.grant_encrypt_decrypt(function)

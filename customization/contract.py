@@ -128,7 +128,7 @@ class EvaluationRoute:
 
 # The evaluation's metrics the quality gate compares with the run's thresholds (a metric the dataset does
 # not measure is absent and does not block), and the judge's required gain over the base model.
-GATED_METRICS = ("exact_match", "token_f1", "rouge_l", "tool_call_valid", "judge_score")
+GATED_METRICS = ("exact_match", "token_f1", "rouge_l", "tool_call_valid", "sql_execution_match", "judge_score")
 JUDGE_IMPROVEMENT = "min_judge_improvement"
 
 

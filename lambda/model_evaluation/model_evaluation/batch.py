@@ -77,7 +77,9 @@ def record_of(item: Any) -> EvaluationRecord | str:
     problems = row_problems(item, RECORD_FIELDS)
     if problems:
         return "; ".join(problems)
-    return EvaluationRecord(item["id"], item["prompt"], item["reference"], item.get("tool_schema"))
+    return EvaluationRecord(
+        item["id"], item["prompt"], item["reference"], item.get("tool_schema"), sqlite_db=item.get("sqlite_db")
+    )
 
 
 def details_uri(results: S3Uri, items: list[Any]) -> S3Uri:

@@ -1,8 +1,9 @@
 """The evaluation dataset (JSONL), and reading and writing objects on S3.
 
 Dataset line: ``{"id": str, "prompt": str, "reference": str, "tool_schema"?: object,
-"trajectory"?: list}``. A trajectory is a list of Converse-style messages (``{"role": "user" |
-"assistant", "content": ...}``), the reference run.
+"trajectory"?: list, "sqlite_db"?: "s3://..."}`` (with ``sqlite_db`` the reference is a SQL
+query). A trajectory is a list of Converse-style messages (``{"role": "user" | "assistant",
+"content": ...}``), the reference run.
 
 Parsing reports every bad line at once (up to ``MAX_PROBLEMS``), each naming the line
 number, the field and what is allowed, so a dataset is fixed in one round. The S3 client is
@@ -68,6 +69,8 @@ class EvaluationRecord:
     reference: str
     tool_schema: dict[str, Any] | None = None
     trajectory: list[Any] | None = None
+    sqlite_db: str | None = None
+    """A text-to-SQL record: the SQLite database (``s3://...``) its reference query and the answers run on."""
 
 
 def _is_message(item: Any) -> bool:
@@ -85,6 +88,9 @@ def row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
     schema = row.get("tool_schema")
     if schema is not None and not isinstance(schema, dict):
         problems.append(f"tool_schema: {short_repr(schema)} is not allowed; expected a JSON schema object")
+    database = row.get("sqlite_db")
+    if database is not None and not (isinstance(database, str) and database.startswith("s3://")):
+        problems.append(f"sqlite_db: {short_repr(database)} is not allowed; expected an S3 URI of a SQLite database")
     trajectory = row.get("trajectory")
     if trajectory is not None and (not isinstance(trajectory, list) or not all(map(_is_message, trajectory))):
         problems.append(

@@ -12,6 +12,8 @@ the judge cannot be called at all: the batch fails, and beyond the tolerated fai
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -20,7 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from model_evaluation.batch import parse_batch_input, score_batch
-from model_evaluation.record_scoring import BaseAnswerCache, bedrock_scorer
+from model_evaluation.record_scoring import BaseAnswerCache, bedrock_scorer, s3_databases
 from model_evaluation.report import report
 
 logger = Logger()
@@ -32,6 +34,8 @@ CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, read_tim
 # counts as failed rather than failing the batch.
 RECORD_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 8}, read_timeout=120)
 _clients: dict[str, Any] = {}
+# Text-to-SQL records' databases, downloaded once per container (Lambda's /tmp).
+DATABASES = Path(tempfile.gettempdir()) / "evaluation-databases"
 
 
 def client(service: str, config: Config = CLIENT_CONFIG) -> Any:
@@ -50,7 +54,8 @@ def batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     logger.append_keys(run_id=batch.run_id)
     s3, bedrock = client("s3"), client("bedrock-runtime", RECORD_CLIENT_CONFIG)
     cache = BaseAnswerCache(s3, batch.cache, batch.models["base"])
-    scorer = bedrock_scorer(bedrock, batch.models, batch.judge_model, batch.rubric, cache)
+    databases = s3_databases(s3, DATABASES)
+    scorer = bedrock_scorer(bedrock, batch.models, batch.judge_model, batch.rubric, cache, databases)
     items = event.get("Items")
     result = score_batch(
         items if isinstance(items, list) else [], batch, scorer, s3, context.get_remaining_time_in_millis

@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,7 +23,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from model_evaluation.dataset import EvaluationRecord, S3Uri
 from model_evaluation.judge import ANSWER_MAX_TOKENS, JudgeReplyError, Verdict, generate, judge
 from model_evaluation.metrics import score_record
+from model_evaluation.sql_match import ReferenceQueryError, SqlLimits, sql_execution_match
 
+DEFAULT_SQL_LIMITS = SqlLimits()
 # Errors of a model call that fail every record alike: the batch fails, and with it the run, at once.
 RUN_LEVEL_CODES = frozenset({"AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException"})
 
@@ -91,10 +94,35 @@ class Scorer:
     """The answer of candidate ``name`` to the record's prompt."""
     grade: Callable[[EvaluationRecord, str], Verdict]
     """The judge's verdict on an answer."""
+    database: Callable[[str], Path] | None = None
+    """A record's SQLite database (its ``s3://`` URI) as a local file, for SQL execution match."""
+    sql_limits: SqlLimits = DEFAULT_SQL_LIMITS
+    """Time and row limits of each query."""
+
+
+def s3_databases(s3: Any, folder: Path) -> Callable[[str], Path]:
+    """Each SQLite database the records name, downloaded once per container into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    downloaded: dict[str, Path] = {}
+
+    def local(uri: str) -> Path:
+        if uri not in downloaded:
+            bucket, _, key = uri.removeprefix("s3://").partition("/")
+            path = folder / (hashlib.sha256(uri.encode("utf-8")).hexdigest()[:32] + ".sqlite")
+            s3.download_file(bucket, key, str(path))
+            downloaded[uri] = path
+        return downloaded[uri]
+
+    return local
 
 
 def bedrock_scorer(
-    bedrock: Any, models: dict[str, str], judge_model: str, rubric: str, cache: BaseAnswerCache | None
+    bedrock: Any,
+    models: dict[str, str],
+    judge_model: str,
+    rubric: str,
+    cache: BaseAnswerCache | None,
+    database: Callable[[str], Path] | None = None,
 ) -> Scorer:
     """Answers through Converse (the base model's from ``cache`` when it has them), judged by ``judge_model``."""
 
@@ -111,7 +139,7 @@ def bedrock_scorer(
     def grade(record: EvaluationRecord, output: str) -> Verdict:
         return judge(bedrock, judge_model, rubric, record.prompt, record.reference, output)
 
-    return Scorer(answer=answer, grade=grade)
+    return Scorer(answer=answer, grade=grade, database=database)
 
 
 def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer) -> RecordResult:
@@ -119,7 +147,9 @@ def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer)
     scores: dict[str, dict[str, float]] = {}
     answers: dict[str, str] = {}
     reasons: dict[str, str] = {}
+    name = "database"
     try:
+        database = scorer.database(record.sqlite_db) if record.sqlite_db and scorer.database else None
         for name in candidates:
             output = scorer.answer(name, record)
             verdict = scorer.grade(record, output)
@@ -128,6 +158,12 @@ def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer)
                 **score_record(output, record.reference, record.tool_schema),
                 "judge_score": float(verdict.score),
             }
+            if database is not None:
+                scores[name]["sql_execution_match"], _ = sql_execution_match(
+                    output, record.reference, database, scorer.sql_limits
+                )
+    except ReferenceQueryError as error:
+        return RecordResult(record.id, failure=f"{error}")
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code in RUN_LEVEL_CODES:

@@ -27,6 +27,7 @@ DEFAULT_THRESHOLDS = {
     "token_f1": 0.0,
     "rouge_l": 0.0,
     "tool_call_valid": 0.0,
+    "sql_execution_match": 0.0,
     "judge_score": 1.0,
     "min_judge_improvement": 0.0,
 }
@@ -266,7 +267,7 @@ def test_every_problem_is_named_at_once(catalog):
         "overrides.batch_size: 8 is not allowed; expected only epochs, learning_rate, replicas",
         "thresholds.judge_score: 7 is not allowed; expected a number from 1 to 5",
         "thresholds.bleu: 0.5 is not allowed; expected one of exact_match, token_f1, rouge_l, tool_call_valid, "
-        "judge_score, min_judge_improvement",
+        "sql_execution_match, judge_score, min_judge_improvement",
     ):
         assert expected in message
     assert message.count(" is not allowed; ") == 9

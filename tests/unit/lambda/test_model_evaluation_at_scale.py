@@ -409,3 +409,35 @@ def test_a_bad_batch_input_names_every_field():
     assert "BatchInput.candidates.base.model_id: '' is not allowed; expected a non-empty string" in message
     assert "BatchInput.candidates.customized.model_id: None is not allowed" in message
     assert "BatchInput.cache_uri" in message
+
+
+def test_a_text_to_sql_record_is_scored_by_running_both_queries(tmp_path):
+    import sqlite3
+
+    from model_evaluation.batch import parse_batch_input, score_batch
+
+    database = tmp_path / "shop.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER, total REAL)")
+        connection.executemany("INSERT INTO orders VALUES (?, ?)", [(1, 10.0), (2, 99.5)])
+    reference = "SELECT id FROM orders WHERE total > 50"
+    answers = {"base": "SELECT id FROM orders", "customized": "```sql\nSELECT id FROM orders WHERE total >= 99\n```"}
+    scorer = Scorer(
+        answer=lambda name, record: answers[name],
+        grade=lambda record, output: Verdict(4, "ok"),
+        database=lambda uri: database,
+    )
+    item = {
+        "id": "s1",
+        "prompt": "Orders over 50?",
+        "reference": reference,
+        "sqlite_db": "s3://acme-data/dbs/shop.sqlite",
+    }
+    broken = {**item, "id": "s2", "reference": "SELECT id FROM invoices"}
+
+    result = score_batch([item, broken], parse_batch_input(BATCH_INPUT), scorer, FakeS3(), lambda: PLENTY_OF_TIME)
+
+    scored, failed = result["records"]
+    assert scored["scores"]["customized"]["sql_execution_match"] == 1.0
+    assert scored["scores"]["base"]["sql_execution_match"] == 0.0
+    assert failed == {"id": "s2", "failure": "reference query: the query failed: no such table: invoices"}

@@ -56,9 +56,35 @@ def converse_text(client: Any, model_id: str, prompt: str, *, max_tokens: int, s
     return "".join(block["text"] for block in blocks if "text" in block)
 
 
-def generate(client: Any, model_id: str, prompt: str, max_tokens: int = ANSWER_MAX_TOKENS) -> str:
-    """The model's answer to ``prompt``, for a candidate that is invokable through Bedrock."""
-    return converse_text(client, model_id, prompt, max_tokens=max_tokens)
+def tool_spec(schema: Any) -> dict[str, Any] | None:
+    """The Bedrock tool a record offers the model (``{"toolSpec": {"name", "inputSchema": {"json"}}}``, or the inner
+    ``toolSpec``); ``None`` for a plain JSON schema, which names no tool to call."""
+    spec = schema.get("toolSpec", schema) if isinstance(schema, dict) else None
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str) and isinstance(spec.get("inputSchema"), dict):
+        return {"toolSpec": spec}
+    return None
+
+
+def generate(
+    client: Any, model_id: str, prompt: str, max_tokens: int = ANSWER_MAX_TOKENS, tool: dict[str, Any] | None = None
+) -> str:
+    """The model's answer to ``prompt``. Offered ``tool`` (Converse ``toolConfig``), a tool call is the answer, as
+    ``{"name": ..., "input": {...}}`` JSON, which ``metrics.tool_call_valid`` checks against the tool's schema;
+    a reply without one is its text."""
+    if tool is None:
+        return converse_text(client, model_id, prompt, max_tokens=max_tokens)
+    response = client.converse(
+        modelId=model_id,
+        messages=[{"role": "user", "content": [{"text": prompt}]}],
+        inferenceConfig={"maxTokens": max_tokens, "temperature": 0},
+        toolConfig={"tools": [tool]},
+    )
+    blocks = response.get("output", {}).get("message", {}).get("content", [])
+    for block in blocks:
+        if "toolUse" in block:
+            call = block["toolUse"]
+            return json.dumps({"name": call.get("name"), "input": call.get("input")}, sort_keys=True)
+    return "".join(block["text"] for block in blocks if "text" in block)
 
 
 def build_prompt(rubric: str, question: str, reference: str, candidate: str) -> str:

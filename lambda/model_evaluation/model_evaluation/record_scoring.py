@@ -21,7 +21,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from model_evaluation.dataset import EvaluationRecord, S3Uri
-from model_evaluation.judge import ANSWER_MAX_TOKENS, JudgeReplyError, Verdict, generate, judge
+from model_evaluation.judge import ANSWER_MAX_TOKENS, JudgeReplyError, Verdict, generate, judge, tool_spec
 from model_evaluation.metrics import score_record
 from model_evaluation.sql_match import ReferenceQueryError, SqlLimits, sql_execution_match
 
@@ -65,12 +65,12 @@ class BaseAnswerCache:
     def __init__(self, s3: Any, prefix: S3Uri, model_id: str) -> None:
         self._s3, self._prefix, self._model_id = s3, prefix, model_id
 
-    def uri(self, prompt: str) -> S3Uri:
-        identity = json.dumps([self._model_id, ANSWER_MAX_TOKENS, 0, prompt], ensure_ascii=False)
+    def uri(self, prompt: str, tool: dict[str, Any] | None = None) -> S3Uri:
+        identity = json.dumps([self._model_id, ANSWER_MAX_TOKENS, 0, prompt, tool], ensure_ascii=False, sort_keys=True)
         return self._prefix.join(hashlib.sha256(identity.encode("utf-8")).hexdigest() + ".json")
 
-    def get(self, prompt: str) -> str | None:
-        uri = self.uri(prompt)
+    def get(self, prompt: str, tool: dict[str, Any] | None = None) -> str | None:
+        uri = self.uri(prompt, tool)
         try:
             body = self._s3.get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
         except ClientError as error:
@@ -80,8 +80,8 @@ class BaseAnswerCache:
         answer = json.loads(body).get("answer")
         return answer if isinstance(answer, str) else None
 
-    def put(self, prompt: str, answer: str) -> None:
-        uri = self.uri(prompt)
+    def put(self, prompt: str, answer: str, tool: dict[str, Any] | None = None) -> None:
+        uri = self.uri(prompt, tool)
         body = json.dumps({"model_id": self._model_id, "answer": answer}, ensure_ascii=False)
         self._s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=body.encode("utf-8"), ContentType="application/json")
 
@@ -127,14 +127,15 @@ def bedrock_scorer(
     """Answers through Converse (the base model's from ``cache`` when it has them), judged by ``judge_model``."""
 
     def answer(name: str, record: EvaluationRecord) -> str:
+        tool = tool_spec(record.tool_schema)
         if name == "base" and cache is not None:
-            cached = cache.get(record.prompt)
+            cached = cache.get(record.prompt, tool)
             if cached is not None:
                 return cached
-            generated = generate(bedrock, models[name], record.prompt)
-            cache.put(record.prompt, generated)
+            generated = generate(bedrock, models[name], record.prompt, tool=tool)
+            cache.put(record.prompt, generated, tool)
             return generated
-        return generate(bedrock, models[name], record.prompt)
+        return generate(bedrock, models[name], record.prompt, tool=tool)
 
     def grade(record: EvaluationRecord, output: str) -> Verdict:
         return judge(bedrock, judge_model, rubric, record.prompt, record.reference, output)

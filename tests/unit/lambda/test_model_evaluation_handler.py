@@ -178,3 +178,65 @@ def test_clients_are_created_once_per_container(monkeypatch):
     assert handler.client("bedrock-runtime") is not handler.client("s3")
     assert handler.client("bedrock-runtime", handler.RECORD_CLIENT_CONFIG) is not handler.client("bedrock-runtime")
     assert created == ["s3", "bedrock-runtime", "bedrock-runtime"]
+
+
+WEATHER_TOOL = {
+    "toolSpec": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "inputSchema": {
+            "json": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+                "additionalProperties": False,
+            }
+        },
+    }
+}
+TOOL_RECORD = {
+    "id": "t1",
+    "prompt": "Weather in Paris?",
+    "reference": '{"input": {"city": "Paris"}, "name": "get_weather"}',
+    "tool_schema": WEATHER_TOOL,
+}
+
+
+def tool_reply(name: str, arguments: dict) -> dict:
+    block = {"toolUse": {"toolUseId": "tooluse_1", "name": name, "input": arguments}}
+    return {
+        "output": {"message": {"role": "assistant", "content": [{"text": "Let me check."}, block]}},
+        "stopReason": "tool_use",
+        "usage": {"inputTokens": 10, "outputTokens": 5, "totalTokens": 15},
+        "metrics": {"latencyMs": 100},
+    }
+
+
+def expect_tool_answer(bedrock: Stubber, model: str, reply: dict) -> None:
+    bedrock.add_response(
+        "converse",
+        reply,
+        {
+            "modelId": model,
+            "messages": [{"role": "user", "content": [{"text": TOOL_RECORD["prompt"]}]}],
+            "inferenceConfig": {"maxTokens": 1024, "temperature": 0},
+            "toolConfig": {"tools": [WEATHER_TOOL]},
+        },
+    )
+
+
+def test_a_record_with_a_tool_offers_it_and_checks_the_call_name_and_arguments(stubs):
+    s3, bedrock, _ = stubs
+    s3.add_client_error("get_object", "NoSuchKey", "no", 404)
+    expect_tool_answer(bedrock, BASE_MODEL, tool_reply("get_weather", {"town": "Paris"}))  # wrong argument
+    s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": "application/json"})
+    bedrock.add_response("converse", converse_reply('{"score": 2, "reason": "wrong argument"}'))
+    expect_tool_answer(bedrock, CUSTOM_MODEL, tool_reply("get_weather", {"city": "Paris"}))
+    bedrock.add_response("converse", converse_reply('{"score": 5, "reason": "right call"}'))
+    s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": ANY})
+
+    result = handler.batch_handler({"Items": [TOOL_RECORD], "BatchInput": BATCH_INPUT}, LambdaContext())
+
+    scores = result["records"][0]["scores"]
+    assert (scores["base"]["tool_call_valid"], scores["customized"]["tool_call_valid"]) == (0.0, 1.0)
+    assert scores["customized"]["exact_match"] == 1.0  # the call, as JSON with sorted keys, is the reference

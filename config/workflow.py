@@ -39,9 +39,9 @@ class EvaluationConfig:
 
     max_concurrency: int = 10
     """Batches scored at once (Distributed Map ``MaxConcurrency``)."""
-    batch_size: int = 20
-    """Records per batch (``ItemBatcher`` ``MaxItemsPerBatch``): at most 4 minutes each fit a 15-minute function."""
-    max_records: int = 50_000
+    batch_size: int = 5
+    """Records per batch (``ItemBatcher`` ``MaxItemsPerBatch``): four model calls each, in a 15-minute function."""
+    max_records: int = 10_000
     """Records read from a dataset at most (``ItemReader`` ``MaxItems``)."""
     min_records: int = 100
     """Scored records below this fail the gate."""
@@ -52,8 +52,8 @@ class EvaluationConfig:
         found = []
         if not 1 <= self.max_concurrency <= 1000:
             found.append(Problem("workflow.evaluation.max_concurrency", self.max_concurrency, "from 1 to 1000"))
-        if not 1 <= self.batch_size <= 50:
-            found.append(Problem("workflow.evaluation.batch_size", self.batch_size, "from 1 to 50"))
+        if not 1 <= self.batch_size <= 20:
+            found.append(Problem("workflow.evaluation.batch_size", self.batch_size, "from 1 to 20"))
         if not 1 <= self.max_records <= 100_000:
             found.append(Problem("workflow.evaluation.max_records", self.max_records, "from 1 to 100000"))
         if not 1 <= self.min_records <= self.max_records:

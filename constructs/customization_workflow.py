@@ -149,7 +149,7 @@ class CustomizationWorkflow(Construct):
             "StateMachine",
             state_machine_type=sfn.StateMachineType.STANDARD,
             definition_body=sfn.DefinitionBody.from_chainable(definition),
-            timeout=run_timeout(props.max_training_hours),
+            timeout=run_timeout(props.max_training_hours, props.evaluation_scale),
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
             tracing_enabled=True,
             encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(props.key),

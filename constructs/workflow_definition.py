@@ -88,12 +88,12 @@ class DefinitionParts:
 OUTSIDE_LOOPS_HOURS = 3 + CLEAN_UP_RETRY_HOURS
 
 
-def run_timeout(max_training_hours: int) -> cdk.Duration:
+def run_timeout(max_training_hours: int, evaluation: EvaluationScale) -> cdk.Duration:
     """The state machine's overall timeout: longer than the longest path's deadlines together, so a run
     always ends through its own deadlines and failure path (an execution that times out cleans nothing up)."""
     training = max_training_hours + HYPERPOD_GRACE_HOURS
-    # Import, then an evaluation deployment or throughput, then the serving throughput.
-    release = IMPORT_HOURS + max(DEPLOYMENT_HOURS, THROUGHPUT_HOURS) + THROUGHPUT_HOURS
+    # Import, then an evaluation deployment or throughput, the evaluation itself, then the serving throughput.
+    release = IMPORT_HOURS + max(DEPLOYMENT_HOURS, THROUGHPUT_HOURS) + evaluation.longest_hours + THROUGHPUT_HOURS
     return cdk.Duration.hours(training + release + OUTSIDE_LOOPS_HOURS)
 
 

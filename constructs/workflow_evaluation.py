@@ -26,6 +26,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from constructs.workflow_failure import LAMBDA_STEP_TRANSIENT_ERRORS, Guard
 
+# The functions' timeouts (workflow_steps): a batch has Lambda's whole 15 minutes, the report 10.
+BATCH_TIMEOUT_MINUTES = 15
+REPORT_TIMEOUT_MINUTES = 10
 # Where base-model answers are kept between runs (content-addressed: model, settings, prompt).
 BASE_ANSWER_CACHE = "evaluation-cache/base-answers/"
 
@@ -59,6 +62,14 @@ class EvaluationScale:
     """Scored records below this fail the gate."""
     min_scored_fraction: float
     """Scored / all records below this fail the gate."""
+
+    @property
+    def longest_hours(self) -> int:
+        """How long the map may take at worst: every wave of ``max_concurrency`` batches running the batch function's
+        whole timeout, plus the report's. The run's overall timeout counts it (an execution that times out cleans
+        nothing up, and an evaluation throughput would keep billing)."""
+        waves = math.ceil(self.max_records / (self.batch_size * self.max_concurrency))
+        return math.ceil((waves * BATCH_TIMEOUT_MINUTES + REPORT_TIMEOUT_MINUTES) / 60)
 
     @property
     def tolerated_failure_percentage(self) -> int:
@@ -136,6 +147,9 @@ def scored_and_reported(
         result_writer_v2=_ResultWriter(
             bucket_name_path=sfn.JsonPath.string_at("$.prepared.artifacts_bucket"),
             prefix=sfn.JsonPath.format("runs/{}/output/evaluation/map", sfn.JsonPath.string_at("$.request.run_name")),
+            # Only the batches' outputs, one per line (a failed batch's entry stays whole, with its input and error):
+            # the report reads them line by line, not every batch's input too.
+            writer_config=sfn.WriterConfig(output_type=sfn.OutputType.JSONL, transformation=sfn.Transformation.COMPACT),
         ),
         result_path="$.evaluation_map",
     )

@@ -25,6 +25,7 @@ from constructs.bundled_python_code import REPO, bundled_python_code, pure_pytho
 from constructs.data_stores import DataStores
 from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import LAMBDA_BASIC_EXECUTION_FINDING, acknowledge, nag_environment
+from constructs.workflow_evaluation import BATCH_TIMEOUT_MINUTES, REPORT_TIMEOUT_MINUTES
 from constructs.workflow_perms import (
     clean_up_statements,
     cluster_read_statement,
@@ -107,13 +108,16 @@ class WorkflowSteps:
         self.hyperpod_fn = self._hyperpod_function(props.hyperpod) if props.hyperpod is not None else None
         evaluation_code = lambda_.Code.from_asset(str(EVALUATION_ROOT), exclude=["**/__pycache__"])
         self.evaluate_fn = self._function(
-            "EvaluateStep", "model_evaluation.handler.batch_handler", evaluation_code, timeout=cdk.Duration.minutes(15)
+            "EvaluateStep",
+            "model_evaluation.handler.batch_handler",
+            evaluation_code,
+            timeout=cdk.Duration.minutes(BATCH_TIMEOUT_MINUTES),
         )
         self.report_fn = self._function(
             "EvaluationReportStep",
             "model_evaluation.handler.report_handler",
             evaluation_code,
-            timeout=cdk.Duration.minutes(10),
+            timeout=cdk.Duration.minutes(REPORT_TIMEOUT_MINUTES),
             memory_size=1024,
         )
         self._grant()

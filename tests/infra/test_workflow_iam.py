@@ -266,6 +266,8 @@ def distributed_map_needs(environment: Environment, name: str, state: dict[str, 
     steps = environment.variables("customization_steps.steps.prepare")
     key = steps[Env.KEY_ARN]
     needs = [Need("states:StartExecution", machine_arn, why=f"{name} (child executions)")]
+    # The state machine is encrypted with the platform key: its child executions' data is too.
+    needs += [Need(action, key, why=f"{name} (child executions)") for action in ("kms:Decrypt", "kms:GenerateDataKey")]
     reader, writer = state.get("ItemReader"), state.get("ResultWriter")
     if reader is not None:
         assert reader["Resource"].endswith(":states:::s3:getObject")

@@ -15,6 +15,7 @@ is malformed, fails or does not fit in the time left is counted as failed with i
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -22,7 +23,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from model_evaluation.dataset import EvaluationRecord, S3Uri, row_problems, short_repr
-from model_evaluation.record_scoring import RecordResult, Scorer, score
+from model_evaluation.record_scoring import (
+    NOT_SCORED_IN_TIME,
+    ModelUnreachableError,
+    RecordResult,
+    Scorer,
+    score,
+)
 from model_evaluation.request import (
     CANDIDATES,
     MAX_MODEL_ID,
@@ -32,8 +39,12 @@ from model_evaluation.request import (
     uri_field,
 )
 
-# Records are not started with less time than this left: a record takes four model calls of up to a minute each.
-TIME_PER_RECORD_MS = 4 * 60_000
+# A model call is not started with less time than this left: the record client's worst case (3 attempts of a
+# 60-second read, with back-off; handler.RECORD_CLIENT_CONFIG) fits in it.
+TIME_PER_CALL_MS = 200_000
+# The batch's first records all failing alike (a model id Converse refuses, say) fail the batch at once: every
+# other record would fail the same way, and the map's tolerated failures turn that into the run's error.
+ALIKE_FAILURES = 3
 RECORD_FIELDS = {"id": False, "prompt": False, "reference": False}
 
 
@@ -82,6 +93,18 @@ def record_of(item: Any) -> EvaluationRecord | str:
     )
 
 
+def _fail_fast(results: list[RecordResult]) -> None:
+    """Raise when the batch's first records failed with the same call error (candidate and error code)."""
+    if len(results) != ALIKE_FAILURES:
+        return
+    causes = {
+        ": ".join(result.failure.split(": ")[:2]) if result.failure and result.failure != NOT_SCORED_IN_TIME else None
+        for result in results
+    }
+    if len(causes) == 1 and None not in causes and not any("Throttling" in str(cause) for cause in causes):
+        raise ModelUnreachableError(f"the batch's first {ALIKE_FAILURES} records failed alike: {results[0].failure}")
+
+
 def details_uri(results: S3Uri, items: list[Any]) -> S3Uri:
     """Where this batch's answers go: named by its items, so a retried batch writes the same object."""
     digest = hashlib.sha256(json.dumps(items, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
@@ -92,6 +115,7 @@ def score_batch(
     items: list[Any], batch: BatchInput, scorer: Scorer, s3: Any, remaining_ms: Callable[[], int]
 ) -> dict[str, Any]:
     """Every item scored (or failed with its reason); the answers written to the batch's details file."""
+    scorer = dataclasses.replace(scorer, enough_time=lambda: remaining_ms() >= TIME_PER_CALL_MS)
     results: list[RecordResult] = []
     for index, item in enumerate(items):
         given = item.get("id") if isinstance(item, dict) else None
@@ -99,10 +123,9 @@ def score_batch(
         record = record_of(item)
         if isinstance(record, str):
             results.append(RecordResult(identity, failure=f"invalid record: {record}"))
-        elif remaining_ms() < TIME_PER_RECORD_MS:
-            results.append(RecordResult(identity, failure="not scored: the batch ran out of time"))
-        else:
-            results.append(score(record, CANDIDATES, scorer))
+            continue
+        results.append(score(record, CANDIDATES, scorer))
+        _fail_fast(results)
     uri = details_uri(batch.results, items)
     body = "".join(json.dumps(result.detail(), sort_keys=True, ensure_ascii=False) + "\n" for result in results)
     s3.put_object(Bucket=uri.bucket, Key=uri.key, Body=body.encode("utf-8"), ContentType="application/x-ndjson")

@@ -27,7 +27,13 @@ from model_evaluation.sql_match import ReferenceQueryError, SqlLimits, sql_execu
 
 DEFAULT_SQL_LIMITS = SqlLimits()
 # Errors of a model call that fail every record alike: the batch fails, and with it the run, at once.
-RUN_LEVEL_CODES = frozenset({"AccessDeniedException", "ResourceNotFoundException", "UnrecognizedClientException"})
+RUN_LEVEL_CODES = frozenset(
+    {"AccessDeniedException", "AccessDenied", "ResourceNotFoundException", "UnrecognizedClientException"}
+)
+
+
+class OutOfTimeError(Exception):
+    """The batch has too little time left for another model call (``Scorer.enough_time``)."""
 
 
 class ModelUnreachableError(Exception):
@@ -98,6 +104,8 @@ class Scorer:
     """A record's SQLite database (its ``s3://`` URI) as a local file, for SQL execution match."""
     sql_limits: SqlLimits = DEFAULT_SQL_LIMITS
     """Time and row limits of each query."""
+    enough_time: Callable[[], bool] = lambda: True
+    """Whether the batch has time for another model call; checked before each."""
 
 
 def s3_databases(s3: Any, folder: Path) -> Callable[[str], Path]:
@@ -143,6 +151,14 @@ def bedrock_scorer(
     return Scorer(answer=answer, grade=grade, database=database)
 
 
+NOT_SCORED_IN_TIME = "not scored: the batch ran out of time"
+
+
+def _check_time(scorer: Scorer) -> None:
+    if not scorer.enough_time():
+        raise OutOfTimeError
+
+
 def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer) -> RecordResult:
     """Every candidate's answer, metrics and judge score for ``record``; a failure is the record's, with its reason."""
     scores: dict[str, dict[str, float]] = {}
@@ -152,7 +168,9 @@ def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer)
     try:
         database = scorer.database(record.sqlite_db) if record.sqlite_db and scorer.database else None
         for name in candidates:
+            _check_time(scorer)
             output = scorer.answer(name, record)
+            _check_time(scorer)
             verdict = scorer.grade(record, output)
             answers[name], reasons[name] = output, verdict.reason
             scores[name] = {
@@ -165,6 +183,8 @@ def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer)
                 )
     except ReferenceQueryError as error:
         return RecordResult(record.id, failure=f"{error}")
+    except OutOfTimeError:
+        return RecordResult(record.id, failure=NOT_SCORED_IN_TIME)
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code in RUN_LEVEL_CODES:

@@ -1,8 +1,9 @@
 """After the Distributed Map: every batch's results read back, summarized, gated and written as the report.
 
-The map's ResultWriter leaves ``manifest.json`` naming a file per outcome (Step Functions developer
-guide, "ResultWriter (Map)"): each holds the child executions, with the batch's output as a JSON
-string (``Output``) or, for a failed one, its ``Error``, ``Cause`` and ``Input``. A failed batch's
+The map's ResultWriter leaves ``manifest.json`` naming the result files per outcome (Step Functions
+developer guide, "ResultWriter (Map)"). Written as JSON Lines with the ``COMPACT`` transformation, a
+succeeded batch's line is its output; a failed one's stays whole, with its ``Error``, ``Cause`` and
+``Input`` (a JSON string). A failed batch's
 records count as failed with the batch's reason, so they lower the scored fraction the gate reads.
 
 Event::
@@ -30,9 +31,15 @@ WORST_SHOWN = 20
 
 
 def _entries(s3: Any, bucket: str, files: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each line of each result file (a JSON array, as without ``WriterConfig``, is read whole)."""
     for file in files:
-        entries = json.loads(read_text(s3, S3Uri(bucket, file["Key"])))
-        yield from entries
+        text = read_text(s3, S3Uri(bucket, file["Key"]))
+        if text.lstrip().startswith("["):
+            yield from json.loads(text)
+            continue
+        for line in text.splitlines():
+            if line.strip():
+                yield json.loads(line)
 
 
 def map_results(s3: Any, manifest: S3Uri) -> tuple[list[dict[str, Any]], list[str]]:

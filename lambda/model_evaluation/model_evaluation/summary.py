@@ -75,7 +75,8 @@ def summarize(
     records: Iterable[Mapping[str, Any]], thresholds: Mapping[str, float], settings: GateSettings, seed: int
 ) -> dict[str, Any]:
     """Counts, means, intervals and the gate's decision with its reasons, from compact record results."""
-    rows = list(records)
+    # In id order: the map's result files come in no fixed order, and the resamples must not depend on it.
+    rows = sorted(records, key=lambda row: str(row["id"]))
     scored = [row for row in rows if "scores" in row]
     failures = [row for row in rows if "scores" not in row]
     rng = random.Random(seed)

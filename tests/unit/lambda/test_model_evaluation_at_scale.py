@@ -280,10 +280,12 @@ def map_run(s3: FakeS3, items: list, fake: FakeBedrock, batch_size: int, failed_
             failed.append({"Error": "Lambda.Unknown", "Cause": "timed out", "Input": json.dumps(event)})
             continue
         output = score_batch(chunk, batch, fake.scorer(), s3, lambda: PLENTY_OF_TIME)
-        succeeded.append({"Status": "SUCCEEDED", "Input": json.dumps(event), "Output": json.dumps(output)})
+        succeeded.append(output)  # COMPACT: a succeeded batch's line is its output
     prefix = "runs/run-1/output/evaluation/map/abc"
-    s3.put_object(Bucket="acme-artifacts", Key=f"{prefix}/SUCCEEDED_0.json", Body=json.dumps(succeeded).encode())
-    s3.put_object(Bucket="acme-artifacts", Key=f"{prefix}/FAILED_0.json", Body=json.dumps(failed).encode())
+    lines = {"SUCCEEDED_0.json": succeeded, "FAILED_0.json": failed}  # JSONL, as WriterConfig asks
+    for name, entries in lines.items():
+        body = "".join(json.dumps(entry) + "\n" for entry in entries).encode()
+        s3.put_object(Bucket="acme-artifacts", Key=f"{prefix}/{name}", Body=body)
     manifest = {
         "DestinationBucket": "acme-artifacts",
         "MapRunArn": "arn:aws:states:us-east-1:123456789012:mapRun:workflow/Score:1",
@@ -372,20 +374,47 @@ def test_base_answers_come_from_the_cache_on_a_second_run():
     assert second.asked.count("arn:custom") == 10
 
 
-def test_records_past_the_time_left_are_failed_not_lost():
-    from model_evaluation.batch import TIME_PER_RECORD_MS, parse_batch_input, score_batch
+def test_calls_past_the_time_left_are_not_started_and_their_records_fail_not_lost():
+    from model_evaluation.batch import TIME_PER_CALL_MS, parse_batch_input, score_batch
 
-    left = iter([PLENTY_OF_TIME, PLENTY_OF_TIME, TIME_PER_RECORD_MS - 1, TIME_PER_RECORD_MS - 1])
+    # Four calls per record (two answers, two grades): time for the first record and half of the second.
+    left = iter([PLENTY_OF_TIME] * 6 + [TIME_PER_CALL_MS - 1] * 20)
     result = score_batch(
         items(4), parse_batch_input(BATCH_INPUT), FakeBedrock(right=1).scorer(), FakeS3(), lambda: next(left)
     )
 
     assert [row.get("failure") for row in result["records"]] == [
         None,
-        None,
+        "not scored: the batch ran out of time",
         "not scored: the batch ran out of time",
         "not scored: the batch ran out of time",
     ]
+
+
+def test_a_batch_whose_first_records_fail_alike_fails_at_once():
+    from model_evaluation.batch import parse_batch_input, score_batch
+
+    def answer(name: str, record: EvaluationRecord) -> str:
+        raise client_error("ValidationException")  # e.g. a model id Converse refuses
+
+    scorer = Scorer(answer=answer, grade=lambda record, output: Verdict(5, ""))
+    with pytest.raises(ModelUnreachableError, match="first 3 records failed alike: base: ValidationException"):
+        score_batch(items(5), parse_batch_input(BATCH_INPUT), scorer, FakeS3(), lambda: PLENTY_OF_TIME)
+
+
+def test_throttled_records_do_not_fail_the_batch_however_alike():
+    from model_evaluation.batch import parse_batch_input, score_batch
+
+    throttled = {f"r{i}" for i in range(5)}
+    result = score_batch(
+        items(5),
+        parse_batch_input(BATCH_INPUT),
+        FakeBedrock(right=1, throttled=throttled).scorer(),
+        FakeS3(),
+        lambda: PLENTY_OF_TIME,
+    )
+
+    assert all(row["failure"].startswith("customized: ThrottlingException") for row in result["records"])
 
 
 def test_a_retried_batch_writes_the_same_details_object():

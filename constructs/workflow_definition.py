@@ -149,6 +149,7 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
     train = _training_branches(scope, parts, guard=guard, failure=failure, evaluate_from=evaluate)
     return (
         _validate(scope, parts, rejected=rejected, failure=crashed)
+        .next(_check_dataset(scope, parts, rejected=rejected, failure=crashed))
         .next(_prepare(scope, parts, rejected=rejected, guard=guard))
         .next(train)
     )
@@ -177,6 +178,31 @@ def _validate(
     validate.add_catch(rejected, errors=[InvalidRunRequestError.__name__], result_path="$.error")
     validate.add_catch(failure, errors=["States.ALL"], result_path="$.error")
     return validate
+
+
+def _check_dataset(
+    scope: Construct, parts: DefinitionParts, *, rejected: sfn.IChainable, failure: sfn.IChainable
+) -> sfn.TaskStateBase:
+    """Reads the evaluation dataset whole before anything is claimed or trained: a line the evaluation could not
+    read, or too few or too many records, rejects the run now rather than after training."""
+    check = tasks.LambdaInvoke(
+        scope,
+        "Check evaluation dataset",
+        lambda_function=parts.steps.check_dataset_fn,
+        payload=sfn.TaskInput.from_object(
+            {
+                "evaluation_dataset": sfn.JsonPath.string_at("$.request.evaluation_dataset"),
+                "min_records": parts.evaluation_scale.min_records,
+                "max_records": parts.evaluation_scale.max_records,
+            }
+        ),
+        payload_response_only=True,
+        result_path="$.evaluation_dataset",
+    )
+    check.add_retry(errors=LAMBDA_THROTTLING_ERRORS, interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3)
+    check.add_catch(rejected, errors=["DatasetError"], result_path="$.error")
+    check.add_catch(failure, errors=["States.ALL"], result_path="$.error")
+    return check
 
 
 def _prepare(scope: Construct, parts: DefinitionParts, *, rejected: sfn.IChainable, guard: Guard) -> sfn.TaskStateBase:

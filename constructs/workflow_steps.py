@@ -85,7 +85,8 @@ class WorkflowStepsProps:
 
 
 class WorkflowSteps:
-    """``validate_fn``, ``prepare_fn``, ``locate_fn``, ``evaluate_fn`` (one batch of an evaluation's records),
+    """``validate_fn``, ``check_dataset_fn`` (the evaluation dataset, before anything is claimed), ``prepare_fn``,
+    ``locate_fn``, ``evaluate_fn`` (one batch of an evaluation's records),
     ``report_fn`` (the evaluation's summary, gate and report), ``clean_up_fn`` and, with a restricted instance
     group, ``hyperpod_fn``; ``functions`` lists them all.
 
@@ -113,6 +114,12 @@ class WorkflowSteps:
             evaluation_code,
             timeout=cdk.Duration.minutes(BATCH_TIMEOUT_MINUTES),
         )
+        self.check_dataset_fn = self._function(
+            "EvaluationDatasetCheckStep",
+            "model_evaluation.handler.check_handler",
+            evaluation_code,
+            timeout=cdk.Duration.minutes(5),
+        )
         self.report_fn = self._function(
             "EvaluationReportStep",
             "model_evaluation.handler.report_handler",
@@ -125,7 +132,8 @@ class WorkflowSteps:
 
     @property
     def functions(self) -> list[lambda_.Function]:
-        found = [self.validate_fn, self.prepare_fn, self.locate_fn, self.evaluate_fn, self.report_fn, self.clean_up_fn]
+        found = [self.validate_fn, self.check_dataset_fn, self.prepare_fn, self.locate_fn, self.evaluate_fn]
+        found += [self.report_fn, self.clean_up_fn]
         return found + ([self.hyperpod_fn] if self.hyperpod_fn is not None else [])
 
     def _steps_environment(self) -> dict[str, str]:
@@ -261,6 +269,8 @@ class WorkflowSteps:
         # the datasets bucket; the base-answer cache and each batch's answers are in the artifacts bucket, which the
         # report reads back.
         props.stores.grant_read_datasets(self.evaluate_fn)
+        props.stores.grant_read_datasets(self.check_dataset_fn)
+        props.key.grant_decrypt(self.check_dataset_fn)
         for function in (self.evaluate_fn, self.report_fn):
             props.stores.grant_read_write_artifacts(function)
             props.key.grant_encrypt_decrypt(function)
@@ -295,6 +305,7 @@ class WorkflowSteps:
                 bedrock("provisioned-model/*"),
             ],
             self.report_fn: [*kms_grant],
+            self.check_dataset_fn: [],
             self.evaluate_fn: [
                 *kms_grant,
                 # Cross-Region inference profiles route to the foundation model in any of their Regions.

@@ -127,8 +127,9 @@ def test_every_failure_removes_a_started_hyperpod_job_first(hyperpod_asl):
         for catch in state.get("Catch", [])
         if catch["ErrorEquals"] == ["States.ALL"] and name not in failure_path
     }
-    # Validate fails before anything is claimed or started (and before the run's name is known).
+    # Validate and the dataset check fail before anything is claimed or started.
     assert targets.pop("Validate") == "Notify validation failure"
+    assert targets.pop("Check evaluation dataset") == "Notify validation failure"
     assert len(targets) >= 15
     assert set(targets.values()) == {"HyperPod job to remove?"}, targets
     started = states["HyperPod job to remove?"]
@@ -318,9 +319,9 @@ def test_lambda_handlers_named_in_the_template_exist(workflow):
 
 
 def test_functions_use_the_powertools_layer_and_active_tracing(workflow):
-    assert len(workflow["dev"].find_resources("AWS::Lambda::Function")) == 6
+    assert len(workflow["dev"].find_resources("AWS::Lambda::Function")) == 7
     functions = workflow["prod"].find_resources("AWS::Lambda::Function")
-    assert len(functions) == 7  # and the HyperPod jobs step
+    assert len(functions) == 8  # and the HyperPod jobs step
     for function in functions.values():
         assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
         assert "AWSLambdaPowertoolsPythonV3-python313-x86_64" in json.dumps(function["Properties"]["Layers"])

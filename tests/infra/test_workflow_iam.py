@@ -292,6 +292,7 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
     steps = environment.variables("customization_steps.steps.prepare")
     key = steps[Env.KEY_ARN]
     artifacts = f"arn:aws:s3:::{steps[Env.ARTIFACTS_BUCKET]}/runs/run/output/object"
+    datasets = f"arn:aws:s3:::{steps[Env.DATASETS_BUCKET]}/sets/eval.jsonl"
     table = environment.arn("dynamodb", f"table/{steps[Env.RUNS_TABLE]}")
     needs: list[Need] = []
     for service, operation in sorted(calls):
@@ -300,8 +301,8 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
             needs += [Need("s3:PutObject", artifacts, why=why), Need("kms:GenerateDataKey", key, why=why)]
         elif service == "s3" and operation in ("GetObject", "HeadObject"):
             # HeadObject is authorized as s3:GetObject (S3 API reference). The evaluation reads its cache, its
-            # batches' answers and the map's results, all in the artifacts bucket.
-            obj = artifacts
+            # batches' answers and the map's results in the artifacts bucket; the dataset check reads the dataset.
+            obj = datasets if entry == "check_handler" else artifacts
             needs += [Need("s3:GetObject", obj, why=why), Need("kms:Decrypt", key, why=why)]
         elif service == "dynamodb" and operation == "PutItem":
             needs.append(Need("dynamodb:PutItem", table, why=why))
@@ -531,6 +532,7 @@ GRANTED_BEYOND = {
     | ARTIFACTS_WRITE - {"kms:DescribeKey"}
     | {"s3:GetObject*"},
     "model_evaluation.handler.report_handler": LAMBDA_TRACING | ARTIFACTS_WRITE,
+    "model_evaluation.handler.check_handler": LAMBDA_TRACING | BUCKET_READ,
     "state machine": {
         # aws-cdk-lib's StateMachine: log delivery (LogOptions) and X-Ray (tracing_enabled).
         *{

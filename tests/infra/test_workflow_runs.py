@@ -331,12 +331,13 @@ def test_a_taken_run_name_is_rejected_without_touching_that_run(environments, ca
     case = prod_run(environments, catalog)
     script = {
         "Validate": case.script["Validate"],
+        "Check evaluation dataset": case.script["Check evaluation dataset"],
         "Prepare": [Throw("RunNameTakenError", "run_name: 'run' is not allowed; expected a name no earlier run used")],
         "Notify rejected": [cases.published()],
     }
     execution = run(environments["prod"].definition, case.execution_input, script)
 
-    assert execution.path == ["Validate", "Prepare", "Notify rejected", "Rejected"]
+    assert execution.path == ["Validate", "Check evaluation dataset", "Prepare", "Notify rejected", "Rejected"]
     assert "Record failure" not in execution.path and runtime_errors(execution) == []
 
 
@@ -620,3 +621,22 @@ def test_a_lineage_record_that_cannot_be_written_is_notified_and_nothing_served_
     assert "Clean up" not in execution.path  # the on-demand deployment serves: nothing is deleted
     notice = execution.input_of("Notify lineage not recorded")["Message"]
     assert "custom-model-deployment" in notice and "custom-model/imported/" in notice
+
+
+def test_an_evaluation_dataset_the_evaluation_could_not_read_rejects_the_run_before_anything_is_claimed(
+    environments, catalog
+):
+    case = cases.started(cases.example("sft_lora"), environments["dev"].settings, catalog)
+    cause = "s3://acme-datasets/sets/eval.jsonl: line 7: not valid JSON (Expecting value); expected one object a line"
+    case.script["Check evaluation dataset"] = [Throw("DatasetError", cause)]
+    case.answer("Notify rejected", cases.published())
+    execution = run(environments["dev"].definition, case.execution_input, case.script)
+
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error, execution.cause) == ("FAILED", "InvalidRunRequest", cause)
+    assert execution.path == ["Validate", "Check evaluation dataset", "Notify rejected", "Rejected"]
+    assert execution.input_of("Check evaluation dataset") == {
+        "evaluation_dataset": case.request["evaluation_dataset"],
+        "min_records": 20,  # dev's workflow.evaluation
+        "max_records": 10000,
+    }

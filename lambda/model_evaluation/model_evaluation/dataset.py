@@ -137,7 +137,14 @@ def parse_records(text: str, source: str) -> list[EvaluationRecord]:
     """The dataset's records in file order; ``source`` (its URI) starts every error message."""
     rows = _parse_lines(text, source, {"id": False, "prompt": False, "reference": False})
     return [
-        EvaluationRecord(row["id"], row["prompt"], row["reference"], row.get("tool_schema"), row.get("trajectory"))
+        EvaluationRecord(
+            row["id"],
+            row["prompt"],
+            row["reference"],
+            row.get("tool_schema"),
+            row.get("trajectory"),
+            row.get("sqlite_db"),
+        )
         for row in rows
     ]
 

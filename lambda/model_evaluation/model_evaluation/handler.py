@@ -6,8 +6,11 @@ judge's 1-5 score; a record that fails is counted with its reason. ``report_hand
 results back, summarizes them with confidence intervals, decides the gate and writes the report
 (``model_evaluation.report``).
 
-Errors by name: ``InvalidEvaluationRequestError`` (bad event), ``ModelUnreachableError`` (a candidate or
-the judge cannot be called at all: the batch fails, and beyond the tolerated failures, the run).
+``check_handler`` reads the run's evaluation dataset before anything is claimed or trained.
+
+Errors by name: ``InvalidEvaluationRequestError`` (bad event), ``DatasetError`` (the dataset breaks the format
+or is too small or too large: the run is rejected), ``ModelUnreachableError`` (a candidate or the judge
+cannot be called at all: the batch fails, and beyond the tolerated failures, the run).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from model_evaluation.batch import parse_batch_input, score_batch
+from model_evaluation.dataset_check import check_dataset
 from model_evaluation.record_scoring import BaseAnswerCache, bedrock_scorer, s3_databases
 from model_evaluation.report import report
 
@@ -72,3 +76,13 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     summary = report(event, client("s3"))
     logger.info("evaluation reported", extra={"results": summary["results"], "gate": summary["gate"]})
     return summary
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    """Before the run claims or trains anything: the evaluation dataset, every line and the count
+    (``model_evaluation.dataset_check``)."""
+    checked = check_dataset(event, client("s3"))
+    logger.info("evaluation dataset checked", extra=checked)
+    return checked

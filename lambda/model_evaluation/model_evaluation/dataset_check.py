@@ -1,0 +1,40 @@
+"""Before anything is claimed or trained: the run's evaluation dataset is read and checked whole.
+
+The evaluation's map reads the dataset only after training, hours later and after the bill: a
+malformed line would then fail the map (``States.ItemReaderFailed``), records past the map's
+``MaxItems`` would be dropped without a word, and a dataset too small for the gate would fail it
+at the end. So the run checks every line first (JSON, fields, unique ids, a ``sqlite_db`` that is
+an S3 URI) and the count against the gate's minimum and the map's maximum.
+
+Event: ``{"evaluation_dataset": "s3://...", "min_records": int, "max_records": int}``.
+Returns ``{"records": count}``; raises ``DatasetError`` naming every problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from model_evaluation.dataset import DatasetError, parse_records, parse_s3_uri, read_text
+from model_evaluation.request import InvalidEvaluationRequestError, object_field, uri_field
+
+
+def check_dataset(event: Any, s3: Any) -> dict[str, int]:
+    problems: list[str] = []
+    fields = object_field(event, "event", problems, "with evaluation_dataset, min_records and max_records") or {}
+    uri_field(fields.get("evaluation_dataset"), "evaluation_dataset", problems)
+    limits = {name: fields.get(name) for name in ("min_records", "max_records")}
+    for name, value in limits.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            problems.append(f"{name}: {value!r} is not allowed; expected a positive integer")
+    if problems:
+        raise InvalidEvaluationRequestError("; ".join(problems))
+    uri = parse_s3_uri(fields["evaluation_dataset"], "evaluation_dataset")
+    records = parse_records(read_text(s3, uri), str(uri))
+    lowest, highest = int(fields["min_records"]), int(fields["max_records"])
+    if not lowest <= len(records) <= highest:
+        raise DatasetError(
+            f"{uri}: {len(records)} records is not allowed; expected from {lowest} (the gate's minimum, "
+            f"workflow.evaluation.min_records) to {highest} (what the evaluation reads, "
+            "workflow.evaluation.max_records)"
+        )
+    return {"records": len(records)}

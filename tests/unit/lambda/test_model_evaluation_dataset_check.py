@@ -1,0 +1,57 @@
+"""The evaluation dataset is checked whole before the run claims or trains anything."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from model_evaluation.dataset import DatasetError
+from model_evaluation.dataset_check import check_dataset
+from model_evaluation.request import InvalidEvaluationRequestError
+from test_model_evaluation_at_scale import FakeS3
+
+URI = "s3://acme-datasets/sets/eval.jsonl"
+
+
+def stored(lines: list[str]) -> FakeS3:
+    s3 = FakeS3()
+    s3.put_object(Bucket="acme-datasets", Key="sets/eval.jsonl", Body="\n".join(lines).encode())
+    return s3
+
+
+def rows(count: int) -> list[str]:
+    return [json.dumps({"id": f"r{i}", "prompt": f"q{i}", "reference": f"a{i}"}) for i in range(count)]
+
+
+def event(**limits: object) -> dict:
+    return {"evaluation_dataset": URI, "min_records": 10, "max_records": 100, **limits}
+
+
+def test_a_good_dataset_is_counted():
+    assert check_dataset(event(), stored(rows(50))) == {"records": 50}
+
+
+def test_every_bad_line_is_named_before_the_run_starts():
+    lines = [*rows(20), "{not json", json.dumps({"id": "r1", "prompt": "p", "reference": "r"})]
+    lines.append(json.dumps({"id": "x", "prompt": "p", "reference": "r", "sqlite_db": "/tmp/db.sqlite"}))
+
+    with pytest.raises(DatasetError) as raised:
+        check_dataset(event(), stored(lines))
+
+    message = str(raised.value)
+    assert message.startswith(f"{URI}: line 21: not valid JSON")
+    assert "line 22: id: 'r1' is not allowed; it repeats line 2" in message
+    assert "line 23: sqlite_db: '/tmp/db.sqlite' is not allowed; expected an S3 URI of a SQLite database" in message
+
+
+@pytest.mark.parametrize(
+    ("count", "word"), [(5, "from 10 (the gate's minimum"), (101, "to 100 (what the evaluation reads")]
+)
+def test_too_few_or_too_many_records_are_refused_with_the_config_to_change(count, word):
+    with pytest.raises(DatasetError, match=rf"{count} records is not allowed; expected .*{word}".replace("(", r"\(")):
+        check_dataset(event(), stored(rows(count)))
+
+
+def test_a_bad_event_names_its_fields():
+    with pytest.raises(InvalidEvaluationRequestError, match="min_records: 0 is not allowed; expected a positive"):
+        check_dataset(event(min_records=0), stored(rows(1)))

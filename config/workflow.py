@@ -7,8 +7,10 @@ model units a deployment buys) lives here, so a run cannot pick a larger bill th
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from config.sagemaker_model import sagemaker_enum
@@ -16,10 +18,10 @@ from customization.problems import Problem
 
 MODEL_ID_PATTERN = re.compile(r"^((us|eu|apac)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$")
-DEFAULT_RUBRIC = (
-    "Score the answer from 1 (wrong or unusable) to 5 (correct, complete and in the requested format), "
-    "comparing it with the reference answer."
-)
+# The judge's rubric is a file in the repository, versioned with the code; its SHA-256 goes into each run's
+# evaluation report and lineage record, so a score can be traced to the rubric that produced it.
+REPOSITORY = Path(__file__).resolve().parents[1]
+DEFAULT_RUBRIC_FILE = "config/rubrics/default.md"
 
 
 def training_instance_types() -> frozenset[str]:
@@ -68,13 +70,23 @@ class WorkflowConfig:
     """``inference_profile_prefix`` turns a base model id into the cross-Region profile Bedrock invokes."""
 
     judge_model_id: str = "amazon.nova-pro-v1:0"
-    judge_rubric: str = DEFAULT_RUBRIC
+    judge_rubric_file: str = DEFAULT_RUBRIC_FILE
+    """The judge's rubric (what a score of 1 to 5 means), a path in the repository."""
     inference_profile_prefix: Literal["", "us.", "eu.", "apac."] = ""
     training_instance_type: str = "ml.p5.48xlarge"
     max_training_hours: int = 24
     provisioned_model_units: int = 1
     notification_email: str | None = None
     evaluation: EvaluationConfig = EvaluationConfig()
+
+    @property
+    def judge_rubric(self) -> str:
+        """The rubric's text (read when needed: config stays plain data)."""
+        return (REPOSITORY / self.judge_rubric_file).read_text(encoding="utf-8").strip()
+
+    @property
+    def judge_rubric_sha256(self) -> str:
+        return hashlib.sha256(self.judge_rubric.encode("utf-8")).hexdigest()
 
     def problems(self, region: str | None = None) -> list[Problem]:
         """``region``: the environment's, when it names one; cross-Region profiles exist per geography."""
@@ -83,8 +95,19 @@ class WorkflowConfig:
             found += _profile_geography_problems(region, self.inference_profile_prefix, self.judge_model_id)
         if not MODEL_ID_PATTERN.match(self.judge_model_id):
             found.append(Problem("workflow.judge_model_id", self.judge_model_id, "a Bedrock model or profile id"))
-        if not 20 <= len(self.judge_rubric) <= 4000:
-            found.append(Problem("workflow.judge_rubric", self.judge_rubric[:40], "20 to 4000 characters"))
+        rubric = REPOSITORY / self.judge_rubric_file
+        if rubric.resolve().parent != REPOSITORY / "config" / "rubrics" or not rubric.is_file():
+            found.append(
+                Problem(
+                    "workflow.judge_rubric_file",
+                    self.judge_rubric_file,
+                    f"a file in config/rubrics/, e.g. {DEFAULT_RUBRIC_FILE}",
+                )
+            )
+        elif not 20 <= len(self.judge_rubric) <= 4000:
+            found.append(
+                Problem("workflow.judge_rubric_file", self.judge_rubric_file, "a rubric of 20 to 4000 characters")
+            )
         if self.training_instance_type not in training_instance_types():
             found.append(
                 Problem(

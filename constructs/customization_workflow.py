@@ -60,6 +60,8 @@ class CustomizationWorkflowProps:
     judge_model_id: str
     """Bedrock model or inference profile that scores answers."""
     judge_rubric: str
+    judge_rubric_sha256: str
+    """The rubric file's SHA-256, recorded with every run's evaluation."""
     """What the judge is told a score of 1 to 5 means."""
     inference_profile_prefix: str
     """``us.``, ``eu.``, ``apac.`` to invoke the base model through a cross-Region profile; ``""`` for none."""
@@ -136,7 +138,9 @@ class CustomizationWorkflow(Construct):
                 lineage_table=self.lineage_table,
                 topic=self.topic,
                 platforms=self.platforms,
-                judge=Judge(model_id=props.judge_model_id, rubric=props.judge_rubric),
+                judge=Judge(
+                    model_id=props.judge_model_id, rubric=props.judge_rubric, rubric_sha256=props.judge_rubric_sha256
+                ),
                 inference_profile_prefix=props.inference_profile_prefix,
                 provisioned_model_units=props.provisioned_model_units,
                 evaluation_scale=props.evaluation_scale,

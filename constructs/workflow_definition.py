@@ -130,6 +130,7 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
             report_fn=steps.report_fn,
             judge_model_id=parts.judge.model_id,
             rubric=parts.judge.rubric,
+            rubric_sha256=parts.judge.rubric_sha256,
             base_model_prefix=parts.inference_profile_prefix,
         ),
         scale=parts.evaluation_scale,

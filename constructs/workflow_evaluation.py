@@ -89,6 +89,8 @@ class EvaluationCall:
     """The judge model or inference profile."""
     rubric: str
     """What a score of 1 to 5 means."""
+    rubric_sha256: str
+    """The rubric file's SHA-256, which the report records."""
     base_model_prefix: str
     """Prepended to the base model id (a cross-Region profile's ``us.``, ...; ``""`` for none)."""
 
@@ -166,6 +168,7 @@ def scored_and_reported(
                 "map": sfn.JsonPath.object_at("$.evaluation_map"),
                 "thresholds": sfn.JsonPath.object_at("$.request.thresholds"),
                 "gate": {"min_records": scale.min_records, "min_scored_fraction": scale.min_scored_fraction},
+                "rubric_sha256": call.rubric_sha256,
             }
         ),
         payload_response_only=True,

@@ -42,6 +42,8 @@ class Judge:
     """A Bedrock model or inference profile id (no default: the environment's ``workflow.judge_model_id``)."""
     rubric: str
     """What a score from 1 to 5 means (no default)."""
+    rubric_sha256: str
+    """The rubric file's SHA-256: in the report and the lineage record."""
 
 
 @dataclass(frozen=True)
@@ -348,7 +350,7 @@ def record_success(scope: Construct, *, table: dynamodb.ITable, topic: sns.ITopi
         key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
         update_expression=(
             "SET #status = :status, model_arn = :model, serving_arn = :serving, evaluation = :evaluation, "
-            "approval = :approved, completed_at = :completed"
+            "approval = :approved, completed_at = :completed, judge_rubric_sha256 = :rubric"
         ),
         expression_attribute_names={"#status": "status"},
         expression_attribute_values={
@@ -359,6 +361,7 @@ def record_success(scope: Construct, *, table: dynamodb.ITable, topic: sns.ITopi
             # An Approval partition (what Serving deploys, or imported models), as Prepare decided for the run.
             ":approved": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.prepared.approval")),
             ":completed": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
+            ":rubric": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.evaluation.rubric_sha256")),
         },
         result_path=sfn.JsonPath.DISCARD,
     )

@@ -42,6 +42,7 @@ class WorkflowStack(PlatformStack):
                 security_group=network.cluster_security_group,
                 judge_model_id=workflow.judge_model_id,
                 judge_rubric=workflow.judge_rubric,
+                judge_rubric_sha256=workflow.judge_rubric_sha256,
                 inference_profile_prefix=workflow.inference_profile_prefix,
                 training_instance_type=workflow.training_instance_type,
                 max_training_hours=workflow.max_training_hours,

@@ -640,3 +640,12 @@ def test_an_evaluation_dataset_the_evaluation_could_not_read_rejects_the_run_bef
         "min_records": 20,  # dev's workflow.evaluation
         "max_records": 10000,
     }
+
+
+def test_the_lineage_record_names_the_rubric_the_judge_scored_with(environments, catalog):
+    case = cases.served(cases.evaluated(cases.trained(prod_run(environments, catalog))))
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
+
+    values = succeeded(execution, case)
+    assert values[":rubric"] == {"S": cases.RUBRIC}
+    assert len(execution.input_of("Report evaluation")["rubric_sha256"]) == 64  # the committed rubric file's

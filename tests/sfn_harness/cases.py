@@ -31,6 +31,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/acme-bedrock"
 WHEN = datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC)
 ESCROW = "s3://customer-escrow-123456789012-smtj-abcdef/run/checkpoint/"
 BEDROCK = f"arn:aws:bedrock:us-east-1:{ACCOUNT}"
+RUBRIC = "9f2c" * 16  # a rubric file's SHA-256
 
 
 def settings_for(template: dict[str, Any], region: str = "us-east-1") -> steps.Settings:
@@ -222,7 +223,14 @@ def evaluated(run: Run, judge_gain: float = 0.5, **customized: float) -> Run:
         ),
     ).answer(
         "Report evaluation",
-        Return({"run_id": run.request["run_name"], **summary, "results": output + "evaluation.json"}),
+        Return(
+            {
+                "run_id": run.request["run_name"],
+                **summary,
+                "results": output + "evaluation.json",
+                "rubric_sha256": RUBRIC,
+            }
+        ),
     )
 
 

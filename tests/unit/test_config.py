@@ -218,6 +218,26 @@ def test_bad_workflow_values_are_named():
     assert "workflow.notification_email: 'nobody' is not allowed; expected an email address" in message
 
 
+@pytest.mark.parametrize("path", ["config/rubrics/missing.md", "README.md", "config/rubrics/../../README.md"])
+def test_a_rubric_file_must_be_one_in_config_rubrics(path):
+    from config.loader import ConfigError, parse_environment
+
+    raw = {"name": "qa", "tags": {"environment": "qa", "owner": "o", "cost_center": "c"}}
+    raw["workflow"] = {"judge_rubric_file": path}
+    with pytest.raises(
+        ConfigError, match=r"workflow\.judge_rubric_file: .* is not allowed; expected a file in config/rubrics/"
+    ):
+        parse_environment(raw, "qa", "environments/qa.yaml")
+
+
+def test_the_default_rubric_is_read_and_hashed():
+    from config.workflow import WorkflowConfig
+
+    workflow = WorkflowConfig()
+    assert workflow.judge_rubric.startswith("Score the answer from 1")
+    assert len(workflow.judge_rubric_sha256) == 64
+
+
 def test_bad_evaluation_values_are_named():
     from config.loader import ConfigError, parse_environment
 

@@ -133,7 +133,8 @@ def report(event: Any, s3: Any) -> dict[str, Any]:
     """Summarize the map's results, decide the gate, write the report; returns what the state machine reads."""
     run_id, results, manifest, thresholds, settings = parse_event(event)
     records, details = map_results(s3, manifest)
-    summary = summarize(records, thresholds, settings, seed_for(run_id))
+    rubric = event.get("rubric_sha256", "") if isinstance(event, dict) else ""
+    summary = {**summarize(records, thresholds, settings, seed_for(run_id)), "rubric_sha256": rubric}
     document = {"run_id": run_id, **summary, "worst_records": worst(s3, details, records)}
     write_json(s3, results.join(REPORT_NAME), document)
     text = markdown(run_id, summary)

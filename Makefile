@@ -9,7 +9,7 @@ PYTHON ?= python3
 # Node 20 is past jsii's support window; the banner it prints on every run is noise here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint typecheck snapshots bench clean audit
+.PHONY: install synth test lint typecheck snapshots bench bench-evaluation clean audit
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ audit: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+bench-evaluation: install
+	$(BIN)/python bench/evaluation.py
 
 clean:
 	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache bench/out audit

@@ -25,10 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "lambda" / "model_evaluation"), str(REPO / "tests" / "unit" / "lambda")]
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")
 
-from config.loader import load_environments  # noqa: E402
 from model_evaluation.batch import parse_batch_input, score_batch  # noqa: E402
 from model_evaluation.summary import GateSettings, seed_for, summarize  # noqa: E402
 from test_model_evaluation_at_scale import BATCH_INPUT, FakeBedrock, FakeS3, items  # noqa: E402
+
+from config.loader import load_environments  # noqa: E402
 
 CALLS_PER_RECORD = 4  # base answer and its grade, customized answer and its grade
 TARGET_MS_PER_RECORD = 5.0

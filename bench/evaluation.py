@@ -6,7 +6,7 @@ Usage: ``make bench-evaluation`` (or ``.venv/bin/python bench/evaluation.py [--r
    memory: scoring a batch (metrics, judge parsing, the batch's answers file) and the report's summary
    with its bootstrap intervals. Target: under 5 ms per record.
 2. Modelled: a run of ``--model-records`` records where every model call takes ``--call-seconds``. A
-   batch makes its calls one after another (base answer, its grade, customized answer, its grade), and
+   batch makes its calls one after another (base answer, customized answer, one grade of both), and
    ``max_concurrency`` batches run at once, so that many calls are in flight. Target: under 30 minutes at
    prod's settings. The requests per minute each model then receives are printed beside it: compare them
    with the account's "On-demand InvokeModel requests per minute for <model>" quotas (Service Quotas,
@@ -31,7 +31,7 @@ from test_model_evaluation_at_scale import BATCH_INPUT, FakeBedrock, FakeS3, ite
 
 from config.loader import load_environments  # noqa: E402
 
-CALLS_PER_RECORD = 4  # base answer and its grade, customized answer and its grade
+CALLS_PER_RECORD = 3  # base answer, customized answer, one judge call grading both
 TARGET_MS_PER_RECORD = 5.0
 TARGET_MINUTES = 30.0
 THRESHOLDS = {"exact_match": 0.0, "token_f1": 0.0, "rouge_l": 0.0, "judge_score": 1.0, "min_judge_improvement": 0.0}
@@ -85,14 +85,16 @@ def main() -> None:
         verdict = "met" if minutes < TARGET_MINUTES else "missed"
         print(f"| {label}: minutes (target < {TARGET_MINUTES:g}) | {minutes:.0f} ({verdict}) |")
     needed = next(
-        c for c in range(1, 10_000) if modelled_minutes(args.model_records, c, args.call_seconds, 4) < TARGET_MINUTES
+        c
+        for c in range(1, 10_000)
+        if modelled_minutes(args.model_records, c, args.call_seconds, CALLS_PER_RECORD) < TARGET_MINUTES
     )
     per_minute = concurrency * 60 / args.call_seconds
     print(f"| calls in flight (max_concurrency) | {concurrency} |")
     print(f"| max_concurrency that meets the target on a first run | {needed} |")
-    print(f"| requests per minute: base model, customized model | {per_minute / 4:.0f} each |")
-    print(f"| requests per minute: judge | {per_minute / 2:.0f} |")
-    print(f"| at the concurrency that meets the target: judge | {needed * 60 / args.call_seconds / 2:.0f} |")
+    share = per_minute / CALLS_PER_RECORD  # each model gets one call of each record's three
+    print(f"| requests per minute: base model, customized model, judge | {share:.0f} each |")
+    print(f"| at the concurrency that meets the target: each model | {needed * 60 / args.call_seconds / 3:.0f} |")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     s3, bedrock = client("s3"), client("bedrock-runtime", RECORD_CLIENT_CONFIG)
     cache = BaseAnswerCache(s3, batch.cache, batch.models["base"])
     databases = s3_databases(s3, DATABASES)
-    scorer = bedrock_scorer(bedrock, batch.models, batch.judge_model, batch.rubric, cache, databases)
+    scorer = bedrock_scorer(batch.run_id, bedrock, batch.models, batch.judge_model, batch.rubric, cache, databases)
     items = event.get("Items")
     result = score_batch(
         items if isinstance(items, list) else [], batch, scorer, s3, context.get_remaining_time_in_millis

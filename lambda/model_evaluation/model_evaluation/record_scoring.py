@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,8 +99,8 @@ class Scorer:
 
     answer: Callable[[str, EvaluationRecord], str]
     """The answer of candidate ``name`` to the record's prompt."""
-    grade: Callable[[EvaluationRecord, str], Verdict]
-    """The judge's verdict on an answer."""
+    grade: Callable[[EvaluationRecord, dict[str, str]], dict[str, Verdict]]
+    """The judge's verdicts on the candidates' answers (one call)."""
     database: Callable[[str], Path] | None = None
     """A record's SQLite database (its ``s3://`` URI) as a local file, for SQL execution match."""
     sql_limits: SqlLimits = DEFAULT_SQL_LIMITS
@@ -124,7 +125,14 @@ def s3_databases(s3: Any, folder: Path) -> Callable[[str], Path]:
     return local
 
 
+def judged_first(run_id: str, record_id: str, candidates: tuple[str, ...]) -> str:
+    """Which candidate the judge sees first for this record: a coin seeded by run and record, so position bias
+    evens out over records and a rerun of the run shows the judge the same order."""
+    return candidates[random.Random(f"{run_id}\0{record_id}").randrange(len(candidates))]
+
+
 def bedrock_scorer(
+    run_id: str,
     bedrock: Any,
     models: dict[str, str],
     judge_model: str,
@@ -145,8 +153,9 @@ def bedrock_scorer(
             return generated
         return generate(bedrock, models[name], record.prompt, tool=tool)
 
-    def grade(record: EvaluationRecord, output: str) -> Verdict:
-        return judge(bedrock, judge_model, rubric, record.prompt, record.reference, output)
+    def grade(record: EvaluationRecord, answers: dict[str, str]) -> dict[str, Verdict]:
+        first = judged_first(run_id, record.id, tuple(answers))
+        return judge(bedrock, judge_model, rubric, record.prompt, record.reference, answers, first)
 
     return Scorer(answer=answer, grade=grade, database=database)
 
@@ -169,16 +178,18 @@ def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer)
         database = scorer.database(record.sqlite_db) if record.sqlite_db and scorer.database else None
         for name in candidates:
             _check_time(scorer)
-            output = scorer.answer(name, record)
-            _check_time(scorer)
-            verdict = scorer.grade(record, output)
-            answers[name], reasons[name] = output, verdict.reason
-            scores[name] = {
+            answers[name] = scorer.answer(name, record)
+        name = "judge"
+        _check_time(scorer)
+        verdicts = scorer.grade(record, answers)
+        for candidate, output in answers.items():
+            reasons[candidate] = verdicts[candidate].reason
+            scores[candidate] = {
                 **score_record(output, record.reference, record.tool_schema),
-                "judge_score": float(verdict.score),
+                "judge_score": float(verdicts[candidate].score),
             }
             if database is not None:
-                scores[name]["sql_execution_match"], _ = sql_execution_match(
+                scores[candidate]["sql_execution_match"], _ = sql_execution_match(
                     output, record.reference, database, scorer.sql_limits
                 )
     except ReferenceQueryError as error:

@@ -47,13 +47,20 @@ class FakeBedrock:
             share = self.right if name == "customized" else 0.5
             return record.reference if (index * 7919 % 100) / 100 < share else "something else"
 
-        def grade(record: EvaluationRecord, output: str) -> Verdict:
+        def grade(record: EvaluationRecord, answers: dict[str, str]) -> dict[str, Verdict]:
             self.calls += 1
             if record.id in self.unparsable:
                 raise JudgeReplyError("judge reply: 'I think it is fine' is not allowed; expected a JSON object")
-            return Verdict(5 if output == record.reference else 2, "compared with the reference")
+            return {
+                name: Verdict(5 if output == record.reference else 2, "compared with the reference")
+                for name, output in answers.items()
+            }
 
         return Scorer(answer=answer, grade=grade)
+
+
+def graded_alike(record: EvaluationRecord, answers: dict[str, str]) -> dict[str, Verdict]:
+    return {name: Verdict(4, "ok") for name in answers}
 
 
 def run(records: list[EvaluationRecord], fake: FakeBedrock, settings: GateSettings, thresholds=THRESHOLDS) -> dict:
@@ -77,7 +84,7 @@ def test_a_record_is_scored_for_both_candidates_with_the_judge():
     ("fake", "reason"),
     [
         (FakeBedrock(right=1.0, throttled={"r3"}), "customized: ThrottlingException: no"),
-        (FakeBedrock(right=1.0, unparsable={"r3"}), "base: judge reply: 'I think it is fine' is not allowed"),
+        (FakeBedrock(right=1.0, unparsable={"r3"}), "judge: judge reply: 'I think it is fine' is not allowed"),
     ],
 )
 def test_a_failing_record_is_data_with_its_reason_not_a_crash(fake, reason):
@@ -92,7 +99,7 @@ def test_a_timeout_after_the_clients_retries_is_the_records_failure():
     def answer(name: str, record: EvaluationRecord) -> str:
         raise ReadTimeoutError(endpoint_url="https://bedrock-runtime.us-east-1.amazonaws.com")
 
-    result = score(dataset(1)[0], CANDIDATES, Scorer(answer=answer, grade=lambda r, o: Verdict(5, "")))
+    result = score(dataset(1)[0], CANDIDATES, Scorer(answer=answer, grade=graded_alike))
 
     assert result.failure is not None and result.failure.startswith("base: ReadTimeoutError")
 
@@ -103,7 +110,7 @@ def test_a_model_nobody_can_call_ends_the_batch_at_once(code):
         raise client_error(code)
 
     with pytest.raises(ModelUnreachableError, match=code):
-        score(dataset(1)[0], CANDIDATES, Scorer(answer=answer, grade=lambda r, o: Verdict(5, "")))
+        score(dataset(1)[0], CANDIDATES, Scorer(answer=answer, grade=graded_alike))
 
 
 # --- the base-answer cache ---------------------------------------------------------------------------------------
@@ -359,14 +366,15 @@ def test_base_answers_come_from_the_cache_on_a_second_run():
 
         def converse(self, **request):
             self.asked.append(request["modelId"])
-            text = '{"score": 4, "reason": "ok"}' if "system" in request else "answer"
+            grades = '{"candidate_1": {"score": 4, "reason": "ok"}, "candidate_2": {"score": 3, "reason": "ok"}}'
+            text = grades if "system" in request else "answer"
             return {"output": {"message": {"role": "assistant", "content": [{"text": text}]}}}
 
     s3, batch = FakeS3(), parse_batch_input(BATCH_INPUT)
     cache = BaseAnswerCache(s3, batch.cache, batch.models["base"])
     first, second = CountingBedrock(), CountingBedrock()
     for bedrock in (first, second):
-        scorer = bedrock_scorer(bedrock, batch.models, batch.judge_model, batch.rubric, cache)
+        scorer = bedrock_scorer(batch.run_id, bedrock, batch.models, batch.judge_model, batch.rubric, cache)
         score_batch(items(10), batch, scorer, s3, lambda: PLENTY_OF_TIME)
 
     assert first.asked.count("amazon.nova-lite-v1:0") == 10
@@ -377,8 +385,8 @@ def test_base_answers_come_from_the_cache_on_a_second_run():
 def test_calls_past_the_time_left_are_not_started_and_their_records_fail_not_lost():
     from model_evaluation.batch import TIME_PER_CALL_MS, parse_batch_input, score_batch
 
-    # Four calls per record (two answers, two grades): time for the first record and half of the second.
-    left = iter([PLENTY_OF_TIME] * 6 + [TIME_PER_CALL_MS - 1] * 20)
+    # Three calls per record (two answers, one grade of both): time for the first record and part of the second.
+    left = iter([PLENTY_OF_TIME] * 5 + [TIME_PER_CALL_MS - 1] * 20)
     result = score_batch(
         items(4), parse_batch_input(BATCH_INPUT), FakeBedrock(right=1).scorer(), FakeS3(), lambda: next(left)
     )
@@ -397,7 +405,7 @@ def test_a_batch_whose_first_records_fail_alike_fails_at_once():
     def answer(name: str, record: EvaluationRecord) -> str:
         raise client_error("ValidationException")  # e.g. a model id Converse refuses
 
-    scorer = Scorer(answer=answer, grade=lambda record, output: Verdict(5, ""))
+    scorer = Scorer(answer=answer, grade=graded_alike)
     with pytest.raises(ModelUnreachableError, match="first 3 records failed alike: base: ValidationException"):
         score_batch(items(5), parse_batch_input(BATCH_INPUT), scorer, FakeS3(), lambda: PLENTY_OF_TIME)
 
@@ -453,7 +461,7 @@ def test_a_text_to_sql_record_is_scored_by_running_both_queries(tmp_path):
     answers = {"base": "SELECT id FROM orders", "customized": "```sql\nSELECT id FROM orders WHERE total >= 99\n```"}
     scorer = Scorer(
         answer=lambda name, record: answers[name],
-        grade=lambda record, output: Verdict(4, "ok"),
+        grade=graded_alike,
         database=lambda uri: database,
     )
     item = {
@@ -470,3 +478,13 @@ def test_a_text_to_sql_record_is_scored_by_running_both_queries(tmp_path):
     assert scored["scores"]["customized"]["sql_execution_match"] == 1.0
     assert scored["scores"]["base"]["sql_execution_match"] == 0.0
     assert failed == {"id": "s2", "failure": "reference query: the query failed: no such table: invoices"}
+
+
+def test_the_judge_sees_the_candidates_in_a_seeded_order_that_varies_by_record():
+    from model_evaluation.record_scoring import judged_first
+
+    firsts = [judged_first("run-1", f"r{i}", CANDIDATES) for i in range(400)]
+
+    assert firsts == [judged_first("run-1", f"r{i}", CANDIDATES) for i in range(400)]  # a rerun asks the same way
+    assert 150 < firsts.count("base") < 250  # position bias evens out over the records
+    assert firsts != [judged_first("run-2", f"r{i}", CANDIDATES) for i in range(400)]

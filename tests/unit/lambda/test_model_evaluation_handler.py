@@ -18,7 +18,7 @@ from botocore.stub import ANY, Stubber
 from lambda_context import LambdaContext
 from model_evaluation import handler
 from model_evaluation.judge import JUDGE_SYSTEM_PROMPT, build_prompt
-from model_evaluation.record_scoring import ModelUnreachableError
+from model_evaluation.record_scoring import ModelUnreachableError, judged_first
 from model_evaluation.request import InvalidEvaluationRequestError
 
 BUCKET = "acme-artifacts"
@@ -57,15 +57,18 @@ def expect_answer(bedrock: Stubber, model: str, answer: str) -> None:
     )
 
 
-def expect_judge(bedrock: Stubber, candidate: str, reply: str) -> None:
+def expect_judge(bedrock: Stubber, answers: dict[str, str], grades: dict[str, int], wrapped: str = "{}") -> None:
+    """One judge call grading both answers, in the order the run's seed gives this record."""
+    first = judged_first(BATCH_INPUT["run_id"], RECORD["id"], ("base", "customized"))
+    second = "customized" if first == "base" else "base"
+    reply = json.dumps({"candidate_1": {"score": grades[first]}, "candidate_2": {"score": grades[second]}})
+    prompt = build_prompt(RUBRIC, RECORD["prompt"], "Paris", answers[first], answers[second])
     bedrock.add_response(
         "converse",
-        converse_reply(reply),
+        converse_reply(wrapped.format(reply) if wrapped != "{}" else reply),
         {
             "modelId": JUDGE_MODEL,
-            "messages": [
-                {"role": "user", "content": [{"text": build_prompt(RUBRIC, RECORD["prompt"], "Paris", candidate)}]}
-            ],
+            "messages": [{"role": "user", "content": [{"text": prompt}]}],
             "system": [{"text": JUDGE_SYSTEM_PROMPT}],
             "inferenceConfig": {"maxTokens": 512, "temperature": 0},
         },
@@ -100,9 +103,9 @@ def test_a_batch_answers_judges_caches_the_base_answer_and_writes_its_details(st
     s3.add_client_error("get_object", "NoSuchKey", "no", 404, expected_params={"Bucket": BUCKET, "Key": ANY})
     expect_answer(bedrock, BASE_MODEL, "The capital is Paris.")
     s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": "application/json"})
-    expect_judge(bedrock, "The capital is Paris.", '{"score": 3, "reason": "verbose"}')
     expect_answer(bedrock, CUSTOM_MODEL, "Paris")
-    expect_judge(bedrock, "Paris", 'Sure: ```{"score": 5, "reason": "exact"}```')
+    answers = {"base": "The capital is Paris.", "customized": "Paris"}
+    expect_judge(bedrock, answers, {"base": 3, "customized": 5}, wrapped="Sure: ```{}```")
     s3.add_response(
         "put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": "application/x-ndjson"}
     )
@@ -125,9 +128,8 @@ def test_a_cached_base_answer_is_not_asked_again(stubs):
     s3.add_response(
         "get_object", {"Body": StreamingBody(io.BytesIO(cached), len(cached))}, {"Bucket": BUCKET, "Key": ANY}
     )
-    expect_judge(bedrock, "Paris", '{"score": 5, "reason": "exact"}')
     expect_answer(bedrock, CUSTOM_MODEL, "Paris")
-    expect_judge(bedrock, "Paris", '{"score": 5, "reason": "exact"}')
+    expect_judge(bedrock, {"base": "Paris", "customized": "Paris"}, {"base": 5, "customized": 5})
     s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": ANY})
 
     result = handler.batch_handler({"Items": [RECORD], "BatchInput": BATCH_INPUT}, LambdaContext())
@@ -141,12 +143,13 @@ def test_a_judge_reply_without_a_score_fails_the_record_not_the_batch(stubs):
     s3.add_response(
         "get_object", {"Body": StreamingBody(io.BytesIO(cached), len(cached))}, {"Bucket": BUCKET, "Key": ANY}
     )
-    expect_judge(bedrock, "Paris", "I would say it is fine.")
+    expect_answer(bedrock, CUSTOM_MODEL, "Paris")
+    bedrock.add_response("converse", converse_reply("I would say it is fine."))
     s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": ANY})
 
     result = handler.batch_handler({"Items": [RECORD], "BatchInput": BATCH_INPUT}, LambdaContext())
 
-    assert result["records"][0]["failure"].startswith("base: judge reply: 'I would say it is fine.' is not allowed")
+    assert result["records"][0]["failure"].startswith("judge: judge reply: 'I would say it is fine.' is not allowed")
 
 
 def test_a_model_nobody_may_call_fails_the_batch(stubs):
@@ -230,9 +233,9 @@ def test_a_record_with_a_tool_offers_it_and_checks_the_call_name_and_arguments(s
     s3.add_client_error("get_object", "NoSuchKey", "no", 404)
     expect_tool_answer(bedrock, BASE_MODEL, tool_reply("get_weather", {"town": "Paris"}))  # wrong argument
     s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": "application/json"})
-    bedrock.add_response("converse", converse_reply('{"score": 2, "reason": "wrong argument"}'))
     expect_tool_answer(bedrock, CUSTOM_MODEL, tool_reply("get_weather", {"city": "Paris"}))
-    bedrock.add_response("converse", converse_reply('{"score": 5, "reason": "right call"}'))
+    grades = '{"candidate_1": {"score": 3}, "candidate_2": {"score": 3}}'
+    bedrock.add_response("converse", converse_reply(grades))
     s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": ANY})
 
     result = handler.batch_handler({"Items": [TOOL_RECORD], "BatchInput": BATCH_INPUT}, LambdaContext())

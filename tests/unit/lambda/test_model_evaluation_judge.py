@@ -51,12 +51,16 @@ def test_generate_asks_the_model_once_greedily_and_joins_its_text(bedrock):
     assert generate(client, BASE, "Capital of France?") == "Paris is the capital."
 
 
-def test_judge_sends_rubric_question_reference_and_candidate_with_the_system_prompt(bedrock):
+PAIR = '{"candidate_1": {"score": 1, "reason": "Wrong city."}, "candidate_2": {"score": 5, "reason": "Right."}}'
+
+
+def test_judge_grades_both_candidates_in_one_call_in_the_order_asked(bedrock):
     client, stubber = bedrock
-    prompt = build_prompt("Reward correctness.", "Capital of France?", "Paris", "Lyon")
+    answers = {"base": "Paris", "customized": "Lyon"}
+    prompt = build_prompt("Reward correctness.", "Capital of France?", "Paris", "Lyon", "Paris")
     stubber.add_response(
         "converse",
-        converse_reply('{"score": 1, "reason": "Wrong city."}'),
+        converse_reply(PAIR),
         {
             "modelId": JUDGE,
             "messages": [{"role": "user", "content": [{"text": prompt}]}],
@@ -64,37 +68,47 @@ def test_judge_sends_rubric_question_reference_and_candidate_with_the_system_pro
             "inferenceConfig": {"maxTokens": 512, "temperature": 0},
         },
     )
-    assert judge(client, JUDGE, "Reward correctness.", "Capital of France?", "Paris", "Lyon") == Verdict(
-        1, "Wrong city."
-    )
-    for part in ("<rubric>\nReward correctness.\n</rubric>", "<reference>\nParis\n</reference>", "<candidate>\nLyon"):
+
+    verdicts = judge(client, JUDGE, "Reward correctness.", "Capital of France?", "Paris", answers, "customized")
+
+    assert verdicts == {"customized": Verdict(1, "Wrong city."), "base": Verdict(5, "Right.")}
+    for part in ("<rubric>\nReward correctness.\n</rubric>", "<candidate_1>\nLyon", "<candidate_2>\nParis"):
         assert part in prompt
 
 
-def test_a_judge_reply_without_a_score_raises_judge_reply_error(bedrock):
+def test_a_judge_reply_without_both_scores_raises_judge_reply_error(bedrock):
     client, stubber = bedrock
-    stubber.add_response("converse", converse_reply("The answer looks fine to me."))
-    with pytest.raises(JudgeReplyError, match=r"judge reply: 'The answer looks fine to me.' is not allowed; expected"):
-        judge(client, JUDGE, "rubric", "q", "r", "c")
+    stubber.add_response("converse", converse_reply('{"candidate_1": {"score": 4}}'))
+    with pytest.raises(JudgeReplyError, match=r"judge reply: .* is not allowed; expected a JSON object"):
+        judge(client, JUDGE, "rubric", "q", "r", {"base": "a", "customized": "b"}, "base")
 
 
 def test_throttling_reaches_the_caller_as_a_client_error(bedrock):
     client, stubber = bedrock
     stubber.add_client_error("converse", "ThrottlingException", "Too many requests", 429)
     with pytest.raises(ClientError) as raised:
-        judge(client, JUDGE, "rubric", "q", "r", "c")
+        judge(client, JUDGE, "rubric", "q", "r", {"base": "a", "customized": "b"}, "base")
     assert raised.value.response["Error"]["Code"] == "ThrottlingException"
+
+
+def pair(first: str, second: str) -> str:
+    return f'{{"candidate_1": {first}, "candidate_2": {second}}}'
 
 
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        ('{"score": 4, "reason": "Mostly right."}', Verdict(4, "Mostly right.")),
-        ('```json\n{"score": 5, "reason": "Exact."}\n```', Verdict(5, "Exact.")),
-        ('Here is my grade: {"reason": "Close.", "score": "3"} Hope that helps.', Verdict(3, "Close.")),
-        ('{"score": 2.0}', Verdict(2, "")),  # integral float; no reason given
-        ('{"grade": {"score": 1, "reason": "Off topic."}}', Verdict(1, "Off topic.")),  # nested
-        ('{"note": "draft"} then {"score": 5, "reason": "ok"}', Verdict(5, "ok")),  # first object has no score
+        (
+            pair('{"score": 4, "reason": "Mostly right."}', '{"score": 2}'),
+            (Verdict(4, "Mostly right."), Verdict(2, "")),
+        ),
+        ("```json\n" + pair('{"score": 5}', '{"score": "3"}') + "\n```", (Verdict(5, ""), Verdict(3, ""))),
+        (
+            "My grades: " + pair('{"score": 2.0}', '{"score": 1}') + " Hope that helps.",
+            (Verdict(2, ""), Verdict(1, "")),
+        ),
+        ('{"grades": ' + pair('{"score": 1}', '{"score": 5}') + "}", (Verdict(1, ""), Verdict(5, ""))),  # nested
+        ('{"note": "draft"} then ' + pair('{"score": 5}', '{"score": 4}'), (Verdict(5, ""), Verdict(4, ""))),
     ],
 )
 def test_replies_are_parsed_from_bare_json_fences_and_prose(reply, expected):
@@ -105,15 +119,16 @@ def test_replies_are_parsed_from_bare_json_fences_and_prose(reply, expected):
     "reply",
     [
         "",
-        "Score: 4",
-        '{"score": 6, "reason": "great"}',
-        '{"score": 0}',
-        '{"score": 4.5}',
-        '{"score": true}',
-        '{"score": "four"}',
-        '{"score": 4',  # cut off at maxTokens
+        "Candidate 1: 4, candidate 2: 5",
+        pair('{"score": 6}', '{"score": 4}'),
+        pair('{"score": 0}', '{"score": 4}'),
+        pair('{"score": 4.5}', '{"score": 4}'),
+        pair('{"score": true}', '{"score": 4}'),
+        pair('{"score": "four"}', '{"score": 4}'),
+        '{"candidate_1": {"score": 4}',  # cut off at maxTokens
+        '{"score": 4, "reason": "a single grade"}',
     ],
 )
-def test_replies_without_a_valid_score_are_rejected(reply):
-    with pytest.raises(JudgeReplyError, match=r'expected a JSON object \{"score": <integer 1-5>'):
+def test_replies_without_both_valid_scores_are_rejected(reply):
+    with pytest.raises(JudgeReplyError, match=r'expected a JSON object \{"candidate_1": \{"score": <integer 1-5>'):
         parse_reply(reply)

@@ -8,9 +8,11 @@ Usage: ``make bench-evaluation`` (or ``.venv/bin/python bench/evaluation.py [--r
 2. Modelled: a run of ``--model-records`` records where every model call takes ``--call-seconds``. A
    batch makes its calls one after another (base answer, customized answer, one grade of both), and
    ``max_concurrency`` batches run at once, so that many calls are in flight. Target: under 30 minutes at
-   prod's settings. The requests per minute each model then receives are printed beside it: compare them
-   with the account's "On-demand InvokeModel requests per minute for <model>" quotas (Service Quotas,
-   Amazon Bedrock; Bedrock user guide, "Quotas for the bedrock-runtime endpoint"), which bind first.
+   prod's settings. The tokens per minute each model then receives are printed beside it: Bedrock throttles
+   the bedrock-runtime endpoint on per-model tokens per minute (input and output together) and no longer
+   on requests per minute (Bedrock user guide, "Quotas for the bedrock-runtime endpoint"); compare them with
+   the account's "On-demand InvokeModel tokens per minute for <model>" (or "Cross-Region ..." through a
+   profile) in Service Quotas.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000, help="records measured in process")
     parser.add_argument("--model-records", type=int, default=10_000, help="records of the modelled run")
     parser.add_argument("--call-seconds", type=float, default=1.0, help="seconds per model call in the model")
+    parser.add_argument("--answer-tokens", type=int, default=800, help="input + output tokens of an answer call")
+    parser.add_argument("--judge-tokens", type=int, default=2000, help="input + output tokens of a judge call")
     args = parser.parse_args()
     prod = next(env for env in load_environments() if env.name == "prod")
     assert prod.workflow is not None
@@ -94,7 +98,15 @@ def main() -> None:
     print(f"| max_concurrency that meets the target on a first run | {needed} |")
     share = per_minute / CALLS_PER_RECORD  # each model gets one call of each record's three
     print(f"| requests per minute: base model, customized model, judge | {share:.0f} each |")
-    print(f"| at the concurrency that meets the target: each model | {needed * 60 / args.call_seconds / 3:.0f} |")
+    print(
+        f"| tokens per minute: base and customized model, judge (at {args.answer_tokens} and {args.judge_tokens} a "
+        f"call) | {share * args.answer_tokens:,.0f} each, {share * args.judge_tokens:,.0f} |"
+    )
+    faster = needed * 60 / args.call_seconds / CALLS_PER_RECORD
+    print(
+        f"| at the concurrency that meets the target: tokens per minute | {faster * args.answer_tokens:,.0f} each, "
+        f"{faster * args.judge_tokens:,.0f} |"
+    )
 
 
 if __name__ == "__main__":

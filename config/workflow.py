@@ -52,8 +52,10 @@ class EvaluationConfig:
 
     def problems(self) -> list[Problem]:
         found = []
-        if not 1 <= self.max_concurrency <= 1000:
-            found.append(Problem("workflow.evaluation.max_concurrency", self.max_concurrency, "from 1 to 1000"))
+        # The batch function reserves twice this much Lambda concurrency (two runs evaluating at once); an account's
+        # default is 1,000 with at least 100 left unreserved.
+        if not 1 <= self.max_concurrency <= 200:
+            found.append(Problem("workflow.evaluation.max_concurrency", self.max_concurrency, "from 1 to 200"))
         if not 1 <= self.batch_size <= 20:
             found.append(Problem("workflow.evaluation.batch_size", self.batch_size, "from 1 to 20"))
         if not 1 <= self.max_records <= 100_000:
@@ -86,7 +88,8 @@ class WorkflowConfig:
 
     @property
     def judge_rubric_sha256(self) -> str:
-        return hashlib.sha256(self.judge_rubric.encode("utf-8")).hexdigest()
+        """Of the file as committed (``sha256sum`` gives the same)."""
+        return hashlib.sha256((REPOSITORY / self.judge_rubric_file).read_bytes()).hexdigest()
 
     def problems(self, region: str | None = None) -> list[Problem]:
         """``region``: the environment's, when it names one; cross-Region profiles exist per geography."""

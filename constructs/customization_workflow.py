@@ -118,6 +118,7 @@ class CustomizationWorkflow(Construct):
                 cluster_security_group=props.security_group,
                 log_retention=props.log_retention,
                 max_training_hours=props.max_training_hours,
+                evaluation_concurrency=props.evaluation_scale.max_concurrency,
                 hyperpod=props.hyperpod,
             ),
         )

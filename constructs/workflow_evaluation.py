@@ -26,6 +26,9 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from constructs.workflow_failure import LAMBDA_STEP_TRANSIENT_ERRORS, Guard
 
+# Runs that may evaluate at the same time before their batches throttle each other (the batch function's reserved
+# concurrency is this many times max_concurrency).
+EVALUATIONS_AT_ONCE = 2
 # The functions' timeouts (workflow_steps): a batch has Lambda's whole 15 minutes, the report 10.
 BATCH_TIMEOUT_MINUTES = 15
 REPORT_TIMEOUT_MINUTES = 10

@@ -25,7 +25,7 @@ from constructs.bundled_python_code import REPO, bundled_python_code, pure_pytho
 from constructs.data_stores import DataStores
 from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import LAMBDA_BASIC_EXECUTION_FINDING, acknowledge, nag_environment
-from constructs.workflow_evaluation import BATCH_TIMEOUT_MINUTES, REPORT_TIMEOUT_MINUTES
+from constructs.workflow_evaluation import BATCH_TIMEOUT_MINUTES, EVALUATIONS_AT_ONCE, REPORT_TIMEOUT_MINUTES
 from constructs.workflow_perms import (
     clean_up_statements,
     cluster_read_statement,
@@ -79,6 +79,8 @@ class WorkflowStepsProps:
     log_retention: logs.RetentionDays
     """How long each function's log group keeps its logs."""
     max_training_hours: int
+    evaluation_concurrency: int
+    """Batches one run's evaluation scores at once (``workflow.evaluation.max_concurrency``)."""
     """A HyperPod job's deadline (``activeDeadlineSeconds``)."""
     hyperpod: NovaJobTarget | None = None
     """The restricted instance group Nova jobs run on; default none (no HyperPod jobs step)."""
@@ -108,11 +110,13 @@ class WorkflowSteps:
         self.locate_fn = self._steps_function("LocateCheckpointStep", "customization_steps.steps.locate", environment)
         self.hyperpod_fn = self._hyperpod_function(props.hyperpod) if props.hyperpod is not None else None
         evaluation_code = lambda_.Code.from_asset(str(EVALUATION_ROOT), exclude=["**/__pycache__"])
+        # Each run's map calls it max_concurrency times at once; room for EVALUATIONS_AT_ONCE runs evaluating together.
         self.evaluate_fn = self._function(
             "EvaluateStep",
             "model_evaluation.handler.batch_handler",
             evaluation_code,
             timeout=cdk.Duration.minutes(BATCH_TIMEOUT_MINUTES),
+            reserved_concurrency=EVALUATIONS_AT_ONCE * props.evaluation_concurrency,
         )
         self.check_dataset_fn = self._function(
             "EvaluationDatasetCheckStep",
@@ -223,6 +227,7 @@ class WorkflowSteps:
         environment: dict[str, str] | None = None,
         memory_size: int = 1024,
         security_group: ec2.ISecurityGroup | None = None,
+        reserved_concurrency: int = 10,
     ) -> lambda_.Function:
         """A step function; with ``security_group``, in the VPC's training subnets (else outside the VPC)."""
         scope, props = self._scope, self._props
@@ -239,7 +244,7 @@ class WorkflowSteps:
             memory_size=memory_size,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=log_group,
-            reserved_concurrent_executions=10,
+            reserved_concurrent_executions=reserved_concurrency,
             environment={"POWERTOOLS_SERVICE_NAME": f"{props.environment}-customization", **(environment or {})},
             description=f"Customization workflow step: {construct_id}",
             vpc=props.vpc if in_vpc else None,

@@ -472,3 +472,14 @@ def test_the_evaluation_map_scales_and_tolerates_failures_as_config_says(workflo
     assert report == {"min_records": evaluation.min_records, "min_scored_fraction": evaluation.min_scored_fraction}
     batch = score["ItemProcessor"]["States"]["Score batch"]
     assert any(retry.get("JitterStrategy") == "FULL" for retry in batch["Retry"])
+
+
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_the_batch_function_can_run_every_batch_two_runs_score_at_once(workflow, env):
+    evaluation = ENVIRONMENTS[env].workflow.evaluation
+    [batch] = [
+        f
+        for f in workflow[env].find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "model_evaluation.handler.batch_handler"
+    ]
+    assert batch["Properties"]["ReservedConcurrentExecutions"] == 2 * evaluation.max_concurrency

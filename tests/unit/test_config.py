@@ -251,7 +251,7 @@ def test_bad_evaluation_values_are_named():
     with pytest.raises(ConfigError) as caught:
         parse_environment(raw, "qa", "environments/qa.yaml")
     message = str(caught.value)
-    assert "workflow.evaluation.max_concurrency: 0 is not allowed; expected from 1 to 1000" in message
+    assert "workflow.evaluation.max_concurrency: 0 is not allowed; expected from 1 to 200" in message
     assert "workflow.evaluation.batch_size: 30 is not allowed; expected from 1 to 20" in message
     assert "workflow.evaluation.min_records: 0 is not allowed; expected from 1 to max_records" in message
     assert "workflow.evaluation.min_scored_fraction: 0.2 is not allowed; expected from 0.5 to 1" in message

@@ -39,9 +39,11 @@ from model_evaluation.request import (
     uri_field,
 )
 
-# A model call is not started with less time than this left: the record client's worst case (3 attempts of a
-# 60-second read, with back-off; handler.RECORD_CLIENT_CONFIG) fits in it.
-TIME_PER_CALL_MS = 200_000
+# A model call is not started with less time than this left: the record client's worst case (5 attempts of a
+# 60-second read, with standard mode's back-off of at most 20 s between; handler.RECORD_CLIENT_CONFIG) fits in it.
+TIME_PER_CALL_MS = 390_000
+# Call errors no retry can cure, which fail the batch when its first records all meet the same one.
+CONFIG_ERRORS = frozenset({"ValidationException", "AccessDeniedException", "AccessDenied", "ResourceNotFoundException"})
 # The batch's first records all failing alike (a model id Converse refuses, say) fail the batch at once: every
 # other record would fail the same way, and the map's tolerated failures turn that into the run's error.
 ALIKE_FAILURES = 3
@@ -101,7 +103,8 @@ def _fail_fast(results: list[RecordResult]) -> None:
         ": ".join(result.failure.split(": ")[:2]) if result.failure and result.failure != NOT_SCORED_IN_TIME else None
         for result in results
     }
-    if len(causes) == 1 and None not in causes and not any("Throttling" in str(cause) for cause in causes):
+    codes = {str(cause).partition(": ")[2] for cause in causes}
+    if len(causes) == 1 and None not in causes and codes <= CONFIG_ERRORS:
         raise ModelUnreachableError(f"the batch's first {ALIKE_FAILURES} records failed alike: {results[0].failure}")
 
 

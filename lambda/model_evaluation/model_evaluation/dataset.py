@@ -105,7 +105,9 @@ def _parse_lines(text: str, source: str, strings: dict[str, bool]) -> list[dict[
     problems: list[str] = []
     rows: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Only "\n" ends a JSON line (a "\r" before it goes): str.splitlines would split inside strings too.
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r")
         if not line.strip():
             continue
         try:

@@ -36,7 +36,7 @@ tracer = Tracer()
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, read_timeout=300)
 # Per record in a batch: more attempts (standard mode backs off exponentially with jitter), after which the record
 # counts as failed rather than failing the batch.
-RECORD_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=60)
+RECORD_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=60)
 _clients: dict[str, Any] = {}
 # Text-to-SQL records' databases, downloaded once per container (Lambda's /tmp).
 DATABASES = Path(tempfile.gettempdir()) / "evaluation-databases"

@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 JUDGE_SYSTEM_PROMPT = (
     "You are an impartial evaluator. You grade two candidate answers to a question against a reference answer, "
     "following the rubric you are given, each on its own merits: their order says nothing about them. Text inside "
@@ -76,12 +78,19 @@ def generate(
     a reply without one is its text."""
     if tool is None:
         return converse_text(client, model_id, prompt, max_tokens=max_tokens)
-    response = client.converse(
-        modelId=model_id,
-        messages=[{"role": "user", "content": [{"text": prompt}]}],
-        inferenceConfig={"maxTokens": max_tokens, "temperature": 0},
-        toolConfig={"tools": [tool]},
-    )
+    try:
+        response = client.converse(
+            modelId=model_id,
+            messages=[{"role": "user", "content": [{"text": prompt}]}],
+            inferenceConfig={"maxTokens": max_tokens, "temperature": 0},
+            toolConfig={"tools": [tool]},
+        )
+    except ClientError as error:
+        # A tool call Nova cannot parse is the model's error (Nova user guide, "Troubleshooting tool calls"): an
+        # invalid call, scored as one, not a record lost.
+        if error.response["Error"]["Code"] != "ModelErrorException":
+            raise
+        return f"(no valid tool call: {error.response['Error'].get('Message', '')})"
     blocks = response.get("output", {}).get("message", {}).get("content", [])
     for block in blocks:
         if "toolUse" in block:

@@ -37,7 +37,8 @@ def _entries(s3: Any, bucket: str, files: list[dict[str, Any]]) -> Iterator[dict
         if text.lstrip().startswith("["):
             yield from json.loads(text)
             continue
-        for line in text.splitlines():
+        # Only "\n" ends a JSON line: str.splitlines would also split inside strings (U+2028, U+2029, NEL).
+        for line in text.split("\n"):
             if line.strip():
                 yield json.loads(line)
 
@@ -69,7 +70,9 @@ def worst(s3: Any, details: list[str], records: list[dict[str, Any]], count: int
     wanted = {row["id"] for row in scored[:count]}
     found = {}
     for uri in details:
-        for line in read_text(s3, parse_s3_uri(uri, "details")).splitlines():
+        for line in read_text(s3, parse_s3_uri(uri, "details")).split("\n"):
+            if not line.strip():
+                continue
             row = json.loads(line)
             if row["id"] in wanted:
                 found[row["id"]] = row

@@ -7,8 +7,9 @@ the reference orders its rows. Each query runs contained:
 
 - read-only: the database is opened ``mode=ro``, ``query_only`` is on, and an authorizer refuses
   anything but reading (no writes, no ATTACH, no pragmas that change state);
-- bounded: a progress handler interrupts a query after ``seconds``, and at most ``rows`` rows are
-  fetched (one more means "too many", and the match fails).
+- bounded: a progress handler interrupts a query after ``seconds``, at most ``rows`` rows are
+  fetched (one more means "too many", and the match fails), no value may exceed 1 MB and SQLite's
+  heap 256 MB.
 
 A generated query that fails, runs too long or returns too many rows scores 0 with its reason; a
 reference query that fails is the dataset's fault and is raised.
@@ -30,6 +31,10 @@ _ORDERED = re.compile(r"\border\s+by\b", re.IGNORECASE)
 _READ_ACTIONS = frozenset(
     {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}
 )
+
+
+MAX_VALUE_BYTES = 1_000_000
+MAX_HEAP_BYTES = 256 * 1024 * 1024  # process-wide in SQLite; the batch function has 1,024 MB
 
 
 class QueryError(Exception):
@@ -64,6 +69,9 @@ def run_query(database: Path, sql: str, limits: SqlLimits) -> list[tuple[Any, ..
         raise QueryError("no query in the answer")
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=limits.seconds)
     try:
+        # A single huge value (zeroblob, a string doubled in a recursive CTE) is refused, not built in memory.
+        connection.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        connection.execute(f"PRAGMA hard_heap_limit = {MAX_HEAP_BYTES}")
         connection.execute("PRAGMA query_only = ON")
         connection.set_authorizer(_authorizer)
         deadline = time.monotonic() + limits.seconds

@@ -488,3 +488,31 @@ def test_the_judge_sees_the_candidates_in_a_seeded_order_that_varies_by_record()
     assert firsts == [judged_first("run-1", f"r{i}", CANDIDATES) for i in range(400)]  # a rerun asks the same way
     assert 150 < firsts.count("base") < 250  # position bias evens out over the records
     assert firsts != [judged_first("run-2", f"r{i}", CANDIDATES) for i in range(400)]
+
+
+def test_an_answer_with_a_line_separator_inside_survives_the_report():
+    from model_evaluation.report import report
+
+    s3 = FakeS3()
+
+    class SeparatorBedrock(FakeBedrock):
+        def scorer(self) -> Scorer:
+            inner = super().scorer()
+            return Scorer(answer=lambda name, record: inner.answer(name, record) + "\u2028more", grade=inner.grade)
+
+    output = map_run(s3, items(600), SeparatorBedrock(right=0.9), batch_size=5)
+
+    assert report(report_event(output), s3)["scored"] == 600
+
+
+def test_transient_errors_do_not_fail_the_batch_however_alike():
+    from model_evaluation.batch import parse_batch_input, score_batch
+
+    def answer(name: str, record: EvaluationRecord) -> str:
+        raise client_error("ModelNotReadyException")  # an imported model still loading: retried later, not config
+
+    result = score_batch(
+        items(5), parse_batch_input(BATCH_INPUT), Scorer(answer=answer, grade=graded_alike), FakeS3(), lambda: 900_000
+    )
+
+    assert len(result["records"]) == 5

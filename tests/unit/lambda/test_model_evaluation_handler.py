@@ -243,3 +243,20 @@ def test_a_record_with_a_tool_offers_it_and_checks_the_call_name_and_arguments(s
     scores = result["records"][0]["scores"]
     assert (scores["base"]["tool_call_valid"], scores["customized"]["tool_call_valid"]) == (0.0, 1.0)
     assert scores["customized"]["exact_match"] == 1.0  # the call, as JSON with sorted keys, is the reference
+
+
+def test_a_tool_call_the_model_cannot_form_is_an_invalid_call_not_a_lost_record(stubs):
+    s3, bedrock, _ = stubs
+    s3.add_client_error("get_object", "NoSuchKey", "no", 404)
+    bedrock.add_client_error(
+        "converse", "ModelErrorException", "Model produced invalid sequence as part of ToolUse", 424
+    )
+    s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": "application/json"})
+    expect_tool_answer(bedrock, CUSTOM_MODEL, tool_reply("get_weather", {"city": "Paris"}))
+    grades = '{"candidate_1": {"score": 1}, "candidate_2": {"score": 5}}'
+    bedrock.add_response("converse", converse_reply(grades))
+    s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": ANY})
+
+    result = handler.batch_handler({"Items": [TOOL_RECORD], "BatchInput": BATCH_INPUT}, LambdaContext())
+
+    assert result["records"][0]["scores"]["base"]["tool_call_valid"] == 0.0

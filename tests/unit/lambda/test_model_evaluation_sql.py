@@ -100,3 +100,16 @@ def test_an_empty_answer_is_a_failed_query(database):
 
 def test_run_query_returns_plain_tuples(database):
     assert run_query(database, "SELECT name, people FROM city WHERE name = 'Lyon'", LIMITS) == [("Lyon", 520000)]
+
+
+@pytest.mark.parametrize(
+    "hog",
+    [
+        "SELECT zeroblob(900000000)",
+        "WITH RECURSIVE s(x) AS (SELECT 'ab' UNION ALL SELECT x || x FROM s) SELECT length(x) FROM s",
+    ],
+)
+def test_a_query_that_would_build_a_huge_value_is_refused_not_run_out_of_memory(database, hog):
+    score, reason = sql_execution_match(hog, REFERENCE, database, LIMITS)
+
+    assert score == 0.0 and reason.startswith("the query failed")

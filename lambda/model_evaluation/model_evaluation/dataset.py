@@ -88,6 +88,20 @@ def row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
     schema = row.get("tool_schema")
     if schema is not None and not isinstance(schema, dict):
         problems.append(f"tool_schema: {short_repr(schema)} is not allowed; expected a JSON schema object")
+    elif isinstance(schema, dict) and "toolSpec" in schema:
+        # A Bedrock tool spec is offered to the model as it is (Converse ToolSpecification): name and inputSchema.json.
+        spec = schema["toolSpec"]
+        if not (
+            isinstance(spec, dict)
+            and isinstance(spec.get("name"), str)
+            and re.fullmatch(r"[a-zA-Z0-9_-]{1,64}", spec["name"])
+            and isinstance(spec.get("inputSchema"), dict)
+            and isinstance(spec["inputSchema"].get("json"), dict)
+        ):
+            problems.append(
+                f"tool_schema.toolSpec: {short_repr(spec)} is not allowed; expected a Bedrock tool spec "
+                '{"name": "<1-64 letters, digits, _ or ->", "inputSchema": {"json": {...}}}'
+            )
     database = row.get("sqlite_db")
     if database is not None and not (isinstance(database, str) and database.startswith("s3://")):
         problems.append(f"sqlite_db: {short_repr(database)} is not allowed; expected an S3 URI of a SQLite database")

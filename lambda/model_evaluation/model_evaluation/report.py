@@ -43,17 +43,18 @@ def _entries(s3: Any, bucket: str, files: list[dict[str, Any]]) -> Iterator[dict
                 yield json.loads(line)
 
 
-def map_results(s3: Any, manifest: S3Uri) -> tuple[list[dict[str, Any]], list[str]]:
-    """Compact record results of every batch (a failed batch's records as failures) and the details files."""
+def map_results(s3: Any, manifest: S3Uri) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Compact record results of every batch (a failed batch's records as failures), and by record id the
+    details file holding its answers."""
     listing = json.loads(read_text(s3, manifest))
     bucket = listing.get("DestinationBucket", manifest.bucket)
     files = listing.get("ResultFiles", {})
     records: list[dict[str, Any]] = []
-    details: list[str] = []
+    details: dict[str, str] = {}
     for entry in _entries(s3, bucket, files.get("SUCCEEDED", [])):
         output = json.loads(entry["Output"]) if isinstance(entry.get("Output"), str) else entry
         records += output["records"]
-        details.append(output["details"])
+        details.update(dict.fromkeys((row["id"] for row in output["records"]), output["details"]))
     for entry in _entries(s3, bucket, [*files.get("FAILED", []), *files.get("PENDING", [])]):
         reason = f"batch failed: {entry.get('Error', 'unknown')}: {entry.get('Cause', '')}"[:500]
         items = json.loads(entry["Input"]).get("Items", []) if isinstance(entry.get("Input"), str) else []
@@ -63,13 +64,16 @@ def map_results(s3: Any, manifest: S3Uri) -> tuple[list[dict[str, Any]], list[st
     return records, details
 
 
-def worst(s3: Any, details: list[str], records: list[dict[str, Any]], count: int = WORST_SHOWN) -> list[dict[str, Any]]:
-    """The scored records where the customized model did worst (judge score, then token F1), with their answers."""
+def worst(
+    s3: Any, details: dict[str, str], records: list[dict[str, Any]], count: int = WORST_SHOWN
+) -> list[dict[str, Any]]:
+    """The scored records where the customized model did worst (judge score, then token F1), with their answers:
+    only the details files that hold them are read."""
     scored = [row for row in records if "scores" in row]
     scored.sort(key=lambda row: (row["scores"]["customized"]["judge_score"], row["scores"]["customized"]["token_f1"]))
     wanted = {row["id"] for row in scored[:count]}
     found = {}
-    for uri in details:
+    for uri in sorted({details[row_id] for row_id in wanted if row_id in details}):
         for line in read_text(s3, parse_s3_uri(uri, "details")).split("\n"):
             if not line.strip():
                 continue

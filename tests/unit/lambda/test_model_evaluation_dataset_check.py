@@ -55,3 +55,11 @@ def test_too_few_or_too_many_records_are_refused_with_the_config_to_change(count
 def test_a_bad_event_names_its_fields():
     with pytest.raises(InvalidEvaluationRequestError, match="min_records: 0 is not allowed; expected a positive"):
         check_dataset(event(min_records=0), stored(rows(1)))
+
+
+def test_a_tool_spec_the_model_could_not_be_offered_is_refused():
+    spec = {"toolSpec": {"name": "get weather!", "inputSchema": {"type": "object"}}}
+    line = json.dumps({"id": "t1", "prompt": "p", "reference": "r", "tool_schema": spec})
+
+    with pytest.raises(DatasetError, match=r"line 11: tool_schema.toolSpec: .* is not allowed; expected a Bedrock"):
+        check_dataset(event(), stored([*rows(10), line]))

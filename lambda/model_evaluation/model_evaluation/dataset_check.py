@@ -4,7 +4,7 @@ The evaluation's map reads the dataset only after training, hours later and afte
 malformed line would then fail the map (``States.ItemReaderFailed``), records past the map's
 ``MaxItems`` would be dropped without a word, and a dataset too small for the gate would fail it
 at the end. So the run checks every line first (JSON, fields, unique ids, a ``sqlite_db`` that is
-an S3 URI) and the count against the gate's minimum and the map's maximum.
+an S3 URI of an existing object) and the count against the gate's minimum and the map's maximum.
 
 Event: ``{"evaluation_dataset": "s3://...", "min_records": int, "max_records": int}``.
 Returns ``{"records": count}``; raises ``DatasetError`` naming every problem.
@@ -14,8 +14,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from model_evaluation.dataset import DatasetError, parse_records, parse_s3_uri, read_text
+from botocore.exceptions import ClientError
+
+from model_evaluation.dataset import DatasetError, InvalidS3UriError, parse_records, parse_s3_uri, read_text
 from model_evaluation.request import InvalidEvaluationRequestError, object_field, uri_field
+
+
+def _exists(s3: Any, uri: str) -> bool:
+    """Whether the object is there (HeadObject; 404 is no, any other error is raised)."""
+    try:
+        database = parse_s3_uri(uri, "sqlite_db")
+        s3.head_object(Bucket=database.bucket, Key=database.key)
+    except InvalidS3UriError:
+        return False
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
 
 
 def check_dataset(event: Any, s3: Any) -> dict[str, int]:
@@ -30,6 +46,11 @@ def check_dataset(event: Any, s3: Any) -> dict[str, int]:
         raise InvalidEvaluationRequestError("; ".join(problems))
     uri = parse_s3_uri(fields["evaluation_dataset"], "evaluation_dataset")
     records = parse_records(read_text(s3, uri), str(uri))
+    missing = [
+        database for database in sorted({r.sqlite_db for r in records if r.sqlite_db}) if not _exists(s3, database)
+    ]
+    if missing:
+        raise DatasetError(f"{uri}: sqlite_db {', '.join(missing)} is not allowed; expected an existing object")
     lowest, highest = int(fields["min_records"]), int(fields["max_records"])
     if not lowest <= len(records) <= highest:
         raise DatasetError(

@@ -260,6 +260,11 @@ class FakeS3:
         body = self.objects[(Bucket, Key)]
         return {"Body": StreamingBody(io.BytesIO(body), len(body))}
 
+    def head_object(self, *, Bucket: str, Key: str) -> dict:  # noqa: N803 - boto3's parameter names
+        if (Bucket, Key) not in self.objects:
+            raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")
+        return {"ContentLength": len(self.objects[(Bucket, Key)])}
+
     def json(self, bucket: str, key: str):
         return json.loads(self.objects[(bucket, key)])
 

@@ -63,3 +63,19 @@ def test_a_tool_spec_the_model_could_not_be_offered_is_refused():
 
     with pytest.raises(DatasetError, match=r"line 11: tool_schema.toolSpec: .* is not allowed; expected a Bedrock"):
         check_dataset(event(), stored([*rows(10), line]))
+
+
+def test_a_text_to_sql_record_must_name_a_database_that_exists():
+    there = json.dumps(
+        {"id": "s1", "prompt": "p", "reference": "SELECT 1", "sqlite_db": "s3://acme-datasets/db/a.sqlite"}
+    )
+    gone = json.dumps(
+        {"id": "s2", "prompt": "p", "reference": "SELECT 1", "sqlite_db": "s3://acme-datasets/db/b.sqlite"}
+    )
+    s3 = stored([*rows(10), there, gone])
+    s3.put_object(Bucket="acme-datasets", Key="db/a.sqlite", Body=b"SQLite format 3")
+
+    with pytest.raises(
+        DatasetError, match=r"sqlite_db s3://acme-datasets/db/b.sqlite is not allowed; expected an existing"
+    ):
+        check_dataset(event(), s3)

@@ -4,7 +4,8 @@ The evaluation's map reads the dataset only after training, hours later and afte
 malformed line would then fail the map (``States.ItemReaderFailed``), records past the map's
 ``MaxItems`` would be dropped without a word, and a dataset too small for the gate would fail it
 at the end. So the run checks every line first (JSON, fields, unique ids, a ``sqlite_db`` that is
-an S3 URI of an existing object) and the count against the gate's minimum and the map's maximum.
+an S3 URI of an existing object whose reference query runs on it) and the count against the gate's
+minimum and the map's maximum.
 
 Event: ``{"evaluation_dataset": "s3://...", "min_records": int, "max_records": int}``.
 Returns ``{"records": count}``; raises ``DatasetError`` naming every problem.
@@ -12,12 +13,23 @@ Returns ``{"records": count}``; raises ``DatasetError`` naming every problem.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from model_evaluation.dataset import DatasetError, InvalidS3UriError, parse_records, parse_s3_uri, read_text
+from model_evaluation.dataset import (
+    MAX_PROBLEMS,
+    DatasetError,
+    EvaluationRecord,
+    InvalidS3UriError,
+    parse_records,
+    parse_s3_uri,
+    read_text,
+)
 from model_evaluation.request import InvalidEvaluationRequestError, object_field, uri_field
+from model_evaluation.sql_match import QueryError, SqlLimits, extract_sql, run_query
 
 
 def _exists(s3: Any, uri: str) -> bool:
@@ -34,7 +46,22 @@ def _exists(s3: Any, uri: str) -> bool:
     return True
 
 
-def check_dataset(event: Any, s3: Any) -> dict[str, int]:
+def _reference_problems(records: list[EvaluationRecord], databases: Callable[[str], Path]) -> list[str]:
+    """Each text-to-SQL record whose reference query does not run on its database, as the evaluation would run it."""
+    problems = []
+    for record in records:
+        if record.sqlite_db is None:
+            continue
+        try:
+            run_query(databases(record.sqlite_db), extract_sql(record.reference), SqlLimits())
+        except QueryError as error:
+            problems.append(f"id {record.id!r}: reference query: {error}")
+    return problems
+
+
+def check_dataset(event: Any, s3: Any, databases: Callable[[str], Path] | None = None) -> dict[str, int]:
+    """``databases``: a record's SQLite database as a local file (``record_scoring.s3_databases``); without it the
+    reference queries are not run."""
     problems: list[str] = []
     fields = object_field(event, "event", problems, "with evaluation_dataset, min_records and max_records") or {}
     uri_field(fields.get("evaluation_dataset"), "evaluation_dataset", problems)
@@ -51,6 +78,10 @@ def check_dataset(event: Any, s3: Any) -> dict[str, int]:
     ]
     if missing:
         raise DatasetError(f"{uri}: sqlite_db {', '.join(missing)} is not allowed; expected an existing object")
+    broken = _reference_problems(records, databases) if databases is not None else []
+    if broken:
+        more = f"; and {len(broken) - MAX_PROBLEMS} more" if len(broken) > MAX_PROBLEMS else ""
+        raise DatasetError(f"{uri}: " + "; ".join(broken[:MAX_PROBLEMS]) + more)
     lowest, highest = int(fields["min_records"]), int(fields["max_records"])
     if not lowest <= len(records) <= highest:
         raise DatasetError(

@@ -83,6 +83,7 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Before the run claims or trains anything: the evaluation dataset, every line and the count
     (``model_evaluation.dataset_check``)."""
-    checked = check_dataset(event, client("s3"))
+    s3 = client("s3")
+    checked = check_dataset(event, s3, s3_databases(s3, DATABASES))
     logger.info("evaluation dataset checked", extra=checked)
     return checked

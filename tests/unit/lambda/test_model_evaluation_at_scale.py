@@ -260,6 +260,10 @@ class FakeS3:
         body = self.objects[(Bucket, Key)]
         return {"Body": StreamingBody(io.BytesIO(body), len(body))}
 
+    def download_file(self, bucket: str, key: str, path: str) -> None:
+        with open(path, "wb") as file:
+            file.write(self.objects[(bucket, key)])
+
     def head_object(self, *, Bucket: str, Key: str) -> dict:  # noqa: N803 - boto3's parameter names
         if (Bucket, Key) not in self.objects:
             raise ClientError({"Error": {"Code": "404", "Message": "Not Found"}}, "HeadObject")

@@ -79,3 +79,33 @@ def test_a_text_to_sql_record_must_name_a_database_that_exists():
         DatasetError, match=r"sqlite_db s3://acme-datasets/db/b.sqlite is not allowed; expected an existing"
     ):
         check_dataset(event(), s3)
+
+
+def test_a_reference_query_that_does_not_run_on_its_database_is_refused(tmp_path):
+    import sqlite3
+
+    from model_evaluation.record_scoring import s3_databases
+
+    path = tmp_path / "shop.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE orders (id INTEGER)")
+    s3 = stored(rows(10))
+    s3.put_object(Bucket="acme-datasets", Key="db/shop.sqlite", Body=path.read_bytes())
+    lines = [*rows(10)]
+    for number, reference in enumerate(["SELECT id FROM orders", "SELECT id FROM invoices"]):
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"s{number}",
+                    "prompt": "p",
+                    "reference": reference,
+                    "sqlite_db": "s3://acme-datasets/db/shop.sqlite",
+                }
+            )
+        )
+    s3.put_object(Bucket="acme-datasets", Key="sets/eval.jsonl", Body="\n".join(lines).encode())
+
+    with pytest.raises(DatasetError) as raised:
+        check_dataset(event(), s3, s3_databases(s3, tmp_path / "downloaded"))
+
+    assert str(raised.value) == f"{URI}: id 's1': reference query: the query failed: no such table: invoices"

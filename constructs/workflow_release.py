@@ -142,29 +142,14 @@ def _evaluation_throughput(
     scope: Construct, *, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
 ) -> sfn.IChainable:
     """A full-rank model's way in: the run's own no-commitment throughput, then Evaluate on its ARN."""
-    provision = bedrock_call(
+    provision, check = _throughput_calls(
         scope,
-        "Provision for evaluation",
-        "createProvisionedModelThroughput",
-        {
-            "ProvisionedModelName": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
-            "ModelId": sfn.JsonPath.string_at("$.imported.model_arn"),
-            "ModelUnits": EVALUATION_MODEL_UNITS,
-            "ClientRequestToken": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
-        },
-        # Service Authorization Reference: the custom model and its base foundation model are both required.
-        resources=["custom-model", "foundation-model", "provisioned-model"],
-        result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
+        start_id="Provision for evaluation",
+        check_id="Check evaluation throughput",
+        name=sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+        token_suffix="eval",
+        units=EVALUATION_MODEL_UNITS,
         result_path="$.evaluation_throughput",
-    )
-    check = bedrock_call(
-        scope,
-        "Check evaluation throughput",
-        "getProvisionedModelThroughput",
-        {"ProvisionedModelId": sfn.JsonPath.string_at("$.evaluation_throughput.arn")},
-        resources=["provisioned-model"],
-        result_selector={"status": sfn.JsonPath.string_at("$.Status")},
-        result_path="$.evaluation_throughput_status",
     )
     candidate = sfn.Pass(
         scope,
@@ -195,6 +180,48 @@ def _evaluation_throughput(
         failure=failure,
         on_done=candidate.next(then),
     )
+
+
+def _throughput_calls(
+    scope: Construct,
+    *,
+    start_id: str,
+    check_id: str,
+    name: str,
+    token_suffix: str,
+    units: int,
+    result_path: str,
+) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
+    """A no-commitment throughput for the run's model (``$.imported.model_arn``): the call that buys it (its ARN at
+    ``<result_path>.arn``, retried safely: the client token is the run's) and the one that reads its status
+    (``<result_path>_status.status``)."""
+    provision = bedrock_call(
+        scope,
+        start_id,
+        "createProvisionedModelThroughput",
+        {
+            "ProvisionedModelName": name,
+            "ModelId": sfn.JsonPath.string_at("$.imported.model_arn"),
+            "ModelUnits": units,
+            "ClientRequestToken": sfn.JsonPath.format(
+                "{}-" + token_suffix, sfn.JsonPath.string_at("$.request.run_name")
+            ),
+        },
+        # Service Authorization Reference: the custom model and its base foundation model are both required.
+        resources=["custom-model", "foundation-model", "provisioned-model"],
+        result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
+        result_path=result_path,
+    )
+    check = bedrock_call(
+        scope,
+        check_id,
+        "getProvisionedModelThroughput",
+        {"ProvisionedModelId": sfn.JsonPath.string_at(f"{result_path}.arn")},
+        resources=["provisioned-model"],
+        result_selector={"status": sfn.JsonPath.string_at("$.Status")},
+        result_path=f"{result_path}_status",
+    )
+    return provision, check
 
 
 def quality_gate(scope: Construct, *, failure: sfn.IChainable, on_pass: sfn.IChainable) -> sfn.Choice:
@@ -230,29 +257,14 @@ def deployment(
     """Serve as the run's ``deploy_mode`` says: on demand (the evaluation deployment stays; Validate allows it
     only for models with one), provisioned throughput (once the evaluation deployment or throughput is gone),
     or not at all; an imported model by its own ARN."""
-    provision = bedrock_call(
+    provision, check = _throughput_calls(
         scope,
-        "Provision throughput",
-        "createProvisionedModelThroughput",
-        {
-            "ProvisionedModelName": sfn.JsonPath.string_at("$.request.run_name"),
-            "ModelId": sfn.JsonPath.string_at("$.imported.model_arn"),
-            "ModelUnits": provisioned_model_units,
-            "ClientRequestToken": sfn.JsonPath.format("{}-serve", sfn.JsonPath.string_at("$.request.run_name")),
-        },
-        # Service Authorization Reference: the custom model and its base foundation model are both required.
-        resources=["custom-model", "foundation-model", "provisioned-model"],
-        result_selector={"arn": sfn.JsonPath.string_at("$.ProvisionedModelArn")},
+        start_id="Provision throughput",
+        check_id="Check throughput",
+        name=sfn.JsonPath.string_at("$.request.run_name"),
+        token_suffix="serve",
+        units=provisioned_model_units,
         result_path="$.serving",
-    )
-    check = bedrock_call(
-        scope,
-        "Check throughput",
-        "getProvisionedModelThroughput",
-        {"ProvisionedModelId": sfn.JsonPath.string_at("$.serving.arn")},
-        resources=["provisioned-model"],
-        result_selector={"status": sfn.JsonPath.string_at("$.Status")},
-        result_path="$.serving_status",
     )
     keep_deployment = sfn.Pass(
         scope, "Serve on demand", parameters={"arn.$": "$.evaluation_deployment.arn"}, result_path="$.serving"

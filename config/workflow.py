@@ -34,9 +34,10 @@ class EvaluationConfig:
     """How a run's evaluation scales and how much evidence its gate asks for.
 
     Records go to the evaluation functions in batches, ``max_concurrency`` batches at a time (a
-    Distributed Map); each record makes four model calls (base and customized answers, two judge
-    calls), so ``max_concurrency * batch_size`` bounds the records in flight against Bedrock's
-    per-model request quotas.
+    Distributed Map). A batch makes its model calls one after another (base and customized answers,
+    one judge call grading both), so ``max_concurrency`` is the number of calls in flight, and it is
+    bounded by each model's tokens-per-minute quota: the default, 10, is what the on-demand Nova Pro
+    judge's default quota in us-east-1 allows (``make bench-evaluation``).
     """
 
     max_concurrency: int = 10

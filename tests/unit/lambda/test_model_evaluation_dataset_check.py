@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from evaluation_fakes import FakeS3
 from model_evaluation.dataset import DatasetError
 from model_evaluation.dataset_check import check_dataset
 from model_evaluation.request import InvalidEvaluationRequestError
-from test_model_evaluation_at_scale import FakeS3
 
 URI = "s3://acme-datasets/sets/eval.jsonl"
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -37,8 +38,21 @@ BASE_ANSWER_CACHE = "evaluation-cache/base-answers/"
 
 
 class _DatasetReader(sfn.S3JsonLItemReader):
-    """The JSONL reader, granting nothing itself: given the bucket by name, aws-cdk-lib would grant s3:GetObject on
-    every bucket; the data stores' shared policy grants the datasets bucket instead (``CustomizationWorkflow``)."""
+    """The JSONL reader of the dataset version that was checked, granting nothing itself.
+
+    Given the bucket by name, aws-cdk-lib would grant s3:GetObject on every bucket; the data stores' shared policy
+    grants the datasets bucket instead (``CustomizationWorkflow``), and its ``s3:GetObject*`` covers
+    ``s3:GetObjectVersion``. aws-cdk-lib has no VersionId prop, which ItemReader's ``Parameters`` take (Step Functions
+    developer guide, "ItemReader (Map)"): ``render`` adds it."""
+
+    def __init__(self, *, version_id_path: str, **props: Any) -> None:
+        super().__init__(**props)
+        self._version_id_path = version_id_path
+
+    def render(self, query_language: sfn.QueryLanguage | None = None) -> Any:
+        rendered = super().render(query_language)
+        rendered["Parameters"]["VersionId.$"] = self._version_id_path
+        return rendered
 
     def provide_policy_statements(self) -> list[iam.PolicyStatement]:
         return []
@@ -129,6 +143,7 @@ def scored_and_reported(
         item_reader=_DatasetReader(
             bucket_name_path=sfn.JsonPath.string_at("$.request.evaluation_dataset_bucket"),
             key=sfn.JsonPath.string_at("$.request.evaluation_dataset_key"),
+            version_id_path="$.evaluation_dataset.version_id",
             max_items=scale.max_records,
         ),
         item_batcher=sfn.ItemBatcher(
@@ -172,6 +187,10 @@ def scored_and_reported(
                 "thresholds": sfn.JsonPath.object_at("$.request.thresholds"),
                 "gate": {"min_records": scale.min_records, "min_scored_fraction": scale.min_scored_fraction},
                 "rubric_sha256": call.rubric_sha256,
+                "dataset": {
+                    "uri": sfn.JsonPath.string_at("$.request.evaluation_dataset"),
+                    "version_id": sfn.JsonPath.string_at("$.evaluation_dataset.version_id"),
+                },
             }
         ),
         payload_response_only=True,

@@ -232,9 +232,13 @@ def quality_gate(scope: Construct, *, failure: sfn.IChainable, on_pass: sfn.ICha
         "Gate failed",
         parameters={
             "Error": "QualityGateFailed",
+            # The failure record keeps this cause: it names the rubric and dataset version judged by, as a passed
+            # run's lineage does.
             "Cause": sfn.JsonPath.format(
-                "Customized model did not pass: {}; see {}",
+                "Customized model did not pass: {}; judged with the rubric of SHA-256 {} on dataset version {}; see {}",
                 sfn.JsonPath.json_to_string(sfn.JsonPath.list_at("$.evaluation.gate.reasons")),
+                sfn.JsonPath.string_at("$.evaluation.rubric_sha256"),
+                sfn.JsonPath.string_at("$.evaluation.dataset.version_id"),
                 sfn.JsonPath.string_at("$.evaluation.results"),
             ),
         },
@@ -362,7 +366,8 @@ def record_success(scope: Construct, *, table: dynamodb.ITable, topic: sns.ITopi
         key={"run_name": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.request.run_name"))},
         update_expression=(
             "SET #status = :status, model_arn = :model, serving_arn = :serving, evaluation = :evaluation, "
-            "approval = :approved, completed_at = :completed, judge_rubric_sha256 = :rubric"
+            "approval = :approved, completed_at = :completed, judge_rubric_sha256 = :rubric, "
+            "evaluation_dataset_version = :dataset_version"
         ),
         expression_attribute_names={"#status": "status"},
         expression_attribute_values={
@@ -374,6 +379,9 @@ def record_success(scope: Construct, *, table: dynamodb.ITable, topic: sns.ITopi
             ":approved": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.prepared.approval")),
             ":completed": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$$.State.EnteredTime")),
             ":rubric": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at("$.evaluation.rubric_sha256")),
+            ":dataset_version": tasks.DynamoAttributeValue.from_string(
+                sfn.JsonPath.string_at("$.evaluation.dataset.version_id")
+            ),
         },
         result_path=sfn.JsonPath.DISCARD,
     )

@@ -461,6 +461,7 @@ def test_the_evaluation_map_scales_and_tolerates_failures_as_config_says(workflo
     assert score["ItemReader"]["Parameters"] == {
         "Bucket.$": "$.request.evaluation_dataset_bucket",
         "Key.$": "$.request.evaluation_dataset_key",
+        "VersionId.$": "$.evaluation_dataset.version_id",  # the version "Check evaluation dataset" read
     }
     assert score["ItemBatcher"]["MaxItemsPerBatch"] == evaluation.batch_size
     assert score["MaxConcurrency"] == evaluation.max_concurrency

@@ -273,6 +273,8 @@ def distributed_map_needs(environment: Environment, name: str, state: dict[str, 
         assert reader["Resource"].endswith(":states:::s3:getObject")
         dataset = f"arn:aws:s3:::{steps[Env.DATASETS_BUCKET]}/sets/eval.jsonl"
         needs += [Need("s3:GetObject", dataset, why=f"{name} (ItemReader)"), Need("kms:Decrypt", key, why=name)]
+        if "VersionId.$" in reader["Parameters"]:  # GetObject with a versionId is authorized as s3:GetObjectVersion
+            needs.append(Need("s3:GetObjectVersion", dataset, why=f"{name} (ItemReader, a version)"))
     if writer is not None:
         assert writer["Resource"].endswith(":states:::s3:putObject")
         results = f"arn:aws:s3:::{steps[Env.ARTIFACTS_BUCKET]}/runs/run/output/evaluation/map/manifest.json"

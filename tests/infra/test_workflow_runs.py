@@ -269,7 +269,10 @@ def test_a_model_below_a_threshold_fails_the_gate_and_is_deleted(environments, c
     execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
 
     values = failed_with(execution, "QualityGateFailed")
-    assert "evaluation.json" in json.loads(values[":cause"]["S"])["Cause"]
+    cause = json.loads(values[":cause"]["S"])["Cause"]
+    assert "evaluation.json" in cause
+    # The failure record names what the model was judged by and on, as a passed run's lineage does.
+    assert f"rubric of SHA-256 {cases.RUBRIC} on dataset version {cases.DATASET_VERSION}" in cause
     assert "Deploy how?" not in execution.path
 
 
@@ -649,3 +652,16 @@ def test_the_lineage_record_names_the_rubric_the_judge_scored_with(environments,
     values = succeeded(execution, case)
     assert values[":rubric"] == {"S": cases.RUBRIC}
     assert len(execution.input_of("Report evaluation")["rubric_sha256"]) == 64  # the committed rubric file's
+
+
+def test_the_dataset_version_checked_is_the_one_evaluated_and_recorded(environments, catalog):
+    """The map reads the version "Check evaluation dataset" read (its ItemReader's VersionId.$, checked on the
+    definition in test_workflow); the report is told it and the lineage records it."""
+    case = cases.served(cases.evaluated(cases.trained(prod_run(environments, catalog))))
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
+
+    assert execution.input_of("Report evaluation")["dataset"] == {
+        "uri": case.request["evaluation_dataset"],
+        "version_id": cases.DATASET_VERSION,
+    }
+    assert succeeded(execution, case)[":dataset_version"] == {"S": cases.DATASET_VERSION}

@@ -31,6 +31,7 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/acme-bedrock"
 WHEN = datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC)
 ESCROW = "s3://customer-escrow-123456789012-smtj-abcdef/run/checkpoint/"
 BEDROCK = f"arn:aws:bedrock:us-east-1:{ACCOUNT}"
+DATASET_VERSION = "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"  # an S3 version id, as "Check evaluation dataset" returns it
 RUBRIC = "9f2c" * 16  # a rubric file's SHA-256
 
 
@@ -131,7 +132,7 @@ def started(
     run = Run(execution_input=execution_input, request=request, plan=plan)
     return (
         run.answer("Validate", Return(request))
-        .answer("Check evaluation dataset", Return({"records": 120}))
+        .answer("Check evaluation dataset", Return({"records": 120, "version_id": DATASET_VERSION}))
         .answer("Prepare", Return(plan))
     )
 
@@ -229,6 +230,7 @@ def evaluated(run: Run, judge_gain: float = 0.5, **customized: float) -> Run:
                 **summary,
                 "results": output + "evaluation.json",
                 "rubric_sha256": RUBRIC,
+                "dataset": {"uri": run.request["evaluation_dataset"], "version_id": DATASET_VERSION},
             }
         ),
     )

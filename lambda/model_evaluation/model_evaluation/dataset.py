@@ -174,6 +174,19 @@ def read_text(s3: Any, uri: S3Uri) -> str:
         raise DatasetError(f"{uri}: not UTF-8 text ({error}); expected UTF-8 JSON lines") from error
 
 
+def read_versioned_text(s3: Any, uri: S3Uri) -> tuple[str, str]:
+    """The object's text and the version read: the evaluation's map reads that version, not whatever the key
+    holds hours later (the datasets bucket is versioned, so GetObject returns ``VersionId``)."""
+    response = s3.get_object(Bucket=uri.bucket, Key=uri.key)
+    version = response.get("VersionId")
+    if not isinstance(version, str) or not version or version == "null":
+        raise DatasetError(f"{uri}: version {version!r} is not allowed; expected an object in a versioned bucket")
+    try:
+        return str(response["Body"].read().decode("utf-8-sig")), version
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{uri}: not UTF-8 text ({error}); expected UTF-8 JSON lines") from error
+
+
 def write_json(s3: Any, uri: S3Uri, document: Any) -> None:
     """Write ``document`` as JSON with sorted keys, so the same evaluation gives the same bytes."""
     body = json.dumps(document, sort_keys=True, indent=2, ensure_ascii=False).encode("utf-8")

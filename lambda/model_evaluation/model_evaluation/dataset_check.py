@@ -8,7 +8,9 @@ an S3 URI of an existing object whose reference query runs on it) and the count 
 minimum and the map's maximum.
 
 Event: ``{"evaluation_dataset": "s3://...", "min_records": int, "max_records": int}``.
-Returns ``{"records": count}``; raises ``DatasetError`` naming every problem.
+Returns ``{"records": count, "version_id": the version checked}``, which the map then reads (S3 GetObject
+``VersionId``: a dataset overwritten during training is not evaluated unchecked); raises ``DatasetError``
+naming every problem.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from model_evaluation.dataset import (
     InvalidS3UriError,
     parse_records,
     parse_s3_uri,
-    read_text,
+    read_versioned_text,
 )
 from model_evaluation.request import InvalidEvaluationRequestError, object_field, uri_field
 from model_evaluation.sql_match import QueryError, SqlLimits, extract_sql, run_query
@@ -59,7 +61,7 @@ def _reference_problems(records: list[EvaluationRecord], databases: Callable[[st
     return problems
 
 
-def check_dataset(event: Any, s3: Any, databases: Callable[[str], Path] | None = None) -> dict[str, int]:
+def check_dataset(event: Any, s3: Any, databases: Callable[[str], Path] | None = None) -> dict[str, Any]:
     """``databases``: a record's SQLite database as a local file (``record_scoring.s3_databases``); without it the
     reference queries are not run."""
     problems: list[str] = []
@@ -72,7 +74,8 @@ def check_dataset(event: Any, s3: Any, databases: Callable[[str], Path] | None =
     if problems:
         raise InvalidEvaluationRequestError("; ".join(problems))
     uri = parse_s3_uri(fields["evaluation_dataset"], "evaluation_dataset")
-    records = parse_records(read_text(s3, uri), str(uri))
+    text, version = read_versioned_text(s3, uri)
+    records = parse_records(text, str(uri))
     missing = [
         database for database in sorted({r.sqlite_db for r in records if r.sqlite_db}) if not _exists(s3, database)
     ]
@@ -89,4 +92,4 @@ def check_dataset(event: Any, s3: Any, databases: Callable[[str], Path] | None =
             f"workflow.evaluation.min_records) to {highest} (what the evaluation reads, "
             "workflow.evaluation.max_records)"
         )
-    return {"records": len(records)}
+    return {"records": len(records), "version_id": version}

@@ -80,7 +80,7 @@ def report_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
-def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Before the run claims or trains anything: the evaluation dataset, every line and the count
     (``model_evaluation.dataset_check``)."""
     s3 = client("s3")

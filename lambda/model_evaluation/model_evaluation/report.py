@@ -9,7 +9,11 @@ records count as failed with the batch's reason, so they lower the scored fracti
 Event::
 
     {"run_id": ..., "results_uri": "s3://.../evaluation/", "map": {"ResultWriterDetails": {"Bucket", "Key"}},
-     "thresholds": {...}, "gate": {"min_records": ..., "min_scored_fraction": ...}}
+     "thresholds": {...}, "gate": {"min_records": ..., "min_scored_fraction": ...},
+     "rubric_sha256": "<64 hex>", "dataset": {"uri": "s3://...", "version_id": ...}}
+
+The rubric's hash and the dataset version evaluated go into the report and the summary, so a run's lineage
+names what its model was judged on and by.
 
 Writes ``evaluation.json`` (summary, intervals, gate, the worst records with their answers) and
 ``evaluation.md`` (a short summary for people) under ``results_uri``; returns the summary.
@@ -89,7 +93,9 @@ def markdown(run_id: str, summary: dict[str, Any]) -> str:
     lines = [
         f"# Evaluation of {run_id}: gate {decision}",
         "",
-        f"{summary['scored']} of {summary['records']} records scored ({summary['failed']} failed).",
+        f"{summary['scored']} of {summary['records']} records scored ({summary['failed']} failed) from "
+        f"{summary['dataset']['uri']} (version {summary['dataset']['version_id']}), judged with the rubric of "
+        f"SHA-256 {summary['rubric_sha256']}.",
         "",
         f"| Metric | Base | Customized | Improvement | {summary['confidence']:.0%} interval of the improvement |",
         "| --- | --- | --- | --- | --- |",
@@ -104,9 +110,22 @@ def markdown(run_id: str, summary: dict[str, Any]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def parse_event(event: Any) -> tuple[str, S3Uri, S3Uri, dict[str, float], GateSettings]:
+def _provenance(fields: dict[str, Any], problems: list[str]) -> dict[str, Any]:
+    """What the model was judged by (the rubric file's hash) and on (the dataset version read)."""
+    rubric = fields.get("rubric_sha256")
+    if not (isinstance(rubric, str) and len(rubric) == 64 and all(c in "0123456789abcdef" for c in rubric)):
+        problems.append(f"rubric_sha256: {rubric!r} is not allowed; expected a SHA-256 in hex (64 characters)")
+    dataset = object_field(fields.get("dataset"), "dataset", problems, "with uri and version_id") or {}
+    uri_field(dataset.get("uri"), "dataset.uri", problems)
+    version = text_field(dataset.get("version_id"), "dataset.version_id", problems, 1024)
+    return {"rubric_sha256": rubric, "dataset": {"uri": dataset.get("uri"), "version_id": version}}
+
+
+def parse_event(event: Any) -> tuple[str, S3Uri, S3Uri, dict[str, float], GateSettings, dict[str, Any]]:
     problems: list[str] = []
-    fields = object_field(event, "event", problems, "with run_id, results_uri, map, thresholds and gate")
+    fields = object_field(
+        event, "event", problems, "with run_id, results_uri, map, thresholds, gate, rubric_sha256 and dataset"
+    )
     if fields is None:
         raise InvalidEvaluationRequestError(problems[0])
     run_id = text_field(fields.get("run_id"), "run_id", problems, 256)
@@ -131,17 +150,17 @@ def parse_event(event: Any) -> tuple[str, S3Uri, S3Uri, dict[str, float], GateSe
     except (TypeError, ValueError):
         problems.append(f"gate: {gate!r} is not allowed; expected min_records (integer), min_scored_fraction (0-1)")
         settings = GateSettings()
+    provenance = _provenance(fields, problems)
     if problems:
         raise InvalidEvaluationRequestError("; ".join(problems))
-    return run_id, results, manifest, {k: float(v) for k, v in thresholds.items()}, settings
+    return run_id, results, manifest, {k: float(v) for k, v in thresholds.items()}, settings, provenance
 
 
 def report(event: Any, s3: Any) -> dict[str, Any]:
     """Summarize the map's results, decide the gate, write the report; returns what the state machine reads."""
-    run_id, results, manifest, thresholds, settings = parse_event(event)
+    run_id, results, manifest, thresholds, settings, provenance = parse_event(event)
     records, details = map_results(s3, manifest)
-    rubric = event.get("rubric_sha256", "") if isinstance(event, dict) else ""
-    summary = {**summarize(records, thresholds, settings, seed_for(run_id)), "rubric_sha256": rubric}
+    summary = {**summarize(records, thresholds, settings, seed_for(run_id)), **provenance}
     document = {"run_id": run_id, **summary, "worst_records": worst(s3, details, records)}
     write_json(s3, results.join(REPORT_NAME), document)
     text = markdown(run_id, summary)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import random
+import re
 
 import boto3
 import pytest
@@ -249,7 +250,12 @@ def report_event(map_output: dict, **gate) -> dict:
         "map": map_output,
         "thresholds": THRESHOLDS,
         "gate": {"min_records": 500, "min_scored_fraction": 0.95, **gate},
+        "rubric_sha256": RUBRIC_SHA256,
+        "dataset": {"uri": "s3://acme-datasets/sets/eval.jsonl", "version_id": "v1"},
     }
+
+
+RUBRIC_SHA256 = "ab" * 32
 
 
 def test_a_thousand_records_run_through_batches_the_map_results_and_the_report():
@@ -269,8 +275,27 @@ def test_a_thousand_records_run_through_batches_the_map_results_and_the_report()
     assert written["scored"] == 964 and len(written["worst_records"]) == 20
     assert all("answers" in row for row in written["worst_records"])
     assert written["worst_records"][0]["scores"]["customized"]["judge_score"] == 2.0
+    assert (written["rubric_sha256"], written["dataset"]["version_id"]) == (RUBRIC_SHA256, "v1")
+    assert (summary["rubric_sha256"], summary["dataset"]["version_id"]) == (RUBRIC_SHA256, "v1")  # for the lineage
     text = s3.objects[("acme-artifacts", "runs/run-1/output/evaluation/evaluation.md")].decode()
     assert text.startswith("# Evaluation of run-1: gate passed") and "| judge_score |" in text
+    assert f"eval.jsonl (version v1), judged with the rubric of SHA-256 {RUBRIC_SHA256}" in text
+
+
+@pytest.mark.parametrize(
+    ("provenance", "named"),
+    [
+        ({"rubric_sha256": "abc"}, "rubric_sha256: 'abc' is not allowed; expected a SHA-256"),
+        ({"dataset": None}, "dataset: None is not allowed; expected an object with uri and version_id"),
+        ({"dataset": {"uri": "s3://acme-datasets/sets/eval.jsonl"}}, "dataset.version_id: None is not allowed"),
+    ],
+)
+def test_a_report_that_could_not_say_what_was_judged_by_and_on_is_refused(provenance, named):
+    from model_evaluation.report import report
+    from model_evaluation.request import InvalidEvaluationRequestError
+
+    with pytest.raises(InvalidEvaluationRequestError, match=re.escape(named)):
+        report({**report_event({"ResultWriterDetails": {"Bucket": "b", "Key": "k"}}), **provenance}, FakeS3())
 
 
 def test_failed_batches_beyond_the_tolerated_fraction_fail_the_gate_in_the_report():

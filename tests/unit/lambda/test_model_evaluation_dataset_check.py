@@ -27,8 +27,19 @@ def event(**limits: object) -> dict:
     return {"evaluation_dataset": URI, "min_records": 10, "max_records": 100, **limits}
 
 
-def test_a_good_dataset_is_counted():
-    assert check_dataset(event(), stored(rows(50))) == {"records": 50}
+def test_a_good_dataset_is_counted_and_the_version_checked_is_named():
+    s3 = stored(rows(50))
+
+    assert check_dataset(event(), s3) == {"records": 50, "version_id": s3.version("acme-datasets", "sets/eval.jsonl")}
+
+
+def test_a_dataset_outside_a_versioned_bucket_is_refused():
+    """The map reads the version checked: an object with no version could change between check and map."""
+    s3 = stored(rows(50))
+    s3.get_object = lambda **params: {**FakeS3.get_object(s3, **params), "VersionId": "null"}
+
+    with pytest.raises(DatasetError, match="version 'null' is not allowed; expected an object in a versioned bucket"):
+        check_dataset(event(), s3)
 
 
 def test_every_bad_line_is_named_before_the_run_starts():

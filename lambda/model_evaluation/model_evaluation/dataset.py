@@ -1,9 +1,9 @@
 """The evaluation dataset (JSONL), and reading and writing objects on S3.
 
 Dataset line: ``{"id": str, "prompt": str, "reference": str, "tool_schema"?: object,
-"trajectory"?: list, "sqlite_db"?: "s3://..."}`` (with ``sqlite_db`` the reference is a SQL
-query). A trajectory is a list of Converse-style messages (``{"role": "user" | "assistant",
-"content": ...}``), the reference run.
+"sqlite_db"?: "s3://..."}`` (with ``sqlite_db`` the reference is a SQL query). A ``trajectory``
+(a reference agent run) is refused rather than ignored: the evaluation scores one Converse reply
+per record, so it could not compare an agent's steps with it.
 
 Parsing reports every bad line at once (up to ``MAX_PROBLEMS``), each naming the line
 number, the field and what is allowed, so a dataset is fixed in one round. The S3 client is
@@ -68,13 +68,8 @@ class EvaluationRecord:
     prompt: str
     reference: str
     tool_schema: dict[str, Any] | None = None
-    trajectory: list[Any] | None = None
     sqlite_db: str | None = None
     """A text-to-SQL record: the SQLite database (``s3://...``) its reference query and the answers run on."""
-
-
-def _is_message(item: Any) -> bool:
-    return isinstance(item, dict) and item.get("role") in ("user", "assistant") and "content" in item
 
 
 def row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
@@ -105,11 +100,10 @@ def row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
     database = row.get("sqlite_db")
     if database is not None and not (isinstance(database, str) and database.startswith("s3://")):
         problems.append(f"sqlite_db: {short_repr(database)} is not allowed; expected an S3 URI of a SQLite database")
-    trajectory = row.get("trajectory")
-    if trajectory is not None and (not isinstance(trajectory, list) or not all(map(_is_message, trajectory))):
+    if "trajectory" in row:
         problems.append(
-            f"trajectory: {short_repr(trajectory)} is not allowed; expected a list of messages, each an object "
-            "with role 'user' or 'assistant' and content"
+            f"trajectory: {short_repr(row['trajectory'])} is not allowed; expected no trajectory (the evaluation "
+            "scores one reply per record, not an agent's steps)"
         )
     return problems
 
@@ -158,7 +152,6 @@ def parse_records(text: str, source: str) -> list[EvaluationRecord]:
             row["prompt"],
             row["reference"],
             row.get("tool_schema"),
-            row.get("trajectory"),
             row.get("sqlite_db"),
         )
         for row in rows

@@ -193,31 +193,12 @@ def tool_call_valid(call_json: str, schema: Mapping[str, Any]) -> bool:
         return False
 
 
-def steps_per_task(trajectory: Sequence[Any]) -> int:
-    """Steps an agent took, from its Converse-style messages (``{"role", "content": [blocks]}``).
-
-    Each tool call (a ``toolUse`` block) in an assistant turn is a step, and an assistant turn
-    with no tool call (a reply) is one step. User turns and tool results are not steps.
-    """
-    steps = 0
-    for message in trajectory:
-        if not isinstance(message, Mapping) or message.get("role") != "assistant":
-            continue
-        content = message.get("content")
-        blocks = content if isinstance(content, list) else []
-        calls = sum(1 for block in blocks if isinstance(block, Mapping) and "toolUse" in block)
-        steps += max(calls, 1)
-    return steps
-
-
 def score_record(
     output: str,
     reference: str,
     tool_schema: Mapping[str, Any] | None = None,
-    trajectory: Sequence[Any] | None = None,
 ) -> dict[str, float]:
-    """The metrics that apply to one answer: text metrics always, tool-call validity with a
-    schema, steps with the candidate's trajectory."""
+    """The metrics that apply to one answer: text metrics always, tool-call validity with a schema."""
     scores = {
         "exact_match": exact_match(output, reference),
         "token_f1": token_f1(output, reference),
@@ -225,15 +206,13 @@ def score_record(
     }
     if tool_schema is not None:
         scores["tool_call_valid"] = float(tool_call_valid(output, tool_schema))
-    if trajectory is not None:
-        scores["steps_per_task"] = float(steps_per_task(trajectory))
     return scores
 
 
 def aggregate(records: Iterable[Mapping[str, float]]) -> dict[str, float]:
     """Mean of each metric over the records that have it, keys sorted.
 
-    A metric absent from a record does not apply to it (no tool schema, no trajectory) and
+    A metric absent from a record does not apply to it (no tool schema) and
     does not count towards that metric's mean; a metric no record has is left out.
     """
     totals: dict[str, float] = {}

@@ -33,12 +33,12 @@ def test_records_keep_file_order_and_optional_fields():
         {"id": "q1", "prompt": "Capital of France?", "reference": "Paris"},
         "",
         {"id": "q2", "prompt": "Weather?", "reference": "{}", "tool_schema": {"type": "object"}},
-        {"id": "q3", "prompt": "Book", "reference": "Booked", "trajectory": [{"role": "user", "content": "Book"}]},
+        {"id": "q3", "prompt": "Count", "reference": "SELECT 1", "sqlite_db": "s3://acme-datasets/db.sqlite"},
     )
     assert parse_records(text, SOURCE) == [
         EvaluationRecord("q1", "Capital of France?", "Paris"),
         EvaluationRecord("q2", "Weather?", "{}", tool_schema={"type": "object"}),
-        EvaluationRecord("q3", "Book", "Booked", trajectory=[{"role": "user", "content": "Book"}]),
+        EvaluationRecord("q3", "Count", "SELECT 1", sqlite_db="s3://acme-datasets/db.sqlite"),
     ]
 
 
@@ -49,7 +49,7 @@ def test_every_bad_line_is_named_with_its_field_and_what_is_allowed():
         {"id": "q3", "prompt": "", "reference": 42},
         {"id": "q1", "prompt": "again", "reference": "dup"},
         {"id": "q5", "prompt": "p", "reference": "r", "tool_schema": "object"},
-        {"id": "q6", "prompt": "p", "reference": "r", "trajectory": [{"role": "system", "content": "x"}]},
+        {"id": "q6", "prompt": "p", "reference": "r", "trajectory": [{"role": "user", "content": "x"}]},
         '["a list"]',
     )
     with pytest.raises(DatasetError) as raised:
@@ -61,7 +61,8 @@ def test_every_bad_line_is_named_with_its_field_and_what_is_allowed():
         "line 3: reference: 42 is not allowed; expected a non-empty string",
         "line 4: id: 'q1' is not allowed; it repeats line 1",
         "line 5: tool_schema: 'object' is not allowed; expected a JSON schema object",
-        "line 6: trajectory: [{'role': 'system', 'content': 'x'}] is not allowed; expected a list of messages",
+        # Refused, not ignored: the evaluation scores one reply per record and could not compare an agent's steps.
+        "line 6: trajectory: [{'role': 'user', 'content': 'x'}] is not allowed; expected no trajectory",
         "line 7: ['a list'] is not allowed; expected a JSON object",
     ):
         assert expected in message

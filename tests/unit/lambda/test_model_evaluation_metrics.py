@@ -12,7 +12,6 @@ from model_evaluation.metrics import (
     normalize_answer,
     rouge_l,
     score_record,
-    steps_per_task,
     token_f1,
     tool_call_valid,
 )
@@ -186,53 +185,25 @@ def test_a_malformed_schema_validates_nothing_and_raises_nothing(schema):
     assert tool_call_valid(call(city="Paris", days=2), schema) is False
 
 
-# --- steps per task ---------------------------------------------------------------------------------------------
-
-TRAJECTORY = [
-    {"role": "user", "content": [{"text": "Book a table for two at 7pm"}]},
-    {
-        "role": "assistant",
-        "content": [
-            {"text": "Checking availability."},
-            {"toolUse": {"toolUseId": "t1", "name": "find_slots", "input": {}}},
-            {"toolUse": {"toolUseId": "t2", "name": "get_party_size", "input": {}}},
-        ],
-    },  # 2 tool calls: 2 steps
-    {"role": "user", "content": [{"toolResult": {"toolUseId": "t1"}}, {"toolResult": {"toolUseId": "t2"}}]},
-    {"role": "assistant", "content": [{"toolUse": {"toolUseId": "t3", "name": "book", "input": {}}}]},  # 1 step
-    {"role": "user", "content": [{"toolResult": {"toolUseId": "t3"}}]},
-    {"role": "assistant", "content": [{"text": "Booked."}]},  # a reply: 1 step
-]
-
-
-def test_steps_count_tool_calls_and_replies_not_user_turns():
-    assert steps_per_task(TRAJECTORY) == 4  # 2 + 1 + 1
-
-
-def test_steps_of_an_empty_trajectory_and_of_plain_text_turns():
-    assert steps_per_task([]) == 0
-    assert steps_per_task([{"role": "assistant", "content": "Hi"}, {"role": "assistant", "content": "Bye"}]) == 2
-
-
 # --- per-record scores and aggregation --------------------------------------------------------------------------
 
 
 def test_a_record_gets_only_the_metrics_that_apply_to_it():
     assert set(score_record("Paris", "Paris")) == {"exact_match", "token_f1", "rouge_l"}
-    with_all = score_record(call(city="Paris"), "x", tool_schema=WEATHER, trajectory=TRAJECTORY)
-    assert with_all["tool_call_valid"] == 1.0
-    assert with_all["steps_per_task"] == 4.0
+    with_schema = score_record(call(city="Paris"), "x", tool_schema=WEATHER)
+    assert set(with_schema) == {"exact_match", "token_f1", "rouge_l", "tool_call_valid"}
+    assert with_schema["tool_call_valid"] == 1.0
 
 
 def test_aggregate_averages_each_metric_over_the_records_that_have_it():
     records = [
         {"exact_match": 1.0, "token_f1": 0.5},
         {"exact_match": 0.0, "token_f1": 1.0, "tool_call_valid": 1.0},
-        {"exact_match": 0.0, "token_f1": 0.0, "tool_call_valid": 0.0, "steps_per_task": 4.0},
+        {"exact_match": 0.0, "token_f1": 0.0, "tool_call_valid": 0.0, "sql_execution_match": 1.0},
     ]
     assert aggregate(records) == {
         "exact_match": pytest.approx(1 / 3),  # (1 + 0 + 0) / 3
-        "steps_per_task": 4.0,  # one record has a trajectory: 4 / 1
+        "sql_execution_match": 1.0,  # one record has a database: 1 / 1
         "token_f1": 0.5,  # (0.5 + 1 + 0) / 3
         "tool_call_valid": 0.5,  # two records have a schema: (1 + 0) / 2, not / 3
     }

@@ -33,11 +33,10 @@ from constructs.data_stores import DataStores
 from constructs.hyperpod_helm_chart import NovaJobTarget
 from constructs.nag_acknowledgements import acknowledge, nag_environment
 from constructs.workflow_definition import DefinitionParts, customization_definition, run_timeout
-from constructs.workflow_evaluation import EvaluationScale
+from constructs.workflow_evaluation import EvaluationScale, Judge
 from constructs.workflow_job_roles import WorkflowJobRoles, WorkflowJobRolesProps
 from constructs.workflow_perms import encrypted_targets_statement, model_key_statements
 from constructs.workflow_records import WorkflowRecords, WorkflowRecordsProps
-from constructs.workflow_release import Judge
 from constructs.workflow_steps import WorkflowSteps, WorkflowStepsProps
 from constructs.workflow_training import TrainingJobSettings
 from customization.contract import ALWAYS_WIRED_PLATFORMS, Platform

@@ -20,7 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.workflow_evaluation import EvaluationCall, EvaluationScale
+from constructs.workflow_evaluation import EvaluationCall, EvaluationScale, Judge
 from constructs.workflow_failure import (
     CLEAN_UP_RETRY_HOURS,
     LAMBDA_THROTTLING_ERRORS,
@@ -31,7 +31,7 @@ from constructs.workflow_failure import (
     steps_throttling_retried,
 )
 from constructs.workflow_polling import DEPLOYMENT_HOURS, HYPERPOD_GRACE_HOURS, IMPORT_HOURS, THROUGHPUT_HOURS
-from constructs.workflow_release import Evaluation, Judge, deployment, evaluation, quality_gate, record_success
+from constructs.workflow_release import Evaluation, deployment, evaluation, quality_gate, record_success
 from constructs.workflow_steps import WorkflowSteps
 from constructs.workflow_training import (
     TrainingJobSettings,
@@ -128,9 +128,7 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
         call=EvaluationCall(
             score_fn=steps.evaluate_fn,
             report_fn=steps.report_fn,
-            judge_model_id=parts.judge.model_id,
-            rubric=parts.judge.rubric,
-            rubric_sha256=parts.judge.rubric_sha256,
+            judge=parts.judge,
             base_model_prefix=parts.inference_profile_prefix,
         ),
         scale=parts.evaluation_scale,

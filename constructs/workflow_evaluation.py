@@ -95,6 +95,18 @@ class EvaluationScale:
 
 
 @dataclass(frozen=True)
+class Judge:
+    """The model that scores answers (LLM-as-a-judge) and the rubric it is given."""
+
+    model_id: str
+    """A Bedrock model or inference profile id (no default: the environment's ``workflow.judge_model_id``)."""
+    rubric: str
+    """What a score from 1 to 5 means (no default)."""
+    rubric_sha256: str
+    """The rubric file's SHA-256: in the report and the lineage record."""
+
+
+@dataclass(frozen=True)
 class EvaluationCall:
     """What the records are scored with."""
 
@@ -102,12 +114,8 @@ class EvaluationCall:
     """Scores one batch (``model_evaluation.handler.batch_handler``)."""
     report_fn: lambda_.IFunction
     """Summarizes, gates and reports (``model_evaluation.handler.report_handler``)."""
-    judge_model_id: str
-    """The judge model or inference profile."""
-    rubric: str
-    """What a score of 1 to 5 means."""
-    rubric_sha256: str
-    """The rubric file's SHA-256, which the report records."""
+    judge: Judge
+    """The judge and its rubric."""
     base_model_prefix: str
     """Prepended to the base model id (a cross-Region profile's ``us.``, ...; ``""`` for none)."""
 
@@ -157,7 +165,7 @@ def scored_and_reported(
                     },
                     "customized": {"model_id.$": "$.candidate.model_id"},
                 },
-                "judge": {"model_id": call.judge_model_id, "rubric": call.rubric},
+                "judge": {"model_id": call.judge.model_id, "rubric": call.judge.rubric},
                 "results_uri.$": "States.Format('{}evaluation/', $.prepared.output_uri)",
                 "cache_uri": f"s3://{artifacts.bucket_name}/{BASE_ANSWER_CACHE}",
             },
@@ -186,7 +194,7 @@ def scored_and_reported(
                 "map": sfn.JsonPath.object_at("$.evaluation_map"),
                 "thresholds": sfn.JsonPath.object_at("$.request.thresholds"),
                 "gate": {"min_records": scale.min_records, "min_scored_fraction": scale.min_scored_fraction},
-                "rubric_sha256": call.rubric_sha256,
+                "rubric_sha256": call.judge.rubric_sha256,
                 "dataset": {
                     "uri": sfn.JsonPath.string_at("$.request.evaluation_dataset"),
                     "version_id": sfn.JsonPath.string_at("$.evaluation_dataset.version_id"),

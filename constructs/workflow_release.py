@@ -35,18 +35,6 @@ EVALUATION_MODEL_UNITS = 1
 
 
 @dataclass(frozen=True)
-class Judge:
-    """The model that scores answers (LLM-as-a-judge) and the rubric it is given."""
-
-    model_id: str
-    """A Bedrock model or inference profile id (no default: the environment's ``workflow.judge_model_id``)."""
-    rubric: str
-    """What a score from 1 to 5 means (no default)."""
-    rubric_sha256: str
-    """The rubric file's SHA-256: in the report and the lineage record."""
-
-
-@dataclass(frozen=True)
 class Evaluation:
     """Two ways into evaluation: a customized model (``$.imported.model_arn``) is made invokable first, by
     its ``$.request.evaluation_route``; an imported open-weight model (``$.candidate``) is invoked by its ARN."""

@@ -234,7 +234,7 @@ class EnvironmentConfig:
             )
         found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
         found += self.cluster.problems(self.region) if self.cluster else []
-        found += self.serving.problems() if self.serving else []
+        found += self.serving.problems(self.region) if self.serving else []
         found += self.workflow.problems(self.region) if self.workflow else []
         if self.serving is not None and self.serving.model_source == "lineage" and self.workflow is None:
             found.append(Problem("serving.model_source", "lineage", "'config' unless a workflow section exists"))

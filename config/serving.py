@@ -1,4 +1,14 @@
-"""The ``serving`` section: which model the platform serves, and how it pays for it."""
+"""The ``serving`` section: which model the platform serves, and how it pays for it.
+
+A base model is always served on demand (its model id, or a cross-Region inference profile): nothing
+is bought for it, so an environment that serves no customized model bills nothing while idle. A
+customized model gets a resource of its own: an on-demand custom model deployment (billed per use, the
+default) or a provisioned throughput bought for it (billed by the hour). A throughput is never bought
+for a base model and later moved to a custom model: Bedrock refuses that move
+(UpdateProvisionedModelThroughput: ``desiredModelId`` "can't be specified if this Provisioned
+Throughput is associated with a base model"), and base-model throughput needs a context-length variant
+sold in few Regions.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +16,29 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from config.workflow import PROFILE_REGION_PREFIXES
 from customization.problems import Problem
 
 CUSTOM_MODEL_ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]+:\d{12}:custom-model/\S+$")
-FOUNDATION_MODEL_ID_PATTERN = re.compile(r"^[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
+# An on-demand model id: provider.model:version, no context-length variant (":300k" is for throughput and
+# customization only; Converse refuses it: Bedrock user guide, "Supported foundation models").
+ON_DEMAND_MODEL_ID_PATTERN = re.compile(r"^[a-z0-9-]+\.[a-z0-9.-]+:\d+$")
 COMMITMENT_API_VALUES = {"none": "None", "one-month": "OneMonth", "six-months": "SixMonths"}
 
 
 @dataclass(frozen=True)
 class ServingConfig:
-    """Serves the customized model (``model_arn``) or, until one exists, a base model: through
-    provisioned throughput, or an on-demand custom model deployment (custom models only)."""
+    """Serves the customized model (``model_arn``, or the newest the workflow approved with ``model_source:
+    lineage``) and, until one exists, ``base_model_id`` on demand."""
 
     base_model_id: str
+    inference_profile_prefix: Literal["", "us.", "eu.", "apac."] = ""
+    """Serve the base model through its cross-Region inference profile (``us.``, ...): more throughput per
+    account, and the model where the Region has no in-Region on-demand offer."""
     model_arn: str | None = None
-    mode: Literal["provisioned-throughput", "on-demand"] = "provisioned-throughput"
+    mode: Literal["on-demand", "provisioned-throughput"] = "on-demand"
+    """How a customized model is served: an on-demand custom model deployment (LoRA-style models only: Bedrock
+    serves no full-rank model on demand) or a provisioned throughput bought for it."""
     model_units: int = 1
     commitment: Literal["none", "one-month", "six-months"] = "none"
     allow_commitment: bool = False
@@ -34,7 +52,13 @@ class ServingConfig:
         """The API's value: ``None``, ``OneMonth`` or ``SixMonths``."""
         return COMMITMENT_API_VALUES[self.commitment]
 
-    def problems(self) -> list[Problem]:
+    @property
+    def serves_customized_model(self) -> bool:
+        """Whether a customized model may be served (one is named, or the workflow's lineage may have one)."""
+        return self.model_arn is not None or self.model_source == "lineage"
+
+    def problems(self, region: str | None = None) -> list[Problem]:
+        """``region``: the environment's, when it names one (inference profiles exist per geography)."""
         found: list[Problem] = []
         if self.model_units < 1:
             found.append(Problem("serving.model_units", self.model_units, "1 or more"))
@@ -54,12 +78,13 @@ class ServingConfig:
                     "a Bedrock custom model ARN (arn:aws:bedrock:<region>:<account>:custom-model/...)",
                 )
             )
-        if self.mode == "on-demand" and self.model_arn is None:
+        if self.mode == "provisioned-throughput" and not self.serves_customized_model:
             found.append(
                 Problem(
-                    "serving.model_arn",
-                    None,
-                    "a custom model ARN with mode 'on-demand' (base models are on-demand already)",
+                    "serving.mode",
+                    self.mode,
+                    "'on-demand' without a customized model (serving.model_arn or model_source 'lineage'): a base "
+                    "model is served on demand, and no throughput is bought for it",
                 )
             )
         if self.expire_after_hours is not None and (
@@ -72,24 +97,28 @@ class ServingConfig:
                     "1 or more, only for provisioned throughput with commitment 'none'",
                 )
             )
-        if self.model_source == "lineage":
-            if self.model_arn is not None:
-                found.append(
-                    Problem("serving.model_arn", self.model_arn, "absent with model_source 'lineage' (one source)")
-                )
-            if self.mode != "provisioned-throughput":
-                found.append(
-                    Problem(
-                        "serving.mode",
-                        self.mode,
-                        "'provisioned-throughput' with model_source 'lineage' (its base-model fallback is not a "
-                        "custom model)",
-                    )
-                )
+        if self.model_source == "lineage" and self.model_arn is not None:
+            found.append(
+                Problem("serving.model_arn", self.model_arn, "absent with model_source 'lineage' (one source)")
+            )
         if self.lineage_generation < 1:
             found.append(Problem("serving.lineage_generation", self.lineage_generation, "1 or more"))
-        if not FOUNDATION_MODEL_ID_PATTERN.match(self.base_model_id):
+        if not ON_DEMAND_MODEL_ID_PATTERN.match(self.base_model_id):
             found.append(
-                Problem("serving.base_model_id", self.base_model_id, "a Bedrock model id such as amazon.nova-lite-v1:0")
+                Problem(
+                    "serving.base_model_id",
+                    self.base_model_id,
+                    "an on-demand Bedrock model id such as amazon.nova-lite-v1:0 (no context length such as :300k)",
+                )
+            )
+        prefix = self.inference_profile_prefix
+        if region is not None and prefix and not region.startswith(PROFILE_REGION_PREFIXES[prefix]):
+            allowed = [p for p, starts in PROFILE_REGION_PREFIXES.items() if region.startswith(starts)]
+            found.append(
+                Problem(
+                    "serving.inference_profile_prefix",
+                    prefix,
+                    f"a {' or '.join(allowed) or 'no'} profile in {region} (or no prefix)",
+                )
             )
         return found

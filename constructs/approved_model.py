@@ -35,6 +35,9 @@ class ApprovedModelProps:
     generation: int
     key: kms.IKey
     log_retention: logs.RetentionDays
+    on_demand_techniques: tuple[str, ...] | None = None
+    """When the model is served on demand: the techniques whose models Bedrock serves that way (others are
+    refused at deploy time with the run named). None: any."""
 
 
 class ApprovedModel(Construct):
@@ -61,6 +64,10 @@ class ApprovedModel(Construct):
                 resources=[f"{props.lineage_table.table_arn}/index/{props.index_name}"],
             )
         )
+        if props.on_demand_techniques:  # the approved run's technique
+            reader.add_to_role_policy(
+                iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[props.lineage_table.table_arn])
+            )
         props.key.grant_decrypt(reader)
         provider = cr.Provider(
             self,
@@ -79,6 +86,7 @@ class ApprovedModel(Construct):
                 "Approval": props.approval,
                 "FallbackModelArn": props.fallback_model_arn,
                 "Generation": str(props.generation),
+                **({"OnDemandTechniques": list(props.on_demand_techniques)} if props.on_demand_techniques else {}),
             },
         )
         self.model_arn = self.resource.get_att_string("ModelArn")

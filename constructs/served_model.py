@@ -1,8 +1,12 @@
-"""The model the platform serves: Bedrock provisioned throughput or an on-demand custom model
-deployment, through a custom resource (CloudFormation has no type for either).
+"""The model the platform serves: a base model on demand (nothing made, nothing billed while idle), or a
+customized model through an on-demand custom model deployment or a provisioned throughput bought for it,
+through a custom resource (CloudFormation has no type for either). See lambda/bedrock_serving.
 
-Creation is asynchronous: the Provider framework polls ``is_complete`` every minute until the
-resource is ready, so no Lambda sleeps. See lambda/bedrock_serving for the semantics.
+Creation is asynchronous: the Provider framework polls ``is_complete`` every minute, so no Lambda sleeps.
+CloudFormation waits for a custom resource one hour at most (``ServiceTimeout`` 3600 s; aws-cdk-lib documents
+the Provider's ``totalTimeout`` maximum as one hour): the handler gives up at 45 minutes and deletes what it made,
+and the Provider's own timeout (50 minutes) answers CloudFormation before CloudFormation stops listening, with
+the resource's ARN, so a rollback can delete it.
 """
 
 from __future__ import annotations
@@ -19,54 +23,62 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import custom_resources as cr
 
 from constructs import Construct
-from constructs.nag_acknowledgements import acknowledge, nag_arn
+from constructs.nag_acknowledgements import acknowledge, nag_arn, nag_environment
+from constructs.workflow_perms import model_key_statements
 
 HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "bedrock_serving"
-# Per mode: the custom resource Kind, the ARN type it makes, create and manage actions, the ARN attribute.
+PROVIDER_TIMEOUT = cdk.Duration.minutes(50)
+CLOUDFORMATION_WAIT = cdk.Duration.hours(1)
+# Per mode: the custom resource Kind, the ARN type it makes, and the actions that make and change it (Service
+# Authorization Reference, Amazon Bedrock: Create* and Update* name the model too, TagResource the new resource).
 MODES = {
     "provisioned-throughput": (
         "ProvisionedThroughput",
         "provisioned-model",
-        ["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
-        [
-            "bedrock:DeleteProvisionedModelThroughput",
-            "bedrock:GetProvisionedModelThroughput",
-            "bedrock:UpdateProvisionedModelThroughput",
-        ],
-        "ProvisionedModelArn",
+        ["bedrock:CreateProvisionedModelThroughput", "bedrock:UpdateProvisionedModelThroughput"],
+        ["bedrock:DeleteProvisionedModelThroughput", "bedrock:GetProvisionedModelThroughput"],
     ),
     "on-demand": (
         "CustomModelDeployment",
         "custom-model-deployment",
-        ["bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
-        [
-            "bedrock:DeleteCustomModelDeployment",
-            "bedrock:GetCustomModelDeployment",
-            "bedrock:UpdateCustomModelDeployment",
-        ],
-        "DeploymentArn",
+        ["bedrock:CreateCustomModelDeployment", "bedrock:UpdateCustomModelDeployment"],
+        ["bedrock:DeleteCustomModelDeployment", "bedrock:GetCustomModelDeployment"],
     ),
 }
-LAMBDA_BASIC_POLICY = "arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 
 
 @dataclass(frozen=True)
 class ServedModelProps:
     model_arn: str
-    name: str
+    """The model to serve: a custom model ARN, or a foundation model ARN (served on demand, nothing made). A
+    deploy-time value with ``model_source: lineage``."""
+    base_model_id: str
+    """The base model's on-demand id (``amazon.nova-lite-v1:0``): what is invoked while ``model_arn`` is a
+    foundation model."""
+    name_prefix: str
+    """Names of what is made: ``<prefix>-<8 characters of the request id>``."""
+    model_key: kms.IKey
+    """The key customized models are encrypted with (the platform key)."""
     log_key: kms.IKey
     log_retention: logs.RetentionDays
-    mode: str = "provisioned-throughput"  # or "on-demand" (custom models only)
-    model_units: int = 1  # provisioned throughput only
-    commitment_duration: str = "None"  # provisioned throughput only: None, OneMonth or SixMonths
-    expire_after_hours: int | None = None  # provisioned throughput without commitment only
+    inference_profile_prefix: str = ""
+    """``us.``, ``eu.`` or ``apac.``: the base model through its cross-Region profile (default: in-Region)."""
+    mode: str = "on-demand"
+    """How a customized model is served: ``on-demand`` (a custom model deployment) or ``provisioned-throughput``."""
+    model_units: int = 1
+    """Provisioned throughput only."""
+    commitment_duration: str = "None"
+    """Provisioned throughput only: None, OneMonth or SixMonths. A committed throughput is retained when the
+    stack is deleted or the resource replaced: Bedrock refuses to delete it during its term."""
+    expire_after_hours: int | None = None
+    """Provisioned throughput without commitment only: deleted this long after each create or update."""
     tags: dict[str, str] | None = None
 
 
 class ServedModel(Construct):
-    """Attributes: ``invoke_arn`` (what agents call: the throughput or deployment) and ``model_arn``;
-    ``grant_invoke``."""
+    """Attributes: ``invoke_arn`` (what agents call: the base model or profile, the deployment or the throughput)
+    and ``model_arn``; ``grant_invoke``."""
 
     def __init__(self, scope: Construct, construct_id: str, props: ServedModelProps) -> None:
         super().__init__(scope, construct_id)
@@ -84,7 +96,21 @@ class ServedModel(Construct):
             raise ValueError(
                 f"ServedModel: commitment_duration {props.commitment_duration!r}; allowed: None, OneMonth, SixMonths"
             )
+        stack = cdk.Stack.of(self)
         self.model_arn = props.model_arn
+        self._props = props
+        self._model_key = props.model_key
+        self.base_invoke_arn = (
+            stack.format_arn(
+                service="bedrock",
+                resource="inference-profile",
+                resource_name=f"{props.inference_profile_prefix}{props.base_model_id}",
+            )
+            if props.inference_profile_prefix
+            else stack.format_arn(
+                service="bedrock", account="", resource="foundation-model", resource_name=props.base_model_id
+            )
+        )
         code = lambda_.Code.from_asset(str(HANDLER_ROOT), exclude=["**/__pycache__"])
         handlers = {
             name: lambda_.Function(
@@ -101,31 +127,43 @@ class ServedModel(Construct):
             )
             for name, entry in (("OnEvent", "handle_event"), ("IsComplete", "handle_is_complete"))
         }
-        kind, arn_type, create_actions, manage_actions, arn_attribute = MODES[props.mode]
+        kind, arn_type, change_actions, manage_actions = MODES[props.mode]
         self._arn_type = arn_type
-        made = cdk.Stack.of(self).format_arn(service="bedrock", resource=arn_type, resource_name="*")
-        handlers["OnEvent"].add_to_role_policy(
-            iam.PolicyStatement(actions=create_actions, resources=[props.model_arn, made])
+        made = stack.format_arn(service="bedrock", resource=arn_type, resource_name="*")
+        custom_models = stack.format_arn(service="bedrock", resource="custom-model", resource_name="*")
+        on_event = handlers["OnEvent"]
+        on_event.add_to_role_policy(iam.PolicyStatement(actions=change_actions, resources=[props.model_arn, made]))
+        on_event.add_to_role_policy(
+            iam.PolicyStatement(actions=["bedrock:TagResource", "bedrock:UntagResource"], resources=[made])
         )
+        # Whether two custom models share a base (a throughput moves only between those).
+        on_event.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:GetCustomModel"], resources=[custom_models]))
+        for statement in model_key_statements(stack, props.model_key.key_arn):
+            on_event.add_to_role_policy(statement)
         for handler in handlers.values():
             handler.add_to_role_policy(iam.PolicyStatement(actions=manage_actions, resources=[made]))
         provider = cr.Provider(
             self,
             "Provider",
-            on_event_handler=handlers["OnEvent"],
+            on_event_handler=on_event,
             is_complete_handler=handlers["IsComplete"],
             query_interval=cdk.Duration.minutes(1),
-            total_timeout=cdk.Duration.hours(2),
+            total_timeout=PROVIDER_TIMEOUT,
             log_group=logs.LogGroup(self, "ProviderLogs", retention=props.log_retention, encryption_key=props.log_key),
         )
+        committed = props.commitment_duration != "None"
         self.resource = cdk.CustomResource(
             self,
             "Resource",
             service_token=provider.service_token,
-            resource_type=f"Custom::Bedrock{kind}",
-            properties=_properties(kind, props),
+            resource_type="Custom::BedrockServedModel",
+            properties=_properties(kind, props, self.base_invoke_arn),
+            service_timeout=CLOUDFORMATION_WAIT,
+            # Bedrock refuses to delete a committed throughput during its term: deleting the stack (or replacing the
+            # resource) would fail. It is kept instead; it bills until its term ends, and is deleted by hand after.
+            removal_policy=cdk.RemovalPolicy.RETAIN if committed else cdk.RemovalPolicy.DESTROY,
         )
-        self.invoke_arn = self.resource.get_att_string(arn_attribute)
+        self.invoke_arn = self.resource.get_att_string("InvokeArn")
         if props.expire_after_hours is not None:
             self._expire(props.log_key)
         self._acknowledge(handlers, provider)
@@ -165,10 +203,37 @@ class ServedModel(Construct):
         )
 
     def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """Invoke the model through this throughput or deployment (and the model it serves)."""
-        return iam.Grant.add_to_principal(
-            grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=[self.invoke_arn, self.model_arn]
+        """Invoke what is served: the deployment or throughput and its model, or the base model (through its
+        profile: the profile and the foundation model in every Region it routes to, Bedrock user guide,
+        "Prerequisites for inference profiles"); decrypt a customized model's key through Bedrock."""
+        resources = [self.invoke_arn, self.model_arn, self.base_invoke_arn]
+        if self._props.inference_profile_prefix:
+            resources.append(
+                cdk.Stack.of(self).format_arn(
+                    service="bedrock",
+                    region="*",
+                    account="",
+                    resource="foundation-model",
+                    resource_name=self._props.base_model_id,
+                )
+            )
+        grant = iam.Grant.add_to_principal(grantee=grantee, actions=INVOKE_ACTIONS, resource_arns=resources)
+        if self._props.inference_profile_prefix and isinstance(grantee.grant_principal, iam.Role):
+            partition = nag_environment(self)[0]
+            acknowledge(
+                grantee.grant_principal,
+                "A cross-Region inference profile routes each request to the model in one of its geography's "
+                'Regions, and the caller must be allowed the model in each (Bedrock user guide, "Prerequisites for '
+                'inference profiles"): the Region is the wildcard, the model is named.',
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:*::foundation-model/{self._props.base_model_id}]",
+            )
+        via_bedrock = {"kms:ViaService": f"bedrock.{cdk.Stack.of(self).region}.amazonaws.com"}
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt"], resources=[self._model_key.key_arn], conditions={"StringEquals": via_bedrock}
+            )
         )
+        return grant
 
     def _acknowledge(self, handlers: dict[str, lambda_.Function], provider: cr.Provider) -> None:
         basic = (
@@ -187,6 +252,12 @@ class ServedModel(Construct):
                 "NIST.800.53.R5-LambdaInsideVPC",
                 "NIST.800.53.R5-IAMNoInlinePolicy",
             )
+        acknowledge(
+            handlers["OnEvent"],
+            "GetCustomModel reads the base of the model served before an update and of the one served after: "
+            "either may be any approved model of this account, known only at deploy time (read-only).",
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'bedrock', 'custom-model/*')}]",
+        )
         acknowledge(
             provider,
             "aws-cdk-lib's provider framework (Lambda functions and a waiter state machine): its runtime, "
@@ -217,16 +288,17 @@ def _framework_functions(provider: cr.Provider) -> list[lambda_.Function]:
     ]
 
 
-def _properties(kind: str, props: ServedModelProps) -> dict[str, object]:
-    common: dict[str, object] = {"Kind": kind, "ModelId": props.model_arn, "Tags": props.tags or {}}
-    if kind == "CustomModelDeployment":
-        return {**common, "DeploymentName": props.name}
-    throughput = {
-        **common,
-        "ProvisionedModelName": props.name,
-        "ModelUnits": props.model_units,
-        "CommitmentDuration": props.commitment_duration,
+def _properties(kind: str, props: ServedModelProps, base_invoke_arn: str) -> dict[str, object]:
+    common: dict[str, object] = {
+        "Kind": kind,
+        "ModelId": props.model_arn,
+        "BaseInvokeArn": base_invoke_arn,
+        "NamePrefix": props.name_prefix,
+        "Tags": props.tags or {},
     }
+    if kind == "CustomModelDeployment":
+        return common
+    throughput = {**common, "ModelUnits": props.model_units, "CommitmentDuration": props.commitment_duration}
     if props.expire_after_hours is not None:
         throughput["ExpireAfterHours"] = props.expire_after_hours
     return throughput

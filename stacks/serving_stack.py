@@ -1,4 +1,6 @@
-"""Model serving of one environment: the customized (or base) model, provisioned or on demand."""
+"""Model serving of one environment: the base model on demand until a customized model exists, then that model
+through an on-demand deployment or a throughput of its own. The Serving stack is the one owner of what serves a
+model: the workflow approves and records models, and never leaves a deployment or throughput behind."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from constructs.approved_model import ApprovedModel, ApprovedModelProps
 from constructs.customization_workflow import CustomizationWorkflow
 from constructs.served_model import ServedModel, ServedModelProps
 from customization.contract import APPROVED_INDEX, Approval
+from customization.nova import ON_DEMAND_TECHNIQUES
 from stacks.platform_stack import PlatformStack
 
 
@@ -44,6 +47,7 @@ class ServingStack(PlatformStack):
                     generation=serving.lineage_generation,
                     key=key,
                     log_retention=self.log_retention,
+                    on_demand_techniques=tuple(sorted(ON_DEMAND_TECHNIQUES)) if serving.mode == "on-demand" else None,
                 ),
             )
             model_arn = self.approved_model.model_arn
@@ -52,7 +56,10 @@ class ServingStack(PlatformStack):
             "Model",
             ServedModelProps(
                 model_arn=model_arn,
-                name=f"{config.name}-serving",
+                base_model_id=serving.base_model_id,
+                inference_profile_prefix=serving.inference_profile_prefix,
+                name_prefix=f"{config.name}-serving",
+                model_key=key,
                 mode=serving.mode,
                 model_units=serving.model_units,
                 commitment_duration=serving.commitment_duration,

@@ -17,7 +17,7 @@ def test_runtime_runs_the_agent_container_on_the_served_model_with_memory_and_ga
     props = runtime["Properties"]
     assert "ContainerConfiguration" in props["AgentRuntimeArtifact"]
     env = json.dumps(props["EnvironmentVariables"])
-    assert "ProvisionedModelArn" in env  # the served model (provisioned throughput) from the Serving stack
+    assert "InvokeArn" in env  # what the Serving stack serves (base model, deployment or throughput)
     assert "BEDROCK_AGENTCORE_MEMORY_ID" in env and "GATEWAY_URL" in env
 
 

@@ -18,9 +18,9 @@ def error_for(**serving: Any) -> str:
     return str(caught.value)
 
 
-def test_defaults_serve_the_base_model_without_commitment():
+def test_defaults_serve_the_base_model_on_demand_with_nothing_bought():
     config = parse_environment({**BASE, "serving": SERVING}, "qa", "environments/qa.yaml").serving
-    assert (config.model_units, config.commitment_duration, config.model_arn) == (1, "None", None)
+    assert (config.mode, config.model_arn, config.model_source) == ("on-demand", None, "config")
 
 
 def test_model_units_below_one_are_rejected():
@@ -50,14 +50,41 @@ def test_unknown_commitment_is_rejected():
     )
 
 
-def test_on_demand_needs_a_customized_model():
-    assert "serving.model_arn: null is not allowed; expected a custom model ARN with mode 'on-demand'" in error_for(
-        mode="on-demand"
-    )
+def test_a_throughput_is_never_bought_for_a_base_model():
+    """Bedrock would never let it move to a customized model later, and sells base-model throughput only for
+    context-length variants in few Regions."""
+    message = error_for(mode="provisioned-throughput")
+    assert "serving.mode: 'provisioned-throughput' is not allowed; expected 'on-demand' without a customized" in message
+
+
+@pytest.mark.parametrize(
+    "source", [{"model_source": "lineage"}, {"model_arn": "arn:aws:bedrock:eu-west-1:111111111111:custom-model/a/b"}]
+)
+def test_a_throughput_is_bought_for_a_customized_model(source):
+    raw = {**BASE, "serving": {**SERVING, "mode": "provisioned-throughput", **source}, "workflow": {}}
+    assert parse_environment(raw, "qa", "environments/qa.yaml").serving.mode == "provisioned-throughput"
+
+
+def test_the_base_model_is_its_on_demand_id_not_a_context_length_variant():
+    message = error_for(base_model_id="amazon.nova-lite-v1:0:300k")
+    assert "serving.base_model_id: 'amazon.nova-lite-v1:0:300k' is not allowed; expected an on-demand" in message
+
+
+def test_an_inference_profile_must_serve_the_environments_geography():
+    raw = {
+        **BASE,
+        "account": "111111111111",
+        "region": "eu-west-1",
+        "serving": {**SERVING, "inference_profile_prefix": "us."},
+    }
+    with pytest.raises(ConfigError, match=r"serving.inference_profile_prefix: 'us.' is not allowed; expected a eu."):
+        parse_environment(raw, "qa", "environments/qa.yaml")
 
 
 def test_expiry_needs_a_throughput_without_commitment():
-    message = error_for(expire_after_hours=8, commitment="one-month", allow_commitment=True)
+    message = error_for(
+        expire_after_hours=8, commitment="one-month", allow_commitment=True, mode="provisioned-throughput"
+    )
     assert (
         "serving.expire_after_hours: 8 is not allowed; expected 1 or more, only for provisioned throughput" in message
     )
@@ -75,9 +102,8 @@ def test_lineage_source_is_accepted_with_a_workflow():
     assert parse_environment(raw, "qa", "environments/qa.yaml").serving.model_source == "lineage"
 
 
-def test_lineage_source_takes_no_model_arn_and_no_on_demand_mode():
+def test_lineage_source_takes_no_model_arn():
     arn = "arn:aws:bedrock:eu-west-1:111111111111:custom-model/amazon.nova-lite-v1:0:300k/abc"
-    message = error_for(model_source="lineage", model_arn=arn, mode="on-demand", lineage_generation=0)
+    message = error_for(model_source="lineage", model_arn=arn, lineage_generation=0)
     assert f"serving.model_arn: {arn!r} is not allowed; expected absent with model_source 'lineage'" in message
-    assert "serving.mode: 'on-demand' is not allowed; expected 'provisioned-throughput' with model_source" in message
     assert "serving.lineage_generation: 0 is not allowed; expected 1 or more" in message

@@ -1,16 +1,24 @@
-"""Custom resources for Bedrock serving, which CloudFormation has no resource types for.
+"""Custom resource for Bedrock serving, which CloudFormation has no resource type for.
 
-One flow for both kinds (``Kind``: ``ProvisionedThroughput`` or ``CustomModelDeployment``).
-The Provider framework calls ``on_event`` once per request and ``is_complete`` until done,
-so nothing here sleeps while Bedrock works.
+One flow for both kinds (``Kind``: ``ProvisionedThroughput`` or ``CustomModelDeployment``). The
+Provider framework calls ``on_event`` once per request and ``is_complete`` every minute until done,
+so nothing here sleeps while Bedrock works. The framework hands ``is_complete`` the request merged
+with what ``on_event`` returned (aws-cdk-lib custom-resources, provider-framework ``createResponseEvent``):
+``StartedAt`` and ``MadeInThisRequest`` travel that way.
 
-- Create: with a client request token derived from the CloudFormation request id, so a
-  retried request finds the same resource.
-- Update: in place where the API allows it, otherwise a new resource (CloudFormation then
-  deletes the old one); a resource that has expired or was deleted outside CloudFormation is
-  created again.
-- Delete: a resource that is already gone counts as deleted.
-- A create that ends ``Failed`` deletes what it made before it reports the failure.
+- A base model (``ModelId`` a foundation model ARN) gets no resource: the physical id and ``InvokeArn``
+  are ``BaseInvokeArn`` (the model or an inference profile), and a later Delete has nothing to delete.
+- Create: named ``<NamePrefix>-<request id>`` with the request id as client token, so a retried request
+  finds the same resource and a replacement never reuses the name of the resource it replaces.
+- Update: in place where Bedrock allows it (``Kind.updates_in_place``: tags, and a custom model of the
+  same base), otherwise a new resource (CloudFormation then deletes the old one); a resource that has
+  expired or was deleted outside CloudFormation is made again.
+- Delete: a resource already gone counts as deleted; one Bedrock refuses to delete for now (still
+  creating) is asked again on every ``is_complete``.
+- A resource this request made that ends ``Failed``, or is not ready after ``READY_WITHIN``, is deleted
+  before the request fails, so no rollback leaves one billing. CloudFormation waits for a custom resource
+  one hour at most (``ServiceTimeout`` up to 3600 s, aws-cdk-lib's Provider ``totalTimeout`` up to one hour),
+  and a response it never gets carries no physical id to delete.
 """
 
 from __future__ import annotations
@@ -18,13 +26,19 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
 
-from bedrock_serving.kinds import CustomModelDeployments, InvalidRequestError, Kind, ProvisionedThroughputs
+from bedrock_serving.kinds import (
+    CustomModelDeployments,
+    InvalidRequestError,
+    Kind,
+    ProvisionedThroughputs,
+    resource_name,
+)
 from bedrock_serving.retries import is_not_found
 
 LOGGER = logging.getLogger()
@@ -33,52 +47,82 @@ KINDS: dict[str, Callable[[Any], Kind]] = {
     "ProvisionedThroughput": ProvisionedThroughputs,
     "CustomModelDeployment": CustomModelDeployments,
 }
+# Below the Provider's total timeout (50 minutes, constructs/served_model.py), itself below CloudFormation's hour.
+READY_WITHIN = timedelta(minutes=45)
 _clients: dict[str, Any] = {}
 
 
 class ServingResourceFailedError(Exception):
-    """Bedrock reported the resource as Failed."""
+    """Bedrock reported the resource as Failed, or it was not ready in time."""
 
 
 def on_event(event: dict[str, Any], kind: Kind, now: datetime | None = None) -> dict[str, Any]:
     request = event.get("RequestType")
+    started = now or datetime.now(UTC)
     if request == "Delete":
         arn = event.get("PhysicalResourceId", "")
-        if arn.startswith("arn:"):  # a create that failed before Bedrock answered made nothing
-            kind.delete(arn)
+        if kind.owns(arn):  # a base model's invoke ARN, or a create that failed before Bedrock answered: nothing
+            kind.delete(arn)  # refused for now: is_complete asks again
         return {"PhysicalResourceId": arn}
     if request not in ("Create", "Update"):
         raise InvalidRequestError(f"RequestType: {request!r} is not allowed; expected Create, Update or Delete")
     spec = kind.parse(event.get("ResourceProperties", {}))
-    response: dict[str, Any] = {}
-    attributes = kind.attributes(spec, now or datetime.now(UTC))
+    response: dict[str, Any] = {"StartedAt": started.isoformat()}
+    attributes = kind.attributes(spec, started)
     if attributes:
         response["Data"] = attributes  # the Provider framework merges is_complete's Data into these
+    if spec.is_base_model:
+        return {**response, "PhysicalResourceId": spec.base_invoke_arn, "MadeInThisRequest": False}
     if request == "Update":
+        arn = event["PhysicalResourceId"]
         old = kind.parse(event.get("OldResourceProperties", {}))
-        if not kind.needs_replacement(spec, old):
-            try:
-                kind.update(event["PhysicalResourceId"], spec)
-                return {**response, "PhysicalResourceId": event["PhysicalResourceId"]}
-            except ClientError as error:
-                if not is_not_found(error):
-                    raise
-                LOGGER.info(json.dumps({"update": event["PhysicalResourceId"], "recreate": "it no longer exists"}))
-    return {**response, "PhysicalResourceId": kind.create(spec, event["RequestId"])}
+        try:
+            if kind.updates_in_place(arn, spec, old):
+                kind.update(arn, spec, old)
+                return {**response, "PhysicalResourceId": arn, "MadeInThisRequest": False}
+        except ClientError as error:
+            if not is_not_found(error):
+                raise
+            LOGGER.info(json.dumps({"update": arn, "recreate": "it no longer exists"}))
+    arn = kind.create(spec, resource_name(spec, event["RequestId"]), event["RequestId"])
+    return {**response, "PhysicalResourceId": arn, "MadeInThisRequest": True}
 
 
-def is_complete(event: dict[str, Any], kind: Kind) -> dict[str, Any]:
-    if event.get("RequestType") == "Delete":
-        return {"IsComplete": True}
+def is_complete(event: dict[str, Any], kind: Kind, now: datetime | None = None) -> dict[str, Any]:
     arn = event["PhysicalResourceId"]
-    status = kind.status(arn)
+    if event.get("RequestType") == "Delete":
+        return {"IsComplete": not kind.owns(arn) or kind.delete(arn)}
+    spec = kind.parse(event.get("ResourceProperties", {}))
+    if not kind.owns(arn):
+        return {"IsComplete": True, "Data": {"InvokeArn": arn, "ModelArn": spec.model_id}}
+    status = kind.status(arn, spec)
+    made = bool(event.get("MadeInThisRequest"))
     if status.state == "failed":
-        if event.get("RequestType") == "Create":
-            kind.delete(arn)
-        raise ServingResourceFailedError(f"{arn} failed: {status.reason or 'no reason given'}")
+        raise ServingResourceFailedError(
+            f"{arn} failed: {status.reason or 'no reason given'}{_discard(kind, arn, made)}"
+        )
     if status.state == "pending":
-        return {"IsComplete": False}
-    return {"IsComplete": True, "Data": status.data}
+        started = datetime.fromisoformat(event["StartedAt"])
+        if (now or datetime.now(UTC)) - started < READY_WITHIN:
+            return {"IsComplete": False}
+        minutes = int(READY_WITHIN.total_seconds() // 60)
+        raise ServingResourceFailedError(
+            f"{arn} was not ready within {minutes} minutes (CloudFormation waits for a custom resource one hour at "
+            f"most){_discard(kind, arn, made)}"
+        )
+    return {"IsComplete": True, "Data": {"InvokeArn": arn, "ModelArn": status.model_arn}}
+
+
+def _discard(kind: Kind, arn: str, made: bool) -> str:
+    """Delete what this request made (a create, or a replacement), so a failed or timed-out request leaves nothing
+    billing (CloudFormation's rollback of an update keeps the resource it had, not the replacement); returns what
+    the error message adds."""
+    if not made:
+        return ""
+    if kind.delete(arn):
+        return "; it was deleted"
+    LOGGER.warning(json.dumps({"left": arn, "why": "Bedrock refused the delete for now"}))
+    return "; Bedrock refused to delete it for now: delete it once it can be (it bills until then)"
 
 
 def _kind(event: dict[str, Any]) -> Kind:

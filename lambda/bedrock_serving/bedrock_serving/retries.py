@@ -25,3 +25,9 @@ def with_retries(call: Callable[[], Any], sleep: Callable[[float], None] = time.
 
 def is_not_found(error: ClientError) -> bool:
     return bool(error.response["Error"]["Code"] == "ResourceNotFoundException")
+
+
+def is_busy(error: ClientError) -> bool:
+    """A delete refused for now: DeleteProvisionedModelThroughput and DeleteCustomModelDeployment model
+    ``ConflictException`` (assumed to mean the resource is still creating or updating; AWS does not say)."""
+    return bool(error.response["Error"]["Code"] == "ConflictException")

@@ -6,6 +6,10 @@ time: Create and Update query the lineage table's sparse ``approved-models`` ind
 first) and return ``ModelArn``; with no approved run yet, the fallback (a base model). It
 reads nothing else and creates nothing, so Delete has nothing to undo and a retry is safe.
 A new approved model is picked up when the resource updates (``Generation`` changes).
+
+With ``OnDemandTechniques`` (the model is served by an on-demand deployment), a model trained another way is
+refused with its run and technique named: Bedrock serves no full-rank custom model on demand, and a deploy that
+failed at CreateCustomModelDeployment would say less.
 """
 
 from __future__ import annotations
@@ -66,6 +70,21 @@ def latest_approved(dynamodb: Any, table: str, index: str, approval: str) -> tup
     return arn, item.get("run_name", {}).get("S", "")
 
 
+def on_demand_problem(dynamodb: Any, table: str, run: str, techniques: list[str]) -> str | None:
+    """Why the run's model cannot be served on demand, or ``None``."""
+    item = dynamodb.get_item(
+        TableName=table, Key={"run_name": {"S": run}}, ProjectionExpression="technique", ConsistentRead=True
+    ).get("Item", {})
+    technique = item.get("technique", {}).get("S")
+    if technique in techniques:
+        return None
+    return (
+        f"run {run!r}: technique {technique!r} is not allowed with serving.mode 'on-demand'; expected one of "
+        f"{', '.join(techniques)} (Bedrock serves no full-rank custom model on demand): set serving.mode "
+        "'provisioned-throughput', or approve a run of one of those"
+    )
+
+
 def handle(event: dict[str, Any], dynamodb: Any) -> dict[str, Any]:
     request = event.get("RequestType")
     if request == "Delete":
@@ -74,6 +93,11 @@ def handle(event: dict[str, Any], dynamodb: Any) -> dict[str, Any]:
         raise InvalidRequestError(f"RequestType: {request!r} is not allowed; expected Create, Update or Delete")
     table, index, approval, fallback = _properties(event)
     found = latest_approved(dynamodb, table, index, approval)
+    techniques = event.get("ResourceProperties", {}).get("OnDemandTechniques")
+    if found and isinstance(techniques, list):
+        problem = on_demand_problem(dynamodb, table, found[1], [str(t) for t in techniques])
+        if problem:
+            raise InvalidRequestError(problem)
     arn, source = (found[0], f"lineage:{found[1]}") if found else (fallback, "fallback")
     LOGGER.info(json.dumps({"model_arn": arn, "source": source}))
     return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"ModelArn": arn, "Source": source}}

@@ -86,3 +86,42 @@ def test_bad_properties_are_named():
 def test_unknown_request_type_is_rejected():
     with pytest.raises(InvalidRequestError, match="RequestType: 'Replace' is not allowed"):
         handle({"RequestType": "Replace", "ResourceProperties": PROPERTIES}, dynamodb())
+
+
+ON_DEMAND = ["distillation", "dpo_lora", "sft_lora"]
+GET_TECHNIQUE = {
+    "TableName": "dev-lineage",
+    "Key": {"run_name": {"S": "sft-7"}},
+    "ProjectionExpression": "technique",
+    "ConsistentRead": True,
+}
+
+
+def test_an_on_demand_deployment_serves_a_lora_model():
+    client = dynamodb()
+    with Stubber(client) as stub:
+        stub.add_response("query", {"Items": [{"model_arn": {"S": CUSTOM}, "run_name": {"S": "sft-7"}}]}, QUERY)
+        stub.add_response("get_item", {"Item": {"technique": {"S": "sft_lora"}}}, GET_TECHNIQUE)
+        result = handle(event("Update", OnDemandTechniques=ON_DEMAND), client)
+        stub.assert_no_pending_responses()
+    assert result["Data"]["ModelArn"] == CUSTOM
+
+
+def test_a_full_rank_model_is_refused_for_on_demand_serving_with_its_run_named():
+    """Bedrock serves no full-rank custom model on demand: the deploy fails here, naming the run and the fix."""
+    client = dynamodb()
+    with Stubber(client) as stub:
+        stub.add_response("query", {"Items": [{"model_arn": {"S": CUSTOM}, "run_name": {"S": "sft-7"}}]}, QUERY)
+        stub.add_response("get_item", {"Item": {"technique": {"S": "sft_full"}}}, GET_TECHNIQUE)
+        with pytest.raises(InvalidRequestError) as caught:
+            handle(event("Update", OnDemandTechniques=ON_DEMAND), client)
+    assert "run 'sft-7': technique 'sft_full' is not allowed with serving.mode 'on-demand'" in str(caught.value)
+    assert "set serving.mode 'provisioned-throughput'" in str(caught.value)
+
+
+def test_the_fallback_base_model_needs_no_technique_check():
+    client = dynamodb()
+    with Stubber(client) as stub:
+        stub.add_response("query", {"Items": []}, QUERY)
+        assert handle(event("Create", OnDemandTechniques=ON_DEMAND), client)["Data"]["Source"] == "fallback"
+        stub.assert_no_pending_responses()

@@ -78,7 +78,6 @@ class WorkflowConfig:
     inference_profile_prefix: Literal["", "us.", "eu.", "apac."] = ""
     training_instance_type: str = "ml.p5.48xlarge"
     max_training_hours: int = 24
-    provisioned_model_units: int = 1
     notification_email: str | None = None
     evaluation: EvaluationConfig = EvaluationConfig()
 
@@ -122,8 +121,6 @@ class WorkflowConfig:
             )
         if not 1 <= self.max_training_hours <= 672:
             found.append(Problem("workflow.max_training_hours", self.max_training_hours, "from 1 to 672 (28 days)"))
-        if self.provisioned_model_units < 1:
-            found.append(Problem("workflow.provisioned_model_units", self.provisioned_model_units, "1 or more"))
         if self.notification_email is not None and not EMAIL_PATTERN.match(self.notification_email):
             found.append(Problem("workflow.notification_email", self.notification_email, "an email address"))
         return found + self.evaluation.problems()

@@ -68,8 +68,6 @@ class CustomizationWorkflowProps:
     """SageMaker training jobs' instance type, e.g. ``ml.p5.48xlarge``."""
     max_training_hours: int
     """The stopping condition of training jobs and the deadline of HyperPod jobs."""
-    provisioned_model_units: int
-    """Model units a ``provisioned-throughput`` deployment buys."""
     evaluation_scale: EvaluationScale
     """How a run's evaluation scales (batches, concurrency) and what its gate asks for."""
     log_retention: logs.RetentionDays
@@ -142,7 +140,6 @@ class CustomizationWorkflow(Construct):
                     model_id=props.judge_model_id, rubric=props.judge_rubric, rubric_sha256=props.judge_rubric_sha256
                 ),
                 inference_profile_prefix=props.inference_profile_prefix,
-                provisioned_model_units=props.provisioned_model_units,
                 evaluation_scale=props.evaluation_scale,
                 artifacts=props.stores.artifacts_bucket,
             ),

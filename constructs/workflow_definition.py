@@ -74,8 +74,6 @@ class DefinitionParts:
     """Who scores the answers in Evaluate."""
     inference_profile_prefix: str
     """Prepended to the base model id for evaluation (``us.``, ...; ``""`` for none)."""
-    provisioned_model_units: int
-    """Model units a provisioned-throughput deployment buys."""
     evaluation_scale: EvaluationScale
     """How the evaluation scales and what its gate asks for."""
     artifacts: s3.IBucket
@@ -92,8 +90,8 @@ def run_timeout(max_training_hours: int, evaluation: EvaluationScale) -> cdk.Dur
     """The state machine's overall timeout: longer than the longest path's deadlines together, so a run
     always ends through its own deadlines and failure path (an execution that times out cleans nothing up)."""
     training = max_training_hours + HYPERPOD_GRACE_HOURS
-    # Import, then an evaluation deployment or throughput, the evaluation itself, then the serving throughput.
-    release = IMPORT_HOURS + max(DEPLOYMENT_HOURS, THROUGHPUT_HOURS) + evaluation.longest_hours + THROUGHPUT_HOURS
+    # Import, then an evaluation deployment or throughput, the evaluation itself (serving is the Serving stack's).
+    release = IMPORT_HOURS + max(DEPLOYMENT_HOURS, THROUGHPUT_HOURS) + evaluation.longest_hours
     return cdk.Duration.hours(training + release + OUTSIDE_LOOPS_HOURS)
 
 
@@ -114,11 +112,9 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
     )
     guard = guard_for(failure)
     record = record_success(scope, table=parts.lineage_table, topic=parts.topic)
-    deploy = deployment(
-        scope, provisioned_model_units=parts.provisioned_model_units, guard=guard, failure=failure, record=record
-    )
-    # Past the gate the model is what the run was for: a later failure (serving, say) cleans up the throughputs and
-    # deployments but keeps the model, which the failure notice names.
+    deploy = deployment(scope, guard=guard, record=record)
+    # Past the gate the model is what the run was for: a later failure (deleting the evaluation deployment, say)
+    # cleans up the throughputs and deployments but keeps the model, which the failure notice names.
     keep = sfn.Pass(
         scope, "Keep the approved model", parameters={"model_arn.$": "$.imported.model_arn"}, result_path="$.kept"
     )

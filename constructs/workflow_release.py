@@ -238,65 +238,20 @@ def quality_gate(scope: Construct, *, failure: sfn.IChainable, on_pass: sfn.ICha
     return gate
 
 
-def deployment(
-    scope: Construct,
-    *,
-    provisioned_model_units: int,
-    guard: Guard,
-    failure: sfn.IChainable,
-    record: sfn.IChainable,
-) -> sfn.Choice:
-    """Serve as the run's ``deploy_mode`` says: on demand (the evaluation deployment stays; Validate allows it
-    only for models with one), provisioned throughput (once the evaluation deployment or throughput is gone),
-    or not at all; an imported model by its own ARN."""
-    provision, check = _throughput_calls(
+def deployment(scope: Construct, *, guard: Guard, record: sfn.IChainable) -> sfn.Choice:
+    """Leave serving to its one owner. A customized model is served by the Serving stack, which reads the lineage
+    record this run writes: the run deletes the deployment or throughput it made to evaluate the model and serves
+    nothing itself (two owners bought two throughputs for one model, and nothing deleted the workflow's). An
+    imported model is invoked on demand by its own ARN, which makes nothing."""
+    left_to_serving = sfn.Pass(
         scope,
-        start_id="Provision throughput",
-        check_id="Check throughput",
-        name=sfn.JsonPath.string_at("$.request.run_name"),
-        token_suffix="serve",
-        units=provisioned_model_units,
+        "Leave serving to the Serving stack",
+        result=sfn.Result.from_object({"arn": "none"}),
         result_path="$.serving",
     )
-    keep_deployment = sfn.Pass(
-        scope, "Serve on demand", parameters={"arn.$": "$.evaluation_deployment.arn"}, result_path="$.serving"
-    )
-    no_serving = sfn.Pass(
-        scope, "No deployment", result=sfn.Result.from_object({"arn": "none"}), result_path="$.serving"
-    )
-    provisioned = polled_job(
-        scope,
-        PolledJob(
-            name="Throughput",
-            key="throughput",
-            start=provision,
-            check=check,
-            status_path="$.serving_status.status",
-            done=["InService"],
-            failed=["Failed"],
-            error="ProvisioningFailed",
-            cause="Bedrock reported the provisioned throughput Failed",
-            failed_state="Provisioning failed",
-            deadline=Deadline(
-                seconds=hours(THROUGHPUT_HOURS),
-                error="ProvisioningTimedOut",
-                cause=f"The provisioned throughput was not InService after {THROUGHPUT_HOURS} h; "
-                "the run's clean-up deletes it",
-            ),
-        ),
-        guard=guard,
-        failure=failure,
-        on_done=record,
-    )
-    # The evaluation deployment or throughput goes first: two throughputs of one run at once would need twice
-    # the no-commitment quota, and nothing serves from them.
-    serve = sfn.Choice(scope, "Provision throughput?")
-    serve.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.PROVISIONED_THROUGHPUT), provisioned)
-    serve.otherwise(no_serving.next(record))
     mode = sfn.Choice(scope, "Deploy how?")
     mode.when(sfn.Condition.string_equals("$.request.technique", IMPORT), _serve_imported(scope, record))
-    mode.when(sfn.Condition.string_equals("$.request.deploy_mode", DeployMode.ON_DEMAND), keep_deployment.next(record))
-    mode.otherwise(_drop_evaluation_resource(scope, guard=guard, then=serve))
+    mode.otherwise(_drop_evaluation_resource(scope, guard=guard, then=left_to_serving.next(record)))
     return mode
 
 

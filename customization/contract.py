@@ -108,13 +108,15 @@ IMPORT = "import"
 class DeployMode:
     """How a run's model is served once it passes the gate (the input's ``deploy_mode``)."""
 
-    PROVISIONED_THROUGHPUT = "provisioned-throughput"
     ON_DEMAND = "on-demand"
     NONE = "none"
 
 
-DEPLOY_MODES = (DeployMode.PROVISIONED_THROUGHPUT, DeployMode.ON_DEMAND, DeployMode.NONE)
-# Imported models are invoked on demand by their ARN; provisioned throughput is for customized models.
+# A customized model is served by the Serving stack (``serving.model_source: lineage``), the one owner of what
+# serves a model: a run approves and records it and leaves nothing serving, so no throughput is bought twice and
+# none outlives the stack that should delete it.
+TRAINED_DEPLOY_MODES = (DeployMode.NONE,)
+# An imported model is invoked on demand by its own ARN: nothing is made for it, nothing bills while idle.
 IMPORT_DEPLOY_MODES = (DeployMode.ON_DEMAND, DeployMode.NONE)
 
 

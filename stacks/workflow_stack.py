@@ -46,7 +46,6 @@ class WorkflowStack(PlatformStack):
                 inference_profile_prefix=workflow.inference_profile_prefix,
                 training_instance_type=workflow.training_instance_type,
                 max_training_hours=workflow.max_training_hours,
-                provisioned_model_units=workflow.provisioned_model_units,
                 evaluation_scale=EvaluationScale(
                     max_concurrency=workflow.evaluation.max_concurrency,
                     batch_size=workflow.evaluation.batch_size,

@@ -145,13 +145,22 @@ def test_a_platform_not_wired_here_fails_at_once(asl):
     assert asl["States"][branch]["Type"] == "Fail"
 
 
-def test_deploy_modes_lead_to_the_lineage_record(asl):
+def test_past_the_gate_a_customized_model_is_left_to_the_serving_stack(asl):
+    """The run deletes what it made to evaluate and buys nothing: the Serving stack is the one owner of serving."""
     deploy = asl["States"]["Deploy how?"]
-    for mode in ("provisioned-throughput", "on-demand", "none"):
-        assert "Record lineage" in reachable(asl, choose(deploy, mode))
-    # The evaluation deployment or throughput goes before a serving throughput is bought.
-    assert choose(deploy, "provisioned-throughput") == "Evaluated on what?"
-    assert "Provision throughput" in reachable(asl, choose(deploy, "provisioned-throughput"))
+    customized = choose(deploy, "sft_lora")  # any technique but import
+    assert customized == "Evaluated on what?"
+    after = reachable(asl, customized)
+    assert {"Remove evaluation deployment", "Remove evaluation throughput", "Record lineage"} <= after
+    bought = [
+        name
+        for name in after
+        if asl["States"][name]
+        .get("Resource", "")
+        .endswith(("createProvisionedModelThroughput", "createCustomModelDeployment"))
+    ]
+    assert bought == []
+    assert "Record lineage" in reachable(asl, choose(deploy, "import"))
 
 
 def _shape_problems(service: str, shape_name: str, value: object, where: str) -> list[str]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sfn_harness import cases
-from sfn_harness.definition import resolved_definition, state_machine
+from sfn_harness.definition import every_state, resolved_definition, state_machine
 from sfn_harness.responses import Return, Throw, sdk_integration_result
 from sfn_harness.runner import Execution, run
 
@@ -99,14 +99,14 @@ def failed_with(execution: Execution, error: str) -> dict[str, Any]:
 # group (2): on HyperPod they run in prod with its group raised to 4, at replicas 4.
 SMALLEST_LITE_GROUP = {"platform": "hyperpod", "overrides": {"replicas": 4}}
 SUCCESSES = [
-    ("prod", "sft_lora", {"deploy_mode": "on-demand"}),
-    ("prod-4", "sft_lora", {**SMALLEST_LITE_GROUP, "deploy_mode": "provisioned-throughput"}),
+    ("prod", "sft_lora", {}),
+    ("prod-4", "sft_lora", SMALLEST_LITE_GROUP),
     ("dev", "sft_lora_bedrock", {"deploy_mode": "none"}),
-    ("dev", "sft_full", {"deploy_mode": "provisioned-throughput"}),
-    ("prod-4", "sft_full", {**SMALLEST_LITE_GROUP, "deploy_mode": "none"}),
-    ("staging", "dpo_lora", {"deploy_mode": "on-demand"}),
-    ("prod-4", "dpo_lora", {**SMALLEST_LITE_GROUP, "deploy_mode": "none"}),
-    ("prod", "dpo_full", {"deploy_mode": "provisioned-throughput"}),
+    ("dev", "sft_full", {}),
+    ("prod-4", "sft_full", SMALLEST_LITE_GROUP),
+    ("staging", "dpo_lora", {}),
+    ("prod-4", "dpo_lora", SMALLEST_LITE_GROUP),
+    ("prod", "dpo_full", {}),
     ("prod-4", "dpo_full", SMALLEST_LITE_GROUP),
     ("prod-16", "ppo", {}),
     ("prod-16", "cpt", {}),
@@ -152,12 +152,11 @@ def test_every_technique_and_platform_runs_to_success(environments, catalog, env
         assert TRAINING_STATE[platform] in execution.path
         assert values[":approved"] == {"S": Approval.APPROVED}
     assert values[":model"]["S"].startswith("arn:aws:bedrock:")
-    expected_serving = {
-        "none": "none",
-        "on-demand": "custom-model-deployment" if technique != IMPORT else "imported-model",
-        "provisioned-throughput": "provisioned-model",
-    }[mode]
+    # A customized model is left to the Serving stack: nothing the run made serves it, or bills, after the run.
+    expected_serving = "imported-model" if (technique, mode) == (IMPORT, "on-demand") else "none"
     assert expected_serving in values[":serving"]["S"]
+    if technique != IMPORT:
+        assert {"Remove evaluation deployment", "Remove evaluation throughput"} & set(execution.path)
     # How the model was invoked for evaluation, by technique (Nova user guide: no on-demand for full rank).
     evaluated_on = {
         "Deploy for evaluation" in execution.path: "on-demand deployment",
@@ -276,19 +275,18 @@ def test_a_model_below_a_threshold_fails_the_gate_and_is_deleted(environments, c
     assert "Deploy how?" not in execution.path
 
 
-def test_a_failed_provisioned_throughput_is_recorded(environments, catalog):
-    case = cases.evaluated(cases.trained(prod_run(environments, catalog, deploy_mode="provisioned-throughput")))
-    throughput = f"{cases.BEDROCK}:provisioned-model/abcdef123456"
-    case.answer(
-        "Provision throughput",
-        sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
-    ).answer("Check throughput", cases.throughput_status(throughput, "Failed")).answer(
-        "Remove evaluation deployment", sdk_integration_result("bedrock", "DeleteCustomModelDeployment")
-    )
-    execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
+def test_a_customized_model_is_left_to_the_serving_stack_with_nothing_of_the_run_billing(environments, catalog):
+    """One owner serves a model: the run deletes its evaluation deployment, buys nothing, and records the model
+    approved, which the Serving stack reads (serving.model_source: lineage)."""
+    case = cases.served(cases.evaluated(cases.trained(prod_run(environments, catalog))))
+    execution = run(environments["prod"].definition, case.execution_input, case.script)
 
-    failed_with(execution, "ProvisioningFailed")
-    assert execution.input_of("Clean up")["serving"]["arn"] == throughput  # the clean-up deletes it
+    values = succeeded(execution, case)
+    deployment = execution.input_of("Remove evaluation deployment")["CustomModelDeploymentIdentifier"]
+    assert ":custom-model-deployment/" in deployment
+    assert not [state for state in execution.path if "throughput" in state.lower()]
+    assert (values[":serving"], values[":approved"]) == ({"S": "none"}, {"S": Approval.APPROVED})
+    assert "Provision throughput" not in every_state(environments["prod"].definition)
 
 
 def test_a_rejected_input_touches_nothing_and_is_notified(environments, catalog):
@@ -479,7 +477,6 @@ def test_every_run_ends_by_its_own_deadlines_before_the_executions_timeout(envir
         "Import",
         "Evaluation deployment",
         "Evaluation throughput",
-        "Throughput",
         "Model import",
     }
 
@@ -542,7 +539,7 @@ def test_a_full_rank_model_is_evaluated_on_a_throughput_the_run_buys_and_deletes
 
 
 def test_a_full_rank_model_below_the_gate_leaves_its_throughput_to_the_clean_up(environments, catalog):
-    case = full_rank_run(environments, catalog, deploy_mode="provisioned-throughput", judge_gain=-1.0)
+    case = full_rank_run(environments, catalog, judge_gain=-1.0)
     execution = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
 
     failed_with(execution, "QualityGateFailed")
@@ -580,40 +577,25 @@ def test_clean_up_busy_with_a_creating_throughput_is_tried_again_minutes_later(e
     assert retry["IntervalSeconds"] >= 60
 
 
-def test_the_evaluation_throughput_goes_before_the_serving_one_is_bought(environments, catalog):
-    # Two throughputs of one run at once would need twice the no-commitment model units (quota L-BE77399C).
-    case = cases.served(full_rank_run(environments, catalog, deploy_mode="provisioned-throughput"))
-
-    execution = run(environments["prod"].definition, case.execution_input, case.script)
-
-    succeeded(execution, case)
-    assert execution.path.index("Remove evaluation throughput") < execution.path.index("Provision throughput")
-
-
 def test_a_failure_past_the_gate_keeps_the_approved_model_and_one_before_it_does_not(environments, catalog):
-    # Serving failed: the model the gate approved stays (training is not thrown away); the gate failing: it goes.
-    case = cases.evaluated(cases.trained(prod_run(environments, catalog, deploy_mode="provisioned-throughput")))
-    throughput = f"{cases.BEDROCK}:provisioned-model/abcdef123456"
-    case.answer(
-        "Remove evaluation deployment", sdk_integration_result("bedrock", "DeleteCustomModelDeployment")
-    ).answer(
-        "Provision throughput",
-        sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
-    ).answer("Check throughput", cases.throughput_status(throughput, "Failed"))
+    # Past the gate (its evaluation deployment could not be deleted): the model the gate approved stays (training is
+    # not thrown away); the gate failing: it goes.
+    case = cases.evaluated(cases.trained(prod_run(environments, catalog)))
+    case.script["Remove evaluation deployment"] = [Throw("Bedrock.AccessDeniedException", "not authorized")]
     served_failed = run(environments["prod"].definition, case.execution_input, cases.failed(case).script)
     gated = cases.evaluated(cases.trained(prod_run(environments, catalog)), token_f1=0.1)
     gate_failed = run(environments["prod"].definition, gated.execution_input, cases.failed(gated).script)
 
-    failed_with(served_failed, "ProvisioningFailed")
+    failed_with(served_failed, "Bedrock.AccessDeniedException")
     model = served_failed.input_of("Import into Bedrock") and f"{cases.BEDROCK}:custom-model/imported/abcdef123456"
     assert served_failed.input_of("Clean up")["kept"] == {"model_arn": model}
-    assert failed_with(served_failed, "ProvisioningFailed")[":kept"] == {"S": model}  # the record names it
+    assert failed_with(served_failed, "Bedrock.AccessDeniedException")[":kept"] == {"S": model}  # the record names it
     assert "kept" not in gate_failed.input_of("Clean up")
     assert failed_with(gate_failed, "QualityGateFailed")[":kept"] == {"S": "none"}
 
 
 def test_a_lineage_record_that_cannot_be_written_is_notified_and_nothing_served_is_cleaned_up(environments, catalog):
-    case = cases.served(cases.evaluated(cases.trained(prod_run(environments, catalog, deploy_mode="on-demand"))))
+    case = cases.served(cases.evaluated(cases.trained(prod_run(environments, catalog))))
     case.script["Record lineage"] = [Throw("DynamoDB.AmazonDynamoDBException", "Requested resource not found")]
     case.answer("Notify lineage not recorded", cases.published())
     execution = run(environments["prod"].definition, case.execution_input, case.script)
@@ -621,9 +603,9 @@ def test_a_lineage_record_that_cannot_be_written_is_notified_and_nothing_served_
     assert runtime_errors(execution) == []
     assert (execution.status, execution.error) == ("FAILED", "DynamoDB.AmazonDynamoDBException")
     assert execution.path[-2:] == ["Notify lineage not recorded", "Lineage not recorded"]
-    assert "Clean up" not in execution.path  # the on-demand deployment serves: nothing is deleted
+    assert "Clean up" not in execution.path  # the approved model stays, for a person to record and serve
     notice = execution.input_of("Notify lineage not recorded")["Message"]
-    assert "custom-model-deployment" in notice and "custom-model/imported/" in notice
+    assert "custom-model/imported/" in notice
 
 
 def test_an_evaluation_dataset_the_evaluation_could_not_read_rejects_the_run_before_anything_is_claimed(

@@ -237,21 +237,13 @@ def evaluated(run: Run, judge_gain: float = 0.5, **customized: float) -> Run:
 
 
 def served(run: Run) -> Run:
-    """Deployed as the run asks, recorded and notified."""
-    technique, mode = run.request["technique"], run.request["deploy_mode"]
-    if technique != IMPORT and mode == "provisioned-throughput":
-        throughput = f"{BEDROCK}:provisioned-model/abcdef123456"
-        run.answer(
-            "Provision throughput",
-            sdk_integration_result("bedrock", "CreateProvisionedModelThroughput", provisionedModelArn=throughput),
-        ).answer(
-            "Check throughput", throughput_status(throughput, "Creating"), throughput_status(throughput, "InService")
-        )
+    """Past the gate: what the run made to evaluate is deleted (the Serving stack serves approved models),
+    recorded and notified."""
     if run.request["evaluation_route"] == EvaluationRoute.PROVISIONED_THROUGHPUT:
         run.answer(
             "Remove evaluation throughput", sdk_integration_result("bedrock", "DeleteProvisionedModelThroughput")
         )
-    elif technique != IMPORT and mode != "on-demand":
+    elif run.request["technique"] != IMPORT:
         run.answer("Remove evaluation deployment", sdk_integration_result("bedrock", "DeleteCustomModelDeployment"))
     return run.answer("Record lineage", aws_result("dynamodb", "UpdateItem")).answer("Notify success", published())
 

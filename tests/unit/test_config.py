@@ -203,7 +203,6 @@ def test_bad_workflow_values_are_named():
         "workflow": {
             "training_instance_type": "ml.nope.xlarge",
             "max_training_hours": 0,
-            "provisioned_model_units": 0,
             "judge_model_id": "not a model",
             "notification_email": "nobody",
         },
@@ -213,9 +212,21 @@ def test_bad_workflow_values_are_named():
     message = str(caught.value)
     assert "workflow.training_instance_type: 'ml.nope.xlarge' is not allowed; expected a SageMaker training" in message
     assert "workflow.max_training_hours: 0 is not allowed; expected from 1 to 672 (28 days)" in message
-    assert "workflow.provisioned_model_units: 0 is not allowed; expected 1 or more" in message
     assert "workflow.judge_model_id: 'not a model' is not allowed; expected a Bedrock model or profile id" in message
     assert "workflow.notification_email: 'nobody' is not allowed; expected an email address" in message
+
+
+def test_the_workflow_buys_no_serving_throughput_so_its_units_are_refused_by_name():
+    """The Serving stack serves approved models; a leftover key from before says so rather than being ignored."""
+    from config.loader import ConfigError, parse_environment
+
+    raw = {
+        "name": "qa",
+        "tags": {"environment": "qa", "owner": "o", "cost_center": "c"},
+        "workflow": {"provisioned_model_units": 1},
+    }
+    with pytest.raises(ConfigError, match="provisioned_model_units"):
+        parse_environment(raw, "qa", "environments/qa.yaml")
 
 
 @pytest.mark.parametrize("path", ["config/rubrics/missing.md", "README.md", "config/rubrics/../../README.md"])

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from customization.contract import (
-    DEPLOY_MODES,
     GATED_METRICS,
     IMPORT,
     IMPORT_DEPLOY_MODES,
     JUDGE_IMPROVEMENT,
     PLATFORMS,
+    TRAINED_DEPLOY_MODES,
     DeployMode,
     EvaluationRoute,
     InvalidRunRequestError,
@@ -196,16 +196,15 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
         if platform not in possible:
             allowed = ", ".join(possible) if possible else "none: this environment cannot run it"
             problems.append(_problem("platform", platform, f"a platform for {technique} here: {allowed}"))
-    deploy_mode = event.get("deploy_mode", "none")
-    if deploy_mode not in DEPLOY_MODES:
-        problems.append(_problem("deploy_mode", deploy_mode, "one of " + ", ".join(DEPLOY_MODES)))
-    elif (
-        deploy_mode == DeployMode.ON_DEMAND and technique in TRAINING_TECHNIQUES and not on_demand_invokable(technique)
-    ):
-        # Nova user guide, "On-demand inference of custom Nova models": not for full-rank models.
-        served = ", ".join(mode for mode in DEPLOY_MODES if mode != DeployMode.ON_DEMAND)
+    deploy_mode = event.get("deploy_mode", DeployMode.NONE)
+    if deploy_mode not in TRAINED_DEPLOY_MODES:
         problems.append(
-            _problem("deploy_mode", deploy_mode, f"{served} for {technique}: Bedrock has no on-demand inference for it")
+            _problem(
+                "deploy_mode",
+                deploy_mode,
+                "none: the Serving stack serves approved models (serving.model_source: lineage; bump "
+                "serving.lineage_generation and deploy)",
+            )
         )
 
     recipe_name = event.get("recipe", f"training/{technique}")

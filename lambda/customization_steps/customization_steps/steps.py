@@ -380,6 +380,7 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, errors: 
             "stop customization job",
             lambda: bedrock.stop_model_customization_job(jobIdentifier=plan["bedrock"]["job_arn"]),
         )
+    # "serving": executions started before runs left serving to the Serving stack may still carry one.
     for purpose, throughput in (
         ("evaluation", (state.get("evaluation_throughput") or {}).get("arn")),
         ("serving", (state.get("serving") or {}).get("arn")),

@@ -99,7 +99,7 @@ def test_given_values_are_kept_and_the_state_is_sorted(catalog):
     payload = event(
         catalog,
         run_name="support-bot-v2",
-        deploy_mode="on-demand",
+        deploy_mode="none",
         overrides={"replicas": 8, "epochs": 3, "learning_rate": 2e-5},
         thresholds={"token_f1": 0.6, "judge_score": 4, "min_judge_improvement": -0.5},
     )
@@ -119,7 +119,7 @@ def test_given_values_are_kept_and_the_state_is_sorted(catalog):
         "validation_data": None,
         "evaluation_dataset": f"s3://{DATASETS}/sets/eval.jsonl",
         "platform": "sagemaker-training-job",
-        "deploy_mode": "on-demand",
+        "deploy_mode": "none",
         "overrides": {"epochs": 3, "learning_rate": 2e-5, "replicas": 8},
         "thresholds": {**DEFAULT_THRESHOLDS, "token_f1": 0.6, "judge_score": 4.0, "min_judge_improvement": -0.5},
         "model_data": None,
@@ -258,7 +258,7 @@ def test_every_problem_is_named_at_once(catalog):
     for expected in (
         f"(input): ['color'] is not allowed; expected known keys: {KNOWN_KEYS}",
         "run_name: 'bad name!' is not allowed; expected 1-48 characters: letters or digits",
-        "deploy_mode: 'serverless' is not allowed; expected one of provisioned-throughput, on-demand, none",
+        "deploy_mode: 'serverless' is not allowed; expected none: the Serving stack serves approved models",
         "base_model: 'amazon.nova-pro-v1:0:300k' is not allowed; "
         "expected the recipe's run.model_type 'amazon.nova-lite-v1:0:300k'",
         "training_data: 's3://other-bucket/train.jsonl' is not allowed; "
@@ -618,11 +618,13 @@ def test_full_rank_models_are_evaluated_on_a_throughput_the_others_on_demand(cat
     assert RunRequest.from_state(request.as_state()) == request
 
 
-@pytest.mark.parametrize("technique", ["sft_full", "dpo_full"])
-def test_a_full_rank_model_cannot_be_served_on_demand(catalog, technique):
-    message = rejected(catalog, event(catalog, technique, deploy_mode="on-demand"))
+@pytest.mark.parametrize(("technique", "mode"), [("sft_lora", "on-demand"), ("sft_full", "provisioned-throughput")])
+def test_a_customized_run_serves_nothing_itself(catalog, technique, mode):
+    """The Serving stack is the one owner of serving: a run that bought a throughput too would pay twice, and
+    nothing would delete the run's."""
+    message = rejected(catalog, event(catalog, technique, deploy_mode=mode))
 
     assert (
-        f"deploy_mode: 'on-demand' is not allowed; expected provisioned-throughput, none for {technique}: "
-        "Bedrock has no on-demand inference for it"
+        f"deploy_mode: {mode!r} is not allowed; expected none: the Serving stack serves approved models "
+        "(serving.model_source: lineage; bump serving.lineage_generation and deploy)"
     ) in message

@@ -31,6 +31,7 @@ class FakeBedrock:
     def __init__(self, *, right: float, throttled: set[str] = frozenset(), unparsable: set[str] = frozenset()):
         self.right, self.throttled, self.unparsable = right, throttled, unparsable
         self.calls = 0
+        self.waits: list[float] = []  # the scorer's patient waits, recorded instead of slept
 
     def scorer(self) -> Scorer:
         def answer(name: str, record: EvaluationRecord) -> str:
@@ -50,7 +51,7 @@ class FakeBedrock:
                 for name, output in answers.items()
             }
 
-        return Scorer(answer=answer, grade=grade)
+        return Scorer(answer=answer, grade=grade, sleep=self.waits.append)
 
 
 KEYS = {"region_name": "us-east-1", "aws_access_key_id": "x", "aws_secret_access_key": "x"}

@@ -96,15 +96,17 @@ def record_of(item: Any) -> EvaluationRecord | str:
 
 
 def _fail_fast(results: list[RecordResult]) -> None:
-    """Raise when the batch's first records failed with the same call error (candidate and error code)."""
+    """Raise when the batch's first records failed with the same call error (candidate and error code; for a
+    ValidationException, its message too: an input too long is the record's, a model id refused is everyone's)."""
     if len(results) != ALIKE_FAILURES:
         return
-    causes = {
-        ": ".join(result.failure.split(": ")[:2]) if result.failure and result.failure != NOT_SCORED_IN_TIME else None
-        for result in results
-    }
-    codes = {str(cause).partition(": ")[2] for cause in causes}
-    if len(causes) == 1 and None not in causes and codes <= CONFIG_ERRORS:
+    failures = {result.failure if result.failure != NOT_SCORED_IN_TIME else None for result in results}
+    if None in failures:
+        return
+    causes = {": ".join(str(failure).split(": ")[:2]) for failure in failures}
+    codes = {cause.partition(": ")[2] for cause in causes}
+    alike = len(failures) == 1 if codes == {"ValidationException"} else len(causes) == 1
+    if alike and codes <= CONFIG_ERRORS:
         raise ModelUnreachableError(f"the batch's first {ALIKE_FAILURES} records failed alike: {results[0].failure}")
 
 

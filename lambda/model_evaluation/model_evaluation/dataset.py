@@ -83,9 +83,10 @@ def row_problems(row: dict[str, Any], strings: dict[str, bool]) -> list[str]:
     schema = row.get("tool_schema")
     if schema is not None and not isinstance(schema, dict):
         problems.append(f"tool_schema: {short_repr(schema)} is not allowed; expected a JSON schema object")
-    elif isinstance(schema, dict) and "toolSpec" in schema:
-        # A Bedrock tool spec is offered to the model as it is (Converse ToolSpecification): name and inputSchema.json.
-        spec = schema["toolSpec"]
+    elif isinstance(schema, dict) and ("toolSpec" in schema or {"name", "inputSchema"} & set(schema)):
+        # A Bedrock tool spec, wrapped or bare, is offered to the model as it is (Converse ToolSpecification): name
+        # and inputSchema.json, which Converse refuses otherwise (every such record would fail).
+        spec = schema.get("toolSpec", schema)
         if not (
             isinstance(spec, dict)
             and isinstance(spec.get("name"), str)

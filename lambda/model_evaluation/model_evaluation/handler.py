@@ -16,6 +16,7 @@ cannot be called at all: the batch fails, and beyond the tolerated failures, the
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,16 @@ CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4}, read_tim
 # counts as failed rather than failing the batch.
 RECORD_CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, read_timeout=60)
 _clients: dict[str, Any] = {}
-# Text-to-SQL records' databases, downloaded once per container (Lambda's /tmp).
+# Text-to-SQL records' databases, downloaded once per container (Lambda's /tmp), not once per batch.
 DATABASES = Path(tempfile.gettempdir()) / "evaluation-databases"
+_databases: dict[str, Callable[[str], Path]] = {}
+
+
+def databases() -> Callable[[str], Path]:
+    """The container's database downloader (it remembers what it fetched), created on first use."""
+    if "s3" not in _databases:
+        _databases["s3"] = s3_databases(client("s3"), DATABASES)
+    return _databases["s3"]
 
 
 def client(service: str, config: Config = CLIENT_CONFIG) -> Any:
@@ -58,8 +67,7 @@ def batch_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     logger.append_keys(run_id=batch.run_id)
     s3, bedrock = client("s3"), client("bedrock-runtime", RECORD_CLIENT_CONFIG)
     cache = BaseAnswerCache(s3, batch.cache, batch.models["base"])
-    databases = s3_databases(s3, DATABASES)
-    scorer = bedrock_scorer(batch.run_id, bedrock, batch.models, batch.judge_model, batch.rubric, cache, databases)
+    scorer = bedrock_scorer(batch.run_id, bedrock, batch.models, batch.judge_model, batch.rubric, cache, databases())
     items = event.get("Items")
     result = score_batch(
         items if isinstance(items, list) else [], batch, scorer, s3, context.get_remaining_time_in_millis
@@ -84,6 +92,6 @@ def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     """Before the run claims or trains anything: the evaluation dataset, every line and the count
     (``model_evaluation.dataset_check``)."""
     s3 = client("s3")
-    checked = check_dataset(event, s3, s3_databases(s3, DATABASES))
+    checked = check_dataset(event, s3, databases())
     logger.info("evaluation dataset checked", extra=checked)
     return checked

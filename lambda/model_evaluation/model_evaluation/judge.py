@@ -31,6 +31,8 @@ JUDGE_SYSTEM_PROMPT = (
     '{"candidate_1": {"score": <integer from 1 (worst) to 5 (best)>, "reason": "<one sentence>"}, '
     '"candidate_2": {"score": <1-5>, "reason": "<one sentence>"}}.'
 )
+# How an answer that was a tool call Nova could not form reads (scored as an invalid call; never cached).
+INVALID_TOOL_CALL = "(no valid tool call: "
 JUDGE_MAX_TOKENS = 512
 ANSWER_MAX_TOKENS = 1024
 SCORES = range(1, 6)
@@ -86,11 +88,13 @@ def generate(
             toolConfig={"tools": [tool]},
         )
     except ClientError as error:
-        # A tool call Nova cannot parse is the model's error (Nova user guide, "Troubleshooting tool calls"): an
-        # invalid call, scored as one, not a record lost.
-        if error.response["Error"]["Code"] != "ModelErrorException":
+        # A tool call Nova cannot parse is the model's error ("The model produced an invalid sequence as part of
+        # ToolUse", Nova user guide, "Troubleshooting tool calls"): an invalid call, scored as one, not a record lost.
+        # Any other model error is the record's failure, not a score.
+        message = error.response["Error"].get("Message", "")
+        if error.response["Error"]["Code"] != "ModelErrorException" or "ToolUse" not in message:
             raise
-        return f"(no valid tool call: {error.response['Error'].get('Message', '')})"
+        return f"{INVALID_TOOL_CALL}{message})"
     blocks = response.get("output", {}).get("message", {}).get("content", [])
     for block in blocks:
         if "toolUse" in block:

@@ -1,7 +1,9 @@
 """One record of an evaluation: both candidates' answers, their metrics and the judge's scores.
 
 A record whose model call or judge reply fails (after the client's own retries with back-off
-and jitter) is data, not a crash: it comes back ``failed`` with its reason, and the summary
+and jitter, and, for throttling and a model still loading, a few longer waits while the batch has
+time: a per-minute token quota refills by the minute, an imported model takes minutes to load)
+is data, not a crash: it comes back ``failed`` with its reason, and the summary
 counts it. Only errors that no other record could escape end the batch: the model or judge
 cannot be reached at all (access denied, no such model), which retrying records cannot cure.
 
@@ -14,23 +16,41 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from model_evaluation.dataset import EvaluationRecord, S3Uri
-from model_evaluation.judge import ANSWER_MAX_TOKENS, JudgeReplyError, Verdict, generate, judge, tool_spec
+from model_evaluation.judge import (
+    ANSWER_MAX_TOKENS,
+    INVALID_TOOL_CALL,
+    JudgeReplyError,
+    Verdict,
+    generate,
+    judge,
+    tool_spec,
+)
 from model_evaluation.metrics import score_record
 from model_evaluation.sql_match import ReferenceQueryError, SqlLimits, sql_execution_match
 
 DEFAULT_SQL_LIMITS = SqlLimits()
+T = TypeVar("T")
 # Errors of a model call that fail every record alike: the batch fails, and with it the run, at once.
 RUN_LEVEL_CODES = frozenset(
     {"AccessDeniedException", "AccessDenied", "ResourceNotFoundException", "UnrecognizedClientException"}
 )
+# Errors that time cures: Bedrock's per-minute token quotas (ThrottlingException), an imported model loading after
+# being idle (ModelNotReadyException: Bedrock user guide, "Invoke your imported model"), a busy service. The client
+# retries each for seconds; the record then waits up to WAIT_CAP_S (full jitter) and tries again, PATIENT_TRIES
+# times while the batch has time, so one crowded minute does not fail records.
+PATIENT_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceUnavailableException"})
+PATIENT_TRIES = 5
+WAIT_CAP_S = 60.0
 
 
 class OutOfTimeError(Exception):
@@ -107,6 +127,8 @@ class Scorer:
     """Time and row limits of each query."""
     enough_time: Callable[[], bool] = lambda: True
     """Whether the batch has time for another model call; checked before each."""
+    sleep: Callable[[float], None] = time.sleep
+    """Waits between patient tries (a no-op in tests)."""
 
 
 def s3_databases(s3: Any, folder: Path) -> Callable[[str], Path]:
@@ -149,7 +171,8 @@ def bedrock_scorer(
             if cached is not None:
                 return cached
             generated = generate(bedrock, models[name], record.prompt, tool=tool)
-            cache.put(record.prompt, generated, tool)
+            if not generated.startswith(INVALID_TOOL_CALL):  # a model error once is not the model's answer for good
+                cache.put(record.prompt, generated, tool)
             return generated
         return generate(bedrock, models[name], record.prompt, tool=tool)
 
@@ -168,20 +191,36 @@ def _check_time(scorer: Scorer) -> None:
         raise OutOfTimeError
 
 
+def _patiently(call: Callable[[], T], scorer: Scorer, rng: random.Random) -> T:
+    """``call``, tried again after a jittered wait on an error time cures (``PATIENT_CODES``) while the batch has
+    time; the last such error is raised (the record fails with it)."""
+    for attempt in range(PATIENT_TRIES):
+        try:
+            return call()
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in PATIENT_CODES or attempt == PATIENT_TRIES - 1:
+                raise
+            if not scorer.enough_time():
+                raise
+            scorer.sleep(rng.uniform(0, min(WAIT_CAP_S, 4.0 * 2**attempt)))
+    raise AssertionError("unreachable")
+
+
 def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer) -> RecordResult:
     """Every candidate's answer, metrics and judge score for ``record``; a failure is the record's, with its reason."""
     scores: dict[str, dict[str, float]] = {}
     answers: dict[str, str] = {}
     reasons: dict[str, str] = {}
     name = "database"
+    rng = random.Random(record.id)  # the waits' jitter; any seed spreads the records
     try:
         database = scorer.database(record.sqlite_db) if record.sqlite_db and scorer.database else None
         for name in candidates:
             _check_time(scorer)
-            answers[name] = scorer.answer(name, record)
+            answers[name] = _patiently(partial(scorer.answer, name, record), scorer, rng)
         name = "judge"
         _check_time(scorer)
-        verdicts = scorer.grade(record, answers)
+        verdicts = _patiently(partial(scorer.grade, record, answers), scorer, rng)
         for candidate, output in answers.items():
             reasons[candidate] = verdicts[candidate].reason
             scores[candidate] = {
@@ -204,5 +243,7 @@ def score(record: EvaluationRecord, candidates: tuple[str, ...], scorer: Scorer)
     except JudgeReplyError as error:
         return RecordResult(record.id, failure=f"{name}: {error}")
     except BotoCoreError as error:  # timeouts and connection errors after the client's retries
+        return RecordResult(record.id, failure=f"{name}: {type(error).__name__}: {error}")
+    except OSError as error:  # the record's database could not be written to /tmp (full) or read
         return RecordResult(record.id, failure=f"{name}: {type(error).__name__}: {error}")
     return RecordResult(record.id, scores=scores, answers=answers, reasons=reasons)

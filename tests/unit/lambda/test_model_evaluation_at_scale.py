@@ -17,7 +17,14 @@ from botocore.stub import ANY, Stubber
 from evaluation_fakes import BATCH_INPUT, KEYS, FakeBedrock, FakeS3, client_error, dataset, items
 from model_evaluation.dataset import EvaluationRecord, S3Uri
 from model_evaluation.judge import Verdict
-from model_evaluation.record_scoring import BaseAnswerCache, ModelUnreachableError, Scorer, score
+from model_evaluation.record_scoring import (
+    PATIENT_TRIES,
+    WAIT_CAP_S,
+    BaseAnswerCache,
+    ModelUnreachableError,
+    Scorer,
+    score,
+)
 from model_evaluation.summary import GateSettings, bootstrap_interval, seed_for, summarize
 
 CANDIDATES = ("base", "customized")
@@ -465,8 +472,78 @@ def test_transient_errors_do_not_fail_the_batch_however_alike():
     def answer(name: str, record: EvaluationRecord) -> str:
         raise client_error("ModelNotReadyException")  # an imported model still loading: retried later, not config
 
-    result = score_batch(
-        items(5), parse_batch_input(BATCH_INPUT), Scorer(answer=answer, grade=graded_alike), FakeS3(), lambda: 900_000
-    )
+    waits: list[float] = []
+    scorer = Scorer(answer=answer, grade=graded_alike, sleep=waits.append)
+    result = score_batch(items(5), parse_batch_input(BATCH_INPUT), scorer, FakeS3(), lambda: 900_000)
 
     assert len(result["records"]) == 5
+    assert len(waits) == 5 * (PATIENT_TRIES - 1)  # each record waited for the model to load before failing
+
+
+def test_a_throttled_call_waits_and_is_scored_when_the_quota_refills():
+    """Bedrock's quotas are per minute: a record waits (jittered, capped) rather than failing on the first refusal."""
+    refusals = {"base": 2}
+    waits: list[float] = []
+
+    def answer(name: str, record: EvaluationRecord) -> str:
+        if refusals.get(name):
+            refusals[name] -= 1
+            raise client_error("ThrottlingException")
+        return record.reference
+
+    result = score(dataset(1)[0], CANDIDATES, Scorer(answer=answer, grade=graded_alike, sleep=waits.append))
+
+    assert result.scored
+    assert len(waits) == 2 and all(0 <= wait <= WAIT_CAP_S for wait in waits)
+
+
+def test_a_call_throttled_past_every_try_fails_its_record_with_the_reason():
+    waits: list[float] = []
+
+    def answer(name: str, record: EvaluationRecord) -> str:
+        raise client_error("ThrottlingException")
+
+    result = score(dataset(1)[0], CANDIDATES, Scorer(answer=answer, grade=graded_alike, sleep=waits.append))
+
+    assert result.failure is not None and result.failure.startswith("base: ThrottlingException")
+    assert len(waits) == PATIENT_TRIES - 1
+
+
+def test_a_batch_out_of_time_does_not_wait_for_a_throttled_call():
+    waits: list[float] = []
+    times = iter([True, False])  # time for the first call, none for a wait after it
+
+    def answer(name: str, record: EvaluationRecord) -> str:
+        raise client_error("ThrottlingException")
+
+    scorer = Scorer(answer=answer, grade=graded_alike, sleep=waits.append, enough_time=lambda: next(times))
+    result = score(dataset(1)[0], CANDIDATES, scorer)
+
+    assert result.failure is not None and "ThrottlingException" in result.failure
+    assert waits == []
+
+
+def test_a_validation_error_of_each_record_does_not_fail_the_batch_but_the_same_one_does():
+    """ValidationException can be the record's (an input too long) or the run's (a model id refused): only the same
+    message on the batch's first records is the run's."""
+    from model_evaluation.batch import parse_batch_input, score_batch
+
+    def too_long(name: str, record: EvaluationRecord) -> str:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": f"{record.id} is too long"}}, "Converse")
+
+    result = score_batch(
+        items(5), parse_batch_input(BATCH_INPUT), Scorer(answer=too_long, grade=graded_alike), FakeS3(), lambda: 900_000
+    )
+    assert len(result["records"]) == 5
+
+    def refused(name: str, record: EvaluationRecord) -> str:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "invalid model id"}}, "Converse")
+
+    with pytest.raises(ModelUnreachableError, match="invalid model id"):
+        score_batch(
+            items(5),
+            parse_batch_input(BATCH_INPUT),
+            Scorer(answer=refused, grade=graded_alike),
+            FakeS3(),
+            lambda: 900_000,
+        )

@@ -68,8 +68,14 @@ def test_a_bad_event_names_its_fields():
         check_dataset(event(min_records=0), stored(rows(1)))
 
 
-def test_a_tool_spec_the_model_could_not_be_offered_is_refused():
-    spec = {"toolSpec": {"name": "get weather!", "inputSchema": {"type": "object"}}}
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"toolSpec": {"name": "get weather!", "inputSchema": {"type": "object"}}},
+        {"name": "get weather!", "inputSchema": {"type": "object"}},  # bare: offered to the model all the same
+    ],
+)
+def test_a_tool_spec_the_model_could_not_be_offered_is_refused(spec):
     line = json.dumps({"id": "t1", "prompt": "p", "reference": "r", "tool_schema": spec})
 
     with pytest.raises(DatasetError, match=r"line 11: tool_schema.toolSpec: .* is not allowed; expected a Bedrock"):

@@ -90,6 +90,7 @@ def stubs(monkeypatch):
     bedrock = boto3.client("bedrock-runtime", **keys)
     monkeypatch.setitem(handler._clients, "s3", s3)
     monkeypatch.setitem(handler._clients, "bedrock-runtime per record", bedrock)
+    monkeypatch.setattr(handler, "_databases", {})  # the container's downloader, made again on these clients
     written: list[dict] = []
     s3.meta.events.register("provide-client-params.s3.PutObject", lambda params, **_: written.append(dict(params)))
     with Stubber(s3) as s3_stub, Stubber(bedrock) as bedrock_stub:
@@ -173,6 +174,22 @@ def test_the_report_rejects_an_event_without_the_maps_results(stubs):
         )
 
 
+def test_databases_are_downloaded_once_per_container_not_once_per_batch(monkeypatch, tmp_path):
+    fetched: list[str] = []
+
+    class Downloads:
+        def download_file(self, bucket: str, key: str, path: str) -> None:
+            fetched.append(key)
+            open(path, "wb").close()
+
+    monkeypatch.setattr(handler, "_databases", {})
+    monkeypatch.setattr(handler, "DATABASES", tmp_path)
+    monkeypatch.setitem(handler._clients, "s3", Downloads())
+    for _ in range(3):  # three batches in one container
+        handler.databases()("s3://acme-datasets/db/shop.sqlite")
+    assert fetched == ["db/shop.sqlite"]
+
+
 def test_clients_are_created_once_per_container(monkeypatch):
     created: list[str] = []
     monkeypatch.setattr(handler, "_clients", {})
@@ -251,7 +268,7 @@ def test_a_tool_call_the_model_cannot_form_is_an_invalid_call_not_a_lost_record(
     bedrock.add_client_error(
         "converse", "ModelErrorException", "Model produced invalid sequence as part of ToolUse", 424
     )
-    s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": "application/json"})
+    # Not cached (no put_object here): a model error once is not the base model's answer for every later run.
     expect_tool_answer(bedrock, CUSTOM_MODEL, tool_reply("get_weather", {"city": "Paris"}))
     grades = '{"candidate_1": {"score": 1}, "candidate_2": {"score": 5}}'
     bedrock.add_response("converse", converse_reply(grades))
@@ -260,3 +277,14 @@ def test_a_tool_call_the_model_cannot_form_is_an_invalid_call_not_a_lost_record(
     result = handler.batch_handler({"Items": [TOOL_RECORD], "BatchInput": BATCH_INPUT}, LambdaContext())
 
     assert result["records"][0]["scores"]["base"]["tool_call_valid"] == 0.0
+
+
+def test_a_model_error_that_is_not_a_tool_call_fails_the_record_not_the_model(stubs):
+    s3, bedrock, _ = stubs
+    s3.add_client_error("get_object", "NoSuchKey", "no", 404)
+    bedrock.add_client_error("converse", "ModelErrorException", "The model returned an error", 424)
+    s3.add_response("put_object", {}, {"Bucket": BUCKET, "Key": ANY, "Body": ANY, "ContentType": ANY})
+
+    result = handler.batch_handler({"Items": [TOOL_RECORD], "BatchInput": BATCH_INPUT}, LambdaContext())
+
+    assert result["records"][0]["failure"].startswith("base: ModelErrorException")

@@ -203,6 +203,8 @@ def _patiently(call: Callable[[], T], scorer: Scorer, rng: random.Random) -> T:
             if not scorer.enough_time():
                 raise
             scorer.sleep(rng.uniform(0, min(WAIT_CAP_S, 4.0 * 2**attempt)))
+            if not scorer.enough_time():  # the next call must still fit (TIME_PER_CALL_MS), after the wait
+                raise
     raise AssertionError("unreachable")
 
 

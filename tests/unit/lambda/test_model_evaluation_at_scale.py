@@ -523,6 +523,22 @@ def test_a_batch_out_of_time_does_not_wait_for_a_throttled_call():
     assert waits == []
 
 
+def test_a_call_is_not_tried_again_after_a_wait_that_used_up_the_batchs_time():
+    waits: list[float] = []
+    times = iter([True, True, False])  # time for the call and the wait, none for the call after it
+    calls: list[str] = []
+
+    def answer(name: str, record: EvaluationRecord) -> str:
+        calls.append(name)
+        raise client_error("ThrottlingException")
+
+    scorer = Scorer(answer=answer, grade=graded_alike, sleep=waits.append, enough_time=lambda: next(times))
+    result = score(dataset(1)[0], CANDIDATES, scorer)
+
+    assert (len(waits), calls) == (1, ["base"])
+    assert result.failure is not None and "ThrottlingException" in result.failure
+
+
 def test_a_validation_error_of_each_record_does_not_fail_the_batch_but_the_same_one_does():
     """ValidationException can be the record's (an input too long) or the run's (a model id refused): only the same
     message on the batch's first records is the run's."""

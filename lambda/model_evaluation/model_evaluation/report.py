@@ -97,14 +97,15 @@ def markdown(run_id: str, summary: dict[str, Any]) -> str:
         f"{summary['dataset']['uri']} (version {summary['dataset']['version_id']}), judged with the rubric of "
         f"SHA-256 {summary['rubric_sha256']}.",
         "",
-        f"| Metric | Base | Customized | Improvement | {summary['confidence']:.0%} interval of the improvement |",
-        "| --- | --- | --- | --- | --- |",
+        "| Metric | Records | Base | Customized | Improvement | "
+        f"{summary['confidence']:.0%} interval of the improvement |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for metric, gain in summary["improvement"].items():
         low, high = summary["intervals"]["improvement"][metric]
         lines.append(
-            f"| {metric} | {summary['base'][metric]:.4f} | {summary['customized'][metric]:.4f} | {gain:+.4f} | "
-            f"{low:+.4f} to {high:+.4f} |"
+            f"| {metric} | {summary['counts'][metric]} | {summary['base'][metric]:.4f} | "
+            f"{summary['customized'][metric]:.4f} | {gain:+.4f} | {low:+.4f} to {high:+.4f} |"
         )
     lines += ["", *[f"- {reason}" for reason in summary["gate"]["reasons"]]]
     return "\n".join(lines).rstrip() + "\n"

@@ -25,6 +25,10 @@ from typing import Any
 JUDGE_IMPROVEMENT = "min_judge_improvement"
 DECIMALS = 6
 
+# The lowest score each metric can take (the judge scores 1 to 5, rule-based metrics 0 to 1): a threshold at it asks
+# nothing of the evidence.
+METRIC_FLOOR = {"judge_score": 1.0}
+
 
 @dataclass(frozen=True)
 class GateSettings:
@@ -84,11 +88,13 @@ def summarize(
     base: dict[str, float] = {}
     customized: dict[str, float] = {}
     improvement: dict[str, float] = {}
+    counts: dict[str, int] = {}
     intervals: dict[str, dict[str, list[float]]] = {"customized": {}, "improvement": {}}
     for metric in metrics:
         pairs = _paired(scored, metric)
         if not pairs:
             continue
+        counts[metric] = len(pairs)
         base[metric] = round(_mean([b for b, _ in pairs]), DECIMALS)
         customized[metric] = round(_mean([c for _, c in pairs]), DECIMALS)
         improvement[metric] = round(customized[metric] - base[metric], DECIMALS)
@@ -106,6 +112,7 @@ def summarize(
         "base": base,
         "customized": customized,
         "improvement": improvement,
+        "counts": counts,
         "intervals": intervals,
         "confidence": settings.confidence,
     }
@@ -126,7 +133,18 @@ def gate_reasons(summary: Mapping[str, Any], thresholds: Mapping[str, float], se
         )
     lower = {metric: bounds[0] for metric, bounds in summary["intervals"]["customized"].items()}
     for metric, threshold in sorted(thresholds.items()):
-        if metric == JUDGE_IMPROVEMENT or metric not in lower:
+        if metric == JUDGE_IMPROVEMENT:
+            continue
+        # A threshold that asks anything needs as much evidence as the gate: three SQL records of a thousand, or
+        # none, would otherwise pass an SQL threshold (a bootstrap of three equal scores has no width).
+        carried = summary["counts"].get(metric, 0)
+        if threshold > METRIC_FLOOR.get(metric, 0.0) and carried < settings.min_records:
+            reasons.append(
+                f"{metric}: {carried} scored records carry it, below the minimum {settings.min_records} its "
+                f"threshold {threshold:g} needs"
+            )
+            continue
+        if metric not in lower:
             continue
         if lower[metric] < threshold:
             reasons.append(

@@ -177,6 +177,29 @@ def test_a_mean_that_clears_the_threshold_with_an_interval_that_does_not_fails()
     assert summary["gate"]["reasons"][0].startswith("judge_score improvement: lower bound")
 
 
+def test_a_threshold_on_a_metric_few_records_carry_fails_the_gate_whatever_their_scores():
+    """Three text-to-SQL records of a thousand, all right, would pass a 0.95 SQL threshold on a bootstrap of no width;
+    a tool-call threshold with no tool record at all would pass unseen."""
+    rows = [
+        {"id": f"r{i}", "scores": {name: {"exact_match": 1.0, "judge_score": 4.0} for name in CANDIDATES}}
+        for i in range(1000)
+    ]
+    for row in rows[:3]:
+        for name in CANDIDATES:
+            row["scores"][name]["sql_execution_match"] = 1.0
+    thresholds = {**THRESHOLDS, "sql_execution_match": 0.95, "tool_call_valid": 0.9}
+
+    summary = summarize(rows, thresholds, GateSettings(min_records=100), seed_for("run-1"))
+
+    assert summary["counts"]["sql_execution_match"] == 3 and summary["counts"]["exact_match"] == 1000
+    assert not summary["gate"]["passed"]
+    assert summary["gate"]["reasons"] == [
+        "sql_execution_match: 3 scored records carry it, below the minimum 100 its threshold 0.95 needs",
+        "tool_call_valid: 0 scored records carry it, below the minimum 100 its threshold 0.9 needs",
+    ]
+    assert summarize(rows, THRESHOLDS, GateSettings(min_records=100), seed_for("run-1"))["gate"]["passed"]
+
+
 def test_a_metric_threshold_is_read_against_its_lower_bound():
     summary = run(dataset(200), FakeBedrock(right=0.62), GateSettings(), {**THRESHOLDS, "exact_match": 0.6})
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from config.workflow import PROFILE_REGION_PREFIXES
+from customization.nova import profile_problem
 from customization.problems import Problem
 
 CUSTOM_MODEL_ARN_PATTERN = re.compile(r"^arn:aws(-[a-z]+)*:bedrock:[a-z0-9-]+:\d{12}:custom-model/\S+$")
@@ -112,6 +113,9 @@ class ServingConfig:
                 )
             )
         prefix = self.inference_profile_prefix
+        invokable = profile_problem(self.base_model_id, prefix)
+        if invokable is not None:
+            found.append(Problem("serving.inference_profile_prefix", prefix, invokable))
         if region is not None and prefix and not region.startswith(PROFILE_REGION_PREFIXES[prefix]):
             allowed = [p for p, starts in PROFILE_REGION_PREFIXES.items() if region.startswith(starts)]
             found.append(

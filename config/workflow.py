@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from config.sagemaker_model import sagemaker_enum
+from customization.nova import profile_problem
 from customization.problems import Problem
 
 MODEL_ID_PATTERN = re.compile(r"^((us|eu|apac)\.)?[a-z0-9-]+\.[a-z0-9.-]+(:[a-z0-9-]+){0,2}$")
@@ -96,6 +97,11 @@ class WorkflowConfig:
         found: list[Problem] = []
         if region is not None:
             found += _profile_geography_problems(region, self.inference_profile_prefix, self.judge_model_id)
+        judged_by = profile_problem(self.judge_model_id, "")
+        if judged_by is not None:
+            found.append(
+                Problem("workflow.judge_model_id", self.judge_model_id, f"its profile id, prefixed {judged_by}")
+            )
         if not MODEL_ID_PATTERN.match(self.judge_model_id):
             found.append(Problem("workflow.judge_model_id", self.judge_model_id, "a Bedrock model or profile id"))
         rubric = REPOSITORY / self.judge_rubric_file

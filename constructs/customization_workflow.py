@@ -116,6 +116,7 @@ class CustomizationWorkflow(Construct):
                 log_retention=props.log_retention,
                 max_training_hours=props.max_training_hours,
                 evaluation_concurrency=props.evaluation_scale.max_concurrency,
+                inference_profile_prefix=props.inference_profile_prefix,
                 hyperpod=props.hyperpod,
             ),
         )

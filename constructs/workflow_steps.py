@@ -79,9 +79,11 @@ class WorkflowStepsProps:
     log_retention: logs.RetentionDays
     """How long each function's log group keeps its logs."""
     max_training_hours: int
+    """A HyperPod job's deadline (``activeDeadlineSeconds``)."""
     evaluation_concurrency: int
     """Batches one run's evaluation scores at once (``workflow.evaluation.max_concurrency``)."""
-    """A HyperPod job's deadline (``activeDeadlineSeconds``)."""
+    inference_profile_prefix: str = ""
+    """How the evaluation invokes base models (``Env.INFERENCE_PROFILE_PREFIX``); default in-Region."""
     hyperpod: NovaJobTarget | None = None
     """The restricted instance group Nova jobs run on; default none (no HyperPod jobs step)."""
 
@@ -150,6 +152,7 @@ class WorkflowSteps:
             Env.RUNS_TABLE: props.lineage_table.table_name,
             Env.CUSTOMIZATION_ROLE_ARN: props.bedrock_role.role_arn,
             Env.KEY_ARN: props.key.key_arn,
+            Env.INFERENCE_PROFILE_PREFIX: props.inference_profile_prefix,
         }
         target = props.hyperpod
         if target is not None:

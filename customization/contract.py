@@ -79,6 +79,8 @@ class Env:
     HYPERPOD_INSTANCE_TYPE = "HYPERPOD_INSTANCE_TYPE"
     HYPERPOD_MAX_NODES = "HYPERPOD_MAX_NODES"
     MAX_TRAINING_SECONDS = "MAX_TRAINING_SECONDS"
+    # The environment's cross-Region profile prefix for base models (workflow.inference_profile_prefix), or "".
+    INFERENCE_PROFILE_PREFIX = "INFERENCE_PROFILE_PREFIX"
     ACCOUNT_ID = "ACCOUNT_ID"
     # The HyperPod jobs step only.
     CLUSTER_NAME = "CLUSTER_NAME"

@@ -157,6 +157,21 @@ HYPERPOD_IMAGE_REGISTRIES: dict[str, str] = {
 # "On-demand inference of custom Nova models": on-demand inference is for models customized in Bedrock and for
 # PEFT (LoRA) models from SageMaker, "not supported for Full-rank fine-tuned models"; every recipe's model can
 # use provisioned throughput). Full-rank SFT and DPO, PPO and CPT are evaluated on a provisioned throughput.
+# Models Bedrock serves on demand only through cross-Region inference profiles (no in-Region model id), with the
+# profile prefixes of this platform's geographies that serve them: Amazon Nova 2 user guide, "Core inference"
+# (model IDs: Nova 2 Lite is us. or global. only). Invoked without one, Converse refuses the model id.
+PROFILE_ONLY_MODELS: dict[str, tuple[str, ...]] = {"amazon.nova-2-lite-v1:0": ("us.",)}
+
+
+def profile_problem(model_id: str, prefix: str) -> str | None:
+    """Why ``prefix`` (an environment's inference profile prefix, ``""`` for none) cannot invoke ``model_id`` (an id
+    without a prefix of its own) on demand, naming the prefixes that can; ``None`` when it can."""
+    allowed = PROFILE_ONLY_MODELS.get(model_id)
+    if allowed is None or prefix in allowed:
+        return None
+    return f"{' or '.join(allowed)}: Bedrock serves {model_id} on demand only through cross-Region profiles"
+
+
 ON_DEMAND_TECHNIQUES: frozenset[Technique] = frozenset({"sft_lora", "dpo_lora", "distillation"})
 
 

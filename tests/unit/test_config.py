@@ -216,6 +216,21 @@ def test_bad_workflow_values_are_named():
     assert "workflow.notification_email: 'nobody' is not allowed; expected an email address" in message
 
 
+@pytest.mark.parametrize(
+    ("judge", "refused"), [("amazon.nova-2-lite-v1:0", True), ("us.amazon.nova-2-lite-v1:0", False)]
+)
+def test_a_judge_served_only_through_a_profile_is_named_by_its_profile(judge, refused):
+    from config.loader import ConfigError, parse_environment
+
+    raw = {"name": "qa", "tags": {"environment": "qa", "owner": "o", "cost_center": "c"}, "workflow": {}}
+    raw["workflow"]["judge_model_id"] = judge
+    if not refused:
+        assert parse_environment(raw, "qa", "environments/qa.yaml").workflow.judge_model_id == judge
+        return
+    with pytest.raises(ConfigError, match=r"workflow.judge_model_id: .* expected its profile id, prefixed us\.: "):
+        parse_environment(raw, "qa", "environments/qa.yaml")
+
+
 def test_the_workflow_buys_no_serving_throughput_so_its_units_are_refused_by_name():
     """The Serving stack serves approved models; a leftover key from before says so rather than being ignored."""
     from config.loader import ConfigError, parse_environment

@@ -107,3 +107,16 @@ def test_lineage_source_takes_no_model_arn():
     message = error_for(model_source="lineage", model_arn=arn, lineage_generation=0)
     assert f"serving.model_arn: {arn!r} is not allowed; expected absent with model_source 'lineage'" in message
     assert "serving.lineage_generation: 0 is not allowed; expected 1 or more" in message
+
+
+def test_a_base_model_served_only_through_a_profile_needs_one():
+    message = error_for(base_model_id="amazon.nova-2-lite-v1:0")
+    assert (
+        "serving.inference_profile_prefix: '' is not allowed; expected us.: Bedrock serves amazon.nova-2-lite-v1:0 "
+        "on demand only through cross-Region profiles" in message
+    )
+    raw = {
+        **BASE,
+        "serving": {**SERVING, "base_model_id": "amazon.nova-2-lite-v1:0", "inference_profile_prefix": "us."},
+    }
+    assert parse_environment(raw, "qa", "environments/qa.yaml").serving.inference_profile_prefix == "us."

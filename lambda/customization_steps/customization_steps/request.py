@@ -29,6 +29,7 @@ from customization.nova import (
     allowed_replicas,
     on_demand_invokable,
     platforms_for,
+    profile_problem,
 )
 from customization.problems import Problem
 from customization.recipes import Recipe, RecipeError, render
@@ -80,6 +81,8 @@ class Limits:
     platforms: tuple[str, ...]
     region: str = ""
     hyperpod_max_nodes: int = 0
+    inference_profile_prefix: str = ""
+    """How the evaluation invokes base models (``us.``...; ``""``: in-Region)."""
 
 
 def output_uri(limits: Limits, run_name: str) -> str:
@@ -217,6 +220,8 @@ def check_request(event: object, *, recipes: dict[str, Recipe], limits: Limits, 
     base_model = event.get("base_model")
     if recipe is not None and base_model != recipe.run.model_type:
         problems.append(_problem("base_model", base_model, f"the recipe's run.model_type {recipe.run.model_type!r}"))
+    elif isinstance(base_model, str):
+        _invokable(base_model, limits, problems)
 
     bucket = limits.datasets_bucket
     training_data = _s3("training_data", event.get("training_data"), bucket, problems)
@@ -350,6 +355,8 @@ def _check_import(event: dict[str, Any], limits: Limits, execution_name: str) ->
                 "e.g. meta.llama3-1-8b-instruct-v1:0",
             )
         )
+    if isinstance(base_model, str):
+        _invokable(base_model, limits, problems)
     model_data = _s3("model_data", event.get("model_data"), limits.datasets_bucket, problems)
     if model_data and not model_data.endswith("/"):
         problems.append(_problem("model_data", model_data, "a folder (ending in '/') holding the model's files"))
@@ -374,6 +381,21 @@ def _check_import(event: dict[str, Any], limits: Limits, execution_name: str) ->
         thresholds=thresholds,
         model_data=model_data,
     )
+
+
+def _invokable(base_model: str, limits: Limits, problems: list[str]) -> None:
+    """The evaluation compares with the base model on demand: one Bedrock serves only through a profile needs this
+    environment's prefix to be one (or every base call of the evaluation fails, after training)."""
+    problem = profile_problem(":".join(base_model.split(":")[:2]), limits.inference_profile_prefix)
+    if problem is not None:
+        now = limits.inference_profile_prefix or "none"
+        problems.append(
+            _problem(
+                "base_model",
+                base_model,
+                f"a model invokable here: set workflow.inference_profile_prefix (now {now}) to {problem}",
+            )
+        )
 
 
 def _thresholds(value: object, problems: list[str]) -> dict[str, float]:

@@ -69,6 +69,7 @@ class Settings:
                 platforms=tuple(p for p in env[Env.PLATFORMS].split(",") if p),
                 region=env.get(Env.AWS_REGION, ""),
                 hyperpod_max_nodes=int(env.get(Env.HYPERPOD_MAX_NODES, "0")),
+                inference_profile_prefix=env.get(Env.INFERENCE_PROFILE_PREFIX, ""),
             ),
             runs_table=env[Env.RUNS_TABLE],
             customization_role_arn=env.get(Env.CUSTOMIZATION_ROLE_ARN, ""),

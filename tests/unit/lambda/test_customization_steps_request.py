@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "1")  # before Tracer is created at import
@@ -575,6 +576,21 @@ def test_an_import_base_model_takes_no_cross_region_prefix(catalog):
         InvalidRunRequestError, match=r"base_model: 'us\.meta\.llama3-1-8b-instruct-v1:0' is not allowed"
     ):
         check_request(import_event(base_model="us." + LLAMA), recipes=catalog, limits=LIMITS, execution_name="i-1")
+
+
+def test_a_base_model_bedrock_serves_only_through_a_profile_needs_the_environment_to_use_one(catalog):
+    """Nova 2 Lite has no in-Region on-demand id (Nova 2 user guide, "Core inference"): without a profile every base
+    call of the evaluation would fail, after the run."""
+    nova_2 = "amazon.nova-2-lite-v1:0"
+    with pytest.raises(InvalidRunRequestError) as raised:
+        check_request(import_event(base_model=nova_2), recipes=catalog, limits=LIMITS, execution_name="i-1")
+    assert (
+        f"base_model: '{nova_2}' is not allowed; expected a model invokable here: set "
+        f"workflow.inference_profile_prefix (now none) to us.: Bedrock serves {nova_2} on demand only through "
+        "cross-Region profiles"
+    ) in str(raised.value)
+    us = dataclasses.replace(LIMITS, inference_profile_prefix="us.")
+    assert check_request(import_event(base_model=nova_2), recipes=catalog, limits=us, execution_name="i-1")
 
 
 def test_model_data_belongs_to_imports_only(catalog):

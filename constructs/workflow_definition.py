@@ -189,13 +189,22 @@ def _check_dataset(
                 "evaluation_dataset": sfn.JsonPath.string_at("$.request.evaluation_dataset"),
                 "min_records": parts.evaluation_scale.min_records,
                 "max_records": parts.evaluation_scale.max_records,
+                # Tried once each, as the evaluation will invoke them: a model this account cannot invoke here
+                # rejects the run now, not after training.
+                "models": {
+                    "base": sfn.JsonPath.format(
+                        f"{parts.inference_profile_prefix}{{}}",
+                        sfn.JsonPath.string_at("$.request.evaluation_base_model"),
+                    ),
+                    "judge": parts.judge.model_id,
+                },
             }
         ),
         payload_response_only=True,
         result_path="$.evaluation_dataset",
     )
     check.add_retry(errors=LAMBDA_THROTTLING_ERRORS, interval=cdk.Duration.seconds(2), backoff_rate=2, max_attempts=3)
-    check.add_catch(rejected, errors=["DatasetError"], result_path="$.error")
+    check.add_catch(rejected, errors=["DatasetError", "ModelCheckError"], result_path="$.error")
     check.add_catch(failure, errors=["States.ALL"], result_path="$.error")
     return check
 

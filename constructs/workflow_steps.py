@@ -283,6 +283,16 @@ class WorkflowSteps:
             props.stores.grant_read_write_artifacts(function)
             props.key.grant_encrypt_decrypt(function)
         self.evaluate_fn.add_to_role_policy(evaluation_statement(stack))
+        # The check tries the base model and the judge once each, as the evaluation will invoke them (with what a
+        # caller of a model Bedrock keeps encrypted with the platform key needs, through Bedrock only).
+        self.check_dataset_fn.add_to_role_policy(evaluation_statement(stack))
+        self.check_dataset_fn.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[props.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
+            )
+        )
 
     def _acknowledge(self) -> None:
         partition, region, account = nag_environment(self._scope)
@@ -294,6 +304,15 @@ class WorkflowSteps:
             return f"AwsSolutions-IAM5[Resource::arn:{partition}:sagemaker:{region}:{account}:{resource}]"
 
         kms_grant = ["AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "AwsSolutions-IAM5[Action::kms:ReEncrypt*]"]
+        evaluation_invokes = [
+            # Cross-Region inference profiles route to the foundation model in any of their Regions.
+            f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:*::foundation-model/*]",
+            bedrock("inference-profile/*"),
+            bedrock("custom-model/*"),
+            bedrock("custom-model-deployment/*"),
+            bedrock("imported-model/*"),
+            bedrock("provisioned-model/*"),
+        ]
         run_scoped = {
             self.validate_fn: [],
             self.locate_fn: [],
@@ -313,17 +332,8 @@ class WorkflowSteps:
                 bedrock("provisioned-model/*"),
             ],
             self.report_fn: [*kms_grant],
-            self.check_dataset_fn: [],
-            self.evaluate_fn: [
-                *kms_grant,
-                # Cross-Region inference profiles route to the foundation model in any of their Regions.
-                f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:*::foundation-model/*]",
-                bedrock("inference-profile/*"),
-                bedrock("custom-model/*"),
-                bedrock("custom-model-deployment/*"),
-                bedrock("imported-model/*"),
-                bedrock("provisioned-model/*"),
-            ],
+            self.check_dataset_fn: evaluation_invokes,
+            self.evaluate_fn: [*kms_grant, *evaluation_invokes],
         }
         for function, wildcards in run_scoped.items():
             acknowledge(

@@ -534,7 +534,8 @@ GRANTED_BEYOND = {
     | ARTIFACTS_WRITE - {"kms:DescribeKey"}
     | {"s3:GetObject*"},
     "model_evaluation.handler.report_handler": LAMBDA_TRACING | ARTIFACTS_WRITE,
-    "model_evaluation.handler.check_handler": LAMBDA_TRACING | BUCKET_READ,
+    # The check's kms:DescribeKey is a Converse caller's (through Bedrock), not the bucket read's.
+    "model_evaluation.handler.check_handler": LAMBDA_TRACING | BUCKET_READ - {"kms:DescribeKey"},
     "state machine": {
         # aws-cdk-lib's StateMachine: log delivery (LogOptions) and X-Ray (tracing_enabled).
         *{

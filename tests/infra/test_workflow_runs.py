@@ -624,7 +624,21 @@ def test_an_evaluation_dataset_the_evaluation_could_not_read_rejects_the_run_bef
         "evaluation_dataset": case.request["evaluation_dataset"],
         "min_records": 20,  # dev's workflow.evaluation
         "max_records": 10000,
+        # Tried once each before anything is claimed: the base model as the evaluation invokes it, and the judge.
+        "models": {"base": case.request["evaluation_base_model"], "judge": "amazon.nova-pro-v1:0"},
     }
+
+
+def test_a_model_this_account_cannot_invoke_rejects_the_run_before_anything_is_claimed(environments, catalog):
+    case = cases.started(cases.example("sft_lora"), environments["dev"].settings, catalog)
+    cause = "base model 'amazon.nova-lite-v1:0': AccessDeniedException: You don't have access to the model"
+    case.script["Check evaluation dataset"] = [Throw("ModelCheckError", cause)]
+    case.answer("Notify rejected", cases.published())
+    execution = run(environments["dev"].definition, case.execution_input, case.script)
+
+    assert runtime_errors(execution) == []
+    assert (execution.status, execution.error, execution.cause) == ("FAILED", "InvalidRunRequest", cause)
+    assert "Prepare" not in execution.path
 
 
 def test_the_lineage_record_names_the_rubric_the_judge_scored_with(environments, catalog):

@@ -7,7 +7,13 @@ at the end. So the run checks every line first (JSON, fields, unique ids, a ``sq
 an S3 URI of an existing object whose reference query runs on it) and the count against the gate's
 minimum and the map's maximum.
 
-Event: ``{"evaluation_dataset": "s3://...", "min_records": int, "max_records": int}``.
+It also asks the base model and the judge for one token each, as the evaluation will invoke them: a model id
+Converse refuses here (no in-Region offer, no access, a profile of another geography) rejects the run now
+(``ModelCheckError``) rather than failing every batch after training. Throttling and a model still loading pass:
+time cures them, and the evaluation waits for them.
+
+Event: ``{"evaluation_dataset": "s3://...", "min_records": int, "max_records": int,
+"models": {"base": id, "judge": id}}`` (``models`` optional: not tried without it).
 Returns ``{"records": count, "version_id": the version checked}``, which the map then reads (S3 GetObject
 ``VersionId``: a dataset overwritten during training is not evaluated unchecked); raises ``DatasetError``
 naming every problem.
@@ -30,6 +36,7 @@ from model_evaluation.dataset import (
     parse_s3_uri,
     read_versioned_text,
 )
+from model_evaluation.judge import converse_text
 from model_evaluation.request import InvalidEvaluationRequestError, object_field, uri_field
 from model_evaluation.sql_match import QueryError, SqlLimits, extract_sql, run_query
 
@@ -61,7 +68,34 @@ def _reference_problems(records: list[EvaluationRecord], databases: Callable[[st
     return problems
 
 
-def check_dataset(event: Any, s3: Any, databases: Callable[[str], Path] | None = None) -> dict[str, Any]:
+class ModelCheckError(Exception):
+    """The base model or the judge cannot be invoked as the evaluation would invoke it; the message says which."""
+
+
+# Errors a one-token call shows that time cures (the evaluation waits for them): not the run's to reject.
+PASSING_CODES = frozenset({"ThrottlingException", "ModelNotReadyException", "ServiceUnavailableException"})
+
+
+def try_models(bedrock: Any, models: dict[str, str]) -> None:
+    """One token from each model, as the evaluation calls it; ``ModelCheckError`` naming every refusal."""
+    refused = []
+    for role, model_id in sorted(models.items()):
+        try:
+            converse_text(bedrock, model_id, "Reply with OK.", max_tokens=1)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code not in PASSING_CODES:
+                refused.append(f"{role} model {model_id!r}: {code}: {error.response['Error'].get('Message', '')}")
+    if refused:
+        raise ModelCheckError(
+            "; ".join(refused) + " (expected models this account can invoke on demand in this Region: check the id, "
+            "model access and workflow.inference_profile_prefix)"
+        )
+
+
+def check_dataset(
+    event: Any, s3: Any, databases: Callable[[str], Path] | None = None, bedrock: Any = None
+) -> dict[str, Any]:
     """``databases``: a record's SQLite database as a local file (``record_scoring.s3_databases``); without it the
     reference queries are not run."""
     problems: list[str] = []
@@ -92,4 +126,7 @@ def check_dataset(event: Any, s3: Any, databases: Callable[[str], Path] | None =
             f"workflow.evaluation.min_records) to {highest} (what the evaluation reads, "
             "workflow.evaluation.max_records)"
         )
+    models = fields.get("models")
+    if bedrock is not None and isinstance(models, dict):
+        try_models(bedrock, {str(role): str(model) for role, model in models.items()})
     return {"records": len(records), "version_id": version}

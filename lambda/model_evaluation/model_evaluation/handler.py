@@ -92,6 +92,6 @@ def check_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     """Before the run claims or trains anything: the evaluation dataset, every line and the count
     (``model_evaluation.dataset_check``)."""
     s3 = client("s3")
-    checked = check_dataset(event, s3, databases())
+    checked = check_dataset(event, s3, databases(), client("bedrock-runtime"))
     logger.info("evaluation dataset checked", extra=checked)
     return checked

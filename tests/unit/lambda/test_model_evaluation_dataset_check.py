@@ -126,3 +126,56 @@ def test_a_reference_query_that_does_not_run_on_its_database_is_refused(tmp_path
         check_dataset(event(), s3, s3_databases(s3, tmp_path / "downloaded"))
 
     assert str(raised.value) == f"{URI}: id 's1': reference query: the query failed: no such table: invoices"
+
+
+# --- the models, tried once before the run ---------------------------------------------------------------------
+
+MODELS = {"base": "amazon.nova-lite-v1:0", "judge": "amazon.nova-pro-v1:0"}
+
+
+def runtime():
+    import boto3
+
+    return boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+
+
+def one_token(model_id: str) -> dict:
+    return {
+        "modelId": model_id,
+        "messages": [{"role": "user", "content": [{"text": "Reply with OK."}]}],
+        "inferenceConfig": {"maxTokens": 1, "temperature": 0},
+    }
+
+
+REPLY = {
+    "output": {"message": {"role": "assistant", "content": [{"text": "OK"}]}},
+    "stopReason": "max_tokens",
+    "usage": {"inputTokens": 4, "outputTokens": 1, "totalTokens": 5},
+    "metrics": {"latencyMs": 100},
+}
+
+
+def test_the_base_model_and_the_judge_are_each_asked_for_one_token_before_the_run():
+    from botocore.stub import Stubber
+
+    bedrock = runtime()
+    with Stubber(bedrock) as stub:
+        stub.add_response("converse", REPLY, one_token(MODELS["base"]))
+        stub.add_response("converse", REPLY, one_token(MODELS["judge"]))
+        assert check_dataset(event(models=MODELS), stored(rows(50)), bedrock=bedrock)["records"] == 50
+        stub.assert_no_pending_responses()
+
+
+def test_a_model_converse_refuses_here_rejects_the_run_before_training():
+    from botocore.stub import Stubber
+    from model_evaluation.dataset_check import ModelCheckError
+
+    bedrock = runtime()
+    with Stubber(bedrock) as stub:
+        refusal = "Invocation of model ID amazon.nova-lite-v1:0 with on-demand throughput isn't supported."
+        stub.add_client_error("converse", "ValidationException", refusal, 400)
+        stub.add_client_error("converse", "ThrottlingException", "Too many tokens", 429)  # the judge: time cures it
+        with pytest.raises(ModelCheckError) as raised:
+            check_dataset(event(models=MODELS), stored(rows(50)), bedrock=bedrock)
+    assert str(raised.value).startswith(f"base model 'amazon.nova-lite-v1:0': ValidationException: {refusal}")
+    assert "judge" not in str(raised.value)

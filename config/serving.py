@@ -63,7 +63,11 @@ class ServingConfig:
         found: list[Problem] = []
         if self.model_units < 1:
             found.append(Problem("serving.model_units", self.model_units, "1 or more"))
-        if self.commitment != "none" and not self.allow_commitment:
+        if self.commitment != "none" and self.mode != "provisioned-throughput":
+            found.append(
+                Problem("serving.commitment", self.commitment, "'none' unless serving.mode is 'provisioned-throughput'")
+            )
+        elif self.commitment != "none" and not self.allow_commitment:
             found.append(
                 Problem(
                     "serving.commitment",

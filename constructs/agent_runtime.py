@@ -127,6 +127,9 @@ class AgentRuntime(Construct):
             authorizer_configuration=self._inbound_auth(props),
             environment_variables={
                 "MODEL_ARN": props.model.invoke_arn,
+                # Changes whenever serving's settings do: the Agent stack is then deployed again and reads the new
+                # MODEL_ARN (a cross-stack value alone leaves this template unchanged, and cdk deploy skips it).
+                "SERVED_MODEL_REVISION": props.model.revision,
                 "BEDROCK_AGENTCORE_MEMORY_ID": self.memory.memory_id,
                 "GATEWAY_URL": self.gateway.gateway_url or "",
             },

@@ -74,6 +74,9 @@ class ServedModelProps:
     expire_after_hours: int | None = None
     """Provisioned throughput without commitment only: deleted this long after each create or update."""
     tags: dict[str, str] | None = None
+    revision: str = ""
+    """Changes when what is served may change (a digest of the serving settings, the lineage generation among
+    them): consumers put it in their own templates so that they are deployed again and read ``invoke_arn`` anew."""
 
 
 class ServedModel(Construct):
@@ -98,6 +101,7 @@ class ServedModel(Construct):
             )
         stack = cdk.Stack.of(self)
         self.model_arn = props.model_arn
+        self.revision = props.revision
         self._props = props
         self._model_key = props.model_key
         self.base_invoke_arn = (
@@ -127,12 +131,18 @@ class ServedModel(Construct):
             )
             for name, entry in (("OnEvent", "handle_event"), ("IsComplete", "handle_is_complete"))
         }
-        kind, arn_type, change_actions, manage_actions = MODES[props.mode]
+        kind, arn_type, change_actions, _ = MODES[props.mode]
         self._arn_type = arn_type
         made = stack.format_arn(service="bedrock", resource=arn_type, resource_name="*")
         custom_models = stack.format_arn(service="bedrock", resource="custom-model", resource_name="*")
+        # A throughput is authorized on its custom model and on the foundation model it was customized from (Service
+        # Authorization Reference, Amazon Bedrock: CreateProvisionedModelThroughput, UpdateProvisionedModelThroughput).
+        foundation_models = stack.format_arn(
+            service="bedrock", account="", resource="foundation-model", resource_name="*"
+        )
         on_event = handlers["OnEvent"]
-        on_event.add_to_role_policy(iam.PolicyStatement(actions=change_actions, resources=[props.model_arn, made]))
+        changed = [props.model_arn, made] + ([foundation_models] if props.mode == "provisioned-throughput" else [])
+        on_event.add_to_role_policy(iam.PolicyStatement(actions=change_actions, resources=changed))
         on_event.add_to_role_policy(
             iam.PolicyStatement(actions=["bedrock:TagResource", "bedrock:UntagResource"], resources=[made])
         )
@@ -140,8 +150,12 @@ class ServedModel(Construct):
         on_event.add_to_role_policy(iam.PolicyStatement(actions=["bedrock:GetCustomModel"], resources=[custom_models]))
         for statement in model_key_statements(stack, props.model_key.key_arn):
             on_event.add_to_role_policy(statement)
+        # Either kind may be read and deleted, whatever the mode: after a change of mode, the resource of the other
+        # kind is deleted by these handlers.
         for handler in handlers.values():
-            handler.add_to_role_policy(iam.PolicyStatement(actions=manage_actions, resources=[made]))
+            for _, other_type, _, other_actions in MODES.values():
+                other = stack.format_arn(service="bedrock", resource=other_type, resource_name="*")
+                handler.add_to_role_policy(iam.PolicyStatement(actions=other_actions, resources=[other]))
         provider = cr.Provider(
             self,
             "Provider",
@@ -195,7 +209,7 @@ class ServedModel(Construct):
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             kms_key_arn=key.key_arn,
             target=scheduler.CfnSchedule.TargetProperty(
-                arn="arn:aws:scheduler:::aws-sdk:bedrock:deleteProvisionedModelThroughput",
+                arn=f"arn:{cdk.Stack.of(self).partition}:scheduler:::aws-sdk:bedrock:deleteProvisionedModelThroughput",
                 role_arn=role.role_arn,
                 input=cdk.Stack.of(self).to_json_string({"ProvisionedModelId": self.invoke_arn}),
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(maximum_retry_attempts=10),
@@ -239,7 +253,10 @@ class ServedModel(Construct):
         basic = (
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
         )
-        made = f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'bedrock', self._arn_type + '/*')}]"
+        made = [
+            f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'bedrock', arn_type + '/*')}]"
+            for _, arn_type, _, _ in MODES.values()
+        ]
         for handler in handlers.values():
             acknowledge(
                 handler,
@@ -247,7 +264,7 @@ class ServedModel(Construct):
                 "to this account's resources of that type; basic Lambda logging uses the AWS managed policy. "
                 "Invoked only by the provider during deployments: no dead-letter queue or VPC applies.",
                 basic,
-                made,
+                *made,
                 "NIST.800.53.R5-LambdaDLQ",
                 "NIST.800.53.R5-LambdaInsideVPC",
                 "NIST.800.53.R5-IAMNoInlinePolicy",
@@ -258,6 +275,14 @@ class ServedModel(Construct):
             "either may be any approved model of this account, known only at deploy time (read-only).",
             f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'bedrock', 'custom-model/*')}]",
         )
+        if self._props.mode == "provisioned-throughput":
+            partition, region, _ = nag_environment(self)
+            acknowledge(
+                handlers["OnEvent"],
+                "A throughput is authorized on the foundation model its custom model was customized from, which is "
+                "known only when the approved model is read at deploy time (any foundation model of this Region).",
+                f"AwsSolutions-IAM5[Resource::arn:{partition}:bedrock:{region}::foundation-model/*]",
+            )
         acknowledge(
             provider,
             "aws-cdk-lib's provider framework (Lambda functions and a waiter state machine): its runtime, "

@@ -4,6 +4,9 @@ model: the workflow approves and records models, and never leaves a deployment o
 
 from __future__ import annotations
 
+import hashlib
+
+import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
 
 from config.model import EnvironmentConfig
@@ -67,5 +70,13 @@ class ServingStack(PlatformStack):
                 log_key=key,
                 log_retention=self.log_retention,
                 tags=config.tags.as_aws_tags(),
+                revision=hashlib.sha256(repr(serving).encode("utf-8")).hexdigest()[:16],
             ),
         )
+        if serving.model_source == "lineage":
+            cdk.CfnOutput(
+                self,
+                "ServedModelSource",
+                description="The approved run served (lineage:<run>), or fallback; newer runs passed over are named",
+                value=self.approved_model.source,
+            )

@@ -18,6 +18,9 @@ def test_runtime_runs_the_agent_container_on_the_served_model_with_memory_and_ga
     assert "ContainerConfiguration" in props["AgentRuntimeArtifact"]
     env = json.dumps(props["EnvironmentVariables"])
     assert "InvokeArn" in env  # what the Serving stack serves (base model, deployment or throughput)
+    # A digest of the serving settings: bumping serving.lineage_generation changes this template, so cdk deploy
+    # deploys the Agent stack again and it reads the new model.
+    assert "SERVED_MODEL_REVISION" in env
     assert "BEDROCK_AGENTCORE_MEMORY_ID" in env and "GATEWAY_URL" in env
 
 

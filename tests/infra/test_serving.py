@@ -137,8 +137,11 @@ def test_handlers_make_and_change_only_throughputs_and_only_for_the_served_model
     on_event = statements_of(serving, "ModelOnEvent")
     [change] = [s for s in on_event if "bedrock:CreateProvisionedModelThroughput" in s["Action"]]
     assert change["Action"] == ["bedrock:CreateProvisionedModelThroughput", "bedrock:UpdateProvisionedModelThroughput"]
-    assert len(change["Resource"]) == 2
+    assert len(change["Resource"]) == 3
     assert "arn:aws:bedrock:eu-west-1:111111111111:provisioned-model/*" in change["Resource"]
+    # Authorized on the custom model and on the foundation model it was customized from (Service Authorization
+    # Reference): without the latter the first throughput fails with AccessDenied.
+    assert "arn:aws:bedrock:eu-west-1::foundation-model/*" in change["Resource"]
     [model] = [r for r in change["Resource"] if isinstance(r, dict)]
     assert model["Fn::GetAtt"][1] == "ModelArn"  # the approved (or fallback) model only
     # Tag changes apply in place (aws-cdk-lib merges them into the throughput-only statement).
@@ -147,10 +150,18 @@ def test_handlers_make_and_change_only_throughputs_and_only_for_the_served_model
     assert manage["Resource"] == "arn:aws:bedrock:eu-west-1:111111111111:provisioned-model/*"
     # Bedrock takes a grant on the platform key for an encrypted custom model's throughput.
     assert any("kms:CreateGrant" in json.dumps(s["Action"]) for s in on_event)
-    is_complete = statements_of(serving, "ModelIsComplete")
-    assert [s["Action"] for s in is_complete if "bedrock:" in json.dumps(s["Action"])] == [
-        ["bedrock:DeleteProvisionedModelThroughput", "bedrock:GetProvisionedModelThroughput"]
-    ]
+    # Either kind is read and deleted (after a change of mode the old one goes), by both handlers.
+    for handler in ("ModelOnEvent", "ModelIsComplete"):
+        granted = {
+            (action, json.dumps(s["Resource"]))
+            for s in statements_of(serving, handler)
+            for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        }
+        for action, kind in (
+            ("bedrock:DeleteProvisionedModelThroughput", "provisioned-model"),
+            ("bedrock:DeleteCustomModelDeployment", "custom-model-deployment"),
+        ):
+            assert any(a == action and f":{kind}/*" in r for a, r in granted), (handler, action)
 
 
 def _throughput(stack: cdk.Stack, **overrides) -> ServedModel:

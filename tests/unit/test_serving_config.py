@@ -28,12 +28,27 @@ def test_model_units_below_one_are_rejected():
 
 
 def test_commitment_needs_the_environment_to_allow_it():
-    message = error_for(commitment="six-months")
+    message = error_for(commitment="six-months", mode="provisioned-throughput", model_source="lineage")
     assert "serving.commitment: 'six-months' is not allowed; expected 'none' unless serving.allow_commitment" in message
 
 
+def test_commitment_is_only_for_a_throughput():
+    message = error_for(commitment="one-month", allow_commitment=True)
+    assert "serving.commitment: 'one-month' is not allowed; expected 'none' unless serving.mode is" in message
+
+
 def test_commitment_is_accepted_where_allowed():
-    raw = {**BASE, "serving": {**SERVING, "commitment": "one-month", "allow_commitment": True}}
+    raw = {
+        **BASE,
+        "serving": {
+            **SERVING,
+            "commitment": "one-month",
+            "allow_commitment": True,
+            "mode": "provisioned-throughput",
+            "model_source": "lineage",
+        },
+        "workflow": {},
+    }
     assert parse_environment(raw, "qa", "environments/qa.yaml").serving.commitment_duration == "OneMonth"
 
 

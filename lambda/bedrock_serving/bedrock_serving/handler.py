@@ -10,11 +10,17 @@ with what ``on_event`` returned (aws-cdk-lib custom-resources, provider-framewor
   are ``BaseInvokeArn`` (the model or an inference profile), and a later Delete has nothing to delete.
 - Create: named ``<NamePrefix>-<request id>`` with the request id as client token, so a retried request
   finds the same resource and a replacement never reuses the name of the resource it replaces.
-- Update: in place where Bedrock allows it (``Kind.updates_in_place``: tags, and a custom model of the
-  same base), otherwise a new resource (CloudFormation then deletes the old one); a resource that has
-  expired or was deleted outside CloudFormation is made again.
-- Delete: a resource already gone counts as deleted; one Bedrock refuses to delete for now (still
-  creating) is asked again on every ``is_complete``.
+- Update: nothing to make when the live resource already serves what is asked (a rollback to the settings
+  it was made with, or a retried request); in place where Bedrock allows it (``Kind.updates_in_place``:
+  tags, and a custom model of the same base); otherwise a new resource. The physical id stays the old
+  resource's until the new one is ready (``Replacement`` carries it to ``is_complete``, which returns it
+  as the physical id then): a replacement that fails or times out is deleted here, and CloudFormation's
+  rollback is handed the old resource, which already matches. A resource that has expired or was deleted
+  outside CloudFormation is made again. A change of commitment is refused: one side of it could be
+  neither deleted (a committed throughput, during its term) nor kept (an hourly one, billing unowned).
+- Delete: of the resource the physical id names, whatever the properties say (after a mode change they
+  name the new kind); a resource already gone counts as deleted; one Bedrock refuses to delete for now
+  (still creating) is asked again on every ``is_complete``.
 - A resource this request made that ends ``Failed``, or is not ready after ``READY_WITHIN``, is deleted
   before the request fails, so no rollback leaves one billing. CloudFormation waits for a custom resource
   one hour at most (``ServiceTimeout`` up to 3600 s, aws-cdk-lib's Provider ``totalTimeout`` up to one hour),
@@ -47,6 +53,7 @@ KINDS: dict[str, Callable[[Any], Kind]] = {
     "ProvisionedThroughput": ProvisionedThroughputs,
     "CustomModelDeployment": CustomModelDeployments,
 }
+ARN_KINDS = {"ProvisionedThroughput": ":provisioned-model/", "CustomModelDeployment": ":custom-model-deployment/"}
 # Below the Provider's total timeout (50 minutes, constructs/served_model.py), itself below CloudFormation's hour.
 READY_WITHIN = timedelta(minutes=45)
 _clients: dict[str, Any] = {}
@@ -73,28 +80,42 @@ def on_event(event: dict[str, Any], kind: Kind, now: datetime | None = None) -> 
         response["Data"] = attributes  # the Provider framework merges is_complete's Data into these
     if spec.is_base_model:
         return {**response, "PhysicalResourceId": spec.base_invoke_arn, "MadeInThisRequest": False}
-    if request == "Update":
-        arn = event["PhysicalResourceId"]
-        old = kind.parse(event.get("OldResourceProperties", {}))
-        try:
-            if kind.updates_in_place(arn, spec, old):
-                kind.update(arn, spec, old)
-                return {**response, "PhysicalResourceId": arn, "MadeInThisRequest": False}
-        except ClientError as error:
-            if not is_not_found(error):
-                raise
-            LOGGER.info(json.dumps({"update": arn, "recreate": "it no longer exists"}))
-    arn = kind.create(spec, resource_name(spec, event["RequestId"]), event["RequestId"])
-    return {**response, "PhysicalResourceId": arn, "MadeInThisRequest": True}
+    if request == "Create":
+        arn = kind.create(spec, resource_name(spec, event["RequestId"]), event["RequestId"])
+        return {**response, "PhysicalResourceId": arn, "MadeInThisRequest": True}
+    arn = event["PhysicalResourceId"]
+    old = kind.parse(event.get("OldResourceProperties", {}))
+    commitments = (getattr(old, "commitment", "None"), getattr(spec, "commitment", "None"))
+    if kind.owns(arn) and commitments[0] != commitments[1]:
+        raise InvalidRequestError(
+            f"CommitmentDuration: {commitments[1]!r} is not allowed in place of {commitments[0]!r}; expected the "
+            "same: a committed throughput cannot be deleted during its term, and an hourly one replaced by it would "
+            "be left billing; remove the serving section's throughput by hand first"
+        )
+    try:
+        if kind.owns(arn) and kind.matches(arn, spec):  # a rollback, or a request retried after it was done
+            kind.retag(arn, spec.tags, old.tags)
+            return {**response, "PhysicalResourceId": arn, "MadeInThisRequest": False}
+        if kind.updates_in_place(arn, spec, old):
+            kind.update(arn, spec, old)
+            return {**response, "PhysicalResourceId": arn, "MadeInThisRequest": False}
+    except ClientError as error:
+        if not is_not_found(error):
+            raise
+        LOGGER.info(json.dumps({"update": arn, "recreate": "it no longer exists"}))
+    made = kind.create(spec, resource_name(spec, event["RequestId"]), event["RequestId"])
+    # The old resource stays the physical id until the new one is ready (is_complete hands CloudFormation the new).
+    return {**response, "PhysicalResourceId": arn, "Replacement": made, "MadeInThisRequest": True}
 
 
 def is_complete(event: dict[str, Any], kind: Kind, now: datetime | None = None) -> dict[str, Any]:
-    arn = event["PhysicalResourceId"]
     if event.get("RequestType") == "Delete":
+        arn = event["PhysicalResourceId"]
         return {"IsComplete": not kind.owns(arn) or kind.delete(arn)}
+    arn = event.get("Replacement") or event["PhysicalResourceId"]
     spec = kind.parse(event.get("ResourceProperties", {}))
     if not kind.owns(arn):
-        return {"IsComplete": True, "Data": {"InvokeArn": arn, "ModelArn": spec.model_id}}
+        return {"IsComplete": True, "PhysicalResourceId": arn, "Data": {"InvokeArn": arn, "ModelArn": spec.model_id}}
     status = kind.status(arn, spec)
     made = bool(event.get("MadeInThisRequest"))
     if status.state == "failed":
@@ -110,7 +131,7 @@ def is_complete(event: dict[str, Any], kind: Kind, now: datetime | None = None) 
             f"{arn} was not ready within {minutes} minutes (CloudFormation waits for a custom resource one hour at "
             f"most){_discard(kind, arn, made)}"
         )
-    return {"IsComplete": True, "Data": {"InvokeArn": arn, "ModelArn": status.model_arn}}
+    return {"IsComplete": True, "PhysicalResourceId": arn, "Data": {"InvokeArn": arn, "ModelArn": status.model_arn}}
 
 
 def _discard(kind: Kind, arn: str, made: bool) -> str:
@@ -127,6 +148,9 @@ def _discard(kind: Kind, arn: str, made: bool) -> str:
 
 def _kind(event: dict[str, Any]) -> Kind:
     name = event.get("ResourceProperties", {}).get("Kind")
+    if event.get("RequestType") == "Delete":  # the resource's own kind, by its ARN
+        arn = str(event.get("PhysicalResourceId", ""))
+        name = next((n for n, make in ARN_KINDS.items() if make in arn), name)
     if name not in KINDS:
         raise InvalidRequestError(f"Kind: {name!r} is not allowed; expected one of {', '.join(KINDS)}")
     if "bedrock" not in _clients:

@@ -92,6 +92,8 @@ class Kind(Protocol):
     arn_type: str
 
     def owns(self, arn: str) -> bool: ...
+    def matches(self, arn: str, spec: Any) -> bool: ...
+    def retag(self, arn: str, tags: dict[str, str], old: dict[str, str]) -> None: ...
     def parse(self, properties: dict[str, Any]) -> Any: ...
     def attributes(self, spec: Any, now: datetime) -> dict[str, str]: ...
     def create(self, spec: Any, name: str, token: str) -> str: ...
@@ -141,6 +143,11 @@ class _BedrockKind:
         removed = sorted(set(old) - set(tags))
         if removed:
             self._call("untag_resource", resourceARN=arn, tagKeys=removed)
+
+    def matches(self, arn: str, spec: Any) -> bool:
+        """Whether the live resource already serves ``spec`` (an update then has nothing to make: a rollback, or a
+        request retried after it was done)."""
+        return False
 
     def _base_of(self, model_arn: str) -> str:
         return str(self._call("get_custom_model", modelIdentifier=model_arn)["baseModelArn"])
@@ -217,6 +224,21 @@ class ProvisionedThroughputs(_BedrockKind):
             return False
         return spec.model_id == old.model_id or self._base_of(spec.model_id) == self._base_of(old.model_id)
 
+    def matches(self, arn: str, spec: ThroughputSpec) -> bool:
+        try:
+            live = self._call("get_provisioned_model_throughput", provisionedModelId=arn)
+        except ClientError as error:
+            if is_not_found(error):
+                return False
+            raise
+        commitment = live.get("commitmentDuration") or "None"
+        return (
+            live["status"] != "Failed"
+            and spec.model_id in (live.get("modelArn"), live.get("desiredModelArn"))
+            and spec.model_units in (live.get("modelUnits"), live.get("desiredModelUnits"))
+            and commitment == spec.commitment
+        )
+
     def update(self, arn: str, spec: ThroughputSpec, old: ThroughputSpec) -> None:
         if spec.model_id != old.model_id:  # only ever a custom model of the same base (updates_in_place)
             self._call("update_provisioned_model_throughput", provisionedModelId=arn, desiredModelId=spec.model_id)
@@ -262,6 +284,15 @@ class CustomModelDeployments(_BedrockKind):
             self.owns(arn) and not old.is_base_model and not spec.is_base_model and spec.name_prefix == old.name_prefix
         )
 
+    def matches(self, arn: str, spec: ServingSpec) -> bool:
+        try:
+            live = self._call("get_custom_model_deployment", customModelDeploymentIdentifier=arn)
+        except ClientError as error:
+            if is_not_found(error):
+                return False
+            raise
+        return bool(live["status"] != "Failed" and live.get("modelArn") == spec.model_id)
+
     def update(self, arn: str, spec: ServingSpec, old: ServingSpec) -> None:
         if spec.model_id != old.model_id:
             self._call("update_custom_model_deployment", customModelDeploymentIdentifier=arn, modelArn=spec.model_id)
@@ -276,10 +307,13 @@ class CustomModelDeployments(_BedrockKind):
         which the top-level status never shows."""
         current = self._call("get_custom_model_deployment", customModelDeploymentIdentifier=arn)
         model, update = current.get("modelArn", ""), current.get("updateDetails") or {}
-        if current["status"] == "Failed" or update.get("updateStatus") == "UpdateFailed":
+        # The last update's details stay after it: a failed one counts only if it was to the model asked for now.
+        failed_update = update.get("updateStatus") == "UpdateFailed" and update.get("modelArn") == spec.model_id
+        if current["status"] == "Failed" or failed_update:
             return Status("failed", model, current.get("failureMessage", "") or "the update failed")
         moved = model == spec.model_id or (
             update.get("modelArn") == spec.model_id and update.get("updateStatus") == "UpdateCompleted"
         )
-        ready = current["status"] == "Active" and moved and update.get("updateStatus") != "Updating"
+        updating = update.get("updateStatus") == "Updating" and update.get("modelArn") == spec.model_id
+        ready = current["status"] == "Active" and moved and not updating
         return Status("ready" if ready else "pending", model)

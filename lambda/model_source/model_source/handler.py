@@ -7,9 +7,10 @@ first) and return ``ModelArn``; with no approved run yet, the fallback (a base m
 reads nothing else and creates nothing, so Delete has nothing to undo and a retry is safe.
 A new approved model is picked up when the resource updates (``Generation`` changes).
 
-With ``OnDemandTechniques`` (the model is served by an on-demand deployment), a model trained another way is
-refused with its run and technique named: Bedrock serves no full-rank custom model on demand, and a deploy that
-failed at CreateCustomModelDeployment would say less.
+With ``OnDemandTechniques`` (the model is served by an on-demand deployment), the newest approved run whose
+technique Bedrock serves on demand is taken (no full-rank model is: Nova user guide, "On-demand inference of custom
+Nova models"); newer runs passed over are named in ``Source``, which the Serving stack outputs. They are skipped
+rather than refused: a refusal here would fail the deploy's rollback too, which reads the table again.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -25,6 +27,7 @@ LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
 MODEL_ARN = re.compile(r"^arn:aws[a-z-]*:bedrock:[a-z0-9-]+:\d{0,12}:(custom-model|foundation-model)/\S+$")
 PHYSICAL_ID = "approved-model"
+PAGE = 25
 _clients: dict[str, Any] = {}
 
 
@@ -50,39 +53,33 @@ def _properties(event: dict[str, Any]) -> tuple[str, str, str, str]:
     return values["TableName"], values["IndexName"], values["Approval"], values["FallbackModelArn"]
 
 
-def latest_approved(dynamodb: Any, table: str, index: str, approval: str) -> tuple[str, str] | None:
-    """(model ARN, run name) of the newest approved run, or ``None``."""
-    response = dynamodb.query(
-        TableName=table,
-        IndexName=index,
-        KeyConditionExpression="approval = :approval",
-        ExpressionAttributeValues={":approval": {"S": approval}},
-        ScanIndexForward=False,
-        Limit=1,
-    )
-    items = response.get("Items", [])
-    if not items:
-        return None
-    item = items[0]
-    arn = item.get("model_arn", {}).get("S", "")
-    if not MODEL_ARN.match(arn):
-        raise InvalidRequestError(f"model_arn: {arn!r} of run {item.get('run_name', {}).get('S')!r} is not a model ARN")
-    return arn, item.get("run_name", {}).get("S", "")
+def approved_newest_first(dynamodb: Any, table: str, index: str, approval: str) -> Iterator[tuple[str, str]]:
+    """(model ARN, run name) of each approved run, newest first, a page at a time."""
+    params: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": "approval = :approval",
+        "ExpressionAttributeValues": {":approval": {"S": approval}},
+        "ScanIndexForward": False,
+        "Limit": PAGE,
+    }
+    while True:
+        response = dynamodb.query(**params)
+        for item in response.get("Items", []):
+            arn, run = item.get("model_arn", {}).get("S", ""), item.get("run_name", {}).get("S", "")
+            if not MODEL_ARN.match(arn):
+                raise InvalidRequestError(f"model_arn: {arn!r} of run {run!r} is not a model ARN")
+            yield arn, run
+        if "LastEvaluatedKey" not in response:
+            return
+        params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
-def on_demand_problem(dynamodb: Any, table: str, run: str, techniques: list[str]) -> str | None:
-    """Why the run's model cannot be served on demand, or ``None``."""
+def technique_of(dynamodb: Any, table: str, run: str) -> str | None:
     item = dynamodb.get_item(
         TableName=table, Key={"run_name": {"S": run}}, ProjectionExpression="technique", ConsistentRead=True
     ).get("Item", {})
-    technique = item.get("technique", {}).get("S")
-    if technique in techniques:
-        return None
-    return (
-        f"run {run!r}: technique {technique!r} is not allowed with serving.mode 'on-demand'; expected one of "
-        f"{', '.join(techniques)} (Bedrock serves no full-rank custom model on demand): set serving.mode "
-        "'provisioned-throughput', or approve a run of one of those"
-    )
+    return item.get("technique", {}).get("S")
 
 
 def handle(event: dict[str, Any], dynamodb: Any) -> dict[str, Any]:
@@ -92,13 +89,20 @@ def handle(event: dict[str, Any], dynamodb: Any) -> dict[str, Any]:
     if request not in ("Create", "Update"):
         raise InvalidRequestError(f"RequestType: {request!r} is not allowed; expected Create, Update or Delete")
     table, index, approval, fallback = _properties(event)
-    found = latest_approved(dynamodb, table, index, approval)
     techniques = event.get("ResourceProperties", {}).get("OnDemandTechniques")
-    if found and isinstance(techniques, list):
-        problem = on_demand_problem(dynamodb, table, found[1], [str(t) for t in techniques])
-        if problem:
-            raise InvalidRequestError(problem)
-    arn, source = (found[0], f"lineage:{found[1]}") if found else (fallback, "fallback")
+    skipped: list[str] = []
+    arn, source = fallback, "fallback"
+    for model, run in approved_newest_first(dynamodb, table, index, approval):
+        if isinstance(techniques, list):
+            technique = technique_of(dynamodb, table, run)
+            if technique not in techniques:
+                skipped.append(f"{run} ({technique})")
+                continue
+        arn, source = model, f"lineage:{run}"
+        break
+    if skipped:
+        # Not refused: a deploy that failed here would fail its own rollback the same way (the table is re-read).
+        source += f"; skipped, not servable on demand: {', '.join(skipped)}"
     LOGGER.info(json.dumps({"model_arn": arn, "source": source}))
     return {"PhysicalResourceId": PHYSICAL_ID, "Data": {"ModelArn": arn, "Source": source}}
 

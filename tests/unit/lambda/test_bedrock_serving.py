@@ -133,7 +133,7 @@ def test_a_base_model_gets_no_resource_and_is_invoked_on_demand(bedrock, invoke)
     result = on_event(event, throughputs(client), now=NOW)
     assert (result["PhysicalResourceId"], result["MadeInThisRequest"]) == (invoke, False)
     done = is_complete(waiting(event, result), throughputs(client))
-    assert done == {"IsComplete": True, "Data": {"InvokeArn": invoke, "ModelArn": LITE}}
+    assert done == {"IsComplete": True, "PhysicalResourceId": invoke, "Data": {"InvokeArn": invoke, "ModelArn": LITE}}
 
 
 def test_throttling_is_retried_with_back_off(bedrock):
@@ -163,7 +163,7 @@ def test_is_complete_waits_while_creating_and_reports_the_arn_when_in_service(be
     event = waiting(create_event(), {"PhysicalResourceId": ARN, "MadeInThisRequest": True})
     assert is_complete(event, throughputs(client), now=NOW + timedelta(minutes=5)) == {"IsComplete": False}
     done = is_complete(event, throughputs(client), now=NOW + timedelta(minutes=6))
-    assert done == {"IsComplete": True, "Data": {"InvokeArn": ARN, "ModelArn": MODEL}}
+    assert done == {"IsComplete": True, "PhysicalResourceId": ARN, "Data": {"InvokeArn": ARN, "ModelArn": MODEL}}
 
 
 def test_a_failed_create_deletes_what_it_made_and_says_why(bedrock):
@@ -176,15 +176,36 @@ def test_a_failed_create_deletes_what_it_made_and_says_why(bedrock):
         is_complete(event, throughputs(client))
 
 
-def test_a_failed_replacement_is_deleted_too(bedrock):
-    """CloudFormation's rollback of a failed update keeps the old throughput and never deletes the replacement."""
+def test_a_failed_replacement_is_deleted_and_the_old_throughput_stays_the_physical_id(bedrock):
+    """The failure CloudFormation hears names the old throughput (the physical id is still its), so the rollback is
+    handed that one; the replacement is deleted here."""
     client, stubber = bedrock
     failed = throughput("Failed", failureMessage="Insufficient capacity")
     stubber.add_response("get_provisioned_model_throughput", failed, {"provisionedModelId": NEW_ARN})
     stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": NEW_ARN})
-    event = waiting(update_event(ModelUnits="2"), {"PhysicalResourceId": NEW_ARN, "MadeInThisRequest": True})
+    made = {"PhysicalResourceId": ARN, "Replacement": NEW_ARN, "MadeInThisRequest": True}
+    event = waiting(update_event(ModelUnits="2"), made)
     with pytest.raises(ServingResourceFailedError, match="it was deleted"):
         is_complete(event, throughputs(client))
+    assert event["PhysicalResourceId"] == ARN  # what the Provider reports with the failure
+
+
+def test_the_rollback_of_a_failed_replacement_finds_the_old_throughput_as_it_was_and_buys_nothing(bedrock):
+    """UPDATE_ROLLBACK sends the old settings back against the old physical id: it already serves them."""
+    client, stubber = bedrock
+    stubber.add_response("get_provisioned_model_throughput", throughput("InService"), {"provisionedModelId": ARN})
+    rollback = update_event(old={**PROPS, "ModelUnits": "2"})  # back from 2 units to the 1 the throughput has
+    result = on_event(rollback, throughputs(client))
+    assert (result["PhysicalResourceId"], result["MadeInThisRequest"], "Replacement" in result) == (ARN, False, False)
+
+
+def test_a_replacement_becomes_the_physical_id_once_ready(bedrock):
+    client, stubber = bedrock
+    ready = {**throughput("InService"), "provisionedModelArn": NEW_ARN}
+    stubber.add_response("get_provisioned_model_throughput", ready, {"provisionedModelId": NEW_ARN})
+    made = {"PhysicalResourceId": ARN, "Replacement": NEW_ARN, "MadeInThisRequest": True}
+    done = is_complete(waiting(update_event(ModelUnits="2"), made), throughputs(client))
+    assert (done["PhysicalResourceId"], done["Data"]["InvokeArn"]) == (NEW_ARN, NEW_ARN)
 
 
 def test_a_failed_update_in_place_keeps_the_throughput_for_the_rollback(bedrock):
@@ -259,6 +280,7 @@ def test_delete_errors_other_than_not_found_or_conflict_fail(bedrock):
 
 def test_changed_tags_are_applied_in_place_and_removed_ones_taken_off(bedrock):
     client, stubber = bedrock
+    stubber.add_response("get_provisioned_model_throughput", throughput("InService"), {"provisionedModelId": ARN})
     stubber.add_response(
         "tag_resource",
         {},
@@ -272,6 +294,7 @@ def test_changed_tags_are_applied_in_place_and_removed_ones_taken_off(bedrock):
 
 def test_a_custom_model_of_the_same_base_moves_the_throughput_in_place_without_a_rename(bedrock):
     client, stubber = bedrock
+    stubber.add_response("get_provisioned_model_throughput", throughput("InService"), {"provisionedModelId": ARN})
     stubber.add_response("get_custom_model", custom_model(SIBLING, LITE_300K), {"modelIdentifier": SIBLING})
     stubber.add_response("get_custom_model", custom_model(MODEL, LITE_300K), {"modelIdentifier": MODEL})
     stubber.add_response(
@@ -293,11 +316,12 @@ def test_a_custom_model_of_the_same_base_moves_the_throughput_in_place_without_a
 
 def test_a_custom_model_of_another_base_gets_a_new_throughput(bedrock):
     client, stubber = bedrock
+    stubber.add_response("get_provisioned_model_throughput", throughput("InService"), {"provisionedModelId": ARN})
     stubber.add_response("get_custom_model", custom_model(STRANGER, PRO_300K), {"modelIdentifier": STRANGER})
     stubber.add_response("get_custom_model", custom_model(MODEL, LITE_300K), {"modelIdentifier": MODEL})
     stubber.add_response("create_provisioned_model_throughput", {"provisionedModelArn": NEW_ARN})
     result = on_event(update_event(ModelId=STRANGER), throughputs(client))
-    assert (result["PhysicalResourceId"], result["MadeInThisRequest"]) == (NEW_ARN, True)
+    assert (result["PhysicalResourceId"], result["Replacement"], result["MadeInThisRequest"]) == (ARN, NEW_ARN, True)
 
 
 def test_the_first_approved_model_replaces_the_base_model_with_a_throughput_of_its_own(bedrock):
@@ -316,7 +340,7 @@ def test_the_first_approved_model_replaces_the_base_model_with_a_throughput_of_i
         },
     )
     result = on_event(update_event(physical=LITE, old={**PROPS, "ModelId": LITE}), throughputs(client))
-    assert (result["PhysicalResourceId"], result["MadeInThisRequest"]) == (NEW_ARN, True)
+    assert (result["PhysicalResourceId"], result["Replacement"], result["MadeInThisRequest"]) == (LITE, NEW_ARN, True)
 
 
 def test_back_to_a_base_model_drops_the_throughput_for_on_demand(bedrock):
@@ -328,6 +352,7 @@ def test_back_to_a_base_model_drops_the_throughput_for_on_demand(bedrock):
 def test_new_model_units_make_a_replacement_under_a_name_of_its_own(bedrock):
     client, stubber = bedrock
     other_request = "0a1b2c3d-0000-4000-8000-000000000000"
+    stubber.add_response("get_provisioned_model_throughput", throughput("InService"), {"provisionedModelId": ARN})
     stubber.add_response(
         "create_provisioned_model_throughput",
         {"provisionedModelArn": NEW_ARN},
@@ -340,15 +365,25 @@ def test_new_model_units_make_a_replacement_under_a_name_of_its_own(bedrock):
         },
     )
     event = {**update_event(ModelUnits="3"), "RequestId": other_request}
-    assert on_event(event, throughputs(client))["PhysicalResourceId"] == NEW_ARN
+    assert on_event(event, throughputs(client))["Replacement"] == NEW_ARN
 
 
 def test_update_of_an_expired_throughput_creates_it_again(bedrock):
     client, stubber = bedrock
+    stubber.add_client_error("get_provisioned_model_throughput", "ResourceNotFoundException", "gone", 404)
     stubber.add_client_error("tag_resource", "ResourceNotFoundException", "gone", 404)
     stubber.add_response("create_provisioned_model_throughput", {"provisionedModelArn": NEW_ARN})
     result = on_event(update_event(Tags={"env": "dev", "tier": "1"}), throughputs(client))
-    assert (result["PhysicalResourceId"], result["MadeInThisRequest"]) == (NEW_ARN, True)
+    assert (result["Replacement"], result["MadeInThisRequest"]) == (NEW_ARN, True)
+
+
+@pytest.mark.parametrize(("old", "new"), [("None", "OneMonth"), ("SixMonths", "None")])
+def test_a_change_of_commitment_is_refused_before_any_call(bedrock, old, new):
+    """One side could be neither deleted (committed, during its term) nor kept (hourly, billing unowned)."""
+    client, _ = bedrock
+    event = update_event(CommitmentDuration=new, old={**PROPS, "CommitmentDuration": old})
+    with pytest.raises(InvalidRequestError, match=f"CommitmentDuration: '{new}' is not allowed in place of '{old}'"):
+        on_event(event, throughputs(client))
 
 
 @pytest.mark.parametrize(
@@ -441,6 +476,7 @@ def test_deployment_is_complete_when_active_and_cleans_up_when_its_create_failed
 def test_deployment_update_moves_the_model_in_place_and_waits_for_its_update_status(bedrock):
     """An update keeps the deployment Active: only updateDetails.updateStatus says whether it is done or failed."""
     client, stubber = bedrock
+    stubber.add_response("get_custom_model_deployment", deployment("Active"), IDENTIFIER)
     stubber.add_response(
         "update_custom_model_deployment",
         {"customModelDeploymentArn": DEPLOYMENT},
@@ -496,4 +532,18 @@ def test_a_new_mode_replaces_the_throughput_with_a_deployment(bedrock):
     stubber.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOYMENT})
     event = {**update_event(), "ResourceProperties": DEPLOY_PROPS}
     result = on_event(event, deployments(client))
-    assert (result["PhysicalResourceId"], result["MadeInThisRequest"]) == (DEPLOYMENT, True)
+    assert (result["PhysicalResourceId"], result["Replacement"], result["MadeInThisRequest"]) == (ARN, DEPLOYMENT, True)
+
+
+def test_the_old_throughput_is_deleted_as_a_throughput_after_a_mode_change(bedrock):
+    """CloudFormation's clean-up Delete may carry the new properties (Kind CustomModelDeployment): the ARN decides."""
+    from bedrock_serving import handler
+
+    client, stubber = bedrock
+    stubber.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": ARN})
+    handler._clients["bedrock"] = client
+    try:
+        event = {"RequestType": "Delete", "PhysicalResourceId": ARN, "ResourceProperties": DEPLOY_PROPS}
+        assert handle_event(event, None) == {"PhysicalResourceId": ARN}
+    finally:
+        handler._clients.pop("bedrock")

@@ -22,7 +22,7 @@ QUERY = {
     "KeyConditionExpression": "approval = :approval",
     "ExpressionAttributeValues": {":approval": {"S": "APPROVED"}},
     "ScanIndexForward": False,
-    "Limit": 1,
+    "Limit": 25,
 }
 
 
@@ -107,16 +107,34 @@ def test_an_on_demand_deployment_serves_a_lora_model():
     assert result["Data"]["ModelArn"] == CUSTOM
 
 
-def test_a_full_rank_model_is_refused_for_on_demand_serving_with_its_run_named():
-    """Bedrock serves no full-rank custom model on demand: the deploy fails here, naming the run and the fix."""
+def test_a_full_rank_model_is_passed_over_for_on_demand_serving_and_named():
+    """Bedrock serves no full-rank custom model on demand: the newest servable run is taken, the newer one is named.
+    Refusing instead would fail the deploy's rollback the same way (the rollback reads the table again)."""
+    older = CUSTOM.replace("abc123", "old456")
     client = dynamodb()
     with Stubber(client) as stub:
-        stub.add_response("query", {"Items": [{"model_arn": {"S": CUSTOM}, "run_name": {"S": "sft-7"}}]}, QUERY)
+        page = {
+            "Items": [{"model_arn": {"S": CUSTOM}, "run_name": {"S": "sft-7"}}],
+            "LastEvaluatedKey": {"k": {"S": "1"}},
+        }
+        stub.add_response("query", page, QUERY)
         stub.add_response("get_item", {"Item": {"technique": {"S": "sft_full"}}}, GET_TECHNIQUE)
-        with pytest.raises(InvalidRequestError) as caught:
-            handle(event("Update", OnDemandTechniques=ON_DEMAND), client)
-    assert "run 'sft-7': technique 'sft_full' is not allowed with serving.mode 'on-demand'" in str(caught.value)
-    assert "set serving.mode 'provisioned-throughput'" in str(caught.value)
+        stub.add_response(
+            "query",
+            {"Items": [{"model_arn": {"S": older}, "run_name": {"S": "sft-6"}}]},
+            {**QUERY, "ExclusiveStartKey": {"k": {"S": "1"}}},
+        )
+        stub.add_response(
+            "get_item",
+            {"Item": {"technique": {"S": "sft_lora"}}},
+            {**GET_TECHNIQUE, "Key": {"run_name": {"S": "sft-6"}}},
+        )
+        result = handle(event("Update", OnDemandTechniques=ON_DEMAND), client)
+        stub.assert_no_pending_responses()
+    assert result["Data"] == {
+        "ModelArn": older,
+        "Source": "lineage:sft-6; skipped, not servable on demand: sft-7 (sft_full)",
+    }
 
 
 def test_the_fallback_base_model_needs_no_technique_check():

@@ -547,3 +547,18 @@ def test_the_old_throughput_is_deleted_as_a_throughput_after_a_mode_change(bedro
         assert handle_event(event, None) == {"PhysicalResourceId": ARN}
     finally:
         handler._clients.pop("bedrock")
+
+
+def test_an_old_failed_update_to_another_model_does_not_fail_later_requests(bedrock):
+    """updateDetails keeps the last update's outcome: one that failed for another model says nothing about now."""
+    client, stubber = bedrock
+    stale = {"modelArn": STRANGER, "updateStatus": "UpdateFailed"}
+    stubber.add_response("get_custom_model_deployment", deployment("Active", updateDetails=stale), IDENTIFIER)
+    retagged = {
+        "RequestType": "Update",
+        "PhysicalResourceId": DEPLOYMENT,
+        "ResourceProperties": DEPLOY_PROPS,
+        "MadeInThisRequest": False,
+        "StartedAt": NOW.isoformat(),
+    }
+    assert is_complete(retagged, deployments(client), now=NOW)["IsComplete"] is True

@@ -153,7 +153,7 @@ def main() -> None:
             f"| {load.role} `{load.model_id}`, {key[1]} ({shown}; {load.tokens_per_call:,} tokens a call) "
             f"| {'-' if minutes is None else f'{minutes:.0f}'} |"
         )
-    print("| customized model: its deployment's or provisioned throughput's own capacity | not modelled |")
+    print("| customized model: a deployment's own token quota, or a throughput's model units | not modelled |")
     minutes, binding = run_minutes(records, in_flight, [base, judge])
     verdict = "met" if minutes < TARGET_MINUTES else "missed"
     print(f"| **first run**: the slower bound ({binding}) | {minutes:.0f} (< {TARGET_MINUTES:g}: {verdict}) |")

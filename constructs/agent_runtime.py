@@ -125,6 +125,10 @@ class AgentRuntime(Construct):
                 str(AGENT_DIR), platform=ecr_assets.Platform.LINUX_ARM64, exclude=["**/__pycache__"]
             ),
             authorizer_configuration=self._inbound_auth(props),
+            # The verified JWT reaches the agent, which takes the user (memory's actor id) from its sub claim rather
+            # than from the request body. Authorization passes only with a JWT authorizer (AgentCore developer guide,
+            # "Pass custom headers to Amazon Bedrock AgentCore Runtime").
+            request_header_configuration=agentcore.RequestHeaderConfiguration(allowlisted_headers=["Authorization"]),
             environment_variables={
                 "MODEL_ARN": props.model.invoke_arn,
                 # Changes whenever serving's settings do: the Agent stack is then deployed again and reads the new

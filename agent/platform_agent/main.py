@@ -11,6 +11,7 @@ from strands.models import BedrockModel
 
 from platform_agent.agent import build_agent
 from platform_agent.gateway import GatewayClient, sigv4_signer
+from platform_agent.identity import actor_id
 from platform_agent.memory import MemoryHooks
 
 app = BedrockAgentCoreApp()
@@ -27,7 +28,7 @@ def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
     memory = MemoryHooks(
         _memory_client,
         memory_id=os.environ["BEDROCK_AGENTCORE_MEMORY_ID"],
-        actor_id=str(payload.get("user_id", "anonymous")),
+        actor_id=actor_id(getattr(context, "request_headers", None)),
         session_id=session,
     )
     agent = build_agent(

@@ -17,6 +17,25 @@ from strands.types.content import ContentBlock, Message
 ROLES = {"user": "USER", "assistant": "ASSISTANT"}
 
 
+def alternating(history: list[Message]) -> list[Message]:
+    """The restored turns as Converse takes them: starting with a user turn, roles alternating, ending with the
+    assistant (the new prompt is the next user turn). Stored events need not be: a turn with text and a tool call
+    leaves two assistant events, and a model call that failed after the user's event leaves two user turns. Turns
+    of one role in a row are joined; a leading assistant turn and a trailing user turn are dropped."""
+    merged: list[Message] = []
+    for message in history:
+        if merged and merged[-1]["role"] == message["role"]:
+            joined = "\n".join(block["text"] for turn in (merged[-1], message) for block in turn["content"])
+            merged[-1] = Message(role=message["role"], content=[ContentBlock(text=joined)])
+        else:
+            merged.append(message)
+    while merged and merged[0]["role"] != "user":
+        merged.pop(0)
+    while merged and merged[-1]["role"] != "assistant":
+        merged.pop()
+    return merged
+
+
 class MemoryHooks(HookProvider):
     def __init__(self, client: Any, memory_id: str, actor_id: str, session_id: str, recall: int = 10) -> None:
         self.client = client
@@ -47,10 +66,7 @@ class MemoryHooks(HookProvider):
                         history.append(Message(role="user", content=text))
                     else:
                         history.append(Message(role="assistant", content=text))
-        # Bedrock's Converse API wants the conversation to start with a user turn.
-        while history and history[0]["role"] != "user":
-            history.pop(0)
-        event.agent.messages[:0] = history
+        event.agent.messages[:0] = alternating(history)
 
     def record(self, event: MessageAddedEvent) -> None:
         message = event.message

@@ -22,6 +22,8 @@ def test_runtime_runs_the_agent_container_on_the_served_model_with_memory_and_ga
     # deploys the Agent stack again and it reads the new model.
     assert "SERVED_MODEL_REVISION" in env
     assert "BEDROCK_AGENTCORE_MEMORY_ID" in env and "GATEWAY_URL" in env
+    # The verified JWT reaches the agent, which names the user (memory's actor id) by its sub claim.
+    assert props["RequestHeaderConfiguration"] == {"RequestHeaderAllowlist": ["Authorization"]}
 
 
 def test_runtime_accepts_only_jwts_from_the_user_pool_made_here(agent):

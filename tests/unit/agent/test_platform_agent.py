@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -87,7 +88,13 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
                     "eventId": "e-0",
                     "eventTimestamp": "2026-11-24T10:00:00Z",
                     "payload": [{"conversational": {"content": {"text": "I live in Paris."}, "role": "USER"}}],
-                }
+                },
+                {
+                    **keys,
+                    "eventId": "e-1",
+                    "eventTimestamp": "2026-11-24T10:00:05Z",
+                    "payload": [{"conversational": {"content": {"text": "Noted."}, "role": "ASSISTANT"}}],
+                },
             ]
         },
         {**keys, "includePayloads": True, "maxResults": 10},
@@ -115,7 +122,7 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
     assert "/us-east-1/bedrock-agentcore/aws4_request" in headers["Authorization"]
     assert request["method"] == "tools/call"
     assert request["params"] == {"name": WEATHER_TOOL, "arguments": {"city": "Paris"}}
-    assert model.calls[0][0] == {"role": "user", "content": [{"text": "I live in Paris."}]}  # restored memory
+    assert model.calls[0][:2] == [turn("user", "I live in Paris."), turn("assistant", "Noted.")]  # restored memory
     stubber.assert_no_pending_responses()
 
 
@@ -134,3 +141,107 @@ def test_tool_failures_surface_with_their_text():
     client = GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(reply))
     with pytest.raises(GatewayError, match="failed: no city"):
         client.call_tool(WEATHER_TOOL, {"city": ""})
+
+
+# --- memory keeps Converse's rules; the user is the token's -----------------------------------------------------
+
+
+def turn(role: str, text: str) -> dict[str, Any]:
+    return {"role": role, "content": [{"text": text}]}
+
+
+def test_restored_turns_alternate_whatever_the_events_were():
+    """A text-plus-tool-call turn leaves two assistant events; a failed model call leaves a user turn unanswered."""
+    from platform_agent.memory import alternating
+
+    stored = [
+        turn("assistant", "left over from before"),
+        turn("user", "Weather in Paris?"),
+        turn("assistant", "Let me check."),
+        turn("assistant", "21 C, sunny."),
+        turn("user", "And tomorrow?"),  # the model call failed: never answered
+    ]
+    assert alternating(stored) == [turn("user", "Weather in Paris?"), turn("assistant", "Let me check.\n21 C, sunny.")]
+
+
+def test_the_model_receives_alternating_roles_after_a_failed_call_and_a_split_turn(memory):
+    client, stubber = memory
+    keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "alice", "sessionId": "s-1"}
+    events = [
+        ("USER", "Weather in Paris?"),
+        ("ASSISTANT", "Let me check."),
+        ("ASSISTANT", "21 C, sunny."),
+        ("USER", "And tomorrow?"),
+    ]
+    stubber.add_response(
+        "list_events",
+        {
+            "events": [
+                {
+                    **keys,
+                    "eventId": f"e-{i}",
+                    "eventTimestamp": f"2026-11-24T10:0{i}:00Z",
+                    "payload": [{"conversational": {"content": {"text": text}, "role": role}}],
+                }
+                for i, (role, text) in enumerate(events)
+            ]
+        },
+        {**keys, "includePayloads": True, "maxResults": 10},
+    )
+    for _ in range(2):  # this turn's user prompt and final answer
+        stubber.add_response(
+            "create_event",
+            {"event": {**keys, "eventId": "e-new", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
+        )
+    model = ScriptedModel()
+    agent = build_agent(
+        model,
+        GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)),
+        MemoryHooks(client, "platform_memory-a1b2c3d4e5", "alice", "s-1"),
+    )
+
+    agent("Weather?")
+
+    for messages in model.calls:
+        roles = [message["role"] for message in messages]
+        assert roles[0] == "user" and all(a != b for a, b in itertools.pairwise(roles)), roles
+
+
+def bearer(claims: dict[str, Any]) -> str:
+    import base64
+
+    def part(value: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+    return f"Bearer {part({'alg': 'RS256'})}.{part(claims)}.signature"
+
+
+def test_the_user_is_the_verified_tokens_subject_not_a_name_in_the_body():
+    from platform_agent.identity import actor_id
+
+    assert actor_id({"Authorization": bearer({"sub": "a1b2-c3d4", "aud": "x"})}) == "a1b2-c3d4"
+    assert actor_id({"authorization": bearer({"sub": "user@example.com"})}) == "user_example_com"
+
+
+@pytest.mark.parametrize(
+    ("headers", "reason"),
+    [
+        ({}, "no bearer token"),
+        ({"Authorization": "Basic abc"}, "no bearer token"),
+        ({"Authorization": bearer({"aud": "x"})}, "no sub claim"),
+        ({"Authorization": "Bearer a.%%%.c"}, "not JSON"),
+    ],
+)
+def test_a_request_without_a_verified_user_is_refused(headers, reason):
+    from platform_agent.identity import UnknownUserError, actor_id
+
+    with pytest.raises(UnknownUserError, match=reason):
+        actor_id(headers)
+
+
+def test_the_container_listens_where_the_runtime_can_reach_it():
+    """BedrockAgentCoreApp.run() binds 0.0.0.0 only in a container it recognises (DOCKER_CONTAINER)."""
+    from pathlib import Path
+
+    dockerfile = (Path(__file__).resolve().parents[3] / "agent" / "Dockerfile").read_text()
+    assert "\nENV DOCKER_CONTAINER=1\n" in dockerfile

@@ -1,31 +1,44 @@
-"""The platform's agent: a Strands agent on the customized model, with gateway tools and memory."""
+"""The platform's agent: a Strands agent on the served model, with the gateway's tools and memory."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from strands import Agent, tool
+from strands import Agent
 from strands.models import Model
+from strands.tools.tools import PythonAgentTool
+from strands.types.tools import ToolResult, ToolSpec, ToolUse
 
-from platform_agent.gateway import GatewayClient
+from platform_agent.gateway import GatewayClient, GatewayError
 from platform_agent.memory import MemoryHooks
 
 SYSTEM_PROMPT = (
     "You are the platform's assistant. Use the tools for facts you do not have, and say which tool "
     "result your answer relies on."
 )
-WEATHER_TOOL = "weather___get_weather"  # <gateway target>___<tool>, as the gateway names target tools
+
+
+def gateway_tool(spec: dict[str, Any], gateway: GatewayClient) -> PythonAgentTool:
+    """One gateway tool as a Strands tool: its MCP name, description and input schema, called over MCP."""
+    name = str(spec["name"])
+
+    def call(tool_use: ToolUse, *_: Any, **__: Any) -> ToolResult:
+        try:
+            text = gateway.call_tool(name, dict(tool_use.get("input") or {}))
+        except GatewayError as error:  # the model reads the failure and may try otherwise
+            return {"toolUseId": tool_use["toolUseId"], "status": "error", "content": [{"text": str(error)}]}
+        return {"toolUseId": tool_use["toolUseId"], "status": "success", "content": [{"text": text}]}
+
+    tool_spec: ToolSpec = {
+        "name": name,
+        "description": str(spec.get("description") or name),
+        "inputSchema": {"json": spec.get("inputSchema") or {"type": "object", "properties": {}}},
+    }
+    return PythonAgentTool(name, tool_spec, call)
 
 
 def build_agent(model: Model | str, gateway: GatewayClient, memory: MemoryHooks | None) -> Agent:
-    @tool
-    def get_weather(city: str) -> str:
-        """Current weather for a city, from the platform's weather tool behind the AgentCore Gateway.
-
-        Args:
-            city: The city to report on.
-        """
-        return gateway.call_tool(WEATHER_TOOL, {"city": city})
-
+    """The tools are whatever the gateway lists now: a target added later needs no change here."""
+    tools: list[Any] = [gateway_tool(spec, gateway) for spec in gateway.list_tools()]
     hooks: list[Any] = [memory] if memory is not None else []
-    return Agent(model=model, tools=[get_weather], system_prompt=SYSTEM_PROMPT, hooks=hooks, callback_handler=None)
+    return Agent(model=model, tools=tools, system_prompt=SYSTEM_PROMPT, hooks=hooks, callback_handler=None)

@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.credentials import Credentials
 from botocore.stub import ANY, Stubber
-from platform_agent.agent import WEATHER_TOOL, build_agent
+from platform_agent.agent import build_agent
 from platform_agent.gateway import GatewayClient, GatewayError, sigv4_signer
 from platform_agent.memory import MemoryHooks
 from strands.models import Model
@@ -40,10 +40,11 @@ class ScriptedModel(Model):
 
     async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs) -> AsyncIterator[dict[str, Any]]:
         self.calls.append(messages)
+        self.offered = [spec["name"] for spec in tool_specs or []]
         results = [block["toolResult"] for m in messages for block in m["content"] if "toolResult" in block]
         yield {"messageStart": {"role": "assistant"}}
         if not results:
-            yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": "t1", "name": "get_weather"}}}}
+            yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": "t1", "name": WEATHER_TOOL}}}}
             yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps({"city": "Paris"})}}}}
             yield {"contentBlockStop": {}}
             yield {"messageStop": {"stopReason": "tool_use"}}
@@ -54,14 +55,45 @@ class ScriptedModel(Model):
         yield {"messageStop": {"stopReason": "end_turn"}}
 
 
+WEATHER_TOOL = "weather___get_weather"  # <gateway target>___<tool>, as the gateway names target tools
+WEATHER_SPEC = {
+    "name": WEATHER_TOOL,
+    "description": "Current weather for a city",
+    "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+
+
 class FakeGateway:
-    def __init__(self, reply: dict[str, Any]) -> None:
+    """An MCP server as the gateway is one: initialize, tools/list in pages, tools/call answered with ``reply``."""
+
+    def __init__(self, reply: dict[str, Any], tool_pages: list[list[dict[str, Any]]] | None = None, sse=False):
         self.reply = reply
+        self.tool_pages = tool_pages if tool_pages is not None else [[WEATHER_SPEC]]
+        self.sse = sse
         self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
 
     def __call__(self, url: str, body: bytes, headers: dict[str, str]) -> bytes:
-        self.requests.append((url, json.loads(body), headers))
-        return json.dumps(self.reply).encode()
+        request = json.loads(body)
+        self.requests.append((url, request, headers))
+        method = request["method"]
+        if method == "notifications/initialized":
+            return b""
+        if method == "initialize":
+            result: dict[str, Any] = {"protocolVersion": "2025-03-26", "capabilities": {"tools": {}}}
+            reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
+        elif method == "tools/list":
+            page = int(request["params"].get("cursor", "0"))
+            result = {"tools": self.tool_pages[page]}
+            if page + 1 < len(self.tool_pages):
+                result["nextCursor"] = str(page + 1)
+            reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
+        else:
+            reply = {**self.reply, "id": request["id"]}
+        text = json.dumps(reply)
+        return (f"event: message\ndata: {text}\n\n" if self.sse else text).encode()
+
+    def calls(self, method: str) -> list[dict[str, Any]]:
+        return [request for _, request, _ in self.requests if request["method"] == method]
 
 
 SUNNY = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "Paris: 21 C, sunny"}]}}
@@ -116,14 +148,37 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
     answer = str(agent("Weather?"))
 
     assert "Paris: 21 C, sunny" in answer
-    [(url, request, headers)] = transport.requests
-    assert url == "https://gw.example/mcp"
-    assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIATEST/")
-    assert "/us-east-1/bedrock-agentcore/aws4_request" in headers["Authorization"]
-    assert request["method"] == "tools/call"
-    assert request["params"] == {"name": WEATHER_TOOL, "arguments": {"city": "Paris"}}
+    methods = [request["method"] for _, request, _ in transport.requests]
+    assert methods == ["initialize", "notifications/initialized", "tools/list", "tools/call"]
+    for url, _, headers in transport.requests:
+        assert url == "https://gw.example/mcp"
+        assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIATEST/")
+        assert "/us-east-1/bedrock-agentcore/aws4_request" in headers["Authorization"]
+    [call] = transport.calls("tools/call")
+    assert call["params"] == {"name": WEATHER_TOOL, "arguments": {"city": "Paris"}}
     assert model.calls[0][:2] == [turn("user", "I live in Paris."), turn("assistant", "Noted.")]  # restored memory
     stubber.assert_no_pending_responses()
+
+
+def test_every_target_the_gateway_lists_is_offered_to_the_model_across_pages():
+    """A target added to the gateway later appears through tools/list, with no change to the agent's code."""
+    calendar = {"name": "calendar___next_event", "description": "The next event", "inputSchema": {"type": "object"}}
+    transport = FakeGateway(SUNNY, tool_pages=[[WEATHER_SPEC], [calendar]], sse=True)
+    model = ScriptedModel()
+    agent = build_agent(model, GatewayClient("https://gw.example/mcp", unsigned, post=transport), None)
+
+    assert "Paris: 21 C, sunny" in str(agent("Weather?"))
+    assert model.offered == [WEATHER_TOOL, "calendar___next_event"]
+    assert [r["params"] for r in transport.calls("tools/list")] == [{}, {"cursor": "1"}]
+    assert len(transport.calls("initialize")) == 1  # once per client
+
+
+def test_a_tool_error_reaches_the_model_as_an_error_result_not_a_crash():
+    failing = {"jsonrpc": "2.0", "id": 1, "result": {"isError": True, "content": [{"type": "text", "text": "no city"}]}}
+    model = ScriptedModel()
+    agent = build_agent(model, GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(failing)), None)
+
+    assert "no city" in str(agent("Weather?"))  # the scripted model repeats the tool result it was given
 
 
 def test_gateway_errors_surface_with_the_tool_name():

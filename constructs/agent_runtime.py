@@ -116,6 +116,7 @@ class AgentRuntime(Construct):
             self, "WorkloadIdentity", workload_identity_name=f"{props.name}_identity"
         )
         self.user_pool: cognito.UserPool | None = None
+        self.user_pool_client: cognito.UserPoolClient | None = None
         self.runtime = agentcore.Runtime(
             self,
             "Runtime",
@@ -210,8 +211,12 @@ class AgentRuntime(Construct):
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
             removal_policy=cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY,
         )
-        client = self.user_pool.add_client("AgentClient", auth_flows=cognito.AuthFlow(user_srp=True))
-        return agentcore.RuntimeAuthorizerConfiguration.using_cognito(self.user_pool, [client])
+        # USER_PASSWORD_AUTH lets a script sign in (agent/invoke.py: the password over TLS to Cognito, then the TOTP
+        # the pool requires); SRP stays for browsers. No client secret: a script could not keep one.
+        self.user_pool_client = self.user_pool.add_client(
+            "AgentClient", auth_flows=cognito.AuthFlow(user_srp=True, user_password=True), generate_secret=False
+        )
+        return agentcore.RuntimeAuthorizerConfiguration.using_cognito(self.user_pool, [self.user_pool_client])
 
 
 def acknowledge_tool_function(function: lambda_.Function) -> None:

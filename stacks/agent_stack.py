@@ -54,10 +54,14 @@ class AgentStack(PlatformStack):
                 latency_p90_threshold=cdk.Duration.millis(agent.latency_p90_threshold_ms),
             ),
         )
-        cdk.CfnOutput(
-            self,
-            "InvokeAgentCommand",
-            value="aws bedrock-agentcore invoke-agent-runtime --content-type application/json "
-            f"--agent-runtime-arn {self.agent.runtime.agent_runtime_arn} "
-            '--payload \'{"prompt": "What is the weather in Paris?"}\' answer.json',
-        )
+        cdk.CfnOutput(self, "RuntimeArn", value=self.agent.runtime.agent_runtime_arn)
+        if self.agent.user_pool_client is not None:
+            # The runtime takes a JWT, which the AWS CLI's SigV4 call cannot carry: agent/invoke.py signs in and
+            # calls it over HTTPS.
+            cdk.CfnOutput(
+                self,
+                "InvokeCommand",
+                value=f".venv/bin/python agent/invoke.py --runtime-arn {self.agent.runtime.agent_runtime_arn} "
+                f"--client-id {self.agent.user_pool_client.user_pool_client_id} --region {self.region} "
+                '--username <you> "What is the weather in Paris?"',
+            )

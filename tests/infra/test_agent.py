@@ -82,5 +82,11 @@ def test_alarms_cover_errors_latency_and_throttles_of_runtime_gateway_and_model(
     agent.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
-def test_operator_gets_the_invoke_command(agent):
-    assert "invoke-agent-runtime" in json.dumps(agent.find_outputs("InvokeAgentCommand"))
+def test_operator_gets_an_invoke_command_that_signs_in_rather_than_a_sigv4_call(agent):
+    """The runtime takes a JWT: the AWS CLI's SigV4 invoke-agent-runtime cannot call it."""
+    command = json.dumps(agent.find_outputs("InvokeCommand"))
+    assert "agent/invoke.py --runtime-arn" in command and "--client-id" in command
+    assert "invoke-agent-runtime" not in command
+    [client] = agent.find_resources("AWS::Cognito::UserPoolClient").values()
+    assert set(client["Properties"]["ExplicitAuthFlows"]) >= {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"}
+    assert client["Properties"]["GenerateSecret"] is False

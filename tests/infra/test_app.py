@@ -13,11 +13,11 @@ from config.loader import ConfigError
 STACK_ARTIFACT = "aws:cloudformation:stack"
 
 
-def test_every_environment_gets_network_data_training_workflow_and_serving_stacks(committed):
+def test_every_environment_gets_network_data_training_workflow_serving_and_agent_stacks(committed):
     assert {env: sorted(stacks) for env, stacks in committed.templates.items()} == {
-        "dev": ["Data", "Network", "Serving", "Training", "Workflow"],
-        "prod": ["Data", "Network", "Serving", "Training", "Workflow"],
-        "staging": ["Data", "Network", "Serving", "Training", "Workflow"],
+        "dev": ["Agent", "Data", "Network", "Serving", "Training", "Workflow"],
+        "prod": ["Agent", "Data", "Network", "Serving", "Training", "Workflow"],
+        "staging": ["Agent", "Data", "Network", "Serving", "Training", "Workflow"],
     }
 
 
@@ -28,7 +28,7 @@ def test_an_environment_without_cluster_and_workflow_sections_gets_neither_stack
 def test_stack_names_start_with_the_environment(committed):
     manifest = json.loads((committed.outdir / "assembly-prod" / "manifest.json").read_text())
     names = sorted(a["properties"]["stackName"] for a in manifest["artifacts"].values() if a["type"] == STACK_ARTIFACT)
-    assert names == ["prod-Data", "prod-Network", "prod-Serving", "prod-Training", "prod-Workflow"]
+    assert names == ["prod-Agent", "prod-Data", "prod-Network", "prod-Serving", "prod-Training", "prod-Workflow"]
 
 
 def test_environments_context_narrows_the_app(tmp_path):

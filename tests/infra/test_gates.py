@@ -42,7 +42,7 @@ def lint(path: Path) -> list[str]:
 
 
 def test_cfn_lint_reports_nothing_for_committed_environments(committed):
-    assert len(committed.template_files) == 15  # network, data, training, workflow, serving: x3
+    assert len(committed.template_files) == 18  # network, data, training, workflow, serving, agent: x3
     assert [finding for path in committed.template_files for finding in lint(path)] == []
 
 

@@ -81,7 +81,7 @@ def test_python_and_cli_synths_write_the_same_bytes(cli_output, tmp_path):
     result = python_synth(tmp_path / "out", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert templates(cli_output) == templates(tmp_path / "out")
-    assert len(templates(cli_output)) == 15
+    assert len(templates(cli_output)) == 18
 
 
 @pytest.mark.cli

@@ -300,3 +300,28 @@ def test_the_container_listens_where_the_runtime_can_reach_it():
 
     dockerfile = (Path(__file__).resolve().parents[3] / "agent" / "Dockerfile").read_text()
     assert "\nENV DOCKER_CONTAINER=1\n" in dockerfile
+
+
+def test_an_invocation_emits_spans_for_the_agent_the_model_and_the_tool():
+    """What opentelemetry-instrument exports in the container: Strands' spans, here caught in memory."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # the process's first real provider (the proxy's tracers follow it)
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    agent = build_agent(
+        ScriptedModel(), GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)), None
+    )
+
+    agent("Weather?")
+
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert any(name.startswith("invoke_agent") for name in names), names
+    assert any(name.startswith("chat") for name in names), names
+    assert any(WEATHER_TOOL in name for name in names), names

@@ -155,6 +155,8 @@ class AgentRuntime(Construct):
         props.model.grant_invoke(self.runtime)
         self.memory.grant_read(self.runtime)
         self.memory.grant_write(self.runtime)
+        # The strategies' namespaces (their ids are the service's), to retrieve this user's long-term records.
+        self.memory.grant(self.runtime, "bedrock-agentcore:GetMemory")
         self.gateway.grant_invoke(self.runtime)
         self._acknowledge()
 

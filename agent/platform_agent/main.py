@@ -12,24 +12,28 @@ from strands.models import BedrockModel
 from platform_agent.agent import build_agent
 from platform_agent.gateway import GatewayClient, sigv4_signer
 from platform_agent.identity import actor_id
-from platform_agent.memory import MemoryHooks
+from platform_agent.memory import LongTermRecall, MemoryHooks
 
 app = BedrockAgentCoreApp()
 _session = boto3.Session()
 _memory_client = None
+_recall: LongTermRecall | None = None
 
 
 @app.entrypoint
 def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _memory_client
-    if _memory_client is None:
+    global _memory_client, _recall
+    if _memory_client is None or _recall is None:
         _memory_client = boto3.client("bedrock-agentcore")
+        control = boto3.client("bedrock-agentcore-control")
+        _recall = LongTermRecall(_memory_client, control, os.environ["BEDROCK_AGENTCORE_MEMORY_ID"])
     session = getattr(context, "session_id", None) or payload.get("session_id", "default")
     memory = MemoryHooks(
         _memory_client,
         memory_id=os.environ["BEDROCK_AGENTCORE_MEMORY_ID"],
         actor_id=actor_id(getattr(context, "request_headers", None)),
         session_id=session,
+        long_term=_recall,
     )
     agent = build_agent(
         BedrockModel(model_id=os.environ["MODEL_ARN"]),

@@ -1,9 +1,13 @@
-"""Short-term memory through AgentCore Memory events, as Strands hooks.
+"""Memory through AgentCore Memory, as Strands hooks.
 
-Every user and assistant message becomes an event of the session; before an invocation
-the session's recent events are put back into the conversation, so a new runtime session
-continues where the last one stopped. Long-term strategies (semantic, summary, user
-preference) extract from these same events on the service side.
+Short term: every user and assistant message becomes an event of the session; before an invocation
+the session's recent events are put back into the conversation, so a new runtime session continues
+where the last one stopped.
+
+Long term: the strategies (semantic, summary, user preference) extract records from those events on
+the service side. When the user's message arrives, the records nearest to it in this user's
+namespaces (``RetrieveMemoryRecords``: the strategies' namespace templates from ``GetMemory``, with
+this actor and session filled in) are put into the system prompt, so what was learnt is used.
 """
 
 from __future__ import annotations
@@ -36,13 +40,58 @@ def alternating(history: list[Message]) -> list[Message]:
     return merged
 
 
+class LongTermRecall:
+    """The records nearest to a query in one user's namespaces of the memory."""
+
+    def __init__(self, data: Any, control: Any, memory_id: str, top_k: int = 3) -> None:
+        self.data = data
+        self.control = control
+        self.memory_id = memory_id
+        self.top_k = top_k
+        self._templates: list[tuple[str, str]] | None = None
+
+    def namespaces(self, actor_id: str, session_id: str) -> list[str]:
+        if self._templates is None:  # the strategies' ids are the service's: read once per container
+            strategies = self.control.get_memory(memoryId=self.memory_id)["memory"].get("strategies", [])
+            self._templates = [(s["strategyId"], t) for s in strategies for t in s.get("namespaces", [])]
+        return sorted(
+            {
+                template.replace("{memoryStrategyId}", strategy)
+                .replace("{actorId}", actor_id)
+                .replace("{sessionId}", session_id)
+                for strategy, template in self._templates
+            }
+        )
+
+    def recall(self, query: str, actor_id: str, session_id: str) -> list[str]:
+        found: list[str] = []
+        for namespace in self.namespaces(actor_id, session_id):
+            reply = self.data.retrieve_memory_records(
+                memoryId=self.memory_id,
+                namespace=namespace,
+                searchCriteria={"searchQuery": query[:10_000], "topK": self.top_k},
+            )
+            found += [r["content"]["text"] for r in reply.get("memoryRecordSummaries", []) if "text" in r["content"]]
+        return found
+
+
 class MemoryHooks(HookProvider):
-    def __init__(self, client: Any, memory_id: str, actor_id: str, session_id: str, recall: int = 10) -> None:
+    def __init__(
+        self,
+        client: Any,
+        memory_id: str,
+        actor_id: str,
+        session_id: str,
+        recall: int = 10,
+        long_term: LongTermRecall | None = None,
+    ) -> None:
         self.client = client
         self.memory_id = memory_id
         self.actor_id = actor_id
         self.session_id = session_id
         self.recall = recall
+        self.long_term = long_term
+        self._base_prompt: str | None = None
 
     def register_hooks(self, registry: HookRegistry, **_: Any) -> None:
         registry.add_callback(AgentInitializedEvent, self.restore)
@@ -67,12 +116,18 @@ class MemoryHooks(HookProvider):
                     else:
                         history.append(Message(role="assistant", content=text))
         event.agent.messages[:0] = alternating(history)
+        self._base_prompt = event.agent.system_prompt
 
     def record(self, event: MessageAddedEvent) -> None:
         message = event.message
         text = "".join(block.get("text", "") for block in message["content"] if "text" in block)
         if not text or message["role"] not in ROLES:
             return  # tool calls and results stay in the runtime session only
+        if message["role"] == "user" and self.long_term is not None:
+            remembered = self.long_term.recall(text, self.actor_id, self.session_id)
+            known = "\n".join(f"- {record}" for record in remembered)
+            base = self._base_prompt or ""
+            event.agent.system_prompt = f"{base}\n\nWhat you remember about this user:\n{known}" if known else base
         self.client.create_event(
             memoryId=self.memory_id,
             actorId=self.actor_id,

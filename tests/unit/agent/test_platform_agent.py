@@ -28,6 +28,7 @@ class ScriptedModel(Model):
 
     def __init__(self) -> None:
         self.calls: list[list[dict[str, Any]]] = []
+        self.system_prompts: list[str | None] = []
 
     def update_config(self, **_: Any) -> None: ...
 
@@ -41,6 +42,7 @@ class ScriptedModel(Model):
     async def stream(self, messages, tool_specs=None, system_prompt=None, **kwargs) -> AsyncIterator[dict[str, Any]]:
         self.calls.append(messages)
         self.offered = [spec["name"] for spec in tool_specs or []]
+        self.system_prompts.append(system_prompt)
         results = [block["toolResult"] for m in messages for block in m["content"] if "toolResult" in block]
         yield {"messageStart": {"role": "assistant"}}
         if not results:
@@ -325,3 +327,90 @@ def test_an_invocation_emits_spans_for_the_agent_the_model_and_the_tool():
     assert any(name.startswith("invoke_agent") for name in names), names
     assert any(name.startswith("chat") for name in names), names
     assert any(WEATHER_TOOL in name for name in names), names
+
+
+def test_long_term_records_of_this_user_are_put_into_the_prompt(memory):
+    """The strategies' namespace templates (GetMemory) are filled with this actor and session, and the records nearest
+    to the user's message come back into the system prompt: what the strategies learnt is used."""
+    from platform_agent.memory import LongTermRecall
+
+    client, stubber = memory
+    control = boto3.client(
+        "bedrock-agentcore-control", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "sub-alice", "sessionId": "s-1"}
+    stubber.add_response("list_events", {"events": []}, {**keys, "includePayloads": True, "maxResults": 10})
+    namespaces = {
+        "/strategies/semantic-abc12345/actors/sub-alice": "Lives in Paris.",
+        "/strategies/summary-abc12345/actors/sub-alice/sessions/s-1": "Asked about the weather before.",
+    }
+    for namespace, text in sorted(namespaces.items()):
+        stubber.add_response(
+            "retrieve_memory_records",
+            {
+                "memoryRecordSummaries": [
+                    {
+                        "memoryRecordId": "r" * 40,
+                        "content": {"text": text},
+                        "memoryStrategyId": "semantic-abc12345",
+                        "namespaces": [namespace],
+                        "createdAt": "2026-11-24T10:00:00Z",
+                    }
+                ]
+            },
+            {
+                "memoryId": keys["memoryId"],
+                "namespace": namespace,
+                "searchCriteria": {"searchQuery": "Weather?", "topK": 3},
+            },
+        )
+    for _ in range(2):
+        stubber.add_response(
+            "create_event",
+            {"event": {**keys, "eventId": "e-new", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
+        )
+    strategies = [
+        {
+            "strategyId": "semantic-abc12345",
+            "name": "semantic",
+            "type": "SEMANTIC",
+            "namespaces": ["/strategies/{memoryStrategyId}/actors/{actorId}"],
+            "namespaceTemplates": ["/strategies/{memoryStrategyId}/actors/{actorId}"],
+        },
+        {
+            "strategyId": "summary-abc12345",
+            "name": "summary",
+            "type": "SUMMARIZATION",
+            "namespaces": ["/strategies/{memoryStrategyId}/actors/{actorId}/sessions/{sessionId}"],
+            "namespaceTemplates": ["/strategies/{memoryStrategyId}/actors/{actorId}/sessions/{sessionId}"],
+        },
+    ]
+    with Stubber(control) as control_stub:
+        control_stub.add_response(
+            "get_memory",
+            {
+                "memory": {
+                    "arn": "arn:aws:bedrock-agentcore:us-east-1:111111111111:memory/platform_memory-a1b2c3d4e5",
+                    "id": keys["memoryId"],
+                    "name": "platform_memory",
+                    "eventExpiryDuration": 30,
+                    "status": "ACTIVE",
+                    "createdAt": "2026-11-01T00:00:00Z",
+                    "updatedAt": "2026-11-01T00:00:00Z",
+                    "strategies": strategies,
+                }
+            },
+            {"memoryId": keys["memoryId"]},
+        )
+        model = ScriptedModel()
+        recall = LongTermRecall(client, control, keys["memoryId"])
+        agent = build_agent(
+            model,
+            GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)),
+            MemoryHooks(client, keys["memoryId"], "sub-alice", "s-1", long_term=recall),
+        )
+        agent("Weather?")
+        control_stub.assert_no_pending_responses()
+    stubber.assert_no_pending_responses()
+    prompt = model.system_prompts[0] or ""
+    assert "What you remember about this user:\n- Lives in Paris.\n- Asked about the weather before." in prompt

@@ -158,7 +158,29 @@ class AgentRuntime(Construct):
         # The strategies' namespaces (their ids are the service's), to retrieve this user's long-term records.
         self.memory.grant(self.runtime, "bedrock-agentcore:GetMemory")
         self.gateway.grant_invoke(self.runtime)
+        for name, arn in (("Memory", self.memory.memory_arn), ("Gateway", self.gateway.gateway_arn)):
+            self._deliver_application_logs(name, arn, props)
         self._acknowledge()
+
+    def _deliver_application_logs(self, name: str, resource_arn: str, props: AgentRuntimeProps) -> None:
+        """The memory's and the gateway's application logs to a log group of their own (CloudWatch vended logs:
+        delivery source, destination and delivery; AgentCore developer guide, "Enabling observability for AgentCore
+        runtime, memory, gateway, built-in tools, and identity resources"). Names are unique per account."""
+        group = logs.LogGroup(self, f"{name}Logs", retention=props.log_retention, encryption_key=props.key)
+        prefix = f"{cdk.Stack.of(self).stack_name}-{name.lower()}"[:48]
+        source = logs.CfnDeliverySource(
+            self, f"{name}LogSource", name=f"{prefix}-source", log_type="APPLICATION_LOGS", resource_arn=resource_arn
+        )
+        destination = logs.CfnDeliveryDestination(
+            self, f"{name}LogDestination", name=f"{prefix}-logs", destination_resource_arn=group.log_group_arn
+        )
+        delivery = logs.CfnDelivery(
+            self,
+            f"{name}LogDelivery",
+            delivery_source_name=source.name,
+            delivery_destination_arn=destination.attr_arn,
+        )
+        delivery.add_dependency(source)
 
     def _acknowledge(self) -> None:
         """The AgentCore L2s' own grants: what their service roles and the runtime role must hold."""

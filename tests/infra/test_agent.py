@@ -60,7 +60,12 @@ def test_workload_identity_exists_for_outbound_calls(agent):
 def test_application_and_usage_logs_and_traces_are_delivered(agent):
     sources = agent.find_resources("AWS::Logs::DeliverySource")
     log_types = sorted(s["Properties"]["LogType"] for s in sources.values())
-    assert log_types == ["APPLICATION_LOGS", "TRACES", "USAGE_LOGS"]
+    # The runtime's application and usage logs and traces, and the memory's and the gateway's application logs.
+    assert log_types == ["APPLICATION_LOGS", "APPLICATION_LOGS", "APPLICATION_LOGS", "TRACES", "USAGE_LOGS"]
+    sourced = {json.dumps(s["Properties"]["ResourceArn"]) for s in sources.values()}
+    assert any("AgentMemory" in arn for arn in sourced) and any("AgentGateway" in arn for arn in sourced)
+    for delivery in agent.find_resources("AWS::Logs::Delivery").values():
+        assert "DeliverySourceName" in delivery["Properties"] and "DeliveryDestinationArn" in delivery["Properties"]
     for group in agent.find_resources("AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] >= 1 and "KmsKeyId" in group["Properties"]
 

@@ -21,6 +21,10 @@ class AgentConfig:
     memory_expiry_days: int = 30
     alarm_email: str | None = None
     latency_p90_threshold_ms: int = 10000
+    transaction_search_percent: int | None = None
+    """Turn on CloudWatch Transaction Search (X-Ray spans to CloudWatch Logs, this share of them indexed) for this
+    environment's account and Region. One ``AWS::XRay::TransactionSearchConfig`` exists per account and Region, so
+    set it on one environment per account (default: off)."""
 
     def problems(self, has_serving: bool) -> list[Problem]:
         found: list[Problem] = []
@@ -41,6 +45,10 @@ class AgentConfig:
             found.append(Problem("agent.memory_expiry_days", self.memory_expiry_days, "from 3 to 365"))
         if self.alarm_email is not None and not EMAIL_PATTERN.match(self.alarm_email):
             found.append(Problem("agent.alarm_email", self.alarm_email, "an email address"))
+        if self.transaction_search_percent is not None and not 1 <= self.transaction_search_percent <= 100:
+            found.append(
+                Problem("agent.transaction_search_percent", self.transaction_search_percent, "from 1 to 100, or absent")
+            )
         if self.latency_p90_threshold_ms < 1:
             found.append(Problem("agent.latency_p90_threshold_ms", self.latency_p90_threshold_ms, "1 or more"))
         return found

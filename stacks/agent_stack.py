@@ -10,6 +10,7 @@ from constructs import Construct
 from constructs.agent_observability import AgentObservability, AgentObservabilityProps
 from constructs.agent_runtime import AgentRuntime, AgentRuntimeProps, OidcInbound, acknowledge_tool_function
 from constructs.served_model import ServedModel
+from constructs.transaction_search import TransactionSearch
 from stacks.platform_stack import PlatformStack
 
 
@@ -42,6 +43,8 @@ class AgentStack(PlatformStack):
             ),
         )
         acknowledge_tool_function(self.agent.weather_tool)
+        if agent.transaction_search_percent is not None:
+            TransactionSearch(self, "TransactionSearch", indexing_percent=agent.transaction_search_percent)
         AgentObservability(
             self,
             "Observability",

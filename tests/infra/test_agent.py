@@ -95,3 +95,22 @@ def test_operator_gets_an_invoke_command_that_signs_in_rather_than_a_sigv4_call(
     [client] = agent.find_resources("AWS::Cognito::UserPoolClient").values()
     assert set(client["Properties"]["ExplicitAuthFlows"]) >= {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"}
     assert client["Properties"]["GenerateSecret"] is False
+
+
+def test_transaction_search_is_turned_on_where_config_asks_with_the_spans_policy_first(agent):
+    """One TransactionSearchConfig per account and Region: only the environment whose config opts in makes it."""
+    [(policy_id, policy)] = [
+        (logical_id, policy)
+        for logical_id, policy in agent.find_resources("AWS::Logs::ResourcePolicy").items()
+        if "xray.amazonaws.com" in json.dumps(policy["Properties"]["PolicyDocument"])
+    ]
+    document = json.dumps(policy["Properties"]["PolicyDocument"])
+    assert "logs:PutLogEvents" in document and "aws/spans:*" in document and "aws:SourceAccount" in document
+    [config] = agent.find_resources("AWS::XRay::TransactionSearchConfig").values()
+    assert config["Properties"]["IndexingPercentage"] == 1
+    assert config["DependsOn"] == [policy_id]
+
+
+def test_the_committed_environments_leave_transaction_search_to_an_explicit_choice(committed):
+    for env in ("dev", "staging", "prod"):
+        assert not committed.template(env, "Agent").find_resources("AWS::XRay::TransactionSearchConfig")

@@ -54,3 +54,17 @@ def test_valid_oidc_agent_parses():
         },
     }
     assert parse_environment(raw, "qa", "environments/qa.yaml").agent.allowed_audience == ("platform-agent",)
+
+
+@pytest.mark.parametrize("percent", [0, 101])
+def test_transaction_search_indexes_a_share_from_1_to_100(percent):
+    from config.loader import ConfigError, parse_environment
+
+    raw = {
+        "name": "qa",
+        "tags": {"environment": "qa", "owner": "o", "cost_center": "c"},
+        "serving": {"base_model_id": "amazon.nova-lite-v1:0"},
+        "agent": {"transaction_search_percent": percent},
+    }
+    with pytest.raises(ConfigError, match=f"agent.transaction_search_percent: {percent} is not allowed; expected"):
+        parse_environment(raw, "qa", "environments/qa.yaml")

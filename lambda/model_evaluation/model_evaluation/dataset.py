@@ -19,6 +19,9 @@ from typing import Any
 
 BUCKET_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 MAX_PROBLEMS = 20
+# A record travels in a batch's input, which Step Functions caps at 256 KiB with the batch's other records and its
+# BatchInput (the rubric among it): one line of more than this could never be scored.
+MAX_LINE_BYTES = 200_000
 
 
 class InvalidS3UriError(ValueError):
@@ -115,9 +118,19 @@ def _parse_lines(text: str, source: str, strings: dict[str, bool]) -> list[dict[
     rows: list[dict[str, Any]] = []
     first_line: dict[str, int] = {}
     # Only "\n" ends a JSON line (a "\r" before it goes): str.splitlines would split inside strings too.
-    for number, raw in enumerate(text.split("\n"), start=1):
+    lines = text.split("\n")
+    while lines and not lines[-1].strip():  # the file's final newline(s)
+        lines.pop()
+    for number, raw in enumerate(lines, start=1):
         line = raw.removesuffix("\r")
         if not line.strip():
+            # Stricter than the check's own parser needs: how the map's JSONL reader takes a blank line is not
+            # documented, and the check must never be looser than the reader.
+            problems.append(f"line {number}: a blank line is not allowed; expected one JSON object per line")
+            continue
+        if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+            size = len(line.encode("utf-8"))
+            problems.append(f"line {number}: {size} bytes is not allowed; expected at most {MAX_LINE_BYTES}")
             continue
         try:
             row = json.loads(line)
@@ -175,8 +188,11 @@ def read_versioned_text(s3: Any, uri: S3Uri) -> tuple[str, str]:
     version = response.get("VersionId")
     if not isinstance(version, str) or not version or version == "null":
         raise DatasetError(f"{uri}: version {version!r} is not allowed; expected an object in a versioned bucket")
+    body = response["Body"].read()
+    if body.startswith(b"\xef\xbb\xbf"):  # the map's JSONL reader would see it as part of the first line
+        raise DatasetError(f"{uri}: a byte-order mark is not allowed; expected UTF-8 JSON lines without one")
     try:
-        return str(response["Body"].read().decode("utf-8-sig")), version
+        return str(body.decode("utf-8")), version
     except UnicodeDecodeError as error:
         raise DatasetError(f"{uri}: not UTF-8 text ({error}); expected UTF-8 JSON lines") from error
 

@@ -31,7 +31,6 @@ def lines(*rows) -> str:
 def test_records_keep_file_order_and_optional_fields():
     text = lines(
         {"id": "q1", "prompt": "Capital of France?", "reference": "Paris"},
-        "",
         {"id": "q2", "prompt": "Weather?", "reference": "{}", "tool_schema": {"type": "object"}},
         {"id": "q3", "prompt": "Count", "reference": "SELECT 1", "sqlite_db": "s3://acme-datasets/db.sqlite"},
     )
@@ -66,6 +65,18 @@ def test_every_bad_line_is_named_with_its_field_and_what_is_allowed():
         "line 7: ['a list'] is not allowed; expected a JSON object",
     ):
         assert expected in message
+
+
+def test_what_the_maps_reader_might_not_take_is_refused_by_the_check():
+    """A blank line inside the file, or a line too long for any batch's input (256 KiB with the rest of the batch)."""
+    big = {"id": "q3", "prompt": "x" * 200_001, "reference": "r"}
+    text = lines({"id": "q1", "prompt": "p", "reference": "r"}, "", {"id": "q2", "prompt": "p", "reference": "r"}, big)
+    with pytest.raises(DatasetError) as raised:
+        parse_records(text + "\n\n", SOURCE)  # trailing newlines are the file's end, not blank records
+    message = str(raised.value)
+    assert "line 2: a blank line is not allowed; expected one JSON object per line" in message
+    assert "line 4: 200045 bytes is not allowed; expected at most 200000" in message
+    assert "line 5" not in message
 
 
 def test_an_empty_dataset_is_rejected():

@@ -179,3 +179,10 @@ def test_a_model_converse_refuses_here_rejects_the_run_before_training():
             check_dataset(event(models=MODELS), stored(rows(50)), bedrock=bedrock)
     assert str(raised.value).startswith(f"base model 'amazon.nova-lite-v1:0': ValidationException: {refusal}")
     assert "judge" not in str(raised.value)
+
+
+def test_a_byte_order_mark_is_refused_rather_than_read_into_the_first_record():
+    s3 = FakeS3()
+    s3.put_object(Bucket="acme-datasets", Key="sets/eval.jsonl", Body=b"\xef\xbb\xbf" + "\n".join(rows(20)).encode())
+    with pytest.raises(DatasetError, match="a byte-order mark is not allowed; expected UTF-8 JSON lines without one"):
+        check_dataset(event(), s3)

@@ -7,7 +7,8 @@ Usage (the Agent stack's ``InvokeCommand`` output fills in the ARN, client id an
 
 The runtime authorizes with a JWT, not SigV4, so ``aws bedrock-agentcore invoke-agent-runtime`` cannot call it.
 This script signs in (Cognito ``InitiateAuth`` with ``USER_PASSWORD_AUTH``, then the TOTP the pool requires through
-``RespondToAuthChallenge``), and POSTs the prompt over HTTPS to the runtime's ``/invocations`` with the access
+``RespondToAuthChallenge``; on a first sign-in, the new password and the authenticator set-up too),
+and POSTs the prompt over HTTPS to the runtime's ``/invocations`` with the access
 token as a bearer token (AgentCore developer guide, "Authenticate and authorize with Inbound Auth and Outbound
 Auth": ``https://bedrock-agentcore.<region>.amazonaws.com/runtimes/<URL-encoded ARN>/invocations?qualifier=DEFAULT``,
 with a session id of at least 33 characters in ``X-Amzn-Bedrock-AgentCore-Runtime-Session-Id``).
@@ -23,6 +24,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
@@ -32,23 +34,51 @@ class SignInError(Exception):
     """Cognito did not hand out a token; the message says what it asked for instead."""
 
 
-def access_token(cognito: Any, client_id: str, username: str, password: str, code: Callable[[], str]) -> str:
-    """The user's access token; ``code`` gives the authenticator's current TOTP when Cognito asks for it."""
+@dataclass
+class Prompts:
+    """What a person types during sign-in: the authenticator's code, a new password, and where to show the secret of
+    an authenticator being set up (tests answer for them)."""
+
+    code: Callable[[], str]
+    new_password: Callable[[], str]
+    show_secret: Callable[[str], None]
+
+
+def access_token(cognito: Any, client_id: str, username: str, password: str, prompts: Prompts) -> str:
+    """The user's access token. A user an administrator created signs in with a temporary password: Cognito asks for
+    a new one (NEW_PASSWORD_REQUIRED), then, the pool requiring MFA, for an authenticator to be set up (MFA_SETUP:
+    AssociateSoftwareToken, then VerifySoftwareToken with its first code); later sign-ins ask for the code."""
     reply = cognito.initiate_auth(
         AuthFlow="USER_PASSWORD_AUTH",
         ClientId=client_id,
         AuthParameters={"USERNAME": username, "PASSWORD": password},
     )
-    if reply.get("ChallengeName") == "SOFTWARE_TOKEN_MFA":
+    for _ in range(4):  # at most: new password, authenticator set-up, code
+        challenge = reply.get("ChallengeName")
+        if challenge is None:
+            break
+        responses = {"USERNAME": username}
+        if challenge == "NEW_PASSWORD_REQUIRED":
+            responses["NEW_PASSWORD"] = prompts.new_password()
+        elif challenge == "SOFTWARE_TOKEN_MFA":
+            responses["SOFTWARE_TOKEN_MFA_CODE"] = prompts.code()
+        elif challenge == "MFA_SETUP":
+            secret = cognito.associate_software_token(Session=reply["Session"])
+            prompts.show_secret(secret["SecretCode"])
+            verified = cognito.verify_software_token(
+                Session=secret["Session"], UserCode=prompts.code(), FriendlyDeviceName="authenticator"
+            )
+            if verified.get("Status") != "SUCCESS":
+                raise SignInError("the authenticator's code was not accepted; sign in again to retry the set-up")
+            reply = {**reply, "Session": verified["Session"]}
+        else:
+            raise SignInError(f"Cognito asked for {challenge!r}, which this script does not answer")
         reply = cognito.respond_to_auth_challenge(
-            ClientId=client_id,
-            ChallengeName="SOFTWARE_TOKEN_MFA",
-            Session=reply["Session"],
-            ChallengeResponses={"USERNAME": username, "SOFTWARE_TOKEN_MFA_CODE": code()},
+            ClientId=client_id, ChallengeName=challenge, Session=reply["Session"], ChallengeResponses=responses
         )
     result = reply.get("AuthenticationResult")
     if not result:
-        raise SignInError(f"Cognito asked for {reply.get('ChallengeName')!r}; sign in once in a browser to set it up")
+        raise SignInError(f"Cognito asked for {reply.get('ChallengeName')!r} again; sign in again")
     return str(result["AccessToken"])
 
 
@@ -85,15 +115,16 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
 
     cognito = boto3.client("cognito-idp", region_name=args.region)
-    token = access_token(
-        cognito,
-        args.client_id,
-        args.username,
-        getpass.getpass("Password: "),
-        lambda: input("Authenticator code: ").strip(),
+    prompts = Prompts(
+        code=lambda: input("Authenticator code: ").strip(),
+        new_password=lambda: getpass.getpass("New password (first sign-in): "),
+        show_secret=lambda secret: print(f"Add this key to your authenticator app (TOTP): {secret}"),
     )
-    answer = invoke(invocation_url(args.runtime_arn, args.region), token, args.prompt, args.session_id)
+    token = access_token(cognito, args.client_id, args.username, getpass.getpass("Password: "), prompts)
+    session = args.session_id or f"session-{uuid.uuid4()}"
+    answer = invoke(invocation_url(args.runtime_arn, args.region), token, args.prompt, session)
     print(answer.get("answer", json.dumps(answer)))
+    print(f"(continue this conversation with --session-id {session})", file=sys.stderr)
     return 0
 
 

@@ -58,6 +58,8 @@ class AgentStack(PlatformStack):
             ),
         )
         cdk.CfnOutput(self, "RuntimeArn", value=self.agent.runtime.agent_runtime_arn)
+        if self.agent.user_pool is not None:
+            cdk.CfnOutput(self, "UserPoolId", value=self.agent.user_pool.user_pool_id)
         if self.agent.user_pool_client is not None:
             # The runtime takes a JWT, which the AWS CLI's SigV4 call cannot carry: agent/invoke.py signs in and
             # calls it over HTTPS.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from typing import Any
 
 import boto3
@@ -15,19 +17,29 @@ from platform_agent.identity import actor_id
 from platform_agent.memory import LongTermRecall, MemoryHooks
 
 app = BedrockAgentCoreApp()
-_session = boto3.Session()
+# The runtime sets AWS_REGION; boto3's own default reads AWS_DEFAULT_REGION, so the Region is passed explicitly.
+REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+_session = boto3.Session(region_name=REGION)
 _memory_client = None
 _recall: LongTermRecall | None = None
+
+
+def memory_session(runtime_session: str) -> str:
+    """The runtime's session id as AgentCore Memory takes one: the runtime allows 33 to 256 characters, memory at most
+    100 of ``[a-zA-Z0-9][a-zA-Z0-9-_]*``; a longer or other one is named by its digest."""
+    if len(runtime_session) <= 100 and re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9_-]*", runtime_session):
+        return runtime_session
+    return "s-" + hashlib.sha256(runtime_session.encode("utf-8")).hexdigest()
 
 
 @app.entrypoint
 def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
     global _memory_client, _recall
     if _memory_client is None or _recall is None:
-        _memory_client = boto3.client("bedrock-agentcore")
-        control = boto3.client("bedrock-agentcore-control")
+        _memory_client = _session.client("bedrock-agentcore")
+        control = _session.client("bedrock-agentcore-control")
         _recall = LongTermRecall(_memory_client, control, os.environ["BEDROCK_AGENTCORE_MEMORY_ID"])
-    session = getattr(context, "session_id", None) or payload.get("session_id", "default")
+    session = memory_session(getattr(context, "session_id", None) or "default")
     memory = MemoryHooks(
         _memory_client,
         memory_id=os.environ["BEDROCK_AGENTCORE_MEMORY_ID"],
@@ -36,7 +48,7 @@ def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
         long_term=_recall,
     )
     agent = build_agent(
-        BedrockModel(model_id=os.environ["MODEL_ARN"]),
+        BedrockModel(model_id=os.environ["MODEL_ARN"], region_name=REGION),
         GatewayClient(os.environ["GATEWAY_URL"], sigv4_signer(_session.get_credentials(), _session.region_name)),
         memory,
     )

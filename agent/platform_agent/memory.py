@@ -12,13 +12,16 @@ this actor and session filled in) are put into the system prompt, so what was le
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
+from botocore.exceptions import ClientError
 from strands.hooks import AgentInitializedEvent, HookProvider, HookRegistry, MessageAddedEvent
 from strands.types.content import ContentBlock, Message
 
 ROLES = {"user": "USER", "assistant": "ASSISTANT"}
+LOGGER = logging.getLogger(__name__)
 
 
 def alternating(history: list[Message]) -> list[Message]:
@@ -53,7 +56,12 @@ class LongTermRecall:
     def namespaces(self, actor_id: str, session_id: str) -> list[str]:
         if self._templates is None:  # the strategies' ids are the service's: read once per container
             strategies = self.control.get_memory(memoryId=self.memory_id)["memory"].get("strategies", [])
-            self._templates = [(s["strategyId"], t) for s in strategies for t in s.get("namespaces", [])]
+            # namespaceTemplates is the current member; namespaces the legacy one (GetMemory, MemoryStrategy).
+            self._templates = [
+                (s["strategyId"], t)
+                for s in strategies
+                for t in (s.get("namespaceTemplates") or s.get("namespaces", []))
+            ]
         return sorted(
             {
                 template.replace("{memoryStrategyId}", strategy)
@@ -124,7 +132,11 @@ class MemoryHooks(HookProvider):
         if not text or message["role"] not in ROLES:
             return  # tool calls and results stay in the runtime session only
         if message["role"] == "user" and self.long_term is not None:
-            remembered = self.long_term.recall(text, self.actor_id, self.session_id)
+            try:
+                remembered = self.long_term.recall(text, self.actor_id, self.session_id)
+            except ClientError as error:  # what was learnt helps; its absence must not fail the user's turn
+                LOGGER.warning("long-term memory not read: %s", error.response["Error"]["Code"])
+                remembered = []
             known = "\n".join(f"- {record}" for record in remembered)
             base = self._base_prompt or ""
             event.agent.system_prompt = f"{base}\n\nWhat you remember about this user:\n{known}" if known else base

@@ -12,10 +12,18 @@ from typing import ClassVar
 import boto3
 import pytest
 from botocore.stub import Stubber
-from invoke import SESSION_HEADER, SignInError, access_token, invocation_url, invoke
+from invoke import SESSION_HEADER, Prompts, SignInError, access_token, invocation_url, invoke
 
 ARN = "arn:aws:bedrock-agentcore:eu-west-1:111111111111:runtime/pinned_platform_agent-AbCdEf1234"
 TOKENS = {"AccessToken": "access.jwt.token", "IdToken": "id.jwt.token", "ExpiresIn": 3600, "TokenType": "Bearer"}
+
+
+def prompts(code: str = "123456", shown: list[str] | None = None) -> Prompts:
+    return Prompts(
+        code=lambda: code,
+        new_password=lambda: "N3w-Passw0rd!long",
+        show_secret=(shown.append if shown is not None else lambda _: None),
+    )
 
 
 def cognito():
@@ -44,16 +52,53 @@ def test_sign_in_answers_the_totp_challenge_the_pool_requires():
                 "ChallengeResponses": {"USERNAME": "alice@example.com", "SOFTWARE_TOKEN_MFA_CODE": "123456"},
             },
         )
-        assert access_token(client, "client123", "alice@example.com", "pw", lambda: "123456") == "access.jwt.token"
+        assert access_token(client, "client123", "alice@example.com", "pw", prompts()) == "access.jwt.token"
         stub.assert_no_pending_responses()
 
 
-def test_a_user_without_an_authenticator_yet_is_told_what_cognito_asks_for():
+def test_a_first_sign_in_sets_a_new_password_and_an_authenticator_then_gets_the_token():
+    """An administrator created the user: a temporary password, then the TOTP set-up the pool requires."""
+    client = cognito()
+    shown: list[str] = []
+    user = {"USERNAME": "alice@example.com"}
+    with Stubber(client) as stub:
+        stub.add_response("initiate_auth", {"ChallengeName": "NEW_PASSWORD_REQUIRED", "Session": "a" * 40})
+        stub.add_response(
+            "respond_to_auth_challenge",
+            {"ChallengeName": "MFA_SETUP", "Session": "b" * 40},
+            {
+                "ClientId": "client123",
+                "ChallengeName": "NEW_PASSWORD_REQUIRED",
+                "Session": "a" * 40,
+                "ChallengeResponses": {**user, "NEW_PASSWORD": "N3w-Passw0rd!long"},
+            },
+        )
+        stub.add_response(
+            "associate_software_token", {"SecretCode": "JBSWY3DPEHPK3PXP", "Session": "c" * 40}, {"Session": "b" * 40}
+        )
+        stub.add_response(
+            "verify_software_token",
+            {"Status": "SUCCESS", "Session": "d" * 40},
+            {"Session": "c" * 40, "UserCode": "123456", "FriendlyDeviceName": "authenticator"},
+        )
+        stub.add_response(
+            "respond_to_auth_challenge",
+            {"AuthenticationResult": TOKENS},
+            {"ClientId": "client123", "ChallengeName": "MFA_SETUP", "Session": "d" * 40, "ChallengeResponses": user},
+        )
+        assert (
+            access_token(client, "client123", "alice@example.com", "temp", prompts(shown=shown)) == "access.jwt.token"
+        )
+        stub.assert_no_pending_responses()
+    assert shown == ["JBSWY3DPEHPK3PXP"]  # what the person adds to the authenticator app
+
+
+def test_a_challenge_the_script_does_not_answer_is_named():
     client = cognito()
     with Stubber(client) as stub:
-        stub.add_response("initiate_auth", {"ChallengeName": "MFA_SETUP", "Session": "s" * 40})
-        with pytest.raises(SignInError, match="Cognito asked for 'MFA_SETUP'"):
-            access_token(client, "client123", "alice@example.com", "pw", lambda: "000000")
+        stub.add_response("initiate_auth", {"ChallengeName": "SMS_MFA", "Session": "s" * 40})
+        with pytest.raises(SignInError, match="Cognito asked for 'SMS_MFA', which this script does not answer"):
+            access_token(client, "client123", "alice@example.com", "pw", prompts())
 
 
 class Runtime(BaseHTTPRequestHandler):

@@ -414,3 +414,44 @@ def test_long_term_records_of_this_user_are_put_into_the_prompt(memory):
     stubber.assert_no_pending_responses()
     prompt = model.system_prompts[0] or ""
     assert "What you remember about this user:\n- Lives in Paris.\n- Asked about the weather before." in prompt
+
+
+def test_a_runtime_session_id_memory_would_refuse_is_named_by_its_digest():
+    """The runtime allows 33-256 characters; memory at most 100 of letters, digits, '-' and '_'."""
+    from platform_agent import main
+
+    ordinary = "session-" + "a" * 36
+    assert main.memory_session(ordinary) == ordinary
+    long = "x" * 200
+    assert main.memory_session(long).startswith("s-") and len(main.memory_session(long)) == 66
+    assert main.memory_session("has spaces and : colons " * 2) != "has spaces and : colons " * 2
+
+
+def test_a_long_term_memory_failure_leaves_the_turn_to_go_on(memory):
+    from platform_agent.memory import LongTermRecall
+
+    client, stubber = memory
+    keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "sub-alice", "sessionId": "s-1"}
+    stubber.add_response("list_events", {"events": []}, {**keys, "includePayloads": True, "maxResults": 10})
+    for _ in range(2):
+        stubber.add_response(
+            "create_event",
+            {"event": {**keys, "eventId": "e-new", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
+        )
+    control = boto3.client(
+        "bedrock-agentcore-control", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(control) as control_stub:
+        control_stub.add_client_error("get_memory", "AccessDeniedException", "not authorized", 403)
+        agent = build_agent(
+            ScriptedModel(),
+            GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)),
+            MemoryHooks(
+                client,
+                keys["memoryId"],
+                "sub-alice",
+                "s-1",
+                long_term=LongTermRecall(client, control, keys["memoryId"]),
+            ),
+        )
+        assert "Paris: 21 C, sunny" in str(agent("Weather?"))

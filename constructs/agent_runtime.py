@@ -166,8 +166,16 @@ class AgentRuntime(Construct):
         """The memory's and the gateway's application logs to a log group of their own (CloudWatch vended logs:
         delivery source, destination and delivery; AgentCore developer guide, "Enabling observability for AgentCore
         runtime, memory, gateway, built-in tools, and identity resources"). Names are unique per account."""
-        group = logs.LogGroup(self, f"{name}Logs", retention=props.log_retention, encryption_key=props.key)
         prefix = f"{cdk.Stack.of(self).stack_name}-{name.lower()}"[:48]
+        # Under /aws/vendedlogs/, CloudWatch Logs lets the delivery write without adding to the account's log resource
+        # policy (CloudWatch Logs user guide, "Enabling logging from AWS services": its size limits are shared).
+        group = logs.LogGroup(
+            self,
+            f"{name}Logs",
+            log_group_name=f"/aws/vendedlogs/bedrock-agentcore/{prefix}",
+            retention=props.log_retention,
+            encryption_key=props.key,
+        )
         source = logs.CfnDeliverySource(
             self, f"{name}LogSource", name=f"{prefix}-source", log_type="APPLICATION_LOGS", resource_arn=resource_arn
         )

@@ -55,3 +55,7 @@ class TransactionSearch(Construct):
         )
         config = xray.CfnTransactionSearchConfig(self, "Config", indexing_percentage=indexing_percent)
         config.add_dependency(policy)
+        # Account-wide: deleting this environment must not turn it off for the others (and creating it fails where
+        # it is already on: check `aws xray get-trace-segment-destination` before the first deploy).
+        config.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        policy.apply_removal_policy(cdk.RemovalPolicy.RETAIN)

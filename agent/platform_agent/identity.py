@@ -31,4 +31,7 @@ def actor_id(headers: Mapping[str, str] | None) -> str:
     subject = claims.get("sub") if isinstance(claims, dict) else None
     if not isinstance(subject, str) or not subject:
         raise UnknownUserError("Authorization: the token has no sub claim; expected the user's id")
+    # A Cognito token says what it is: only an access token names a user of this app (an ID token is for the client).
+    if "token_use" in claims and claims["token_use"] != "access":
+        raise UnknownUserError(f"Authorization: token_use {claims['token_use']!r}; expected an access token")
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in subject)

@@ -287,6 +287,7 @@ def test_the_user_is_the_verified_tokens_subject_not_a_name_in_the_body():
         ({"Authorization": "Basic abc"}, "no bearer token"),
         ({"Authorization": bearer({"aud": "x"})}, "no sub claim"),
         ({"Authorization": "Bearer a.%%%.c"}, "not JSON"),
+        ({"Authorization": bearer({"sub": "a1", "token_use": "id"})}, "token_use 'id'; expected an access token"),
     ],
 )
 def test_a_request_without_a_verified_user_is_refused(headers, reason):
@@ -455,3 +456,15 @@ def test_a_long_term_memory_failure_leaves_the_turn_to_go_on(memory):
             ),
         )
         assert "Paris: 21 C, sunny" in str(agent("Weather?"))
+
+
+def test_a_tool_name_converse_would_refuse_is_left_out_not_sent():
+    long_name = {"name": "a" * 40 + "___" + "b" * 30, "description": "too long", "inputSchema": {"type": "object"}}
+    model = ScriptedModel()
+    agent = build_agent(
+        model,
+        GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY, [[WEATHER_SPEC, long_name]])),
+        None,
+    )
+    agent("Weather?")
+    assert model.offered == [WEATHER_TOOL]

@@ -22,6 +22,9 @@ from strands.types.content import ContentBlock, Message
 
 ROLES = {"user": "USER", "assistant": "ASSISTANT"}
 LOGGER = logging.getLogger(__name__)
+# CreateEvent takes a conversational text of at most 100,000 characters (botocore's bedrock-agentcore model): a longer
+# turn is kept in part rather than failing the user's turn.
+MAX_EVENT_TEXT = 100_000
 
 
 def alternating(history: list[Message]) -> list[Message]:
@@ -114,7 +117,8 @@ class MemoryHooks(HookProvider):
             maxResults=self.recall,
         )
         history: list[Message] = []
-        for stored in sorted(response.get("events", []), key=lambda e: e["eventTimestamp"]):
+        # Events of one turn can share a timestamp: the event id breaks the tie, as they were written.
+        for stored in sorted(response.get("events", []), key=lambda e: (e["eventTimestamp"], e.get("eventId", ""))):
             for item in stored.get("payload", []):
                 turn = item.get("conversational")
                 if turn and turn["role"] in ("USER", "ASSISTANT"):
@@ -145,5 +149,5 @@ class MemoryHooks(HookProvider):
             actorId=self.actor_id,
             sessionId=self.session_id,
             eventTimestamp=datetime.now(UTC),
-            payload=[{"conversational": {"content": {"text": text}, "role": ROLES[message["role"]]}}],
+            payload=[{"conversational": {"content": {"text": text[:MAX_EVENT_TEXT]}, "role": ROLES[message["role"]]}}],
         )

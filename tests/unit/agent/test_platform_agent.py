@@ -468,3 +468,43 @@ def test_a_tool_name_converse_would_refuse_is_left_out_not_sent():
     )
     agent("Weather?")
     assert model.offered == [WEATHER_TOOL]
+
+
+def test_events_of_one_instant_are_restored_in_the_order_they_were_written_and_long_turns_recorded_in_part(memory):
+    from types import SimpleNamespace
+
+    from platform_agent.memory import MAX_EVENT_TEXT
+
+    client, stubber = memory
+    keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "sub-alice", "sessionId": "s-1"}
+
+    def event(event_id: str, role: str, text: str) -> dict[str, Any]:
+        return {
+            **keys,
+            "eventId": event_id,
+            "eventTimestamp": "2026-11-24T10:00:00Z",  # one instant
+            "payload": [{"conversational": {"content": {"text": text}, "role": role}}],
+        }
+
+    stubber.add_response(
+        "list_events",
+        {"events": [event("0000002", "ASSISTANT", "Sunny."), event("0000001", "USER", "Weather?")]},
+        {**keys, "includePayloads": True, "maxResults": 10},
+    )
+    long_answer = "x" * (MAX_EVENT_TEXT + 10)
+    stubber.add_response(
+        "create_event",
+        {"event": {**keys, "eventId": "e-new", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
+        {
+            **keys,
+            "eventTimestamp": ANY,
+            "payload": [{"conversational": {"content": {"text": "x" * MAX_EVENT_TEXT}, "role": "ASSISTANT"}}],
+        },
+    )
+    hooks = MemoryHooks(client, keys["memoryId"], "sub-alice", "s-1")
+    agent = SimpleNamespace(messages=[], system_prompt="base")
+    hooks.restore(SimpleNamespace(agent=agent))
+    hooks.record(SimpleNamespace(agent=agent, message={"role": "assistant", "content": [{"text": long_answer}]}))
+
+    assert agent.messages == [turn("user", "Weather?"), turn("assistant", "Sunny.")]
+    stubber.assert_no_pending_responses()

@@ -49,7 +49,7 @@ def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
     )
     agent = build_agent(
         BedrockModel(model_id=os.environ["MODEL_ARN"], region_name=REGION),
-        GatewayClient(os.environ["GATEWAY_URL"], sigv4_signer(_session.get_credentials(), _session.region_name)),
+        GatewayClient(os.environ["GATEWAY_URL"], sigv4_signer(_session.get_credentials(), REGION or "")),
         memory,
     )
     result = agent(str(payload["prompt"]))

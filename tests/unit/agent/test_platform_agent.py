@@ -508,3 +508,42 @@ def test_events_of_one_instant_are_restored_in_the_order_they_were_written_and_l
 
     assert agent.messages == [turn("user", "Weather?"), turn("assistant", "Sunny.")]
     stubber.assert_no_pending_responses()
+
+
+def test_the_entrypoint_answers_as_the_tokens_user_with_memory_and_gateway(memory, monkeypatch):
+    """main.invoke as the runtime calls it: the user from the verified token, not the body; memory, the gateway's
+    tools and the served model wired from the runtime's environment."""
+    from types import SimpleNamespace
+
+    from platform_agent import main
+
+    client, stubber = memory
+    keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "sub-alice", "sessionId": "session-" + "a" * 36}
+    stubber.add_response("list_events", {"events": []}, {**keys, "includePayloads": True, "maxResults": 10})
+    for _ in range(2):
+        stubber.add_response(
+            "create_event",
+            {"event": {**keys, "eventId": "e-new", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
+            {**keys, "eventTimestamp": ANY, "payload": ANY},
+        )
+    monkeypatch.setenv("BEDROCK_AGENTCORE_MEMORY_ID", keys["memoryId"])
+    monkeypatch.setenv("MODEL_ARN", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0")
+    monkeypatch.setenv("GATEWAY_URL", "https://gw.example/mcp")
+    models: list[dict[str, Any]] = []
+    monkeypatch.setattr(main, "BedrockModel", lambda **settings: models.append(settings) or ScriptedModel())
+    monkeypatch.setattr(main, "GatewayClient", lambda url, sign: GatewayClient(url, unsigned, post=FakeGateway(SUNNY)))
+    monkeypatch.setattr(main, "_memory_client", client)
+    monkeypatch.setattr(main, "_recall", None)
+    monkeypatch.setattr(main, "LongTermRecall", lambda *args: None)  # covered on its own above
+    monkeypatch.setattr(main, "_session", SimpleNamespace(client=lambda service: client, get_credentials=lambda: None))
+    context = SimpleNamespace(
+        session_id=keys["sessionId"], request_headers={"Authorization": bearer({"sub": "sub-alice"})}
+    )
+
+    answer = main.invoke({"prompt": "Weather?", "user_id": "mallory"}, context)
+
+    assert "Paris: 21 C, sunny" in answer["answer"]
+    assert models == [
+        {"model_id": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0", "region_name": main.REGION}
+    ]
+    stubber.assert_no_pending_responses()  # every memory call named actor sub-alice (the Stubber checked), not mallory

@@ -34,6 +34,7 @@ from model_evaluation.batch import parse_batch_input, score_batch  # noqa: E402
 from model_evaluation.summary import GateSettings, seed_for, summarize  # noqa: E402
 
 from config.loader import load_environments  # noqa: E402
+from config.workflow import PROFILE_REGION_PREFIXES  # noqa: E402
 
 CALLS_PER_RECORD = 3  # base answer, customized answer, one judge call grading both
 TARGET_MS_PER_RECORD = 5.0
@@ -53,7 +54,7 @@ DEFAULT_TOKENS_PER_MINUTE = {
     ("amazon.nova-pro-v1:0", "on-demand"): 400_000,
     ("amazon.nova-pro-v1:0", "cross-Region"): 800_000,
 }
-PROFILE_PREFIXES = ("us.", "eu.", "apac.")
+PROFILE_PREFIXES = tuple(PROFILE_REGION_PREFIXES)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from config.workflow import PROFILE_REGION_PREFIXES
+from config.workflow import profile_geography_problem
 from customization.nova import profile_problem
 from customization.problems import Problem
 
@@ -120,13 +120,7 @@ class ServingConfig:
         invokable = profile_problem(self.base_model_id, prefix)
         if invokable is not None:
             found.append(Problem("serving.inference_profile_prefix", prefix, invokable))
-        if region is not None and prefix and not region.startswith(PROFILE_REGION_PREFIXES[prefix]):
-            allowed = [p for p, starts in PROFILE_REGION_PREFIXES.items() if region.startswith(starts)]
-            found.append(
-                Problem(
-                    "serving.inference_profile_prefix",
-                    prefix,
-                    f"a {' or '.join(allowed) or 'no'} profile in {region} (or no prefix)",
-                )
-            )
+        geography = profile_geography_problem("serving.inference_profile_prefix", region, prefix) if region else None
+        if geography is not None:
+            found.append(geography)
         return found

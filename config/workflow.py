@@ -137,11 +137,15 @@ class WorkflowConfig:
 PROFILE_REGION_PREFIXES = {"us.": ("us-",), "eu.": ("eu-",), "apac.": ("ap-",)}
 
 
+def profile_geography_problem(key: str, region: str, profile: str) -> Problem | None:
+    """``profile`` (a prefix or a profile id) invoked from ``region``: a problem when its geography is another."""
+    geography = next((p for p in PROFILE_REGION_PREFIXES if profile.startswith(p)), None)
+    if geography is None or region.startswith(PROFILE_REGION_PREFIXES[geography]):
+        return None
+    allowed = [p for p, starts in PROFILE_REGION_PREFIXES.items() if region.startswith(starts)]
+    return Problem(key, profile, f"a {' or '.join(allowed) or 'no'} profile in {region} (or no prefix)")
+
+
 def _profile_geography_problems(region: str, prefix: str, judge_model_id: str) -> list[Problem]:
-    found = []
-    for key, profile in (("workflow.inference_profile_prefix", prefix), ("workflow.judge_model_id", judge_model_id)):
-        geography = next((p for p in PROFILE_REGION_PREFIXES if profile.startswith(p)), None)
-        if geography is not None and not region.startswith(PROFILE_REGION_PREFIXES[geography]):
-            allowed = [p for p, starts in PROFILE_REGION_PREFIXES.items() if region.startswith(starts)]
-            found.append(Problem(key, profile, f"a {' or '.join(allowed) or 'no'} profile in {region} (or no prefix)"))
-    return found
+    checked = (("workflow.inference_profile_prefix", prefix), ("workflow.judge_model_id", judge_model_id))
+    return [problem for key, profile in checked if (problem := profile_geography_problem(key, region, profile))]

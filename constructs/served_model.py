@@ -103,7 +103,6 @@ class ServedModel(Construct):
         self.model_arn = props.model_arn
         self.revision = props.revision
         self._props = props
-        self._model_key = props.model_key
         self.base_invoke_arn = (
             stack.format_arn(
                 service="bedrock",
@@ -244,7 +243,9 @@ class ServedModel(Construct):
         via_bedrock = {"kms:ViaService": f"bedrock.{cdk.Stack.of(self).region}.amazonaws.com"}
         grantee.grant_principal.add_to_principal_policy(
             iam.PolicyStatement(
-                actions=["kms:Decrypt"], resources=[self._model_key.key_arn], conditions={"StringEquals": via_bedrock}
+                actions=["kms:Decrypt"],
+                resources=[self._props.model_key.key_arn],
+                conditions={"StringEquals": via_bedrock},
             )
         )
         return grant

@@ -193,7 +193,13 @@ def model_key_statements(stack: cdk.Stack, key_arn: str) -> list[iam.PolicyState
             resources=[key_arn],
             conditions={"StringEquals": via_bedrock, "Bool": {"kms:GrantIsForAWSResource": "true"}},
         ),
-        iam.PolicyStatement(
-            actions=MODEL_KEY_USE_ACTIONS, resources=[key_arn], conditions={"StringEquals": via_bedrock}
-        ),
+        model_key_use_statement(stack, key_arn),
     ]
+
+
+def model_key_use_statement(stack: cdk.Stack, key_arn: str) -> iam.PolicyStatement:
+    """Use the key through Bedrock only: what a caller of a model Bedrock keeps encrypted with it needs."""
+    via_bedrock = {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}
+    return iam.PolicyStatement(
+        actions=MODEL_KEY_USE_ACTIONS, resources=[key_arn], conditions={"StringEquals": via_bedrock}
+    )

@@ -31,6 +31,7 @@ from constructs.workflow_perms import (
     cluster_read_statement,
     evaluation_statement,
     model_key_statements,
+    model_key_use_statement,
     prepare_statements,
 )
 from customization.contract import PUBLIC_HUB, Env
@@ -286,13 +287,7 @@ class WorkflowSteps:
         # The check tries the base model and the judge once each, as the evaluation will invoke them (with what a
         # caller of a model Bedrock keeps encrypted with the platform key needs, through Bedrock only).
         self.check_dataset_fn.add_to_role_policy(evaluation_statement(stack))
-        self.check_dataset_fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["kms:GenerateDataKey", "kms:DescribeKey"],
-                resources=[props.key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"bedrock.{stack.region}.amazonaws.com"}},
-            )
-        )
+        self.check_dataset_fn.add_to_role_policy(model_key_use_statement(stack, props.key.key_arn))
 
     def _acknowledge(self) -> None:
         partition, region, account = nag_environment(self._scope)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,11 +48,10 @@ from bedrock_serving.retries import is_not_found
 
 LOGGER = logging.getLogger()
 LOGGER.setLevel(logging.INFO)
-KINDS: dict[str, Callable[[Any], Kind]] = {
+KINDS: dict[str, type[ProvisionedThroughputs | CustomModelDeployments]] = {
     "ProvisionedThroughput": ProvisionedThroughputs,
     "CustomModelDeployment": CustomModelDeployments,
 }
-ARN_KINDS = {"ProvisionedThroughput": ":provisioned-model/", "CustomModelDeployment": ":custom-model-deployment/"}
 # Below the Provider's total timeout (50 minutes, constructs/served_model.py), itself below CloudFormation's hour.
 READY_WITHIN = timedelta(minutes=45)
 _clients: dict[str, Any] = {}
@@ -150,7 +148,7 @@ def _kind(event: dict[str, Any]) -> Kind:
     name = event.get("ResourceProperties", {}).get("Kind")
     if event.get("RequestType") == "Delete":  # the resource's own kind, by its ARN
         arn = str(event.get("PhysicalResourceId", ""))
-        name = next((n for n, make in ARN_KINDS.items() if make in arn), name)
+        name = next((n for n, kind in KINDS.items() if f":{kind.arn_type}/" in arn), name)
     if name not in KINDS:
         raise InvalidRequestError(f"Kind: {name!r} is not allowed; expected one of {', '.join(KINDS)}")
     if "bedrock" not in _clients:

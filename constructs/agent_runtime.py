@@ -5,9 +5,9 @@
   application and usage logs to CloudWatch, tracing on.
 - Memory: short-term events plus semantic, summary and user-preference strategies,
   encrypted with the platform key.
-- Gateway: MCP tools, IAM-authorized (the runtime signs with its role), with the weather
-  Lambda as a target and room for OpenAPI targets.
-- Workload identity: the agent's identity for outbound OAuth calls to third-party APIs.
+- Gateway: MCP tools behind a JWT authorizer, with the weather Lambda as a target and room for
+  more targets. The agent gets its token from AgentCore Identity with the runtime's own workload
+  identity (``GatewayClientIdentity``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 
 from constructs import Construct
+from constructs.gateway_client_identity import GatewayClientIdentity, GatewayClientIdentityProps
 from constructs.nag_acknowledgements import acknowledge, nag_arn
 from constructs.served_model import ServedModel
 
@@ -51,7 +52,7 @@ class AgentRuntimeProps:
 
 
 class AgentRuntime(Construct):
-    """Attributes: ``runtime``, ``memory``, ``gateway``, ``weather_tool``, ``workload_identity``, ``user_pool``."""
+    """Attributes: ``runtime``, ``memory``, ``gateway``, ``gateway_identity``, ``weather_tool``, ``user_pool``."""
 
     def __init__(self, scope: Construct, construct_id: str, props: AgentRuntimeProps) -> None:
         super().__init__(scope, construct_id)
@@ -81,12 +82,15 @@ class AgentRuntime(Construct):
             log_group=logs.LogGroup(self, "WeatherToolLogs", retention=props.log_retention, encryption_key=props.key),
             description="AgentCore Gateway tool: get_weather",
         )
+        self.gateway_identity = GatewayClientIdentity(
+            self, "GatewayClient", GatewayClientIdentityProps(name=props.name)
+        )
         self.gateway = agentcore.Gateway(
             self,
             "Gateway",
             gateway_name=f"{props.name.replace('_', '-')}-tools",
             description="Tools for the platform agent, over MCP",
-            authorizer_configuration=agentcore.GatewayAuthorizer.using_aws_iam(),
+            authorizer_configuration=self.gateway_identity.authorizer,
             kms_key=props.key,
         )
         self.gateway.add_lambda_target(
@@ -112,9 +116,6 @@ class AgentRuntime(Construct):
             ),
             credential_provider_configurations=[agentcore.GatewayCredentialProvider.from_iam_role()],
         )
-        self.workload_identity = agentcore.WorkloadIdentity(
-            self, "WorkloadIdentity", workload_identity_name=f"{props.name}_identity"
-        )
         self.user_pool: cognito.UserPool | None = None
         self.user_pool_client: cognito.UserPoolClient | None = None
         self.runtime = agentcore.Runtime(
@@ -137,6 +138,9 @@ class AgentRuntime(Construct):
                 "SERVED_MODEL_REVISION": props.model.revision,
                 "BEDROCK_AGENTCORE_MEMORY_ID": self.memory.memory_id,
                 "GATEWAY_URL": self.gateway.gateway_url or "",
+                # The gateway's bearer token: the client-credentials grant through this credential provider.
+                "GATEWAY_TOKEN_PROVIDER": self.gateway_identity.provider_name,
+                "GATEWAY_TOKEN_SCOPE": self.gateway_identity.scope,
             },
             logging_configs=[
                 agentcore.LoggingConfig(
@@ -157,10 +161,19 @@ class AgentRuntime(Construct):
         self.memory.grant_write(self.runtime)
         # The strategies' namespaces (their ids are the service's), to retrieve this user's long-term records.
         self.memory.grant(self.runtime, "bedrock-agentcore:GetMemory")
-        self.gateway.grant_invoke(self.runtime)
+        # The workload identity AgentCore makes for the runtime, named after it (<runtime name>-<suffix>; the AgentCore
+        # developer guide's runtime execution role, "GetAgentAccessToken"): its workload access token is what the
+        # agent trades for the gateway's token. (Its ARN attribute would make the role's policy wait for the runtime,
+        # which waits for the policy.)
+        own_identity = cdk.Stack.of(self).format_arn(
+            service="bedrock-agentcore",
+            resource="workload-identity-directory",
+            resource_name=f"default/workload-identity/{props.name}-*",
+        )
+        self.gateway_identity.grant_token(self.runtime, own_identity)
         for name, arn in (("Memory", self.memory.memory_arn), ("Gateway", self.gateway.gateway_arn)):
             self._deliver_application_logs(name, arn, props)
-        self._acknowledge()
+        self._acknowledge(props.name)
 
     def _deliver_application_logs(self, name: str, resource_arn: str, props: AgentRuntimeProps) -> None:
         """The memory's and the gateway's application logs to a log group of their own (CloudWatch vended logs:
@@ -190,7 +203,7 @@ class AgentRuntime(Construct):
         )
         delivery.add_dependency(source)
 
-    def _acknowledge(self) -> None:
+    def _acknowledge(self, name: str) -> None:
         """The AgentCore L2s' own grants: what their service roles and the runtime role must hold."""
         key_grants = ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]")
         library_policy = "NIST.800.53.R5-IAMNoInlinePolicy"
@@ -222,6 +235,13 @@ class AgentRuntime(Construct):
             "AwsSolutions-IAM5[Resource::"
             f"{nag_arn(self, 'bedrock-agentcore', 'workload-identity-directory/default/workload-identity/*')}]",
             library_policy,
+        )
+        acknowledge(
+            self.runtime,
+            "The runtime's own workload identity, which AgentCore names <runtime name>-<suffix> when it makes the "
+            "runtime: its ARN attribute cannot be used in the runtime's own role policy (a dependency cycle).",
+            "AwsSolutions-IAM5[Resource::"
+            f"{nag_arn(self, 'bedrock-agentcore', f'workload-identity-directory/default/workload-identity/{name}-*')}]",
         )
 
     def _inbound_auth(self, props: AgentRuntimeProps) -> agentcore.RuntimeAuthorizerConfiguration:

@@ -1,114 +1,60 @@
-"""The AgentCore Gateway's tools over MCP (JSON-RPC 2.0 on the gateway's streamable-HTTP endpoint).
+"""The AgentCore Gateway's tools, over MCP, with a bearer token from AgentCore Identity.
 
-The client opens with ``initialize`` (and the ``notifications/initialized`` notice), lists every target's tools
-with ``tools/list`` (following ``nextCursor``), and calls them with ``tools/call``: a target added to the gateway
-later is offered to the model without a code change (MCP specification, "Lifecycle" and "Tools").
+Strands' MCP client speaks streamable HTTP to the gateway: ``initialize``, ``tools/list`` across every page, and
+``tools/call``, with the session header and event streams the MCP specification asks of a client. The tools are
+whatever the gateway lists when the agent starts: a target added to the gateway later is offered to the model
+without a code change.
 
-The gateway authorizes callers with IAM, so each request is SigV4-signed with the runtime role's credentials: no
-client secret exists to store or rotate. The transport and signer are passed in, so tests run without a network.
-A reply may come as JSON or as a server-sent event stream (streamable HTTP allows both); either is read.
+The gateway takes a JWT from the agent's own Cognito machine client. The agent never sees that client's secret:
+``requires_access_token`` trades the workload access token the runtime hands each request (its own workload
+identity, acting for the signed-in user) for an access token of the client-credentials grant, through the
+AgentCore Identity credential provider named in ``GATEWAY_TOKEN_PROVIDER`` (bedrock-agentcore SDK,
+``bedrock_agentcore.identity.auth``; ``GetResourceOauth2Token`` with ``oauth2Flow: M2M``).
 """
 
 from __future__ import annotations
 
-import itertools
-import json
-import urllib.request
+import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
-Post = Callable[[str, bytes, dict[str, str]], bytes]
-Sign = Callable[[str, bytes, dict[str, str]], dict[str, str]]
-SERVICE = "bedrock-agentcore"
-PROTOCOL_VERSION = "2025-03-26"
-CLIENT_INFO = {"name": "platform-agent", "version": "1"}
-MAX_PAGES = 50
+from bedrock_agentcore.identity.auth import requires_access_token
+from strands.tools.mcp import MCPClient
+from strands.tools.mcp.mcp_client import ToolFilters
+from strands.types.tools import AgentTool
+
+LOGGER = logging.getLogger(__name__)
+# Converse takes tool names of 1-64 letters, digits, '_' or '-'. The gateway names a tool <target>___<tool>, which
+# can be longer: such a tool would fail every model call, so it is left out and logged.
+CONVERSE_TOOL_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+CLIENT_NAME = "platform-agent"
 
 
-class GatewayError(Exception):
-    """The gateway answered with a JSON-RPC error or a tool error."""
+def converse_accepts(tool: AgentTool, **_: Any) -> bool:
+    if CONVERSE_TOOL_NAME.fullmatch(tool.tool_name):
+        return True
+    LOGGER.warning("gateway tool %r left out: Converse takes names of 1-64 letters, digits, _ or -", tool.tool_name)
+    return False
 
 
-def urllib_post(url: str, body: bytes, headers: dict[str, str]) -> bytes:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return bytes(response.read())
+def gateway_token(provider_name: str, scope: str) -> Callable[[], str]:
+    """A function returning the gateway's access token for this request (the token vault caches it until it
+    expires). Call it where the runtime's request context is, e.g. in the entrypoint."""
+
+    @requires_access_token(provider_name=provider_name, scopes=[scope], auth_flow="M2M")
+    def fetch(*, access_token: str) -> str:
+        return access_token
+
+    return fetch
 
 
-def sigv4_signer(credentials: Any, region: str) -> Sign:
-    """Sign a POST for the gateway with SigV4 (service ``bedrock-agentcore``)."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-
-    def sign(url: str, body: bytes, headers: dict[str, str]) -> dict[str, str]:
-        request = AWSRequest(method="POST", url=url, data=body, headers=headers)
-        SigV4Auth(credentials, SERVICE, region).add_auth(request)
-        return dict(request.headers.items())
-
-    return sign
-
-
-def _message(raw: bytes) -> dict[str, Any]:
-    """The JSON-RPC message of a reply: the body itself, or the last ``data:`` of an event stream."""
-    text = raw.decode("utf-8").strip()
-    if text.startswith("{"):
-        return dict(json.loads(text))
-    data = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")]
-    if not data:
-        raise GatewayError(f"reply: {text[:200]!r} is not allowed; expected JSON or an event stream with data")
-    return dict(json.loads(data[-1]))
-
-
-class GatewayClient:
-    def __init__(self, url: str, sign: Sign, post: Post = urllib_post) -> None:
-        self.url = url
-        self.sign = sign
-        self.post = post
-        self._ids = itertools.count(1)
-        self._initialized = False
-
-    def _send(self, payload: dict[str, Any]) -> bytes:
-        body = json.dumps(payload).encode()
-        headers = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
-        return self.post(self.url, body, self.sign(self.url, body, headers))
-
-    def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        reply = _message(self._send({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}))
-        if "error" in reply:
-            raise GatewayError(f"{method}: {reply['error'].get('message', reply['error'])}")
-        return dict(reply["result"])
-
-    def initialize(self) -> None:
-        """The MCP handshake, once per client."""
-        if self._initialized:
-            return
-        self._request(
-            "initialize", {"protocolVersion": PROTOCOL_VERSION, "capabilities": {}, "clientInfo": CLIENT_INFO}
-        )
-        self._send({"jsonrpc": "2.0", "method": "notifications/initialized"})
-        self._initialized = True
-
-    def list_tools(self) -> list[dict[str, Any]]:
-        """Every tool of every target (``<target>___<tool>``, as the gateway names them), all pages."""
-        self.initialize()
-        tools: list[dict[str, Any]] = []
-        cursor: str | None = None
-        for _ in range(MAX_PAGES):
-            result = self._request("tools/list", {"cursor": cursor} if cursor else {})
-            tools += result.get("tools", [])
-            cursor = result.get("nextCursor")
-            if not cursor:
-                return tools
-        raise GatewayError(f"tools/list: more than {MAX_PAGES} pages")
-
-    def call_tool(self, name: str, arguments: dict[str, Any]) -> str:
-        """``tools/call``; returns the text content of the result."""
-        self.initialize()
-        try:
-            result = self._request("tools/call", {"name": name, "arguments": arguments})
-        except GatewayError as error:
-            raise GatewayError(f"tool {name}: {str(error).removeprefix('tools/call: ')}") from error
-        text = "".join(part.get("text", "") for part in result.get("content", []) if part.get("type") == "text")
-        if result.get("isError"):
-            raise GatewayError(f"tool {name} failed: {text}")
-        return text
+def gateway_tools(url: str, access_token: str) -> MCPClient:
+    """The gateway as a Strands tool provider: give it to the Agent, and call ``agent.cleanup()`` when done."""
+    only_converse_names: ToolFilters = {"allowed": [converse_accepts]}
+    return MCPClient(
+        url=url,
+        headers={"Authorization": f"Bearer {access_token}"},
+        tool_filters=only_converse_names,
+        application_name=CLIENT_NAME,
+    )

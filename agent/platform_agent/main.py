@@ -12,7 +12,7 @@ from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from strands.models import BedrockModel
 
 from platform_agent.agent import build_agent
-from platform_agent.gateway import GatewayClient, sigv4_signer
+from platform_agent.gateway import gateway_token, gateway_tools
 from platform_agent.identity import actor_id
 from platform_agent.memory import LongTermRecall, MemoryHooks
 
@@ -22,6 +22,7 @@ REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
 _session = boto3.Session(region_name=REGION)
 _memory_client = None
 _recall: LongTermRecall | None = None
+_gateway_token = None
 
 
 def memory_session(runtime_session: str) -> str:
@@ -34,11 +35,12 @@ def memory_session(runtime_session: str) -> str:
 
 @app.entrypoint
 def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _memory_client, _recall
-    if _memory_client is None or _recall is None:
+    global _memory_client, _recall, _gateway_token
+    if _memory_client is None or _recall is None or _gateway_token is None:
         _memory_client = _session.client("bedrock-agentcore")
         control = _session.client("bedrock-agentcore-control")
         _recall = LongTermRecall(_memory_client, control, os.environ["BEDROCK_AGENTCORE_MEMORY_ID"])
+        _gateway_token = gateway_token(os.environ["GATEWAY_TOKEN_PROVIDER"], os.environ["GATEWAY_TOKEN_SCOPE"])
     session = memory_session(getattr(context, "session_id", None) or "default")
     memory = MemoryHooks(
         _memory_client,
@@ -47,12 +49,16 @@ def invoke(payload: dict[str, Any], context: Any) -> dict[str, Any]:
         session_id=session,
         long_term=_recall,
     )
+    # The token is fetched here, where the runtime's request context (its workload access token) is.
     agent = build_agent(
         BedrockModel(model_id=os.environ["MODEL_ARN"], region_name=REGION),
-        GatewayClient(os.environ["GATEWAY_URL"], sigv4_signer(_session.get_credentials(), REGION or "")),
+        gateway_tools(os.environ["GATEWAY_URL"], _gateway_token()),
         memory,
     )
-    result = agent(str(payload["prompt"]))
+    try:
+        result = agent(str(payload["prompt"]))
+    finally:
+        agent.cleanup()  # closes the gateway session
     return {"answer": str(result)}
 
 

@@ -43,18 +43,75 @@ def test_memory_has_the_three_long_term_strategies_and_the_platform_key(agent):
     assert memory["DeletionPolicy"] == "Retain"
 
 
-def test_gateway_is_iam_authorized_mcp_with_the_weather_lambda_tool(agent):
-    agent.has_resource_properties(
-        "AWS::BedrockAgentCore::Gateway", {"AuthorizerType": "AWS_IAM", "ProtocolType": "MCP"}
-    )
+def test_gateway_is_mcp_with_the_weather_lambda_tool(agent):
+    agent.has_resource_properties("AWS::BedrockAgentCore::Gateway", {"ProtocolType": "MCP"})
     [target] = agent.find_resources("AWS::BedrockAgentCore::GatewayTarget").values()
     assert target["Properties"]["Name"] == "weather"
     assert "get_weather" in json.dumps(target["Properties"]["TargetConfiguration"])
     assert target["Properties"]["CredentialProviderConfigurations"] == [{"CredentialProviderType": "GATEWAY_IAM_ROLE"}]
 
 
-def test_workload_identity_exists_for_outbound_calls(agent):
-    agent.resource_count_is("AWS::BedrockAgentCore::WorkloadIdentity", 1)
+def logical_id(template, resource_type: str, cdk_path_part: str) -> str:
+    [found] = [
+        name
+        for name, resource in template.find_resources(resource_type).items()
+        if cdk_path_part in resource["Metadata"]["aws:cdk:path"]
+    ]
+    return found
+
+
+def test_gateway_takes_only_tokens_of_the_agents_machine_client_with_the_tools_scope(agent):
+    """CUSTOM_JWT: the machine pool's discovery URL, its one client and the scope; not the users' pool."""
+    [gateway] = agent.find_resources("AWS::BedrockAgentCore::Gateway").values()
+    assert gateway["Properties"]["AuthorizerType"] == "CUSTOM_JWT"
+    jwt = gateway["Properties"]["AuthorizerConfiguration"]["CustomJWTAuthorizer"]
+    pool = logical_id(agent, "AWS::Cognito::UserPool", "/GatewayClient/")
+    client = logical_id(agent, "AWS::Cognito::UserPoolClient", "/GatewayClient/")
+    assert pool in json.dumps(jwt["DiscoveryUrl"])
+    assert jwt["AllowedClients"] == [{"Ref": client}]
+    assert jwt["AllowedScopes"] == ["tools/invoke"]
+
+
+def test_the_machine_client_uses_client_credentials_for_the_tools_scope_on_a_pool_with_a_domain(agent):
+    client = logical_id(agent, "AWS::Cognito::UserPoolClient", "/GatewayClient/")
+    props = agent.find_resources("AWS::Cognito::UserPoolClient")[client]["Properties"]
+    assert props["GenerateSecret"] is True
+    assert props["AllowedOAuthFlows"] == ["client_credentials"] and props["AllowedOAuthFlowsUserPoolClient"] is True
+    server = logical_id(agent, "AWS::Cognito::UserPoolResourceServer", "/GatewayClient/")
+    assert props["AllowedOAuthScopes"] == [{"Fn::Join": ["", [{"Ref": server}, "/invoke"]]}]  # Ref: the identifier
+    agent.has_resource_properties("AWS::Cognito::UserPoolResourceServer", {"Identifier": "tools"})
+    [domain] = agent.find_resources("AWS::Cognito::UserPoolDomain").values()
+    assert "pinned-platform-agent-tools-" in json.dumps(domain["Properties"]["Domain"])
+
+
+def test_identity_holds_the_client_secret_by_reference_and_the_runtime_may_get_the_token(agent):
+    """The provider takes the secret from the client's ClientSecret attribute (never a literal); the runtime's
+    environment names the provider and scope, and its role may call GetResourceOauth2Token on that provider."""
+    client = logical_id(agent, "AWS::Cognito::UserPoolClient", "/GatewayClient/")
+    [(provider_id, provider)] = agent.find_resources("AWS::BedrockAgentCore::OAuth2CredentialProvider").items()
+    config = provider["Properties"]["Oauth2ProviderConfigInput"]["CustomOauth2ProviderConfig"]
+    assert config["ClientSecret"] == {"Fn::GetAtt": [client, "ClientSecret"]}
+    assert config["ClientId"] == {"Ref": client}
+    assert ".well-known/openid-configuration" in json.dumps(config["OauthDiscovery"]["DiscoveryUrl"])
+    domain = logical_id(agent, "AWS::Cognito::UserPoolDomain", "/GatewayClient/")
+    assert domain in provider["DependsOn"]  # the discovery document names a token endpoint only once it exists
+    [runtime] = agent.find_resources("AWS::BedrockAgentCore::Runtime").values()
+    env = runtime["Properties"]["EnvironmentVariables"]
+    assert env["GATEWAY_TOKEN_PROVIDER"] == provider["Properties"]["Name"] == "pinned_platform_agent_gateway_client"
+    assert env["GATEWAY_TOKEN_SCOPE"] == "tools/invoke"
+    role = runtime["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in agent.find_resources("AWS::IAM::Policy").values()
+        if {"Ref": role} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    token = [s for s in statements if "bedrock-agentcore:GetResourceOauth2Token" in json.dumps(s["Action"])]
+    assert token and {"Fn::GetAtt": [provider_id, "CredentialProviderArn"]} in token[0]["Resource"]
+    assert any("secretsmanager:GetSecretValue" in json.dumps(s["Action"]) for s in statements)
+    # No IAM invoke of the gateway remains: it takes tokens, not signatures.
+    assert not any("bedrock-agentcore:InvokeGateway" in json.dumps(s["Action"]) for s in statements)
+    agent.resource_count_is("AWS::BedrockAgentCore::WorkloadIdentity", 0)  # the runtime's own identity is used
 
 
 def test_application_and_usage_logs_and_traces_are_delivered(agent):
@@ -92,7 +149,9 @@ def test_operator_gets_an_invoke_command_that_signs_in_rather_than_a_sigv4_call(
     command = json.dumps(agent.find_outputs("InvokeCommand"))
     assert "agent/invoke.py --runtime-arn" in command and "--client-id" in command
     assert "invoke-agent-runtime" not in command
-    [client] = agent.find_resources("AWS::Cognito::UserPoolClient").values()
+    client = agent.find_resources("AWS::Cognito::UserPoolClient")[
+        logical_id(agent, "AWS::Cognito::UserPoolClient", "/AgentClient/")
+    ]
     assert set(client["Properties"]["ExplicitAuthFlows"]) >= {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"}
     assert client["Properties"]["GenerateSecret"] is False
 

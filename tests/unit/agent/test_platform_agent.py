@@ -1,4 +1,4 @@
-"""The agent, offline: a scripted model, a fake gateway transport and a stubbed memory client."""
+"""The agent, offline: a scripted model, a fake gateway (a real MCP server on localhost) and stubbed AWS clients."""
 
 from __future__ import annotations
 
@@ -9,24 +9,20 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.credentials import Credentials
 from botocore.stub import ANY, Stubber
+from gateway_fake import FakeGateway
+from mcp.server.mcpserver.exceptions import ToolError
 from platform_agent.agent import build_agent
-from platform_agent.gateway import GatewayClient, GatewayError, sigv4_signer
+from platform_agent.gateway import gateway_tools
 from platform_agent.memory import MemoryHooks
 from strands.models import Model
-
-CREDENTIALS = Credentials("AKIATEST", "secret")
-
-
-def unsigned(url, body, headers):
-    return headers
 
 
 class ScriptedModel(Model):
     """Asks for the weather tool once, then answers with whatever the tool returned."""
 
-    def __init__(self) -> None:
+    def __init__(self, city: str = "Paris") -> None:
+        self.city = city
         self.calls: list[list[dict[str, Any]]] = []
         self.system_prompts: list[str | None] = []
 
@@ -47,7 +43,7 @@ class ScriptedModel(Model):
         yield {"messageStart": {"role": "assistant"}}
         if not results:
             yield {"contentBlockStart": {"start": {"toolUse": {"toolUseId": "t1", "name": WEATHER_TOOL}}}}
-            yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps({"city": "Paris"})}}}}
+            yield {"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps({"city": self.city})}}}}
             yield {"contentBlockStop": {}}
             yield {"messageStop": {"stopReason": "tool_use"}}
             return
@@ -58,47 +54,28 @@ class ScriptedModel(Model):
 
 
 WEATHER_TOOL = "weather___get_weather"  # <gateway target>___<tool>, as the gateway names target tools
-WEATHER_SPEC = {
-    "name": WEATHER_TOOL,
-    "description": "Current weather for a city",
-    "inputSchema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 
 
-class FakeGateway:
-    """An MCP server as the gateway is one: initialize, tools/list in pages, tools/call answered with ``reply``."""
-
-    def __init__(self, reply: dict[str, Any], tool_pages: list[list[dict[str, Any]]] | None = None, sse=False):
-        self.reply = reply
-        self.tool_pages = tool_pages if tool_pages is not None else [[WEATHER_SPEC]]
-        self.sse = sse
-        self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
-
-    def __call__(self, url: str, body: bytes, headers: dict[str, str]) -> bytes:
-        request = json.loads(body)
-        self.requests.append((url, request, headers))
-        method = request["method"]
-        if method == "notifications/initialized":
-            return b""
-        if method == "initialize":
-            result: dict[str, Any] = {"protocolVersion": "2025-03-26", "capabilities": {"tools": {}}}
-            reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
-        elif method == "tools/list":
-            page = int(request["params"].get("cursor", "0"))
-            result = {"tools": self.tool_pages[page]}
-            if page + 1 < len(self.tool_pages):
-                result["nextCursor"] = str(page + 1)
-            reply = {"jsonrpc": "2.0", "id": request["id"], "result": result}
-        else:
-            reply = {**self.reply, "id": request["id"]}
-        text = json.dumps(reply)
-        return (f"event: message\ndata: {text}\n\n" if self.sse else text).encode()
-
-    def calls(self, method: str) -> list[dict[str, Any]]:
-        return [request for _, request, _ in self.requests if request["method"] == method]
+def get_weather(city: str) -> str:
+    """Current weather for a city"""
+    if not city:
+        raise ToolError("no city")
+    return f"{city}: 21 C, sunny"
 
 
-SUNNY = {"jsonrpc": "2.0", "id": 1, "result": {"content": [{"type": "text", "text": "Paris: 21 C, sunny"}]}}
+@pytest.fixture(scope="module")
+def running_gateway():
+    gateway = FakeGateway().start()
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def gateway(running_gateway):
+    """The gateway with the weather target only; ``tools()`` is the agent's MCP client for it."""
+    running_gateway.reset({WEATHER_TOOL: get_weather})
+    running_gateway.tools = lambda: gateway_tools(running_gateway.url, running_gateway.accepted_token)
+    return running_gateway
 
 
 @pytest.fixture
@@ -110,7 +87,7 @@ def memory():
         yield client, stubber
 
 
-def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result(memory):
+def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result(memory, gateway):
     client, stubber = memory
     keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "alice", "sessionId": "s-1"}
     stubber.add_response(
@@ -139,65 +116,64 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
             {"event": {**keys, "eventId": f"e-{role}", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
             {**keys, "eventTimestamp": ANY, "payload": [{"conversational": {"content": {"text": text}, "role": role}}]},
         )
-    transport = FakeGateway(SUNNY)
     model = ScriptedModel()
-    agent = build_agent(
-        model,
-        GatewayClient("https://gw.example/mcp", sigv4_signer(CREDENTIALS, "us-east-1"), post=transport),
-        MemoryHooks(client, "platform_memory-a1b2c3d4e5", "alice", "s-1"),
-    )
+    agent = build_agent(model, gateway.tools(), MemoryHooks(client, "platform_memory-a1b2c3d4e5", "alice", "s-1"))
 
     answer = str(agent("Weather?"))
+    agent.cleanup()
 
     assert "Paris: 21 C, sunny" in answer
-    methods = [request["method"] for _, request, _ in transport.requests]
-    assert methods == ["initialize", "notifications/initialized", "tools/list", "tools/call"]
-    for url, _, headers in transport.requests:
-        assert url == "https://gw.example/mcp"
-        assert headers["Authorization"].startswith("AWS4-HMAC-SHA256 Credential=AKIATEST/")
-        assert "/us-east-1/bedrock-agentcore/aws4_request" in headers["Authorization"]
-    [call] = transport.calls("tools/call")
-    assert call["params"] == {"name": WEATHER_TOOL, "arguments": {"city": "Paris"}}
+    # The gateway answers the mcp 2 client's server/discover probe as a 2025 server does; the client falls back to the
+    # initialize handshake.
+    assert gateway.methods() == [
+        "server/discover",
+        "initialize",
+        "notifications/initialized",
+        "tools/list",
+        "tools/call",
+    ]
+    assert {authorization for authorization, _, _ in gateway.requests} == {"Bearer gateway-token"}
+    [call] = [params for _, method, params in gateway.requests if method == "tools/call"]
+    assert (call["name"], call["arguments"]) == (WEATHER_TOOL, {"city": "Paris"})
     assert model.calls[0][:2] == [turn("user", "I live in Paris."), turn("assistant", "Noted.")]  # restored memory
     stubber.assert_no_pending_responses()
 
 
-def test_every_target_the_gateway_lists_is_offered_to_the_model_across_pages():
-    """A target added to the gateway later appears through tools/list, with no change to the agent's code."""
-    calendar = {"name": "calendar___next_event", "description": "The next event", "inputSchema": {"type": "object"}}
-    transport = FakeGateway(SUNNY, tool_pages=[[WEATHER_SPEC], [calendar]], sse=True)
+def test_a_target_added_to_the_gateway_is_offered_to_the_next_invocation_without_a_code_change(gateway):
+    """tools/list drives the tool set: the agent's code names no tool."""
     model = ScriptedModel()
-    agent = build_agent(model, GatewayClient("https://gw.example/mcp", unsigned, post=transport), None)
+    first = build_agent(model, gateway.tools(), None)
+    first("Weather?")
+    first.cleanup()
+    assert model.offered == [WEATHER_TOOL]
 
-    assert "Paris: 21 C, sunny" in str(agent("Weather?"))
-    assert model.offered == [WEATHER_TOOL, "calendar___next_event"]
-    assert [r["params"] for r in transport.calls("tools/list")] == [{}, {"cursor": "1"}]
-    assert len(transport.calls("initialize")) == 1  # once per client
+    def next_event() -> str:
+        """The next event in the calendar"""
+        return "stand-up at 9"
 
-
-def test_a_tool_error_reaches_the_model_as_an_error_result_not_a_crash():
-    failing = {"jsonrpc": "2.0", "id": 1, "result": {"isError": True, "content": [{"type": "text", "text": "no city"}]}}
-    model = ScriptedModel()
-    agent = build_agent(model, GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(failing)), None)
-
-    assert "no city" in str(agent("Weather?"))  # the scripted model repeats the tool result it was given
-
-
-def test_gateway_errors_surface_with_the_tool_name():
-    client = GatewayClient(
-        "https://gw.example/mcp",
-        unsigned,
-        post=FakeGateway({"jsonrpc": "2.0", "id": 1, "error": {"code": -32602, "message": "Unknown tool"}}),
-    )
-    with pytest.raises(GatewayError, match=f"tool {WEATHER_TOOL}: Unknown tool"):
-        client.call_tool(WEATHER_TOOL, {"city": "Paris"})
+    gateway.add("calendar___next_event", next_event)
+    second = build_agent(model, gateway.tools(), None)
+    second("Weather?")
+    second.cleanup()
+    assert sorted(model.offered) == ["calendar___next_event", WEATHER_TOOL]
 
 
-def test_tool_failures_surface_with_their_text():
-    reply = {"jsonrpc": "2.0", "id": 1, "result": {"isError": True, "content": [{"type": "text", "text": "no city"}]}}
-    client = GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(reply))
-    with pytest.raises(GatewayError, match="failed: no city"):
-        client.call_tool(WEATHER_TOOL, {"city": ""})
+def test_a_tool_error_reaches_the_model_as_an_error_result_not_a_crash(gateway):
+    model = ScriptedModel(city="")
+    agent = build_agent(model, gateway.tools(), None)
+
+    answer = str(agent("Weather?"))
+    agent.cleanup()
+
+    assert "no city" in answer  # the scripted model repeats the tool result it was given
+    [result] = [block["toolResult"] for m in model.calls[-1] for block in m["content"] if "toolResult" in block]
+    assert result["status"] == "error"
+
+
+def test_a_gateway_that_refuses_the_token_fails_the_invocation_rather_than_answering_without_tools(gateway):
+    with pytest.raises(ValueError, match="Failed to start MCP client"):
+        build_agent(ScriptedModel(), gateway_tools(gateway.url, "someone-elses-token"), None)
+    assert {authorization for authorization, _, _ in gateway.requests} == {"Bearer someone-elses-token"}
 
 
 # --- memory keeps Converse's rules; the user is the token's -----------------------------------------------------
@@ -221,7 +197,7 @@ def test_restored_turns_alternate_whatever_the_events_were():
     assert alternating(stored) == [turn("user", "Weather in Paris?"), turn("assistant", "Let me check.\n21 C, sunny.")]
 
 
-def test_the_model_receives_alternating_roles_after_a_failed_call_and_a_split_turn(memory):
+def test_the_model_receives_alternating_roles_after_a_failed_call_and_a_split_turn(memory, gateway):
     client, stubber = memory
     keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "alice", "sessionId": "s-1"}
     events = [
@@ -251,13 +227,10 @@ def test_the_model_receives_alternating_roles_after_a_failed_call_and_a_split_tu
             {"event": {**keys, "eventId": "e-new", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
         )
     model = ScriptedModel()
-    agent = build_agent(
-        model,
-        GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)),
-        MemoryHooks(client, "platform_memory-a1b2c3d4e5", "alice", "s-1"),
-    )
+    agent = build_agent(model, gateway.tools(), MemoryHooks(client, "platform_memory-a1b2c3d4e5", "alice", "s-1"))
 
     agent("Weather?")
+    agent.cleanup()
 
     for messages in model.calls:
         roles = [message["role"] for message in messages]
@@ -305,7 +278,7 @@ def test_the_container_listens_where_the_runtime_can_reach_it():
     assert "\nENV DOCKER_CONTAINER=1\n" in dockerfile
 
 
-def test_an_invocation_emits_spans_for_the_agent_the_model_and_the_tool():
+def test_an_invocation_emits_spans_for_the_agent_the_model_and_the_tool(gateway):
     """What opentelemetry-instrument exports in the container: Strands' spans, here caught in memory."""
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
@@ -318,11 +291,10 @@ def test_an_invocation_emits_spans_for_the_agent_the_model_and_the_tool():
         provider = TracerProvider()
         trace.set_tracer_provider(provider)
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    agent = build_agent(
-        ScriptedModel(), GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)), None
-    )
+    agent = build_agent(ScriptedModel(), gateway.tools(), None)
 
     agent("Weather?")
+    agent.cleanup()
 
     names = [span.name for span in exporter.get_finished_spans()]
     assert any(name.startswith("invoke_agent") for name in names), names
@@ -330,7 +302,7 @@ def test_an_invocation_emits_spans_for_the_agent_the_model_and_the_tool():
     assert any(WEATHER_TOOL in name for name in names), names
 
 
-def test_long_term_records_of_this_user_are_put_into_the_prompt(memory):
+def test_long_term_records_of_this_user_are_put_into_the_prompt(memory, gateway):
     """The strategies' namespace templates (GetMemory) are filled with this actor and session, and the records nearest
     to the user's message come back into the system prompt: what the strategies learnt is used."""
     from platform_agent.memory import LongTermRecall
@@ -406,11 +378,10 @@ def test_long_term_records_of_this_user_are_put_into_the_prompt(memory):
         model = ScriptedModel()
         recall = LongTermRecall(client, control, keys["memoryId"])
         agent = build_agent(
-            model,
-            GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)),
-            MemoryHooks(client, keys["memoryId"], "sub-alice", "s-1", long_term=recall),
+            model, gateway.tools(), MemoryHooks(client, keys["memoryId"], "sub-alice", "s-1", long_term=recall)
         )
         agent("Weather?")
+        agent.cleanup()
         control_stub.assert_no_pending_responses()
     stubber.assert_no_pending_responses()
     prompt = model.system_prompts[0] or ""
@@ -428,7 +399,7 @@ def test_a_runtime_session_id_memory_would_refuse_is_named_by_its_digest():
     assert main.memory_session("has spaces and : colons " * 2) != "has spaces and : colons " * 2
 
 
-def test_a_long_term_memory_failure_leaves_the_turn_to_go_on(memory):
+def test_a_long_term_memory_failure_leaves_the_turn_to_go_on(memory, gateway):
     from platform_agent.memory import LongTermRecall
 
     client, stubber = memory
@@ -446,7 +417,7 @@ def test_a_long_term_memory_failure_leaves_the_turn_to_go_on(memory):
         control_stub.add_client_error("get_memory", "AccessDeniedException", "not authorized", 403)
         agent = build_agent(
             ScriptedModel(),
-            GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY)),
+            gateway.tools(),
             MemoryHooks(
                 client,
                 keys["memoryId"],
@@ -458,15 +429,12 @@ def test_a_long_term_memory_failure_leaves_the_turn_to_go_on(memory):
         assert "Paris: 21 C, sunny" in str(agent("Weather?"))
 
 
-def test_a_tool_name_converse_would_refuse_is_left_out_not_sent():
-    long_name = {"name": "a" * 40 + "___" + "b" * 30, "description": "too long", "inputSchema": {"type": "object"}}
+def test_a_tool_name_converse_would_refuse_is_left_out_not_sent(gateway):
+    gateway.add("a" * 40 + "___" + "b" * 30, get_weather)
     model = ScriptedModel()
-    agent = build_agent(
-        model,
-        GatewayClient("https://gw.example/mcp", unsigned, post=FakeGateway(SUNNY, [[WEATHER_SPEC, long_name]])),
-        None,
-    )
+    agent = build_agent(model, gateway.tools(), None)
     agent("Weather?")
+    agent.cleanup()
     assert model.offered == [WEATHER_TOOL]
 
 
@@ -510,15 +478,21 @@ def test_events_of_one_instant_are_restored_in_the_order_they_were_written_and_l
     stubber.assert_no_pending_responses()
 
 
-def test_the_entrypoint_answers_as_the_tokens_user_with_memory_and_gateway(memory, monkeypatch):
-    """main.invoke as the runtime calls it: the user from the verified token, not the body; memory, the gateway's
-    tools and the served model wired from the runtime's environment."""
+def test_the_entrypoint_answers_as_the_tokens_user_with_memory_and_the_gateway_token_from_identity(
+    memory, gateway, monkeypatch
+):
+    """The app over HTTP, as the runtime calls it: the user from the verified token, not the body; the gateway's token
+    obtained from AgentCore Identity with the workload access token the runtime sent (client-credentials grant through
+    the provider named in the environment); memory and the served model wired from the environment."""
     from types import SimpleNamespace
 
+    import bedrock_agentcore.services.identity as identity_service
     from platform_agent import main
+    from starlette.testclient import TestClient
 
     client, stubber = memory
-    keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "sub-alice", "sessionId": "session-" + "a" * 36}
+    session_id = "session-" + "a" * 36
+    keys = {"memoryId": "platform_memory-a1b2c3d4e5", "actorId": "sub-alice", "sessionId": session_id}
     stubber.add_response("list_events", {"events": []}, {**keys, "includePayloads": True, "maxResults": 10})
     for _ in range(2):
         stubber.add_response(
@@ -526,24 +500,51 @@ def test_the_entrypoint_answers_as_the_tokens_user_with_memory_and_gateway(memor
             {"event": {**keys, "eventId": "e-new", "eventTimestamp": "2026-11-25T10:00:00Z", "payload": []}},
             {**keys, "eventTimestamp": ANY, "payload": ANY},
         )
+    identity = boto3.client(
+        "bedrock-agentcore", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    identity_stub = Stubber(identity)
+    identity_stub.add_response(
+        "get_resource_oauth2_token",
+        {"accessToken": gateway.accepted_token},
+        {
+            "resourceCredentialProviderName": "dev_platform_agent_gateway_client",
+            "scopes": ["tools/invoke"],
+            "oauth2Flow": "M2M",
+            "workloadIdentityToken": "workload-token-for-alice",
+        },
+    )
+    identity_stub.activate()
+    monkeypatch.setattr(identity_service, "boto3", SimpleNamespace(client=lambda service, **_: identity))
     monkeypatch.setenv("BEDROCK_AGENTCORE_MEMORY_ID", keys["memoryId"])
     monkeypatch.setenv("MODEL_ARN", "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0")
-    monkeypatch.setenv("GATEWAY_URL", "https://gw.example/mcp")
+    monkeypatch.setenv("GATEWAY_URL", gateway.url)
+    monkeypatch.setenv("GATEWAY_TOKEN_PROVIDER", "dev_platform_agent_gateway_client")
+    monkeypatch.setenv("GATEWAY_TOKEN_SCOPE", "tools/invoke")
     models: list[dict[str, Any]] = []
     monkeypatch.setattr(main, "BedrockModel", lambda **settings: models.append(settings) or ScriptedModel())
-    monkeypatch.setattr(main, "GatewayClient", lambda url, sign: GatewayClient(url, unsigned, post=FakeGateway(SUNNY)))
-    monkeypatch.setattr(main, "_memory_client", client)
+    monkeypatch.setattr(main, "_memory_client", None)
     monkeypatch.setattr(main, "_recall", None)
+    monkeypatch.setattr(main, "_gateway_token", None)
     monkeypatch.setattr(main, "LongTermRecall", lambda *args: None)  # covered on its own above
-    monkeypatch.setattr(main, "_session", SimpleNamespace(client=lambda service: client, get_credentials=lambda: None))
-    context = SimpleNamespace(
-        session_id=keys["sessionId"], request_headers={"Authorization": bearer({"sub": "sub-alice"})}
+    monkeypatch.setattr(main, "_session", SimpleNamespace(client=lambda service: client))
+
+    reply = TestClient(main.app).post(
+        "/invocations",
+        json={"prompt": "Weather?", "user_id": "mallory"},
+        headers={
+            "Authorization": bearer({"sub": "sub-alice"}),
+            "WorkloadAccessToken": "workload-token-for-alice",
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": session_id,
+        },
     )
 
-    answer = main.invoke({"prompt": "Weather?", "user_id": "mallory"}, context)
-
-    assert "Paris: 21 C, sunny" in answer["answer"]
+    assert reply.status_code == 200, reply.text
+    assert "Paris: 21 C, sunny" in reply.json()["answer"]
     assert models == [
         {"model_id": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-lite-v1:0", "region_name": main.REGION}
     ]
+    identity_stub.assert_no_pending_responses()  # the token came from Identity, for this workload token
+    assert {authorization for authorization, _, _ in gateway.requests} == {f"Bearer {gateway.accepted_token}"}
+    assert "tools/call" in gateway.methods()
     stubber.assert_no_pending_responses()  # every memory call named actor sub-alice (the Stubber checked), not mallory

@@ -9,7 +9,7 @@ PYTHON ?= python3
 # Node 20 is past jsii's support window; the banner it prints on every run is noise here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint typecheck snapshots bench bench-evaluation clean audit
+.PHONY: install synth test lint typecheck snapshots bench bench-evaluation clean audit agent-lock
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ typecheck: install
 ## Install everything, then run lint, type checks and the whole pytest suite.
 test: lint typecheck
 	$(BIN)/pytest
+
+## After changing agent/requirements.txt: resolve it for the image (arm64, Python 3.12) with hashes, from PyPI.
+agent-lock: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.9.30
+	$(BIN)/uv pip compile agent/requirements.txt --python-platform aarch64-manylinux_2_28 --python-version 3.12 \
+	  --generate-hashes --no-header --index-url https://pypi.org/simple -o agent/requirements.lock
 
 ## After an intended template change: rewrite tests/infra/__snapshots__/ and commit the diff.
 snapshots: install

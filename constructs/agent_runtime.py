@@ -124,7 +124,10 @@ class AgentRuntime(Construct):
             runtime_name=props.name,
             description="The platform agent (Strands) on the customized model",
             agent_runtime_artifact=agentcore.AgentRuntimeArtifact.from_asset(
-                str(AGENT_DIR), platform=ecr_assets.Platform.LINUX_ARM64, exclude=["**/__pycache__"]
+                # invoke.py is the operator's script, not the agent: editing it must not rebuild the image.
+                str(AGENT_DIR),
+                platform=ecr_assets.Platform.LINUX_ARM64,
+                exclude=["**/__pycache__", "invoke.py", "requirements.txt"],
             ),
             authorizer_configuration=self._inbound_auth(props),
             # The verified JWT reaches the agent, which takes the user (memory's actor id) from its sub claim rather
@@ -265,8 +268,13 @@ class AgentRuntime(Construct):
         )
         # USER_PASSWORD_AUTH lets a script sign in (agent/invoke.py: the password over TLS to Cognito, then the TOTP
         # the pool requires); SRP stays for browsers. No client secret: a script could not keep one.
+        # No OAuth flows: the pool has no domain, and aws-cdk-lib's defaults (implicit and code grants to a
+        # placeholder callback URL) would be dead settings on the client users sign in with.
         self.user_pool_client = self.user_pool.add_client(
-            "AgentClient", auth_flows=cognito.AuthFlow(user_srp=True, user_password=True), generate_secret=False
+            "AgentClient",
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            generate_secret=False,
+            disable_o_auth=True,
         )
         return agentcore.RuntimeAuthorizerConfiguration.using_cognito(self.user_pool, [self.user_pool_client])
 

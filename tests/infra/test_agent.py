@@ -154,6 +154,18 @@ def test_operator_gets_an_invoke_command_that_signs_in_rather_than_a_sigv4_call(
     ]
     assert set(client["Properties"]["ExplicitAuthFlows"]) >= {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH"}
     assert client["Properties"]["GenerateSecret"] is False
+    assert "AllowedOAuthFlows" not in client["Properties"]  # no hosted-UI grants to a placeholder callback
+
+
+def test_the_image_holds_the_agent_and_its_lock_not_the_operators_script(fixture_envs):
+    """Editing agent/invoke.py must not rebuild and redeploy the runtime's image."""
+    [image_dir] = [
+        path.parent
+        for path in fixture_envs["pinned"].outdir.rglob("Dockerfile")
+        if (path.parent / "platform_agent").is_dir()
+    ]
+    assert (image_dir / "requirements.lock").is_file()
+    assert not (image_dir / "invoke.py").exists()
 
 
 def test_transaction_search_is_turned_on_where_config_asks_with_the_spans_policy_first(agent):

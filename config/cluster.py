@@ -14,6 +14,10 @@ from config.sagemaker_model import sagemaker_enum
 from customization.problems import Problem
 
 GROUP_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+# botocore's SageMaker model: ClusterPartitionNames (at most 1) of ClusterPartitionName, and ClusterInstanceCount.
+PARTITION_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+MAX_PARTITIONS_PER_GROUP = 1
+MAX_INSTANCE_COUNT = 6758
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]+$")
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33")
 DEEP_HEALTH_CHECKS = ("InstanceStress", "InstanceConnectivity")
@@ -65,8 +69,10 @@ class InstanceGroupConfig:
             found.append(
                 Problem(f"{key}.instance_type", self.instance_type, "a HyperPod instance type such as ml.g5.8xlarge")
             )
-        if self.count < 1:
-            found.append(Problem(f"{key}.count", self.count, "1 or more"))
+        if not 1 <= self.count <= MAX_INSTANCE_COUNT:
+            found.append(
+                Problem(f"{key}.count", self.count, f"from 1 to {MAX_INSTANCE_COUNT} (the HyperPod API's limit)")
+            )
         if self.threads_per_core not in (1, 2):
             found.append(Problem(f"{key}.threads_per_core", self.threads_per_core, "1 or 2"))
         if not 1 <= self.ebs_volume_gib <= 16384:
@@ -77,7 +83,18 @@ class InstanceGroupConfig:
             if self.labels or self.taints:
                 found.append(Problem(f"{key}.labels/taints", self.name, "absent with Slurm (EKS only)"))
             if self.slurm_node_type == "Compute" and not self.partitions:
-                found.append(Problem(f"{key}.partitions", [], "at least one partition for a Compute group"))
+                found.append(Problem(f"{key}.partitions", [], "one partition for a Compute group"))
+            if len(self.partitions) > MAX_PARTITIONS_PER_GROUP:
+                found.append(
+                    Problem(f"{key}.partitions", list(self.partitions), "one partition (HyperPod takes one per group)")
+                )
+            for partition in self.partitions:
+                if not PARTITION_NAME_PATTERN.match(partition) or len(partition) > 1024:
+                    found.append(
+                        Problem(
+                            f"{key}.partitions", partition, "letters, digits or '-', not starting or ending with '-'"
+                        )
+                    )
         elif self.slurm_node_type is not None or self.partitions:
             found.append(Problem(f"{key}.slurm_node_type/partitions", self.name, "absent with EKS (Slurm only)"))
         return found
@@ -98,9 +115,11 @@ class RestrictedInstanceGroupConfig:
         found: list[Problem] = []
         if self.instance_type not in RIG_INSTANCE_TYPES:
             found.append(Problem(f"{key}.instance_type", self.instance_type, "one of " + ", ".join(RIG_INSTANCE_TYPES)))
-        if self.count < 1:
-            found.append(Problem(f"{key}.count", self.count, "1 or more"))
-        if not GROUP_NAME_PATTERN.match(self.name):
+        if not 1 <= self.count <= MAX_INSTANCE_COUNT:
+            found.append(
+                Problem(f"{key}.count", self.count, f"from 1 to {MAX_INSTANCE_COUNT} (the HyperPod API's limit)")
+            )
+        if not GROUP_NAME_PATTERN.match(self.name) or len(self.name) > 63:
             found.append(Problem(f"{key}.name", self.name, "letters, digits or '-', not starting with '-'"))
         size = self.lustre_size_gib
         if size < RIG_LUSTRE_MIN_GIB or (size - RIG_LUSTRE_MIN_GIB) % RIG_LUSTRE_STEP_GIB:
@@ -140,6 +159,14 @@ class ClusterConfig:
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             found.append(Problem("cluster.instance_groups[].name", duplicates, "unique names"))
+        if self.restricted_instance_group is not None and self.restricted_instance_group.name in names:
+            found.append(
+                Problem(
+                    "cluster.restricted_instance_group.name",
+                    self.restricted_instance_group.name,
+                    "a name no instance group has (a cluster's group names are unique)",
+                )
+            )
         if self.admin_role_arn is not None and not ROLE_ARN_PATTERN.match(self.admin_role_arn):
             found.append(Problem("cluster.admin_role_arn", self.admin_role_arn, "an IAM role ARN"))
         if self.restricted_instance_group is not None:
@@ -166,6 +193,17 @@ class ClusterConfig:
         if len(controllers) != 1:
             found.append(
                 Problem("cluster.instance_groups[].slurm_node_type", controllers, "exactly one Controller group")
+            )
+        logins = [g.name for g in self.instance_groups if g.slurm_node_type == "Login"]
+        if len(logins) > 1:
+            found.append(Problem("cluster.instance_groups[].slurm_node_type", logins, "at most one Login group"))
+        if not any(g.slurm_node_type == "Compute" for g in self.instance_groups):
+            found.append(
+                Problem(
+                    "cluster.instance_groups[].slurm_node_type",
+                    sorted({str(g.slurm_node_type) for g in self.instance_groups}),
+                    "at least one Compute group (where jobs run)",
+                )
             )
         if self.restricted_instance_group is not None:
             found.append(

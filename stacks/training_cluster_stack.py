@@ -101,6 +101,20 @@ class TrainingClusterStack(PlatformStack):
         # Set when the cluster has a restricted instance group: the customization workflow trains there.
         self.nova_jobs: NovaJobTarget | None = None
         rig = cluster.restricted_instance_group
+        if rig is not None:
+            # Config refuses an unsupported pinned Region; a template that names none is checked by CloudFormation
+            # before it creates anything, with this message.
+            cdk.CfnRule(
+                self,
+                "RestrictedGroupRegion",
+                assertions=[
+                    cdk.CfnRuleAssertion(
+                        assert_=cdk.Fn.condition_contains(list(RIG_REGIONS), cdk.Aws.REGION),
+                        assert_description="cluster.restricted_instance_group: this Region is not allowed; expected "
+                        "a Region with restricted instance groups: " + ", ".join(RIG_REGIONS),
+                    )
+                ],
+            )
         self.hyperpod = HyperPodCluster(
             self,
             "HyperPod",

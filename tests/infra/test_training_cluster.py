@@ -314,3 +314,12 @@ def test_no_restricted_group_unless_config_asks(fixture_envs):
     [cluster] = template.find_resources("AWS::SageMaker::Cluster").values()
     assert "RestrictedInstanceGroups" not in cluster["Properties"]
     assert template.find_resources("Custom::HyperPodRigDependencies") == {}
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
+def test_a_template_naming_no_region_checks_the_restricted_groups_region_before_creating_anything(committed, name):
+    """staging and prod name no Region, so config cannot check it: CloudFormation's Rules do, with the config key."""
+    rules = committed.template(name, "Training").to_json()["Rules"]
+    [assertion] = rules["RestrictedGroupRegion"]["Assertions"]
+    assert assertion["Assert"] == {"Fn::Contains": [list(RIG_REGIONS), {"Ref": "AWS::Region"}]}
+    assert assertion["AssertDescription"].startswith("cluster.restricted_instance_group: this Region is not allowed")

@@ -64,9 +64,14 @@ def test_unknown_instance_type_is_rejected():
     assert "cluster.instance_groups[1].instance_type: 'ml.x99.huge' is not allowed; expected a HyperPod" in message
 
 
-def test_count_below_one_is_rejected():
-    message = error_for(changed(EKS, 0, count=0))
-    assert "cluster.instance_groups[0].count: 0 is not allowed; expected 1 or more" in message
+@pytest.mark.parametrize("count", [0, 6759])
+def test_a_count_outside_what_the_api_takes_is_rejected_naming_the_key(count: int):
+    message = error_for(changed(EKS, 0, count=count))
+    assert f"cluster.instance_groups[0].count: {count} is not allowed; expected from 1 to 6758" in message
+    rig = {**EKS, "restricted_instance_group": {"instance_type": "ml.p5.48xlarge", "count": count}}
+    assert f"cluster.restricted_instance_group.count: {count} is not allowed; expected from 1 to 6758" in (
+        error_for(rig)
+    )
 
 
 def test_restricted_group_with_an_unsupported_instance_type_is_rejected():
@@ -103,7 +108,43 @@ def test_slurm_group_without_a_node_type_is_rejected():
 
 def test_compute_group_without_partitions_is_rejected():
     message = error_for(changed(SLURM, 1, partitions=[]))
-    assert "cluster.instance_groups[1].partitions: [] is not allowed; expected at least one partition" in message
+    assert "cluster.instance_groups[1].partitions: [] is not allowed; expected one partition" in message
+
+
+def test_a_group_in_two_partitions_is_rejected():
+    message = error_for(changed(SLURM, 1, partitions=["dev", "prod"]))
+    assert "cluster.instance_groups[1].partitions: ['dev', 'prod'] is not allowed; expected one partition" in message
+
+
+@pytest.mark.parametrize("partition", ["big_gpus", "-dev", "dev-", "a.b"])
+def test_a_partition_name_hyperpod_refuses_is_rejected(partition: str):
+    message = error_for(changed(SLURM, 1, partitions=[partition]))
+    assert f"cluster.instance_groups[1].partitions: {partition!r} is not allowed; expected letters, digits" in message
+
+
+def test_two_login_groups_are_rejected():
+    cluster = copy.deepcopy(SLURM)
+    for name in ("login-a", "login-b"):
+        cluster["instance_groups"].append({"name": name, "instance_type": "ml.m5.xlarge", "slurm_node_type": "Login"})
+    message = error_for(cluster)
+    assert "cluster.instance_groups[].slurm_node_type: ['login-a', 'login-b'] is not allowed; expected at most one" in (
+        message
+    )
+
+
+def test_a_slurm_cluster_without_a_compute_group_is_rejected():
+    cluster = copy.deepcopy(SLURM)
+    cluster["instance_groups"][1] = {"name": "login", "instance_type": "ml.m5.xlarge", "slurm_node_type": "Login"}
+    message = error_for(cluster)
+    assert "slurm_node_type: ['Controller', 'Login'] is not allowed; expected at least one Compute group" in message
+
+
+def test_a_restricted_group_named_like_an_instance_group_is_rejected():
+    cluster = {**EKS, "restricted_instance_group": {"instance_type": "ml.p5.48xlarge", "name": "gpu"}}
+    message = error_for(cluster)
+    assert "cluster.restricted_instance_group.name: 'gpu' is not allowed; expected a name no instance group has" in (
+        message
+    )
 
 
 def test_kubernetes_labels_are_rejected_with_slurm():

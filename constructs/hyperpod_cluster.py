@@ -2,6 +2,19 @@
 
 There is no L2 for HyperPod; this construct is the only place that builds ``CfnCluster``
 property objects, so callers pass roles, subnets and file systems, never raw dictionaries.
+
+Slurm is configured the way HyperPod does it today (SageMaker developer guide, "Getting started with
+SageMaker HyperPod using the AWS CLI" for Slurm, and "Migrating to API-driven Slurm configuration"): each
+group's ``SlurmConfig`` names its node type and partition, the groups carry no lifecycle configuration, and
+HyperPod's AMI-based setup starts the Slurm daemons, Docker, Enroot and Pyxis, Slurm accounting on the
+controller, and mounts FSx for Lustre from ``InstanceStorageConfigs``; nothing is fetched from the internet.
+No ``provisioning_parameters.json`` exists (HyperPod refuses it next to ``SlurmConfig``). EKS groups still run
+an ``OnCreate`` script (required for EKS).
+
+Customer managed keys on the nodes' EBS volumes need the continuous provisioning mode, which clusters with a
+restricted instance group are not given (restricted groups do not take customer managed keys; SageMaker
+developer guide, "Customer managed AWS KMS key encryption for SageMaker HyperPod"). In continuous mode a Slurm
+cluster takes no ``SlurmConfigStrategy`` (it merges).
 """
 
 from __future__ import annotations
@@ -13,6 +26,7 @@ from typing import Literal
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
@@ -63,6 +77,7 @@ class InstanceGroup:
     kubernetes_taints: Sequence[KubernetesTaint] = ()
     slurm_node_type: Literal["Controller", "Login", "Compute"] | None = None
     slurm_partitions: Sequence[str] = ()
+    training_plan_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class RestrictedInstanceGroup:
     execution_role: iam.IRole
     lustre_size_gib: int
     lustre_throughput_mbps_per_tib: int
+    training_plan_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,23 +101,29 @@ class HyperPodClusterProps:
     instance_groups: Sequence[InstanceGroup] = ()
     restricted_instance_groups: Sequence[RestrictedInstanceGroup] = ()
     eks_cluster: eks.ICluster | None = None
-    lifecycle: LifecycleScripts | None = None
+    lifecycle: LifecycleScripts | None = None  # EKS only: Slurm groups use HyperPod's AMI-based setup
     lustre: LustreMount | None = None
+    volume_key: kms.IKey | None = None  # root and secondary EBS volumes; not with restricted instance groups
 
 
 class HyperPodCluster(Construct):
-    """Attributes: ``cluster_name``, ``cluster_arn`` and ``resource`` (the ``CfnCluster``, for dependencies)."""
+    """Attributes: ``cluster_name``, ``cluster_arn``, ``continuous_provisioning`` and ``resource`` (the
+    ``CfnCluster``, for dependencies)."""
 
     def __init__(self, scope: Construct, construct_id: str, props: HyperPodClusterProps) -> None:
         super().__init__(scope, construct_id)
         _validate(props)
+        # Customer managed volume keys need continuous provisioning (see the module docstring).
+        self.continuous_provisioning = props.volume_key is not None
         orchestrator = (
             sagemaker.CfnCluster.OrchestratorProperty(
                 eks=sagemaker.CfnCluster.ClusterOrchestratorEksConfigProperty(cluster_arn=props.eks_cluster.cluster_arn)
             )
             if props.eks_cluster is not None
             else sagemaker.CfnCluster.OrchestratorProperty(
-                slurm=sagemaker.CfnCluster.ClusterOrchestratorSlurmConfigProperty(slurm_config_strategy="Managed")
+                slurm=sagemaker.CfnCluster.ClusterOrchestratorSlurmConfigProperty(
+                    slurm_config_strategy=None if self.continuous_provisioning else "Managed"
+                )
             )
         )
         self.resource = sagemaker.CfnCluster(
@@ -110,6 +132,7 @@ class HyperPodCluster(Construct):
             cluster_name=props.cluster_name,
             orchestrator=orchestrator,
             node_recovery="Automatic",
+            node_provisioning_mode="Continuous" if self.continuous_provisioning else None,
             vpc_config=sagemaker.CfnCluster.VpcConfigProperty(
                 security_group_ids=[props.security_group.security_group_id],
                 subnets=[subnet.subnet_id for subnet in props.subnets],
@@ -124,10 +147,17 @@ class HyperPodCluster(Construct):
 def _validate(props: HyperPodClusterProps) -> None:
     if not props.instance_groups and not props.restricted_instance_groups:
         raise ValueError("HyperPodCluster: instance_groups is empty; a cluster needs at least one instance group")
-    if props.instance_groups and props.lifecycle is None:
-        raise ValueError("HyperPodCluster: lifecycle is None; instance groups need lifecycle scripts")
+    if props.instance_groups and props.eks_cluster is not None and props.lifecycle is None:
+        raise ValueError("HyperPodCluster: lifecycle is None; EKS instance groups need an OnCreate lifecycle script")
+    if props.eks_cluster is None and props.lifecycle is not None:
+        raise ValueError("HyperPodCluster: lifecycle is set for Slurm; Slurm groups use HyperPod's AMI-based setup")
     if props.restricted_instance_groups and props.eks_cluster is None:
         raise ValueError("HyperPodCluster: restricted_instance_groups need eks_cluster (Nova runs on HyperPod EKS)")
+    if props.restricted_instance_groups and props.volume_key is not None:
+        raise ValueError(
+            "HyperPodCluster: volume_key is set with restricted_instance_groups; restricted groups take no customer "
+            "managed key and their clusters are not in continuous provisioning mode"
+        )
     for group in props.instance_groups:
         if props.eks_cluster is None and group.slurm_node_type is None:
             raise ValueError(f"HyperPodCluster: instance group {group.name!r} has no slurm_node_type (Slurm)")
@@ -138,15 +168,23 @@ def _validate(props: HyperPodClusterProps) -> None:
 def _instance_group(
     group: InstanceGroup, props: HyperPodClusterProps
 ) -> sagemaker.CfnCluster.ClusterInstanceGroupProperty:
-    assert props.lifecycle is not None  # _validate
+    key_id = props.volume_key.key_arn if props.volume_key is not None else None
     storage = [
         sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
             ebs_volume_config=sagemaker.CfnCluster.ClusterEbsVolumeConfigProperty(
-                volume_size_in_gb=group.ebs_volume_gib
+                volume_size_in_gb=group.ebs_volume_gib, volume_kms_key_id=key_id
             )
         )
     ]
-    if props.lustre is not None and props.eks_cluster is not None:
+    if key_id is not None:
+        storage.append(
+            sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
+                ebs_volume_config=sagemaker.CfnCluster.ClusterEbsVolumeConfigProperty(
+                    root_volume=True, volume_kms_key_id=key_id
+                )
+            )
+        )
+    if props.lustre is not None:
         storage.append(
             sagemaker.CfnCluster.ClusterInstanceStorageConfigProperty(
                 fsx_lustre_config=sagemaker.CfnCluster.ClusterFsxLustreConfigProperty(
@@ -179,8 +217,11 @@ def _instance_group(
         threads_per_core=group.threads_per_core,
         life_cycle_config=sagemaker.CfnCluster.ClusterLifeCycleConfigProperty(
             source_s3_uri=props.lifecycle.source_s3_uri, on_create=props.lifecycle.on_create
-        ),
+        )
+        if props.lifecycle is not None
+        else None,
         instance_storage_configs=storage,
+        training_plan_arn=group.training_plan_arn,
         on_start_deep_health_checks=list(group.deep_health_checks) or None,
         kubernetes_config=kubernetes,
         slurm_config=slurm,
@@ -193,6 +234,7 @@ def _restricted_group(group: RestrictedInstanceGroup) -> sagemaker.CfnCluster.Cl
         instance_type=group.instance_type,
         instance_count=group.count,
         execution_role=group.execution_role.role_arn,
+        training_plan_arn=group.training_plan_arn,
         environment_config=sagemaker.CfnCluster.EnvironmentConfigProperty(
             f_sx_lustre_config=sagemaker.CfnCluster.FSxLustreConfigProperty(
                 size_in_gib=group.lustre_size_gib,

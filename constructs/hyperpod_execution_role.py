@@ -1,8 +1,9 @@
 """The role one HyperPod instance group's nodes run as.
 
-Least privilege where the APIs allow it: data through the data stores' ``grant_*``, ENI
-management only in this account's VPC and only on resources tagged for HyperPod where EC2
-supports it, images only from the repositories named, logs only under the cluster prefix.
+The statements are the official HyperPod EKS role's (see ``hyperpod_perms`` for each source), scoped tighter
+where the APIs allow it: data through the data stores' ``grant_*``, interface management and tagging only in
+this VPC, logs only under the cluster prefix, the volume key only through SageMaker for AWS resources. EC2 and
+image statements for the VPC CNI and the AWS-owned images apply to EKS groups only.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 
 from constructs import Construct
 from constructs import hyperpod_perms as perms
@@ -28,6 +30,13 @@ class HyperPodExecutionRoleProps:
     vpc: ec2.IVpc
     eks_cluster: eks.ICluster | None = None
     image_repositories: Sequence[ecr.IRepository] = field(default_factory=tuple)
+    volume_key: kms.IKey | None = None  # the key of the group's EBS volumes, when customer managed
+
+
+def statement(spec: perms.Statement, resources: Sequence[str], **conditions: object) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid=spec.sid, actions=list(spec.actions), resources=list(resources), conditions=conditions or None
+    )
 
 
 class HyperPodExecutionRole(Construct):
@@ -49,25 +58,21 @@ class HyperPodExecutionRole(Construct):
             "instance group's execution role (node agents, health reporting, lifecycle script download).",
             f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{perms.INSTANCE_ROLE_MANAGED_POLICY}]",
         )
-        vpc_arn = stack.format_arn(service="ec2", resource="vpc", resource_name=props.vpc.vpc_id)
+        in_this_vpc = {
+            "StringEquals": {"ec2:Vpc": stack.format_arn(service="ec2", resource="vpc", resource_name=props.vpc.vpc_id)}
+        }
+
+        def ec2_arns(*kinds: str) -> list[str]:
+            return [stack.format_arn(service="ec2", resource=kind, resource_name="*") for kind in kinds]
+
         policy = iam.ManagedPolicy(self, "Policy", description="HyperPod nodes: VPC interfaces, logs, images")
         policy.add_statements(
-            iam.PolicyStatement(actions=perms.VPC_DESCRIBE_ACTIONS, resources=["*"]),
-            iam.PolicyStatement(
-                actions=perms.VPC_NETWORK_INTERFACE_ACTIONS,
-                resources=[
-                    stack.format_arn(service="ec2", resource=kind, resource_name="*") for kind in ENI_RESOURCE_KINDS
-                ],
-                conditions={"StringEquals": {"ec2:Vpc": vpc_arn}},
-            ),
-            iam.PolicyStatement(
-                actions=perms.VPC_TAG_ACTIONS,
-                resources=[stack.format_arn(service="ec2", resource="network-interface", resource_name="*")],
-                conditions={"StringEquals": {"ec2:CreateAction": "CreateNetworkInterface"}},
-            ),
-            iam.PolicyStatement(
-                actions=perms.LOG_ACTIONS,
-                resources=[
+            statement(perms.VPC_DESCRIBE, ["*"]),
+            statement(perms.VPC_NETWORK_INTERFACES, ec2_arns(*ENI_RESOURCE_KINDS), **in_this_vpc),
+            statement(perms.VPC_TAGS, ec2_arns("network-interface"), **in_this_vpc),
+            statement(
+                perms.LOGS,
+                [
                     stack.format_arn(
                         service="logs",
                         resource="log-group",
@@ -79,8 +84,21 @@ class HyperPodExecutionRole(Construct):
         )
         if props.eks_cluster is not None:
             policy.add_statements(
-                iam.PolicyStatement(actions=perms.EKS_NODE_ACTIONS, resources=[props.eks_cluster.cluster_arn]),
-                iam.PolicyStatement(actions=perms.ECR_AUTH_ACTIONS, resources=["*"]),
+                statement(perms.INSTANCE_NETWORK_INTERFACES, ec2_arns("instance")),
+                statement(perms.EKS_POD_IDENTITY, [props.eks_cluster.cluster_arn]),
+                statement(perms.ECR_PULL, ["*"]),
+                statement(perms.DESCRIBE_ALARMS, ["*"]),
+            )
+        if props.volume_key is not None:
+            through_sagemaker = {"kms:ViaService": f"sagemaker.{stack.region}.amazonaws.com"}
+            policy.add_statements(
+                statement(
+                    perms.VOLUME_KEY_GRANT,
+                    [props.volume_key.key_arn],
+                    StringEquals=through_sagemaker,
+                    Bool={"kms:GrantIsForAWSResource": "true"},
+                ),
+                statement(perms.VOLUME_KEY_DESCRIBE, [props.volume_key.key_arn], StringEquals=through_sagemaker),
             )
         for repository in props.image_repositories:
             repository.grant_pull(self.role)
@@ -88,10 +106,16 @@ class HyperPodExecutionRole(Construct):
         log_groups = f"log-group:{perms.CLUSTER_LOG_GROUP_PREFIX}/*"
         acknowledge(
             policy,
-            "EC2 Describe* and ecr:GetAuthorizationToken have no resource-level permissions; ENI, subnet and "
-            "security group actions are limited to this VPC by the ec2:Vpc condition (their ids are only known "
-            "when HyperPod creates the interfaces); logs to the /aws/sagemaker/Clusters prefix HyperPod writes.",
+            "EC2 Describe*, ecr:GetAuthorizationToken and cloudwatch:DescribeAlarms have no resource-level "
+            "permissions; the images HyperPod's agents and device plugins pull live in AWS-owned accounts that differ "
+            "by Region (the official HyperPod role pulls from *); interface, subnet and security group actions are "
+            "limited to this VPC by the ec2:Vpc condition (their ids are only known when HyperPod creates the "
+            "interfaces), and instances carry no ec2:Vpc key; logs to the /aws/sagemaker/Clusters prefix HyperPod "
+            "writes.",
             "AwsSolutions-IAM5[Resource::*]",
-            *[f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'ec2', f'{kind}/*')}]" for kind in ENI_RESOURCE_KINDS],
+            *[
+                f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'ec2', f'{kind}/*')}]"
+                for kind in (*ENI_RESOURCE_KINDS, "instance")
+            ],
             f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'logs', log_groups)}]",
         )

@@ -1,16 +1,14 @@
 """HyperPod lifecycle scripts, copied at deploy time to a bucket HyperPod can read.
 
 HyperPod's managed instance policy reads only buckets whose names start with
-``sagemaker-``, so this is the one bucket in the app with a chosen name. Settings only
-known at deploy time (the FSx DNS and mount names) travel as provisioning_parameters.json.
+``sagemaker-``, so this is the one bucket in the app with a chosen name. Only EKS groups have
+lifecycle scripts (HyperPod requires an OnCreate script for EKS; Slurm groups use its AMI-based setup).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -35,11 +33,10 @@ PREFIX = "lifecycle/"
 @dataclass(frozen=True)
 class LifecycleScriptsBucketProps:
     environment: str
-    flavour: str  # "slurm" or "eks": the folder under lifecycle/
+    flavour: str  # the folder under lifecycle/ ("eks")
     key: kms.IKey
     access_logs_bucket: s3.IBucket
     retain: bool
-    provisioning_parameters: Mapping[str, Any] | None = None
 
 
 class LifecycleScriptsBucket(Construct):
@@ -66,10 +63,6 @@ class LifecycleScriptsBucket(Construct):
             auto_delete_objects=not props.retain,
         )
         sources = [s3deploy.Source.asset(str(LIFECYCLE_ROOT / props.flavour))]
-        if props.provisioning_parameters is not None:
-            sources.append(
-                s3deploy.Source.json_data("provisioning_parameters.json", dict(props.provisioning_parameters))
-            )
         self.deployment = s3deploy.BucketDeployment(
             self,
             "Deploy",

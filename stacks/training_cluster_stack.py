@@ -52,17 +52,21 @@ class TrainingClusterStack(PlatformStack):
         cluster = config.cluster
         eks_orchestrated = cluster.orchestrator == "eks"
         lustre = LustreMount(dns_name=file_system.file_system.dns_name, mount_name=file_system.file_system.mount_name)
-        lifecycle = LifecycleScriptsBucket(
-            self,
-            "LifecycleScripts",
-            LifecycleScriptsBucketProps(
-                environment=config.name,
-                flavour=cluster.orchestrator,
-                key=key,
-                access_logs_bucket=stores.access_logs_bucket,
-                retain=not config.is_throwaway,
-                provisioning_parameters=None if eks_orchestrated else _provisioning_parameters(cluster, lustre),
-            ),
+        # EKS groups need an OnCreate script; Slurm groups use HyperPod's AMI-based setup and have none.
+        lifecycle = (
+            LifecycleScriptsBucket(
+                self,
+                "LifecycleScripts",
+                LifecycleScriptsBucketProps(
+                    environment=config.name,
+                    flavour=cluster.orchestrator,
+                    key=key,
+                    access_logs_bucket=stores.access_logs_bucket,
+                    retain=not config.is_throwaway,
+                ),
+            )
+            if eks_orchestrated
+            else None
         )
 
         # Training and FSx share one zone: EFA and Lustre traffic stays in it.
@@ -83,24 +87,30 @@ class TrainingClusterStack(PlatformStack):
                 ),
             )
 
-        def execution_role(construct_id: str) -> iam.IRole:
+        rig = cluster.restricted_instance_group
+        # The nodes' EBS volumes on the platform key, except in a cluster with a restricted group, which takes no
+        # customer managed key (hyperpod_cluster's docstring).
+        volume_key = key if rig is None else None
+
+        def execution_role(construct_id: str, restricted: bool = False) -> iam.IRole:
             role = HyperPodExecutionRole(
                 self,
                 construct_id,
                 HyperPodExecutionRoleProps(
                     vpc=network.vpc,
                     eks_cluster=cast(eks.ICluster, control_plane.cluster) if control_plane else None,
+                    volume_key=None if restricted else volume_key,
                 ),
             ).role
             stores.grant_read_datasets(role)
             stores.grant_read_write_artifacts(role)
-            lifecycle.grant_read(role)
+            if lifecycle is not None:
+                lifecycle.grant_read(role)
             return role
 
         orchestrator = cast(eks.ICluster, control_plane.cluster) if control_plane else None
         # Set when the cluster has a restricted instance group: the customization workflow trains there.
         self.nova_jobs: NovaJobTarget | None = None
-        rig = cluster.restricted_instance_group
         if rig is not None:
             # Config refuses an unsupported pinned Region; a template that names none is checked by CloudFormation
             # before it creates anything, with this message.
@@ -130,7 +140,7 @@ class TrainingClusterStack(PlatformStack):
                         name=rig.name,
                         instance_type=rig.instance_type,
                         count=rig.count,
-                        execution_role=execution_role(f"{rig.name}RestrictedRole"),
+                        execution_role=execution_role(f"{rig.name}RestrictedRole", restricted=True),
                         lustre_size_gib=rig.lustre_size_gib,
                         lustre_throughput_mbps_per_tib=rig.lustre_throughput_mbps_per_tib,
                     )
@@ -138,11 +148,13 @@ class TrainingClusterStack(PlatformStack):
                 if rig is not None
                 else [],
                 eks_cluster=orchestrator,
-                lifecycle=lifecycle.scripts,
+                lifecycle=lifecycle.scripts if lifecycle is not None else None,
                 lustre=lustre,
+                volume_key=volume_key,
             ),
         )
-        self.hyperpod.node.add_dependency(lifecycle.deployment)
+        if lifecycle is not None:
+            self.hyperpod.node.add_dependency(lifecycle.deployment)
         if control_plane is not None:
             chart = HyperPodHelmChart(
                 self,
@@ -206,21 +218,3 @@ def _instance_group(group: InstanceGroupConfig, role: iam.IRole) -> InstanceGrou
         slurm_node_type=group.slurm_node_type,
         slurm_partitions=group.partitions,
     )
-
-
-def _provisioning_parameters(cluster: ClusterConfig, lustre: LustreMount) -> dict[str, object]:
-    """What lifecycle/slurm/on_create.sh reads (the layout of HyperPod's Slurm base config)."""
-    groups = cluster.instance_groups
-    return {
-        "version": "1.0.0",
-        "workload_manager": "slurm",
-        "controller_group": next(g.name for g in groups if g.slurm_node_type == "Controller"),
-        "login_group": next((g.name for g in groups if g.slurm_node_type == "Login"), None),
-        "worker_groups": [
-            {"instance_group_name": g.name, "partition_name": g.partitions[0]}
-            for g in groups
-            if g.slurm_node_type == "Compute"
-        ],
-        "fsx_dns_name": lustre.dns_name,
-        "fsx_mountname": lustre.mount_name,
-    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -36,9 +35,31 @@ def test_cluster_has_one_group_per_configured_group_with_its_settings(committed,
         assert group["InstanceType"] == wanted.instance_type
         assert group["InstanceCount"] == wanted.count
         assert group["ThreadsPerCore"] == wanted.threads_per_core
-        assert group["InstanceStorageConfigs"][0] == {"EbsVolumeConfig": {"VolumeSizeInGB": wanted.ebs_volume_gib}}
-        assert group["LifeCycleConfig"]["OnCreate"] == "on_create.sh"
+        assert group["InstanceStorageConfigs"][0]["EbsVolumeConfig"]["VolumeSizeInGB"] == wanted.ebs_volume_gib
+        # FSx for Lustre through HyperPod, on both orchestrators (no mount script).
+        [lustre] = [c["FsxLustreConfig"] for c in group["InstanceStorageConfigs"] if "FsxLustreConfig" in c]
+        assert lustre["MountPath"] == "/fsx" and "DnsName" in lustre and "MountName" in lustre
         assert group.get("OnStartDeepHealthChecks", []) == list(wanted.deep_health_checks)
+        if env.cluster.orchestrator == "eks":
+            assert group["LifeCycleConfig"]["OnCreate"] == "on_create.sh"
+        else:  # HyperPod's AMI-based Slurm setup: no lifecycle configuration at all
+            assert "LifeCycleConfig" not in group
+
+
+def test_node_volumes_use_the_platform_key_unless_the_cluster_has_a_restricted_group(committed, env):
+    """Customer managed volume keys need continuous provisioning, and restricted groups take none (SageMaker
+    developer guide, "Customer managed AWS KMS key encryption for SageMaker HyperPod")."""
+    props = hyperpod(committed, env)
+    keyed = env.cluster.restricted_instance_group is None
+    for group in props["InstanceGroups"]:
+        volumes = [c["EbsVolumeConfig"] for c in group["InstanceStorageConfigs"] if "EbsVolumeConfig" in c]
+        if keyed:
+            [secondary, root] = volumes
+            assert "PlatformKey" in json.dumps(secondary["VolumeKmsKeyId"])
+            assert root["RootVolume"] is True and root["VolumeKmsKeyId"] == secondary["VolumeKmsKeyId"]
+        else:
+            assert all("VolumeKmsKeyId" not in volume for volume in volumes)
+    assert props.get("NodeProvisioningMode") == ("Continuous" if keyed else None)
 
 
 def test_cluster_recovers_nodes_automatically_in_private_subnets(committed, env):
@@ -58,6 +79,9 @@ def test_each_group_runs_as_its_own_role(committed, env):
 
 def test_lifecycle_scripts_live_in_a_sagemaker_prefixed_encrypted_bucket(committed, env):
     template = training(committed, env)
+    if env.cluster.orchestrator == "slurm":
+        template.resource_count_is("Custom::CDKBucketDeployment", 0)  # no scripts to ship
+        return
     template.has_resource_properties(
         "AWS::S3::Bucket",
         {
@@ -238,7 +262,9 @@ def test_operator_gets_the_kubeconfig_command(committed, name):
 def test_slurm_groups_carry_node_types_and_partitions(committed, name):
     config = ENVIRONMENTS[name].cluster
     [cluster] = committed.template(name, "Training").find_resources("AWS::SageMaker::Cluster").values()
-    assert cluster["Properties"]["Orchestrator"] == {"Slurm": {"SlurmConfigStrategy": "Managed"}}
+    # Continuous provisioning (for the volume key) takes no SlurmConfigStrategy: it merges.
+    continuous = cluster["Properties"].get("NodeProvisioningMode") == "Continuous"
+    assert cluster["Properties"]["Orchestrator"] == {"Slurm": {} if continuous else {"SlurmConfigStrategy": "Managed"}}
     assert "RestrictedInstanceGroups" not in cluster["Properties"]
     for group, wanted in zip(cluster["Properties"]["InstanceGroups"], config.instance_groups, strict=True):
         expected = {"NodeType": wanted.slurm_node_type}
@@ -248,23 +274,11 @@ def test_slurm_groups_carry_node_types_and_partitions(committed, name):
 
 
 @pytest.mark.parametrize("name", SLURM_ENVS)
-def test_slurm_provisioning_parameters_carry_the_lustre_and_groups(committed, name):
-    template = committed.template(name, "Training")
-    [deployment] = template.find_resources("Custom::CDKBucketDeployment").values()
-    markers = json.dumps(deployment["Properties"]["SourceMarkers"])
-    assert "LustreMountName" in markers and ".fsx." in markers  # mount name and DNS name of the file system
-    [params_file] = list(committed.outdir.glob("asset.*/provisioning_parameters.json"))
-    # BucketDeployment swaps each marker for a quoted deploy-time value (see SourceMarkers above).
-    params = json.loads(re.sub(r"<<marker:0xbaba:(\d+)>>", r'"<<marker \1>>"', params_file.read_text()))
-    config = ENVIRONMENTS[name].cluster
-    assert params["controller_group"] == "controller"
-    assert params["login_group"] == "login"
-    assert params["worker_groups"] == [
-        {"instance_group_name": g.name, "partition_name": g.partitions[0]}
-        for g in config.instance_groups
-        if g.slurm_node_type == "Compute"
-    ]
-    assert (params["fsx_dns_name"], params["fsx_mountname"]) == ("<<marker 0>>", "<<marker 1>>")
+def test_slurm_ships_no_provisioning_parameters_which_hyperpod_refuses_next_to_slurm_config(committed, name):
+    """HyperPod rejects a cluster with both provisioning_parameters.json and SlurmConfig (SageMaker developer guide,
+    "Migrating to API-driven Slurm configuration")."""
+    assert not list(committed.outdir.rglob("provisioning_parameters.json"))
+    assert not (REPO / "lifecycle" / "slurm").exists()
 
 
 @pytest.mark.parametrize("name", SLURM_ENVS)
@@ -323,3 +337,61 @@ def test_a_template_naming_no_region_checks_the_restricted_groups_region_before_
     [assertion] = rules["RestrictedGroupRegion"]["Assertions"]
     assert assertion["Assert"] == {"Fn::Contains": [list(RIG_REGIONS), {"Ref": "AWS::Region"}]}
     assert assertion["AssertDescription"].startswith("cluster.restricted_instance_group: this Region is not allowed")
+
+
+def node_policy_statements(committed, env) -> list[dict]:
+    policies = training(committed, env).find_resources("AWS::IAM::ManagedPolicy")
+    return [
+        statement
+        for policy in policies.values()
+        if policy["Properties"].get("Description", "").startswith("HyperPod nodes")
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_every_node_statement_names_its_source_and_eks_nodes_get_what_the_official_role_grants(committed, env):
+    """The statements the official HyperPod EKS role grants beyond the managed policy: the VPC CNI's EC2 actions,
+    pulls of AWS-owned images (health agent, EFA plugin), alarms, pod identity; on Slurm nodes only what HyperPod's
+    interfaces need."""
+    from constructs import hyperpod_perms as perms
+
+    sources = {value.sid: value.source for value in vars(perms).values() if isinstance(value, perms.Statement)}
+    statements = node_policy_statements(committed, env)
+    assert statements
+    for statement in statements:
+        assert sources.get(statement["Sid"]), statement  # each statement is one of hyperpod_perms', with its source
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    eks_only = {
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:BatchCheckLayerAvailability",
+        "cloudwatch:DescribeAlarms",
+        "eks-auth:AssumeRoleForPodIdentity",
+    }
+    always = {
+        "ec2:AttachNetworkInterface",
+        "ec2:ModifyNetworkInterfaceAttribute",
+        "ec2:CreateTags",
+        "ec2:DescribeInstances",
+        "ec2:DescribeInstanceTypes",
+    }
+    assert always <= actions
+    if env.cluster.orchestrator == "eks":
+        assert eks_only <= actions
+        tags = [s for s in statements if s["Sid"] == perms.VPC_TAGS.sid]
+        assert tags and "ec2:CreateAction" not in json.dumps(tags)  # the CNI tags interfaces it did not just create
+    else:
+        assert not (eks_only & actions)
+
+
+def test_node_roles_may_grant_the_volume_key_only_through_sagemaker_for_aws_resources(committed, env):
+    statements = node_policy_statements(committed, env)
+    grants = [s for s in statements if s["Action"] == "kms:CreateGrant"]
+    if env.cluster.restricted_instance_group is not None:
+        assert grants == []
+        return
+    assert grants
+    for grant in grants:
+        assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+        assert "sagemaker." in json.dumps(grant["Condition"]["StringEquals"]["kms:ViaService"])
+        assert "PlatformKey" in json.dumps(grant["Resource"])

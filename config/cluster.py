@@ -18,6 +18,13 @@ GROUP_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 PARTITION_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 MAX_PARTITIONS_PER_GROUP = 1
 MAX_INSTANCE_COUNT = 6758
+# HyperPod puts every Slurm node in a partition of this name itself (SageMaker developer guide, HyperPod reference,
+# "Slurm configuration": "All nodes are automatically added to the universal dev partition").
+RESERVED_PARTITIONS = ("dev",)
+# Deep health checks test GPUs (DCGM, NCCL, EFA) and, on EKS, Trainium; other instances are skipped (SageMaker
+# developer guide, "Deep health checks" for Slurm and for EKS: "Supported instance families include g5, p4, and p5").
+DEEP_HEALTH_CHECK_FAMILIES = {"slurm": ("ml.g", "ml.p"), "eks": ("ml.g", "ml.p", "ml.trn")}
+BLOCKING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]+$")
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33")
 DEEP_HEALTH_CHECKS = ("InstanceStress", "InstanceConnectivity")
@@ -77,6 +84,23 @@ class InstanceGroupConfig:
             found.append(Problem(f"{key}.threads_per_core", self.threads_per_core, "1 or 2"))
         if not 1 <= self.ebs_volume_gib <= 16384:
             found.append(Problem(f"{key}.ebs_volume_gib", self.ebs_volume_gib, "from 1 to 16384"))
+        families = DEEP_HEALTH_CHECK_FAMILIES.get(orchestrator, ())
+        if self.deep_health_checks and not self.instance_type.startswith(families):
+            found.append(
+                Problem(
+                    f"{key}.deep_health_checks",
+                    list(self.deep_health_checks),
+                    f"absent on {self.instance_type}: deep health checks run on accelerated instances ("
+                    + ", ".join(f"{f}*" for f in families)
+                    + ")",
+                )
+            )
+        if self.deep_health_checks and self.taints:
+            # "You cannot add custom taints to nodes in instance groups with DeepHealthChecks turned on" (SageMaker
+            # developer guide, HyperPod EKS prerequisites): the checks taint the nodes themselves.
+            found.append(
+                Problem(f"{key}.taints", [t.key for t in self.taints], "absent on a group with deep_health_checks")
+            )
         if orchestrator == "slurm":
             if self.slurm_node_type is None:
                 found.append(Problem(f"{key}.slurm_node_type", None, "Controller, Login or Compute (Slurm)"))
@@ -89,7 +113,13 @@ class InstanceGroupConfig:
                     Problem(f"{key}.partitions", list(self.partitions), "one partition (HyperPod takes one per group)")
                 )
             for partition in self.partitions:
-                if not PARTITION_NAME_PATTERN.match(partition) or len(partition) > 1024:
+                if partition in RESERVED_PARTITIONS:
+                    found.append(
+                        Problem(
+                            f"{key}.partitions", partition, "a name other than 'dev', which HyperPod gives every node"
+                        )
+                    )
+                elif not PARTITION_NAME_PATTERN.match(partition) or len(partition) > 1024:
                     found.append(
                         Problem(
                             f"{key}.partitions", partition, "letters, digits or '-', not starting or ending with '-'"
@@ -175,6 +205,17 @@ class ClusterConfig:
 
     def _eks_problems(self) -> list[Problem]:
         found: list[Problem] = []
+        blocked = [g.name for g in self.instance_groups if any(t.effect in BLOCKING_TAINT_EFFECTS for t in g.taints)]
+        if self.instance_groups and len(blocked) == len(self.instance_groups):
+            # CoreDNS, the training operator and the MPI operator tolerate no such taint (the training operator's chart
+            # takes no tolerations), and restricted nodes are for Nova jobs: they need an untainted group.
+            found.append(
+                Problem(
+                    "cluster.instance_groups[].taints",
+                    blocked,
+                    "at least one instance group without NoSchedule or NoExecute taints, for CoreDNS and the operators",
+                )
+            )
         if not self.instance_groups and self.restricted_instance_group is None:
             found.append(
                 Problem("cluster.instance_groups", [], "at least one instance group (or a restricted_instance_group)")

@@ -1,17 +1,27 @@
 """The HyperPod Helm charts, installed into the orchestrating EKS cluster at deploy time.
 
 HyperPod on EKS needs the chart the HyperPod team publishes in the public
-``aws/sagemaker-hyperpod-cli`` repository (health monitoring agent, deep health checks,
-job auto-restart, training operators, NVIDIA/EFA/Neuron device plugins, MPI operator,
-cert-manager, RBAC). It is not in a Helm repository and must not be copied here, so a
-custom resource downloads it from a pinned commit and runs ``helm upgrade --install``
-from inside the VPC (the cluster endpoint is private).
+``aws/sagemaker-hyperpod-cli`` repository. At the pinned commit it installs: the training
+operators (always), the NVIDIA, EFA and Neuron device plugins, the MPI operator, the health
+monitoring agent, and the RBAC of deep health checks, job auto-restart and patching. It does not
+install cert-manager, MLflow, the storage, cluster-role or team-role charts (disabled by default),
+and this app disables ``namespaced-role-and-bindings`` too (its default, ``enable: false``, is a typo
+for ``enabled`` and would install it). Kueue is not part of it (it comes with the task governance
+add-on). The chart is not in a Helm repository and must not be copied here, so a custom resource
+downloads it from the pinned commit and runs ``helm upgrade --install`` from inside the VPC (the
+cluster endpoint is private), with the values below.
+
+Values (``hyperpod_chart_values``): the health monitoring agent's Region (without it the chart picks
+its image from the nodes' labels, and the cluster has no nodes when the chart is installed, so it
+falls back to us-east-1's image; the official installer and the Nova sample set it), and tolerations
+for the instance groups' taints on the device plugins, which are DaemonSets every GPU node needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
@@ -25,6 +35,7 @@ from aws_cdk.lambda_layer_kubectl_v32 import KubectlV32Layer
 
 from constructs import Construct
 from constructs.bundled_python_code import REPO, bundled_python_code
+from constructs.hyperpod_cluster import KubernetesTaint
 from constructs.nag_acknowledgements import acknowledge
 
 HANDLER_ROOT = REPO / "lambda" / "hyperpod_dependencies"
@@ -47,25 +58,60 @@ class HelmChartSource:
     namespace: str = "kube-system"
 
 
-# The chart the HyperPod-on-EKS documentation installs ("Installing packages on the Amazon EKS
-# cluster using Helm"), pinned to a commit of aws/sagemaker-hyperpod-cli (main, 2026-06-22).
+# Both charts from one commit: tag v2.2.0 of aws/sagemaker-hyperpod-cli (release_v2, 2025-12-02). The RIG chart and
+# install_rig_dependencies.sh (whose steps lambda/hyperpod_dependencies/hyperpod_dependencies/rig.py carries out) live
+# on release_v2 only; main dropped them in July 2025. The official installers (aws/sagemaker-hyperpod-cluster-setup,
+# awslabs/awsome-distributed-training) and the Nova documentation take both from one release_v2 commit too.
+HYPERPOD_CLI = "https://github.com/aws/sagemaker-hyperpod-cli"
+HYPERPOD_CHART_COMMIT = "9774c58375f8ccaf389035d77c43133f7e13adc1"
 HYPERPOD_CHART = HelmChartSource(
-    repository="https://github.com/aws/sagemaker-hyperpod-cli",
-    commit="011ca927123e02b35a399935bbb3ab1905fe33c7",
+    repository=HYPERPOD_CLI,
+    commit=HYPERPOD_CHART_COMMIT,
     path="helm_chart/HyperPodHelmChart",
     release="hyperpod-dependencies",
 )
-
-
-# The RIG chart and its installation steps live on the release_v2 branch only (tag v2.2.0,
-# 2025-12-02): ``helm_chart/HyperPodHelmChartForRIG`` and ``install_rig_dependencies.sh``,
-# whose steps lambda/hyperpod_dependencies/hyperpod_dependencies/rig.py carries out.
 HYPERPOD_RIG_CHART = HelmChartSource(
-    repository="https://github.com/aws/sagemaker-hyperpod-cli",
-    commit="9774c58375f8ccaf389035d77c43133f7e13adc1",
+    repository=HYPERPOD_CLI,
+    commit=HYPERPOD_CHART_COMMIT,
     path="helm_chart/HyperPodHelmChartForRIG",
     release="rig-dependencies",
 )
+# The device plugins' own tolerations at that commit (helm_chart/HyperPodHelmChart/values.yaml): setting the list
+# replaces them, so they are kept and the instance groups' taints added.
+NODE_HEALTH_TOLERATION = {
+    "key": "sagemaker.amazonaws.com/node-health-status",
+    "operator": "Equal",
+    "value": "Unschedulable",
+    "effect": "NoSchedule",
+}
+DEVICE_PLUGIN_TOLERATIONS: Mapping[str, tuple[Mapping[str, str], ...]] = {
+    "nvidia-device-plugin": (
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},
+        NODE_HEALTH_TOLERATION,
+    ),
+    "aws-efa-k8s-device-plugin": (
+        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+        {"key": "aws.amazon.com/efa", "operator": "Exists", "effect": "NoSchedule"},
+        NODE_HEALTH_TOLERATION,
+    ),
+}
+
+
+def hyperpod_chart_values(region: str, taints: Sequence[KubernetesTaint]) -> dict[str, Any]:
+    """The standard chart's values for this cluster (see the module docstring)."""
+    added = [
+        {"key": t.key, "operator": "Equal", "value": t.value, "effect": t.effect}
+        if t.value is not None
+        else {"key": t.key, "operator": "Exists", "effect": t.effect}
+        for t in dict.fromkeys(taints)
+    ]
+    values: dict[str, Any] = {
+        "health-monitoring-agent": {"region": region},
+        "namespaced-role-and-bindings": {"enabled": False},
+    }
+    for chart, defaults in DEVICE_PLUGIN_TOLERATIONS.items():
+        values[chart] = {"tolerations": [dict(t) for t in defaults] + [t for t in added if t not in defaults]}
+    return values
 
 
 @dataclass(frozen=True)
@@ -88,6 +134,7 @@ class HyperPodHelmChartProps:
     security_group: ec2.ISecurityGroup
     log_key: kms.IKey
     log_retention: logs.RetentionDays
+    values: Mapping[str, Any] = field(default_factory=dict)
     source: HelmChartSource = HYPERPOD_CHART
 
 
@@ -143,6 +190,7 @@ class HyperPodHelmChart(Construct):
         source = props.source
         self._provider = provider
         self._standard_release = source.release
+        self._standard_inputs = {"ChartCommit": source.commit, "Values": dict(props.values)}
         self._cluster_name = props.cluster.cluster_name
         self.rig_resource: cdk.CustomResource | None = None
         self.resource = cdk.CustomResource(
@@ -157,6 +205,7 @@ class HyperPodHelmChart(Construct):
                 "ChartPath": source.path,
                 "Release": source.release,
                 "Namespace": source.namespace,
+                "Values": dict(props.values),
             },
         )
         self.resource.node.add_dependency(access)
@@ -183,6 +232,9 @@ class HyperPodHelmChart(Construct):
                 "Release": source.release,
                 "Namespace": source.namespace,
                 "StandardRelease": self._standard_release,
+                # Not read by the handler: an upgrade of the standard chart drops the RIG patches of its objects, so
+                # whatever changes it changes this resource too, and its update (after the chart's) patches again.
+                "StandardChart": self._standard_inputs,
                 "SupportedRegions": list(supported_regions),
             },
         )

@@ -29,6 +29,7 @@ from constructs.hyperpod_helm_chart import (
     HyperPodHelmChart,
     HyperPodHelmChartProps,
     NovaJobTarget,
+    hyperpod_chart_values,
 )
 from constructs.lifecycle_scripts import LifecycleScriptsBucket, LifecycleScriptsBucketProps
 from constructs.training_network import TrainingNetwork
@@ -125,6 +126,7 @@ class TrainingClusterStack(PlatformStack):
                     )
                 ],
             )
+        groups = [_instance_group(group, execution_role(f"{group.name}Role")) for group in cluster.instance_groups]
         self.hyperpod = HyperPodCluster(
             self,
             "HyperPod",
@@ -132,9 +134,7 @@ class TrainingClusterStack(PlatformStack):
                 cluster_name=f"{config.name}-training",
                 subnets=training_subnets,
                 security_group=network.cluster_security_group,
-                instance_groups=[
-                    _instance_group(group, execution_role(f"{group.name}Role")) for group in cluster.instance_groups
-                ],
+                instance_groups=groups,
                 restricted_instance_groups=[
                     RestrictedInstanceGroup(
                         name=rig.name,
@@ -166,6 +166,9 @@ class TrainingClusterStack(PlatformStack):
                     security_group=network.cluster_security_group,
                     log_key=key,
                     log_retention=self.log_retention,
+                    values=hyperpod_chart_values(
+                        self.region, [taint for group in groups for taint in group.kubernetes_taints]
+                    ),
                 ),
             )
             chart.resource.node.add_dependency(*control_plane.addons)

@@ -192,6 +192,33 @@ def test_hyperpod_chart_is_installed_from_a_pinned_commit_before_the_cluster(com
 
 
 @pytest.mark.parametrize("name", EKS_ENVS)
+def test_the_chart_gets_the_clusters_region_and_tolerations_for_every_configured_taint(committed, name):
+    """Without a Region the health agent's image comes from us-east-1 (no nodes to read it from at install); the
+    device plugins are DaemonSets every GPU node needs, so they tolerate the groups' taints, their own defaults kept."""
+    [chart] = committed.template(name, "Training").find_resources("Custom::HyperPodHelmChart").values()
+    values = chart["Properties"]["Values"]
+    assert values["health-monitoring-agent"] == {"region": {"Ref": "AWS::Region"}}
+    assert values["namespaced-role-and-bindings"] == {"enabled": False}
+    taints = [t for g in ENVIRONMENTS[name].cluster.instance_groups for t in g.taints]
+    for plugin in ("nvidia-device-plugin", "aws-efa-k8s-device-plugin"):
+        tolerations = values[plugin]["tolerations"]
+        assert any(t["key"] == "sagemaker.amazonaws.com/node-health-status" for t in tolerations)
+        for taint in taints:
+            assert any(t["key"] == taint.key and t["effect"] == taint.effect for t in tolerations), (plugin, taint)
+
+
+def test_chart_values_add_each_taint_once_and_keep_the_plugins_defaults():
+    from constructs.hyperpod_cluster import KubernetesTaint
+    from constructs.hyperpod_helm_chart import DEVICE_PLUGIN_TOLERATIONS, hyperpod_chart_values
+
+    taint = KubernetesTaint(key="team", effect="NoSchedule", value="vision")
+    values = hyperpod_chart_values("eu-west-1", [taint, taint])
+    expected = {"key": "team", "operator": "Equal", "value": "vision", "effect": "NoSchedule"}
+    for plugin, defaults in DEVICE_PLUGIN_TOLERATIONS.items():
+        assert values[plugin]["tolerations"] == [*map(dict, defaults), expected]
+
+
+@pytest.mark.parametrize("name", EKS_ENVS)
 def test_eks_orchestrator_labels_taints_and_lustre_mount(committed, name):
     config = ENVIRONMENTS[name].cluster
     props = committed.template(name, "Training").find_resources("AWS::SageMaker::Cluster")
@@ -229,9 +256,12 @@ def test_rig_dependencies_follow_the_standard_chart_and_precede_the_cluster(comm
         rig["Properties"]["ServiceToken"]
         == template.find_resources("Custom::HyperPodHelmChart")[chart_id]["Properties"]["ServiceToken"]
     ), "one installer serves both releases"
+    standard = template.find_resources("Custom::HyperPodHelmChart")[chart_id]["Properties"]
     assert {k: v for k, v in rig["Properties"].items() if k not in ("ServiceToken", "ClusterName")} == {
         "ChartRepository": "https://github.com/aws/sagemaker-hyperpod-cli",
-        "ChartCommit": "9774c58375f8ccaf389035d77c43133f7e13adc1",
+        "ChartCommit": standard["ChartCommit"],  # one commit for both charts, as the official installers pin
+        # whatever upgrades the standard chart (and so drops the RIG patches of its objects) updates this one after it
+        "StandardChart": {"ChartCommit": standard["ChartCommit"], "Values": standard["Values"]},
         "ChartPath": "helm_chart/HyperPodHelmChartForRIG",
         "Release": "rig-dependencies",
         "Namespace": "kube-system",

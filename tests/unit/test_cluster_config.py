@@ -19,7 +19,7 @@ SLURM: dict[str, Any] = {
     "instance_groups": [
         {"name": "controller", "instance_type": "ml.m5.xlarge", "slurm_node_type": "Controller"},
         {"name": "workers", "instance_type": "ml.g5.8xlarge", "count": 2, "slurm_node_type": "Compute",
-         "partitions": ["dev"]},
+         "partitions": ["gpu"]},
     ],
 }  # fmt: skip
 EKS: dict[str, Any] = {
@@ -47,7 +47,7 @@ def changed(cluster: dict[str, Any], group: int, **values: Any) -> dict[str, Any
 
 
 def test_valid_slurm_and_eks_clusters_parse():
-    assert parse(SLURM).cluster.instance_groups[1].partitions == ("dev",)
+    assert parse(SLURM).cluster.instance_groups[1].partitions == ("gpu",)
     config = parse(EKS).cluster
     assert config.restricted_instance_group.instance_type == "ml.p5.48xlarge"
     assert config.instance_groups[0].labels == {"team": "a"}
@@ -112,8 +112,8 @@ def test_compute_group_without_partitions_is_rejected():
 
 
 def test_a_group_in_two_partitions_is_rejected():
-    message = error_for(changed(SLURM, 1, partitions=["dev", "prod"]))
-    assert "cluster.instance_groups[1].partitions: ['dev', 'prod'] is not allowed; expected one partition" in message
+    message = error_for(changed(SLURM, 1, partitions=["gpu", "cpu"]))
+    assert "cluster.instance_groups[1].partitions: ['gpu', 'cpu'] is not allowed; expected one partition" in message
 
 
 @pytest.mark.parametrize("partition", ["big_gpus", "-dev", "dev-", "a.b"])
@@ -190,3 +190,45 @@ def test_restricted_group_in_a_region_without_rig_support_is_rejected():
 def test_restricted_group_in_a_supported_region_is_accepted():
     config = parse(EKS, region="us-east-1").cluster
     assert config.restricted_instance_group is not None
+
+
+def test_the_partition_hyperpod_gives_every_node_is_refused():
+    message = error_for(changed(SLURM, 1, partitions=["dev"]))
+    assert "cluster.instance_groups[1].partitions: 'dev' is not allowed; expected a name other than 'dev'" in message
+
+
+def test_deep_health_checks_on_an_instance_without_accelerators_are_refused():
+    message = error_for(changed(EKS, 0, instance_type="ml.m5.xlarge", deep_health_checks=["InstanceStress"]))
+    assert (
+        "cluster.instance_groups[0].deep_health_checks: ['InstanceStress'] is not allowed; expected absent on "
+        "ml.m5.xlarge: deep health checks run on accelerated instances (ml.g*, ml.p*, ml.trn*)"
+    ) in message
+    trainium_on_slurm = changed(SLURM, 1, instance_type="ml.trn1.32xlarge", deep_health_checks=["InstanceStress"])
+    assert "deep health checks run on accelerated instances (ml.g*, ml.p*)" in error_for(trainium_on_slurm)
+
+
+def test_taints_on_a_group_with_deep_health_checks_are_refused():
+    cluster = copy.deepcopy(EKS)
+    cluster["instance_groups"].append({"name": "cpu", "instance_type": "ml.m5.xlarge"})
+    tainted = changed(
+        cluster,
+        0,
+        deep_health_checks=["InstanceStress"],
+        taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}],
+    )
+    message = error_for(tainted)
+    assert "cluster.instance_groups[0].taints: ['nvidia.com/gpu'] is not allowed; expected absent on a group with" in (
+        message
+    )
+
+
+def test_a_cluster_whose_every_group_is_tainted_is_refused_and_one_untainted_group_is_enough():
+    tainted = changed(EKS, 0, taints=[{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}])
+    assert (
+        "cluster.instance_groups[].taints: ['gpu'] is not allowed; expected at least one instance group without "
+        "NoSchedule or NoExecute taints"
+    ) in error_for(tainted)
+    tainted["instance_groups"].append({"name": "system", "instance_type": "ml.m5.xlarge"})
+    assert parse(tainted).cluster is not None
+    preferring = changed(EKS, 0, taints=[{"key": "team", "effect": "PreferNoSchedule"}])
+    assert parse(preferring).cluster is not None

@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ class ChartRelease:
     chart_path: str
     release: str
     namespace: str
+    values: dict[str, Any] = field(default_factory=dict)  # over the chart's defaults
 
     @property
     def physical_id(self) -> str:
@@ -69,6 +70,9 @@ class ChartRelease:
         for key in ("Release", "Namespace"):
             if values[key] and not NAME_PATTERN.match(values[key]):
                 problems.append(f"{key}: {values[key]!r} is not allowed; expected a DNS label (a-z, 0-9, '-')")
+        chart_values = properties.get("Values", {})
+        if not isinstance(chart_values, dict):
+            problems.append(f"Values: {chart_values!r} is not allowed; expected an object of Helm values")
         if values["ChartRepository"] and values["ChartCommit"]:
             try:
                 chart_source.archive_url(values["ChartRepository"], values["ChartCommit"])
@@ -83,6 +87,7 @@ class ChartRelease:
             chart_path=values["ChartPath"],
             release=values["Release"],
             namespace=values["Namespace"],
+            values=chart_values if isinstance(chart_values, dict) else {},
         )
 
 
@@ -150,7 +155,11 @@ class ChartInstaller:
         env = self._environment(release, workdir)
         archive = self.fetch(chart_source.archive_url(release.chart_repository, release.chart_commit))
         chart_dir = chart_source.extract_chart(archive, release.chart_path, workdir / "chart")
-        for command in helm.install_commands(chart_dir, release.release, release.namespace):
+        values_file = None
+        if release.values:
+            values_file = workdir / "values.json"
+            values_file.write_text(json.dumps(release.values))
+        for command in helm.install_commands(chart_dir, release.release, release.namespace, values_file):
             LOGGER.info(json.dumps({"step": command[1], "release": release.physical_id}))
             self.runner(command, env)
 

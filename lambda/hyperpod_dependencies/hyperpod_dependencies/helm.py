@@ -37,12 +37,14 @@ def helm_environment(workdir: Path, kubeconfig_path: Path) -> dict[str, str]:
     }
 
 
-def install_commands(chart_dir: Path, release: str, namespace: str) -> list[list[str]]:
-    """Fetch the chart's declared dependencies, then install or upgrade the release."""
-    return [
-        [HELM, "dependency", "update", str(chart_dir)],
-        [HELM, "upgrade", "--install", release, str(chart_dir), "--namespace", namespace, "--history-max", HISTORY_MAX],
-    ]
+def install_commands(chart_dir: Path, release: str, namespace: str, values_file: Path | None = None) -> list[list[str]]:
+    """Fetch the chart's declared dependencies, then install or upgrade the release (with ``values_file``, a JSON
+    document Helm reads as YAML, over the chart's defaults)."""
+    upgrade = [HELM, "upgrade", "--install", release, str(chart_dir), "--namespace", namespace]
+    upgrade += ["--history-max", HISTORY_MAX]
+    if values_file is not None:
+        upgrade += ["--values", str(values_file)]
+    return [[HELM, "dependency", "update", str(chart_dir)], upgrade]
 
 
 def uninstall_command(release: str, namespace: str) -> list[str]:

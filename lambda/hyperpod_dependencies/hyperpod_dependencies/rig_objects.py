@@ -53,9 +53,19 @@ def patch_annotation(component: str) -> str:
     return PATCH_ANNOTATION.format(component=component)
 
 
+# Objects the RIG patch gives the RIG toleration to; they belong to the standard chart, whose next helm upgrade (a
+# values or commit change) puts its own tolerations back and keeps the annotation.
+TOLERATING_COMPONENTS = ("training-operators", "mpi-operator", "aws-efa-k8s-device-plugin")
+
+
 def is_patched(obj: Object, component: str) -> bool:
-    """Whether an earlier install already changed this object (patches run once, retries skip them)."""
-    return patch_annotation(component) in (obj.get("metadata", {}).get("annotations") or {})
+    """Whether an earlier install already changed this object, so a retry skips it: the annotation, and for the
+    standard chart's objects the toleration itself (an upgrade of that chart removes it)."""
+    annotated = patch_annotation(component) in (obj.get("metadata", {}).get("annotations") or {})
+    if component not in TOLERATING_COMPONENTS:
+        return annotated
+    tolerations = obj.get("spec", {}).get("template", {}).get("spec", {}).get("tolerations") or []
+    return annotated and any(t.get("key") == RIG_TAINT["key"] for t in tolerations)
 
 
 def _marker(source: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import tarfile
 import urllib.parse
 from pathlib import Path
@@ -172,6 +173,29 @@ def test_create_installs_the_pinned_chart_with_helm(tmp_path: Path):
     assert upgrade[1:4] == ["upgrade", "--install", "hyperpod-dependencies"]
     assert upgrade[5:7] == ["--namespace", "kube-system"]
     assert update_env["KUBECONFIG"].endswith("/kubeconfig")
+
+
+def test_the_release_gets_the_values_of_the_resource_over_the_charts_defaults(tmp_path: Path):
+    """A Values change is an Update: helm upgrade with the new values file."""
+    eks, sts = clients()
+    seen: list[dict] = []
+
+    class ValuesReadingRunner(RecordingRunner):
+        def __call__(self, command, env):
+            if "--values" in command:
+                seen.append(json.loads(Path(command[command.index("--values") + 1]).read_text()))
+            return super().__call__(command, env)
+
+    values = {"health-monitoring-agent": {"region": "eu-west-1"}, "namespaced-role-and-bindings": {"enabled": False}}
+    with Stubber(eks) as stub:
+        stub.add_response("describe_cluster", DESCRIBED, {"name": "prod-orchestrator"})
+        handle(event("Update", Values=values), ChartInstaller(eks, sts, ValuesReadingRunner(), lambda _: CHART))
+    assert seen == [values]
+
+
+def test_values_must_be_an_object():
+    with pytest.raises(InvalidRequestError, match="Values: 'region=us-east-1' is not allowed; expected an object"):
+        ChartRelease.from_properties({**PROPERTIES, "Values": "region=us-east-1"})
 
 
 def test_update_runs_the_same_idempotent_upgrade(tmp_path: Path):

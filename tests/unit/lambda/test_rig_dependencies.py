@@ -446,25 +446,53 @@ def test_create_builds_the_rig_chart_from_the_live_add_ons_then_patches_the_stan
     assert efa_images == ["602401143452.dkr.ecr.eu-north-1.amazonaws.com/eks/aws-efa-k8s-device-plugin:v0.5.6"]
 
 
+RIG_TOLERATION = dict(rig_objects.RIG_TAINT)
+
+
+def patched_standard_objects(*, with_toleration: bool) -> dict:
+    tolerations = [RIG_TOLERATION] if with_toleration else []
+    return {
+        f"{STANDARD}_training_operators": controller(
+            f"{STANDARD}-training-operators",
+            "kubeflow",
+            tolerations,
+            annotations={"rig.hyperpod.patch/training-operators": "{}"},
+        ),
+        f"{STANDARD}_mpi_operator": controller(
+            f"{STANDARD}-mpi-operator",
+            "kube-system",
+            tolerations,
+            annotations={"rig.hyperpod.patch/mpi-operator": "{}"},
+        ),
+    }
+
+
 def test_a_retry_reinstalls_the_chart_and_skips_what_is_already_patched():
     marker = {"rig.hyperpod.patch/aws-node": "{}"}
+    efa_done = efa({"rig.hyperpod.patch/aws-efa-k8s-device-plugin": "{}"})
+    efa_done["spec"]["template"]["spec"]["tolerations"].append(RIG_TOLERATION)
     done = cluster_objects(
         aws_node=aws_node(annotations=marker),
-        **{
-            f"{STANDARD}_training_operators": controller(
-                f"{STANDARD}-training-operators",
-                "kubeflow",
-                annotations={"rig.hyperpod.patch/training-operators": "{}"},
-            ),
-            f"{STANDARD}_mpi_operator": controller(
-                f"{STANDARD}-mpi-operator", "kube-system", annotations={"rig.hyperpod.patch/mpi-operator": "{}"}
-            ),
-            f"{STANDARD}_aws_efa_k8s_device_plugin": efa({"rig.hyperpod.patch/aws-efa-k8s-device-plugin": "{}"}),
-        },
+        **patched_standard_objects(with_toleration=True),
+        **{f"{STANDARD}_aws_efa_k8s_device_plugin": efa_done},
     )
     cluster = FakeCluster(done)
     run(rig_event("Update"), cluster)
     assert [v for v in cluster.verbs() if not v.startswith("get")] == ["dependency", "upgrade"]
+
+
+def test_after_an_upgrade_of_the_standard_chart_dropped_the_toleration_the_objects_are_patched_again():
+    """helm upgrade of the standard chart (new values or commit) restores its tolerations and keeps the annotation:
+    the RIG's update, which follows it, must patch again, or RIG nodes lose EFA and the operators."""
+    upgraded = cluster_objects(
+        aws_node=aws_node(annotations={"rig.hyperpod.patch/aws-node": "{}"}),
+        **patched_standard_objects(with_toleration=False),
+        **{f"{STANDARD}_aws_efa_k8s_device_plugin": efa({"rig.hyperpod.patch/aws-efa-k8s-device-plugin": "{}"})},
+    )
+    cluster = FakeCluster(upgraded)
+    run(rig_event("Update"), cluster)
+    patches = ["patch deployment", "patch deployment", "patch daemonset"]
+    assert [v for v in cluster.verbs() if not v.startswith("get")] == ["dependency", "upgrade", *patches]
 
 
 def test_an_unsupported_region_fails_before_anything_changes():

@@ -25,6 +25,8 @@ RESERVED_PARTITIONS = ("dev",)
 # developer guide, "Deep health checks" for Slurm and for EKS: "Supported instance families include g5, p4, and p5").
 DEEP_HEALTH_CHECK_FAMILIES = {"slurm": ("ml.g", "ml.p"), "eks": ("ml.g", "ml.p", "ml.trn")}
 BLOCKING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
+# botocore's TrainingPlanArn shape.
+TRAINING_PLAN_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:training-plan/.+$")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]+$")
 KUBERNETES_VERSIONS = ("1.31", "1.32", "1.33")
 DEEP_HEALTH_CHECKS = ("InstanceStress", "InstanceConnectivity")
@@ -38,6 +40,16 @@ RIG_LUSTRE_STEP_GIB = 2400
 # Regions the HyperPod team's RIG dependency installer supports (aws/sagemaker-hyperpod-cli v2.2.0,
 # install_rig_dependencies.sh): its image registries are known there.
 RIG_REGIONS = ("us-east-1", "us-west-2", "eu-north-1", "eu-west-2", "ap-northeast-1")
+
+
+def _training_plan_problems(key: str, arn: str | None) -> list[Problem]:
+    if arn is None or TRAINING_PLAN_ARN_PATTERN.match(arn):
+        return []
+    return [
+        Problem(
+            f"{key}.training_plan_arn", arn, "a SageMaker training plan ARN (arn:aws:sagemaker:...:training-plan/...)"
+        )
+    ]
 
 
 def hyperpod_instance_types() -> frozenset[str]:
@@ -67,9 +79,10 @@ class InstanceGroupConfig:
     taints: tuple[Taint, ...] = ()
     slurm_node_type: Literal["Controller", "Login", "Compute"] | None = None
     partitions: tuple[str, ...] = ()
+    training_plan_arn: str | None = None
 
     def problems(self, key: str, orchestrator: str) -> list[Problem]:
-        found: list[Problem] = []
+        found: list[Problem] = _training_plan_problems(key, self.training_plan_arn)
         if not GROUP_NAME_PATTERN.match(self.name) or len(self.name) > 63:
             found.append(Problem(f"{key}.name", self.name, "1-63 letters, digits or '-', not starting with '-'"))
         if self.instance_type not in hyperpod_instance_types():
@@ -139,10 +152,11 @@ class RestrictedInstanceGroupConfig:
     name: str = "nova"
     lustre_size_gib: int = RIG_LUSTRE_MIN_GIB
     lustre_throughput_mbps_per_tib: int = 250
+    training_plan_arn: str | None = None
 
     def problems(self) -> list[Problem]:
         key = "cluster.restricted_instance_group"
-        found: list[Problem] = []
+        found: list[Problem] = _training_plan_problems(key, self.training_plan_arn)
         if self.instance_type not in RIG_INSTANCE_TYPES:
             found.append(Problem(f"{key}.instance_type", self.instance_type, "one of " + ", ".join(RIG_INSTANCE_TYPES)))
         if not 1 <= self.count <= MAX_INSTANCE_COUNT:
@@ -202,6 +216,17 @@ class ClusterConfig:
         if self.restricted_instance_group is not None:
             found += self.restricted_instance_group.problems()
         return found + (self._eks_problems() if self.orchestrator == "eks" else self._slurm_problems())
+
+    def training_plan_keys(self) -> list[str]:
+        """The config keys of the training plans this cluster names."""
+        keys = [
+            f"cluster.instance_groups[{i}].training_plan_arn"
+            for i, group in enumerate(self.instance_groups)
+            if group.training_plan_arn is not None
+        ]
+        if self.restricted_instance_group is not None and self.restricted_instance_group.training_plan_arn is not None:
+            keys.append("cluster.restricted_instance_group.training_plan_arn")
+        return keys
 
     def _eks_problems(self) -> list[Problem]:
         found: list[Problem] = []

@@ -21,6 +21,8 @@ from customization.problems import Problem
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+# Zone IDs such as use1-az6 or apne1-az4 (EC2 user guide, "AZ IDs").
+AZ_ID_PATTERN = re.compile(r"^[a-z]{2,5}\d-az\d{1,2}$")
 VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 SUBNET_ID_PATTERN = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 ROUTE_TABLE_ID_PATTERN = re.compile(r"^rtb-[0-9a-f]{8,17}$")
@@ -84,6 +86,16 @@ class NetworkConfig:
     private_route_table_ids: tuple[str, ...] = ()
     interface_endpoints: bool = True
     flow_log_retention_days: int = 365
+    # Where training runs (HyperPod, FSx for Lustre, training jobs): by default the first private subnet. A new VPC
+    # can add a subnet in a chosen zone, named by its AZ ID (the same physical zone in every account, as capacity
+    # reservations and training plans name it); an existing VPC names one of its private subnets.
+    training_availability_zone_id: str | None = None
+    training_subnet_cidr: str | None = None
+    training_subnet_id: str | None = None
+
+    @property
+    def training_zone_chosen(self) -> bool:
+        return self.training_availability_zone_id is not None or self.training_subnet_id is not None
 
     def problems(self, region: str | None) -> list[Problem]:
         found: list[Problem] = []
@@ -125,7 +137,28 @@ class NetworkConfig:
             )
         if not 1 <= self.nat_gateways <= self.az_count:
             found.append(Problem("network.nat_gateways", self.nat_gateways, f"from 1 to az_count ({self.az_count})"))
-        for key in ("vpc_id", "private_subnet_ids", "private_route_table_ids"):
+        zone, cidr = self.training_availability_zone_id, self.training_subnet_cidr
+        if zone is not None and not AZ_ID_PATTERN.match(zone):
+            found.append(Problem("network.training_availability_zone_id", zone, "an AZ ID such as use1-az6"))
+        if (zone is None) != (cidr is None):
+            found.append(
+                Problem(
+                    "network.training_subnet_cidr" if zone else "network.training_availability_zone_id",
+                    cidr if zone else None,
+                    "both training_availability_zone_id and training_subnet_cidr, or neither",
+                )
+            )
+        if cidr is not None:
+            try:
+                block = ipaddress.IPv4Network(cidr, strict=True)
+                vpc = ipaddress.IPv4Network(self.cidr, strict=False)
+                if not block.subnet_of(vpc) or not 16 <= block.prefixlen <= 24:
+                    found.append(
+                        Problem("network.training_subnet_cidr", cidr, f"a /16 to /24 block inside {self.cidr}")
+                    )
+            except (ValueError, TypeError):
+                found.append(Problem("network.training_subnet_cidr", cidr, "an IPv4 network such as 10.0.224.0/20"))
+        for key in ("vpc_id", "private_subnet_ids", "private_route_table_ids", "training_subnet_id"):
             if getattr(self, key):
                 found.append(Problem(f"network.{key}", getattr(self, key), "absent when mode is 'new'"))
         return found
@@ -151,6 +184,19 @@ class NetworkConfig:
             values = getattr(self, key)
             if len(values) != len(subnets):
                 found.append(Problem(f"network.{key}", list(values), f"one per private subnet ({len(subnets)})"))
+        if self.training_subnet_id is not None and self.training_subnet_id not in subnets:
+            found.append(
+                Problem("network.training_subnet_id", self.training_subnet_id, "one of network.private_subnet_ids")
+            )
+        for key in ("training_availability_zone_id", "training_subnet_cidr"):
+            if getattr(self, key) is not None:
+                found.append(
+                    Problem(
+                        f"network.{key}",
+                        getattr(self, key),
+                        "absent when mode is 'existing' (name the subnet with training_subnet_id)",
+                    )
+                )
         return found
 
 
@@ -234,6 +280,18 @@ class EnvironmentConfig:
             )
         found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
         found += self.cluster.problems(self.region) if self.cluster else []
+        if self.cluster is not None and not self.network.training_zone_chosen:
+            # A training plan's capacity is in one zone; the cluster's subnet must be there ("Request to service
+            # failed" otherwise), so the zone is named, not left to the first private subnet.
+            planned = self.cluster.training_plan_keys()
+            if planned:
+                found.append(
+                    Problem(
+                        planned[0],
+                        "a training plan",
+                        "network.training_availability_zone_id (or training_subnet_id) set to the plan's zone",
+                    )
+                )
         found += self.serving.problems(self.region) if self.serving else []
         found += self.workflow.problems(self.region) if self.workflow else []
         if self.serving is not None and self.serving.model_source == "lineage" and self.workflow is None:

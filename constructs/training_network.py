@@ -8,6 +8,7 @@ endpoints. Two security groups separate the roles: nodes talk to each other free
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 import aws_cdk as cdk
@@ -33,10 +34,19 @@ INTERFACE_ENDPOINTS = {
 
 
 @dataclass(frozen=True)
+class TrainingZone:
+    """A subnet added for training in the zone with this AZ ID (where capacity or a training plan is)."""
+
+    availability_zone_id: str
+    cidr: str
+
+
+@dataclass(frozen=True)
 class NewVpcProps:
     cidr: str
     az_count: int
     nat_gateways: int
+    training_zone: TrainingZone | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,7 @@ class ExistingVpcProps:
     availability_zones: tuple[str, ...]
     private_subnet_ids: tuple[str, ...]
     private_route_table_ids: tuple[str, ...]
+    training_subnet_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,12 +70,14 @@ class TrainingNetworkProps:
 
 
 class TrainingNetwork(Construct):
-    """Attributes: ``vpc``, ``private_subnets``, ``cluster_security_group``, ``lustre_security_group``."""
+    """Attributes: ``vpc``, ``private_subnets``, ``training_subnet`` (HyperPod, FSx for Lustre and training jobs:
+    one zone, so EFA and Lustre traffic stays in it), ``cluster_security_group``, ``lustre_security_group``."""
 
     def __init__(self, scope: Construct, construct_id: str, props: TrainingNetworkProps) -> None:
         super().__init__(scope, construct_id)
         self.vpc = self._vpc(props.vpc)
         self.private_subnets = ec2.SubnetSelection(subnets=self.vpc.private_subnets)
+        self.training_subnet = self._training_subnet(props.vpc)
         self._flow_log(props)
         self._endpoints(props.interface_endpoints, props.vpc.cidr)
         self.cluster_security_group, self.lustre_security_group = self._security_groups()
@@ -101,6 +114,56 @@ class TrainingNetwork(Construct):
             )
         return vpc
 
+    def _training_subnet(self, props: NewVpcProps | ExistingVpcProps) -> ec2.ISubnet:
+        """By default the first private subnet, as before: choosing a zone later replaces FSx and the cluster."""
+        if isinstance(props, ExistingVpcProps):
+            chosen = props.training_subnet_id or props.private_subnet_ids[0]
+            return next(s for s in self.vpc.private_subnets if s.subnet_id == chosen)
+        if props.training_zone is None:
+            return self.vpc.private_subnets[0]
+        zone = props.training_zone
+        taken = [s.ipv4_cidr_block for s in (*self.vpc.public_subnets, *self.vpc.private_subnets)]
+        block = ipaddress.IPv4Network(zone.cidr)
+        clash = [c for c in taken if block.overlaps(ipaddress.IPv4Network(c))]
+        if clash:
+            raise ValueError(
+                f"network.training_subnet_cidr: {zone.cidr!r} is not allowed; expected a block that overlaps none of "
+                f"the VPC's subnets ({', '.join(taken)})"
+            )
+        # By AZ ID through the L1 property: no lookup at synth, and the same physical zone in every account.
+        subnet = ec2.CfnSubnet(
+            self,
+            "TrainingSubnet",
+            vpc_id=self.vpc.vpc_id,
+            cidr_block=zone.cidr,
+            availability_zone_id=zone.availability_zone_id,
+            map_public_ip_on_launch=False,
+            tags=[
+                cdk.CfnTag(key="Name", value=f"{cdk.Stack.of(self).stack_name}/training-{zone.availability_zone_id}")
+            ],
+        )
+        table = ec2.CfnRouteTable(self, "TrainingRouteTable", vpc_id=self.vpc.vpc_id)
+        ec2.CfnSubnetRouteTableAssociation(
+            self, "TrainingRouteTableAssociation", subnet_id=subnet.ref, route_table_id=table.ref
+        )
+        nat = self.vpc.public_subnets[0].node.find_child("NATGateway")
+        assert isinstance(nat, ec2.CfnNatGateway)  # config requires at least one NAT gateway
+        ec2.CfnRoute(
+            self,
+            "TrainingDefaultRoute",
+            route_table_id=table.ref,
+            destination_cidr_block="0.0.0.0/0",
+            nat_gateway_id=nat.ref,
+        )
+        return ec2.Subnet.from_subnet_attributes(
+            self,
+            "Training",
+            subnet_id=subnet.ref,
+            availability_zone=zone.availability_zone_id,
+            route_table_id=table.ref,
+            ipv4_cidr_block=zone.cidr,
+        )
+
     def _flow_log(self, props: TrainingNetworkProps) -> None:
         log_group = logs.LogGroup(
             self,
@@ -128,7 +191,7 @@ class TrainingNetwork(Construct):
             "S3Endpoint",
             vpc=self.vpc,
             service=ec2.GatewayVpcEndpointAwsService.S3,
-            subnets=[self.private_subnets],
+            subnets=[self.private_subnets, ec2.SubnetSelection(subnets=[self.training_subnet])],
         )
         if not interface_endpoints:
             return

@@ -37,7 +37,7 @@ class DataStack(PlatformStack):
             "DatasetsFileSystem",
             DatasetsFileSystemProps(
                 vpc=network.vpc,
-                subnet=network.vpc.private_subnets[0],
+                subnet=network.training_subnet,
                 security_group=network.lustre_security_group,
                 datasets_bucket=self.stores.datasets_bucket,
                 key=self.key,

@@ -5,7 +5,13 @@ from __future__ import annotations
 from config.model import EnvironmentConfig, NetworkConfig
 from constructs import Construct
 from constructs.platform_key import PlatformKey
-from constructs.training_network import ExistingVpcProps, NewVpcProps, TrainingNetwork, TrainingNetworkProps
+from constructs.training_network import (
+    ExistingVpcProps,
+    NewVpcProps,
+    TrainingNetwork,
+    TrainingNetworkProps,
+    TrainingZone,
+)
 from stacks.platform_stack import PlatformStack
 
 
@@ -27,7 +33,12 @@ class NetworkStack(PlatformStack):
 
 def _vpc_props(network: NetworkConfig) -> NewVpcProps | ExistingVpcProps:
     if network.mode == "new":
-        return NewVpcProps(cidr=network.cidr, az_count=network.az_count, nat_gateways=network.nat_gateways)
+        zone = None
+        if network.training_availability_zone_id is not None and network.training_subnet_cidr is not None:
+            zone = TrainingZone(network.training_availability_zone_id, network.training_subnet_cidr)
+        return NewVpcProps(
+            cidr=network.cidr, az_count=network.az_count, nat_gateways=network.nat_gateways, training_zone=zone
+        )
     assert network.vpc_id is not None  # the config model rejects an existing VPC without an id
     return ExistingVpcProps(
         vpc_id=network.vpc_id,
@@ -35,4 +46,5 @@ def _vpc_props(network: NetworkConfig) -> NewVpcProps | ExistingVpcProps:
         availability_zones=network.availability_zones,
         private_subnet_ids=network.private_subnet_ids,
         private_route_table_ids=network.private_route_table_ids,
+        training_subnet_id=network.training_subnet_id,
     )

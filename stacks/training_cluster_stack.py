@@ -70,8 +70,8 @@ class TrainingClusterStack(PlatformStack):
             else None
         )
 
-        # Training and FSx share one zone: EFA and Lustre traffic stays in it.
-        training_subnets = [network.vpc.private_subnets[0]]
+        # Training and FSx share one zone (network.training_subnet): EFA and Lustre traffic stays in it.
+        training_subnets = [network.training_subnet]
         control_plane = None
         if eks_orchestrated:
             control_plane = HyperPodEksControlPlane(
@@ -143,6 +143,7 @@ class TrainingClusterStack(PlatformStack):
                         execution_role=execution_role(f"{rig.name}RestrictedRole", restricted=True),
                         lustre_size_gib=rig.lustre_size_gib,
                         lustre_throughput_mbps_per_tib=rig.lustre_throughput_mbps_per_tib,
+                        training_plan_arn=rig.training_plan_arn,
                     )
                 ]
                 if rig is not None
@@ -220,4 +221,5 @@ def _instance_group(group: InstanceGroupConfig, role: iam.IRole) -> InstanceGrou
         kubernetes_taints=[KubernetesTaint(key=t.key, effect=t.effect, value=t.value) for t in group.taints],
         slurm_node_type=group.slurm_node_type,
         slurm_partitions=group.partitions,
+        training_plan_arn=group.training_plan_arn,
     )

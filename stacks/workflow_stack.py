@@ -38,7 +38,7 @@ class WorkflowStack(PlatformStack):
                 stores=stores,
                 key=key,
                 vpc=network.vpc,
-                subnets=[network.vpc.private_subnets[0]],
+                subnets=[network.training_subnet],
                 security_group=network.cluster_security_group,
                 judge_model_id=workflow.judge_model_id,
                 judge_rubric=workflow.judge_rubric,

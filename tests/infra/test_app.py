@@ -72,8 +72,8 @@ def test_existing_vpc_is_described_not_created(fixture_envs):
     network.has_resource_properties("AWS::EC2::FlowLog", {"ResourceId": "vpc-0123456789abcdef0"})
 
 
-def test_existing_vpc_hosts_lustre_in_its_first_private_subnet(fixture_envs):
+def test_existing_vpc_hosts_lustre_in_the_training_subnet_config_names(fixture_envs):
     data = fixture_envs["existing_vpc"].template("byovpc", "Data")
     data.has_resource_properties(
-        "AWS::FSx::FileSystem", {"SubnetIds": ["subnet-0aaaaaaaaaaaaaaa1"], "SecurityGroupIds": [Match.any_value()]}
+        "AWS::FSx::FileSystem", {"SubnetIds": ["subnet-0bbbbbbbbbbbbbbb2"], "SecurityGroupIds": [Match.any_value()]}
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match
 
@@ -114,3 +116,46 @@ def test_endpoint_group_admits_https_from_the_vpc_only(committed, env):
             ],
         },
     )
+
+
+def test_training_runs_in_the_zone_config_names_by_az_id_with_fsx_and_jobs_beside_it(fixture_envs):
+    """A subnet added in the chosen zone (by AZ ID, no lookup), routed through the NAT gateway and the S3 endpoint;
+    the file system, the HyperPod cluster and the workflow's training jobs all use it."""
+    synthesized = fixture_envs["pinned"]
+    network = synthesized.template("pinned", "Network")
+    [(subnet_id, subnet)] = [
+        (name, resource)
+        for name, resource in network.find_resources("AWS::EC2::Subnet").items()
+        if "AvailabilityZoneId" in resource["Properties"]
+    ]
+    assert subnet["Properties"]["AvailabilityZoneId"] == "euw1-az2"
+    assert subnet["Properties"]["CidrBlock"] == "10.40.224.0/20"
+    assert "AvailabilityZone" not in subnet["Properties"]
+    [route] = [r for r in network.find_resources("AWS::EC2::Route").values() if "TrainingRouteTable" in json.dumps(r)]
+    assert "NATGateway" in json.dumps(route["Properties"]["NatGatewayId"])
+    [s3] = [e for e in network.find_resources("AWS::EC2::VPCEndpoint").values() if e["Properties"].get("RouteTableIds")]
+    assert "TrainingRouteTable" in json.dumps(s3["Properties"]["RouteTableIds"])
+
+    [fsx] = synthesized.template("pinned", "Data").find_resources("AWS::FSx::FileSystem").values()
+    [cluster] = synthesized.template("pinned", "Training").find_resources("AWS::SageMaker::Cluster").values()
+    for uses in (fsx["Properties"]["SubnetIds"], cluster["Properties"]["VpcConfig"]["Subnets"]):
+        assert subnet_id in json.dumps(uses), uses
+    [group] = cluster["Properties"]["InstanceGroups"]
+    assert group["TrainingPlanArn"] == "arn:aws:sagemaker:eu-west-1:111111111111:training-plan/pinned-plan"
+
+
+def test_a_training_block_that_overlaps_the_vpcs_subnets_is_refused_naming_the_key():
+    import aws_cdk as cdk
+    from aws_cdk import aws_kms as kms
+    from aws_cdk import aws_logs as logs
+
+    from constructs.training_network import NewVpcProps, TrainingNetwork, TrainingNetworkProps, TrainingZone
+
+    stack = cdk.Stack(cdk.App(), "Overlap")
+    props = TrainingNetworkProps(
+        vpc=NewVpcProps("10.40.0.0/16", 2, 1, TrainingZone("euw1-az2", "10.40.16.0/20")),
+        flow_log_retention=logs.RetentionDays.ONE_WEEK,
+        flow_log_key=kms.Key(stack, "Key"),
+    )
+    with pytest.raises(ValueError, match=r"network.training_subnet_cidr: '10.40.16.0/20' is not allowed; expected"):
+        TrainingNetwork(stack, "Network", props)

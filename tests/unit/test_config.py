@@ -301,3 +301,72 @@ def test_a_cross_region_profile_must_belong_to_the_environments_geography():
 
     raw["workflow"] = {"inference_profile_prefix": "eu.", "judge_model_id": "eu.amazon.nova-pro-v1:0"}
     assert parse_environment(raw, "qa", "environments/qa.yaml").workflow is not None
+
+
+@pytest.mark.parametrize(
+    ("network", "expected"),
+    [
+        (
+            {"training_availability_zone_id": "use1-az6"},
+            "network.training_subnet_cidr: null is not allowed; expected both training_availability_zone_id and",
+        ),
+        (
+            {"training_availability_zone_id": "us-east-1a", "training_subnet_cidr": "10.60.224.0/20"},
+            "network.training_availability_zone_id: 'us-east-1a' is not allowed; expected an AZ ID such as use1-az6",
+        ),
+        (
+            {"training_availability_zone_id": "use1-az6", "training_subnet_cidr": "10.61.0.0/20"},
+            "network.training_subnet_cidr: '10.61.0.0/20' is not allowed; expected a /16 to /24 block inside",
+        ),
+        (
+            {"training_subnet_id": "subnet-0123456789abcdef9"},
+            "network.training_subnet_id: 'subnet-0123456789abcdef9' is not allowed; expected absent when mode is 'new'",
+        ),
+    ],
+)
+def test_a_training_zone_is_named_by_az_id_with_a_block_of_its_own(network: dict, expected: str):
+    assert expected in error_for(with_change("network", {**VALID["network"], **network}))
+
+
+def test_an_existing_vpc_trains_in_one_of_its_own_private_subnets():
+    raw = with_change("network", {**EXISTING_VPC, "training_subnet_id": "subnet-0123456789abcdef9"})
+    assert "network.training_subnet_id: 'subnet-0123456789abcdef9' is not allowed; expected one of network.private" in (
+        error_for(raw)
+    )
+    raw = with_change("network", {**EXISTING_VPC, "training_availability_zone_id": "euw1-az1"})
+    assert (
+        "network.training_availability_zone_id: 'euw1-az1' is not allowed; expected absent when mode is 'existing'"
+        in (error_for(raw))
+    )
+
+
+PLANNED_CLUSTER = {
+    "orchestrator": "eks",
+    "instance_groups": [
+        {
+            "name": "gpu",
+            "instance_type": "ml.p5.48xlarge",
+            "training_plan_arn": "arn:aws:sagemaker:us-east-1:123456789012:training-plan/p5-week",
+        }
+    ],
+}
+
+
+def test_a_training_plan_needs_the_zone_of_its_capacity_named():
+    message = error_for(with_change("cluster", PLANNED_CLUSTER))
+    assert (
+        "cluster.instance_groups[0].training_plan_arn: 'a training plan' is not allowed; expected "
+        "network.training_availability_zone_id (or training_subnet_id) set to the plan's zone"
+    ) in message
+    raw = with_change("cluster", PLANNED_CLUSTER)
+    raw["network"].update(training_availability_zone_id="use1-az6", training_subnet_cidr="10.60.224.0/20")
+    assert parse_environment(raw, "qa", "environments/qa.yaml").network.training_availability_zone_id == "use1-az6"
+
+
+def test_a_training_plan_arn_must_be_one():
+    cluster = copy.deepcopy(PLANNED_CLUSTER)
+    cluster["instance_groups"][0]["training_plan_arn"] = "p5-week"
+    assert (
+        "cluster.instance_groups[0].training_plan_arn: 'p5-week' is not allowed; expected a SageMaker training plan"
+        in (error_for(with_change("cluster", cluster)))
+    )

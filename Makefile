@@ -42,7 +42,8 @@ test: lint typecheck
 agent-lock: install
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.9.30
 	$(BIN)/uv pip compile agent/requirements.txt --python-platform aarch64-manylinux_2_28 --python-version 3.12 \
-	  --generate-hashes --no-header --index-url https://pypi.org/simple -o agent/requirements.lock
+	  --generate-hashes --no-header --only-binary :all: --index-url https://pypi.org/simple \
+	  -o agent/requirements.lock
 
 ## After an intended template change: rewrite tests/infra/__snapshots__/ and commit the diff.
 snapshots: install

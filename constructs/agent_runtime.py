@@ -32,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 AGENT_DIR = REPO / "agent"
 WEATHER_HANDLER_DIR = REPO / "lambda" / "weather_tool"
 WEATHER_TARGET = "weather"  # the agent calls "weather___get_weather"
+GATEWAY_MCP_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ class AgentRuntime(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: AgentRuntimeProps) -> None:
         super().__init__(scope, construct_id)
-        removal = cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY
+        # Kept on update and delete, but not when the stack's creation rolls back (CloudFormation RetainExceptOnCreate):
+        # these have fixed names, and a kept copy would fail the retry of a failed first deploy with "already exists".
+        removal = cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if props.retain else cdk.RemovalPolicy.DESTROY
+        self._removal = removal
         self.memory = agentcore.Memory(
             self,
             "Memory",
@@ -88,12 +92,18 @@ class AgentRuntime(Construct):
         self.gateway = agentcore.Gateway(
             self,
             "Gateway",
+            # The gateway takes only the versions listed (AgentCore developer guide, "Use an AgentCore gateway"): these
+            # include the one the agent's MCP client (mcp 2.1) offers with initialize; the test gateway enforces them.
+            protocol_configuration=agentcore.McpProtocolConfiguration(
+                supported_versions=[agentcore.MCPProtocolVersion.of(v) for v in GATEWAY_MCP_VERSIONS],
+                search_type=agentcore.McpGatewaySearchType.SEMANTIC,
+            ),
             gateway_name=f"{props.name.replace('_', '-')}-tools",
             description="Tools for the platform agent, over MCP",
             authorizer_configuration=self.gateway_identity.authorizer,
             kms_key=props.key,
         )
-        self.gateway.add_lambda_target(
+        weather_target = self.gateway.add_lambda_target(
             "WeatherTarget",
             gateway_target_name=WEATHER_TARGET,
             lambda_function=self.weather_tool,
@@ -116,6 +126,9 @@ class AgentRuntime(Construct):
             ),
             credential_provider_configurations=[agentcore.GatewayCredentialProvider.from_iam_role()],
         )
+        # Creating a Lambda target invokes the function with the gateway's role: its policy must exist first
+        # (aws/aws-cdk#36826, "Gateway execution role lacks permission to invoke Lambda function").
+        weather_target.node.add_dependency(self.gateway.role)
         self.user_pool: cognito.UserPool | None = None
         self.user_pool_client: cognito.UserPoolClient | None = None
         self.runtime = agentcore.Runtime(
@@ -135,6 +148,9 @@ class AgentRuntime(Construct):
             # "Pass custom headers to Amazon Bedrock AgentCore Runtime").
             request_header_configuration=agentcore.RequestHeaderConfiguration(allowlisted_headers=["Authorization"]),
             environment_variables={
+                # boto3 reads AWS_DEFAULT_REGION, the Identity SDK AWS_REGION (else it falls back to us-west-2).
+                "AWS_REGION": cdk.Stack.of(self).region,
+                "AWS_DEFAULT_REGION": cdk.Stack.of(self).region,
                 "MODEL_ARN": props.model.invoke_arn,
                 # Changes whenever serving's settings do: the Agent stack is then deployed again and reads the new
                 # MODEL_ARN (a cross-stack value alone leaves this template unchanged, and cdk deploy skips it).
@@ -191,6 +207,7 @@ class AgentRuntime(Construct):
             log_group_name=f"/aws/vendedlogs/bedrock-agentcore/{prefix}",
             retention=props.log_retention,
             encryption_key=props.key,
+            removal_policy=self._removal,
         )
         source = logs.CfnDeliverySource(
             self, f"{name}LogSource", name=f"{prefix}-source", log_type="APPLICATION_LOGS", resource_arn=resource_arn
@@ -264,7 +281,7 @@ class AgentRuntime(Construct):
             mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
             feature_plan=cognito.FeaturePlan.PLUS,
             standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
-            removal_policy=cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY,
+            removal_policy=self._removal,
         )
         # USER_PASSWORD_AUTH lets a script sign in (agent/invoke.py: the password over TLS to Cognito, then the TOTP
         # the pool requires); SRP stays for browsers. No client secret: a script could not keep one.

@@ -57,5 +57,7 @@ class TransactionSearch(Construct):
         config.add_dependency(policy)
         # Account-wide: deleting this environment must not turn it off for the others (and creating it fails where
         # it is already on: check `aws xray get-trace-segment-destination` before the first deploy).
-        config.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
-        policy.apply_removal_policy(cdk.RemovalPolicy.RETAIN)
+        # Kept when the stack is deleted (the setting serves the whole account), not when its creation rolls back:
+        # a kept copy would fail the retry with "already exists".
+        config.apply_removal_policy(cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
+        policy.apply_removal_policy(cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)

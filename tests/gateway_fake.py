@@ -2,9 +2,10 @@
 a bearer-token check as the gateway's JWT authorizer does one. Tests add and remove tools while it runs, and read
 which JSON-RPC methods arrived with which Authorization header.
 
-It speaks the protocol versions with the ``initialize`` handshake only, as the gateway documents (2025-03-26 to
-2025-11-25): the newer ``server/discover`` probe of the mcp 2 client gets "method not found", and the client must fall
-back to ``initialize``."""
+It takes only the protocol versions the deployed gateway is configured with (``GATEWAY_MCP_VERSIONS``, its
+``SupportedVersions``), in ``initialize`` and in every later request's ``MCP-Protocol-Version`` header, and it speaks
+the versions with the ``initialize`` handshake only: the newer ``server/discover`` probe of the mcp 2 client gets
+"method not found", and the client must fall back to ``initialize``."""
 
 from __future__ import annotations
 
@@ -18,9 +19,12 @@ from typing import Any
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 
+from constructs.agent_runtime import GATEWAY_MCP_VERSIONS
+
 
 class FakeGateway:
-    def __init__(self) -> None:
+    def __init__(self, versions: tuple[str, ...] = GATEWAY_MCP_VERSIONS) -> None:
+        self.versions = versions
         self.server: MCPServer = MCPServer("fake-gateway")
         self.accepted_token = "gateway-token"
         self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (Authorization, method, params)
@@ -80,6 +84,17 @@ class FakeGateway:
         if authorization != f"Bearer {self.accepted_token}":
             await send({"type": "http.response.start", "status": 401, "headers": [(b"content-type", b"text/plain")]})
             await send({"type": "http.response.body", "body": b"invalid token"})
+            return
+        offered = (request.get("params") or {}).get("protocolVersion")
+        header = dict(scope["headers"]).get(b"mcp-protocol-version", b"").decode()
+        refused = offered if request.get("method") == "initialize" else header
+        if refused and refused not in self.versions:
+            unsupported = {"code": -32602, "message": f"Unsupported protocol version {refused}"}
+            error = {"jsonrpc": "2.0", "id": request.get("id"), "error": unsupported}
+            await send(
+                {"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]}
+            )
+            await send({"type": "http.response.body", "body": json.dumps(error).encode()})
             return
         if request.get("method") == "server/discover":
             unknown = {"code": -32601, "message": "Method not found"}

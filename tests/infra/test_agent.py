@@ -24,6 +24,24 @@ def test_runtime_runs_the_agent_container_on_the_served_model_with_memory_and_ga
     assert "BEDROCK_AGENTCORE_MEMORY_ID" in env and "GATEWAY_URL" in env
     # The verified JWT reaches the agent, which names the user (memory's actor id) by its sub claim.
     assert props["RequestHeaderConfiguration"] == {"RequestHeaderAllowlist": ["Authorization"]}
+    # boto3 reads AWS_DEFAULT_REGION and the Identity SDK AWS_REGION (else us-west-2): both, from the stack.
+    assert props["EnvironmentVariables"]["AWS_REGION"] == props["EnvironmentVariables"]["AWS_DEFAULT_REGION"]
+
+
+def test_named_resources_are_kept_on_delete_but_not_when_a_first_deploy_rolls_back(agent):
+    """Fixed names: a copy kept by a failed create would fail the retry with "already exists"."""
+    kept = [
+        *agent.find_resources("AWS::BedrockAgentCore::Memory").values(),
+        *[
+            group
+            for group in agent.find_resources("AWS::Logs::LogGroup").values()
+            if "/aws/vendedlogs/" in json.dumps(group["Properties"].get("LogGroupName", ""))
+        ],
+        *agent.find_resources("AWS::XRay::TransactionSearchConfig").values(),
+    ]
+    assert len(kept) >= 4
+    for resource in kept:
+        assert resource["DeletionPolicy"] == "RetainExceptOnCreate", resource["Metadata"]["aws:cdk:path"]
 
 
 def test_runtime_accepts_only_jwts_from_the_user_pool_made_here(agent):
@@ -40,12 +58,20 @@ def test_memory_has_the_three_long_term_strategies_and_the_platform_key(agent):
     assert kinds == ["SemanticMemoryStrategy", "SummaryMemoryStrategy", "UserPreferenceMemoryStrategy"]
     assert props["EventExpiryDuration"] == 30
     assert "EncryptionKeyArn" in props
-    assert memory["DeletionPolicy"] == "Retain"
+    assert memory["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_gateway_is_mcp_with_the_weather_lambda_tool(agent):
-    agent.has_resource_properties("AWS::BedrockAgentCore::Gateway", {"ProtocolType": "MCP"})
+    from constructs.agent_runtime import GATEWAY_MCP_VERSIONS
+
+    [gateway] = agent.find_resources("AWS::BedrockAgentCore::Gateway").values()
+    assert gateway["Properties"]["ProtocolType"] == "MCP"
+    # The list the test gateway (tests/gateway_fake.py) enforces, so the agent's tests run the deployed negotiation.
+    assert gateway["Properties"]["ProtocolConfiguration"]["Mcp"]["SupportedVersions"] == list(GATEWAY_MCP_VERSIONS)
     [target] = agent.find_resources("AWS::BedrockAgentCore::GatewayTarget").values()
+    # Creating the target invokes the Lambda with the gateway's role: its policy exists first.
+    role_policy = logical_id(agent, "AWS::IAM::Policy", "/Gateway/ServiceRole/")
+    assert role_policy in target.get("DependsOn", [])
     assert target["Properties"]["Name"] == "weather"
     assert "get_weather" in json.dumps(target["Properties"]["TargetConfiguration"])
     assert target["Properties"]["CredentialProviderConfigurations"] == [{"CredentialProviderType": "GATEWAY_IAM_ROLE"}]

@@ -32,7 +32,11 @@ def pins(text: str) -> dict[str, str]:
 
 def test_the_image_installs_every_package_from_the_lock_with_hashes():
     dockerfile = (AGENT / "Dockerfile").read_text()
-    assert "--require-hashes" in dockerfile and "-r requirements.lock" in dockerfile
+    assert (
+        "--require-hashes" in dockerfile
+        and "--only-binary=:all:" in dockerfile
+        and "-r requirements.lock" in dockerfile
+    )
     lock = (AGENT / "requirements.lock").read_text()
     hashed = r"^[A-Za-z0-9_.-]+==\S+ \\\n(?:    --hash=sha256:[0-9a-f]{64}(?: \\)?\n)+"
     packages = re.findall(hashed, lock, re.MULTILINE)

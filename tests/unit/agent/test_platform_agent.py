@@ -133,6 +133,8 @@ def test_agent_calls_the_gateway_tool_records_memory_and_answers_with_the_result
         "tools/call",
     ]
     assert {authorization for authorization, _, _ in gateway.requests} == {"Bearer gateway-token"}
+    [handshake] = [params for _, method, params in gateway.requests if method == "initialize"]
+    assert handshake["protocolVersion"] in gateway.versions  # one the deployed gateway is configured to take
     [call] = [params for _, method, params in gateway.requests if method == "tools/call"]
     assert (call["name"], call["arguments"]) == (WEATHER_TOOL, {"city": "Paris"})
     assert model.calls[0][:2] == [turn("user", "I live in Paris."), turn("assistant", "Noted.")]  # restored memory

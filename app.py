@@ -12,12 +12,13 @@ DeliveryPipeline stack, which deploys the same environment Stages in waves.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
 
-from config.loader import ENVIRONMENTS_DIR, PIPELINE_FILE, load_environments, load_pipeline
+from config.loader import ENVIRONMENTS_DIR, PIPELINE_FILE, ConfigError, load_environments, load_pipeline
 from stacks.delivery_pipeline_stack import DeliveryPipelineStack
 from stacks.environment_stage import EnvironmentStage
 from stacks.github_deploy_stack import GitHubDeployStack
@@ -64,5 +65,17 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, 
     return app
 
 
+def main() -> int:
+    """``python app.py`` (what ``cdk synth`` runs): a broken config is one block of problems on stderr and exit code 2,
+    not a traceback."""
+    try:
+        app = build_app()
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    app.synth()
+    return 0
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    sys.exit(main())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from config import strict_yaml
 from config.delivery import PipelineConfig
 from config.model import EnvironmentConfig
 from customization.problems import Problem
@@ -36,6 +37,9 @@ class ConfigError(ValueError):
 def load_environments(directory: Path = ENVIRONMENTS_DIR, only: Iterable[str] | None = None) -> list[EnvironmentConfig]:
     """Every environment in ``directory`` (sorted by name), or just those named in ``only``."""
     files = {path.stem: path for path in sorted(directory.glob("*.yaml"))}
+    others = sorted(p.name for p in directory.glob("*.yml"))
+    if others:  # a file that would otherwise be skipped without a word
+        raise ConfigError(str(directory), [Problem("environments", others, "<name>.yaml files (not .yml)")])
     if not files:
         raise ConfigError(str(directory), [Problem("environments", [], "at least one <name>.yaml file")])
     wanted = list(files) if only is None else list(only)
@@ -49,9 +53,11 @@ def load_environment(path: Path) -> EnvironmentConfig:
     """Parse one file; raise :class:`ConfigError` naming ``path`` if anything is wrong."""
     source = f"{path.parent.name}/{path.name}"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw, refused = strict_yaml.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(source, [Problem.invalid_yaml(error)]) from error
+    if refused:
+        raise ConfigError(source, refused)
     return parse_environment(raw, path.stem, source)
 
 
@@ -70,9 +76,11 @@ def load_pipeline(path: Path, environments: Sequence[str]) -> PipelineConfig:
     """Parse ``config/pipeline.yaml``; its waves must name environments that exist."""
     source = f"{path.parent.name}/{path.name}"
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw, refused = strict_yaml.load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(source, [Problem.invalid_yaml(error)], PIPELINE) from error
+    if refused:
+        raise ConfigError(source, refused, PIPELINE)
     problems: list[Problem] = []
     config = parse_typed(PipelineConfig, raw, "", problems)
     if config is not None and not problems:

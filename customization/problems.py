@@ -33,7 +33,8 @@ class Problem:
     def invalid_yaml(cls, error: yaml.YAMLError) -> Problem:
         """A file the YAML parser refuses: its complaint and line, e.g. ``expected <block end>, ... (line 7)``."""
         if isinstance(error, yaml.MarkedYAMLError) and error.problem_mark is not None:
-            complaint = f"{error.problem} (line {error.problem_mark.line + 1})"
+            mark = error.problem_mark
+            complaint = f"{error.problem} (line {mark.line + 1}, column {mark.column + 1})"
         else:
             complaint = str(error).splitlines()[0] if str(error) else type(error).__name__
         return cls("(file)", complaint, "valid YAML")

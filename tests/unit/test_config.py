@@ -370,3 +370,69 @@ def test_a_training_plan_arn_must_be_one():
         "cluster.instance_groups[0].training_plan_arn: 'p5-week' is not allowed; expected a SageMaker training plan"
         in (error_for(with_change("cluster", cluster)))
     )
+
+
+VALID_YAML = """\
+name: qa
+removal_policy: retain
+tags: {environment: qa, owner: ml-platform, cost_center: ml-1}
+"""
+
+
+def load_text(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "qa.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_environment(path)
+    return str(caught.value)
+
+
+def test_a_key_given_twice_is_refused_with_both_lines_rather_than_the_last_kept(tmp_path: Path):
+    message = load_text(tmp_path, VALID_YAML + "removal_policy: destroy\n")
+    assert (
+        "removal_policy: \"a second 'removal_policy' (line 4, column 1; the first at line 2, column 1)\" is not "
+        "allowed; expected each key once"
+    ) in message
+
+
+@pytest.mark.parametrize("word", ["yes", "on", "No", "OFF"])
+def test_yaml_1_1_booleans_are_refused_where_they_stand(tmp_path: Path, word: str):
+    message = load_text(tmp_path, VALID_YAML + f"cluster:\n  orchestrator: eks\n  endpoint_public: {word}\n")
+    assert f"cluster.endpoint_public: '{word} (line 6, column 20)' is not allowed; expected true or false" in message
+
+
+def test_an_unquoted_account_with_a_leading_zero_is_refused_not_read_as_octal(tmp_path: Path):
+    message = load_text(tmp_path, VALID_YAML + "account: 012345678901\nregion: eu-west-1\n")
+    assert "account: '012345678901 (line 4, column 10)' is not allowed; expected the value in quotes" in message
+
+
+def test_a_yaml_syntax_error_keeps_its_line_and_column(tmp_path: Path):
+    message = load_text(tmp_path, VALID_YAML + "network: {cidr: 10.0.0.0/16\n")
+    assert "\"expected ',' or '}', but got '<stream end>' (line 5, column 1)\" is not allowed; expected valid YAML" in (
+        message
+    )
+
+
+def test_a_yml_file_beside_the_environments_is_refused_not_skipped(tmp_path: Path):
+    (tmp_path / "qa.yaml").write_text(VALID_YAML)
+    (tmp_path / "dev.yml").write_text(VALID_YAML)
+    with pytest.raises(ConfigError, match=r"environments: \['dev.yml'\] is not allowed; expected <name>.yaml files"):
+        load_environments(tmp_path)
+
+
+def test_the_cli_prints_one_block_and_exits_2_without_a_traceback(tmp_path: Path):
+    """What `cdk synth` runs: `python app.py`, with the CLI's context in CDK_CONTEXT_JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "qa.yaml").write_text(VALID_YAML + "removal_policy: destroy\n")
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({"config_dir": str(tmp_path)}), "CDK_OUTDIR": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=repo, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: invalid environment config ")
+    assert "a second 'removal_policy'" in result.stderr and "Traceback" not in result.stderr

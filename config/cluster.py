@@ -25,6 +25,11 @@ RESERVED_PARTITIONS = ("dev",)
 # developer guide, "Deep health checks" for Slurm and for EKS: "Supported instance families include g5, p4, and p5").
 DEEP_HEALTH_CHECK_FAMILIES = {"slurm": ("ml.g", "ml.p"), "eks": ("ml.g", "ml.p", "ml.trn")}
 BLOCKING_TAINT_EFFECTS = ("NoSchedule", "NoExecute")
+# HyperPod Regions where the pinned chart's health monitoring agent has no image: its helper keeps the Region and
+# falls back to account 767398015722, whose registry does not exist there (aws/sagemaker-hyperpod-cli 9774c58,
+# helm_chart/HyperPodHelmChart/charts/health-monitoring-agent/templates/_helpers.tpl).
+NO_HEALTH_AGENT_IMAGE_REGIONS = ("ca-central-1", "eu-south-2", "ap-southeast-3", "ap-southeast-4")
+VOLUME_KEYS = ("platform", "aws-owned")
 # botocore's TrainingPlanArn shape.
 TRAINING_PLAN_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]*:[0-9]{12}:training-plan/.+$")
 ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[A-Za-z0-9+=,.@_/\-]+$")
@@ -121,6 +126,10 @@ class InstanceGroupConfig:
                 found.append(Problem(f"{key}.labels/taints", self.name, "absent with Slurm (EKS only)"))
             if self.slurm_node_type == "Compute" and not self.partitions:
                 found.append(Problem(f"{key}.partitions", [], "one partition for a Compute group"))
+            if self.partitions and self.slurm_node_type in ("Controller", "Login"):
+                found.append(
+                    Problem(f"{key}.partitions", list(self.partitions), "absent on a Controller or Login group")
+                )
             if len(self.partitions) > MAX_PARTITIONS_PER_GROUP:
                 found.append(
                     Problem(f"{key}.partitions", list(self.partitions), "one partition (HyperPod takes one per group)")
@@ -191,9 +200,22 @@ class ClusterConfig:
     kubernetes_version: str = "1.32"
     endpoint_public: bool = False
     admin_role_arn: str | None = None
+    # The nodes' EBS volumes: on the platform key (continuous provisioning; not with a restricted group), or on
+    # AWS-owned keys. A deployed instance group cannot change keys (HyperPod refuses it).
+    volume_key: str = "platform"
+
+    @property
+    def volumes_on_platform_key(self) -> bool:
+        return self.volume_key == "platform" and self.restricted_instance_group is None
 
     def problems(self, region: str | None = None) -> list[Problem]:
         found: list[Problem] = []
+        if self.volume_key not in VOLUME_KEYS:
+            found.append(Problem("cluster.volume_key", self.volume_key, "one of " + ", ".join(VOLUME_KEYS)))
+        if self.orchestrator == "eks" and region in NO_HEALTH_AGENT_IMAGE_REGIONS:
+            found.append(
+                Problem("region", region, "a Region where the HyperPod chart's health monitoring agent has an image")
+            )
         if self.restricted_instance_group is not None and region is not None and region not in RIG_REGIONS:
             allowed = "a region with restricted instance groups: " + ", ".join(RIG_REGIONS)
             found.append(Problem("region", region, allowed))

@@ -21,6 +21,19 @@ from customization.problems import Problem
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+
+
+def az_id_prefix(region: str) -> str:
+    """The AZ ID prefix of a Region: us-east-1 -> use1, ap-northeast-1 -> apne1, ca-central-1 -> cac1."""
+    geography, *directions, number = region.split("-")
+    letters = {"north": "n", "south": "s", "east": "e", "west": "w", "central": "c"}
+    abbreviated = ""
+    for direction in directions:
+        parts = re.findall("north|south|east|west|central", direction)
+        abbreviated += "".join(letters[p] for p in parts) if parts else direction[0]
+    return f"{geography}{abbreviated}{number}"
+
+
 # Zone IDs such as use1-az6 or apne1-az4 (EC2 user guide, "AZ IDs").
 AZ_ID_PATTERN = re.compile(r"^[a-z]{2,5}\d-az\d{1,2}$")
 VPC_ID_PATTERN = re.compile(r"^vpc-[0-9a-f]{8,17}$")
@@ -119,6 +132,15 @@ class NetworkConfig:
             wrong = [az for az in self.availability_zones if not az.startswith(region)]
             if wrong:
                 found.append(Problem("network.availability_zones", wrong, f"zones of the region {region}"))
+            zone = self.training_availability_zone_id
+            if zone is not None and AZ_ID_PATTERN.match(zone) and not zone.startswith(az_id_prefix(region) + "-"):
+                found.append(
+                    Problem(
+                        "network.training_availability_zone_id",
+                        zone,
+                        f"a zone of {region} ({az_id_prefix(region)}-az<n>)",
+                    )
+                )
         if self.mode == "new":
             found += self._new_vpc_problems()
         else:

@@ -62,9 +62,12 @@ VPC_NETWORK_INTERFACES = Statement(
     ),
     CLUSTER_SETUP,
 )
-# The instance side of attaching and modifying an interface: EC2 has no ec2:Vpc condition key on instances.
+# The instance side of attaching, detaching and modifying an interface: EC2 has no ec2:Vpc condition key on instances
+# (without DetachNetworkInterface on the instance, interfaces leak when nodes are replaced).
 INSTANCE_NETWORK_INTERFACES = Statement(
-    "InterfacesOnTheNodes", ("ec2:AttachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute"), CLUSTER_SETUP
+    "InterfacesOnTheNodes",
+    ("ec2:AttachNetworkInterface", "ec2:DetachNetworkInterface", "ec2:ModifyNetworkInterfaceAttribute"),
+    CLUSTER_SETUP,
 )
 # The CNI tags interfaces it did not create in the same call, so no ec2:CreateAction condition (the official role has
 # none); ec2:Vpc keeps it to this VPC's interfaces.

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_eks_v2 as eks
 from aws_cdk import aws_iam as iam
 
-from config.cluster import RIG_REGIONS, ClusterConfig, InstanceGroupConfig
+from config.cluster import NO_HEALTH_AGENT_IMAGE_REGIONS, RIG_REGIONS, ClusterConfig, InstanceGroupConfig
 from config.model import EnvironmentConfig
 from constructs import Construct
 from constructs.data_stores import DataStores
@@ -89,9 +89,9 @@ class TrainingClusterStack(PlatformStack):
             )
 
         rig = cluster.restricted_instance_group
-        # The nodes' EBS volumes on the platform key, except in a cluster with a restricted group, which takes no
-        # customer managed key (hyperpod_cluster's docstring).
-        volume_key = key if rig is None else None
+        # The nodes' EBS volumes on the platform key unless config says aws-owned, and never in a cluster with a
+        # restricted group, which takes no customer managed key (hyperpod_cluster's docstring).
+        volume_key = key if cluster.volumes_on_platform_key else None
 
         def execution_role(construct_id: str, restricted: bool = False) -> iam.IRole:
             role = HyperPodExecutionRole(
@@ -112,9 +112,9 @@ class TrainingClusterStack(PlatformStack):
         orchestrator = cast(eks.ICluster, control_plane.cluster) if control_plane else None
         # Set when the cluster has a restricted instance group: the customization workflow trains there.
         self.nova_jobs: NovaJobTarget | None = None
+        # Config refuses an unsupported pinned Region; a template that names none is checked by CloudFormation before
+        # it creates anything, with these messages.
         if rig is not None:
-            # Config refuses an unsupported pinned Region; a template that names none is checked by CloudFormation
-            # before it creates anything, with this message.
             cdk.CfnRule(
                 self,
                 "RestrictedGroupRegion",
@@ -126,12 +126,26 @@ class TrainingClusterStack(PlatformStack):
                     )
                 ],
             )
+        if eks_orchestrated:
+            cdk.CfnRule(
+                self,
+                "HealthAgentRegion",
+                assertions=[
+                    cdk.CfnRuleAssertion(
+                        assert_=cdk.Fn.condition_not(
+                            cdk.Fn.condition_contains(list(NO_HEALTH_AGENT_IMAGE_REGIONS), cdk.Aws.REGION)
+                        ),
+                        assert_description="cluster (eks): this Region is not allowed; the HyperPod chart's health "
+                        "monitoring agent has no image in " + ", ".join(NO_HEALTH_AGENT_IMAGE_REGIONS),
+                    )
+                ],
+            )
         groups = [_instance_group(group, execution_role(f"{group.name}Role")) for group in cluster.instance_groups]
         self.hyperpod = HyperPodCluster(
             self,
             "HyperPod",
             HyperPodClusterProps(
-                cluster_name=f"{config.name}-training",
+                cluster_name=_cluster_name(config),
                 subnets=training_subnets,
                 security_group=network.cluster_security_group,
                 instance_groups=groups,
@@ -223,3 +237,11 @@ def _instance_group(group: InstanceGroupConfig, role: iam.IRole) -> InstanceGrou
         slurm_partitions=group.partitions,
         training_plan_arn=group.training_plan_arn,
     )
+
+
+def _cluster_name(config: EnvironmentConfig) -> str:
+    """``<env>-training``, with the training zone when config names one: moving the cluster to another subnet
+    replaces it, and CloudFormation creates the replacement before deleting the old one, so the names must differ."""
+    network = config.network
+    place = network.training_availability_zone_id or network.training_subnet_id
+    return f"{config.name}-training" + (f"-{place}" if place else "")

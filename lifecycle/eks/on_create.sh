@@ -4,9 +4,9 @@
 # arrive through the HyperPod Helm chart. What is left: put container images and pod volumes on the
 # instance group's extra EBS volume, which HyperPod mounts at /opt/sagemaker, instead of the small root
 # volume that large training images fill. Sources: aws/sagemaker-hyperpod-cluster-setup
-# eks/cloudformation/resources/lifecycle-script/base-config/on_create.sh (containerd's root) and
-# awslabs/awsome-distributed-training 7.sagemaker-hyperpod-eks LifecycleScripts/base-config/on_create_main.sh
-# (Amazon Linux 2023, kubelet). Nothing is downloaded: no package mirror or internet access is needed.
+# eks/cloudformation/resources/lifecycle-script/base-config/on_create.sh (containerd's root, Amazon Linux 2)
+# and awslabs/awsome-distributed-training 7.sagemaker-hyperpod-eks LifecycleScripts/base-config/on_create_main.sh
+# (kubelet). Nothing is downloaded: no package mirror or internet access is needed.
 set -euo pipefail
 
 # ROOT is empty on a node; tests run the script against a directory tree instead.
@@ -14,14 +14,13 @@ readonly ROOT="${LIFECYCLE_ROOT:-}"
 readonly VOLUME="${ROOT}/opt/sagemaker"
 readonly MOUNTS="${ROOT}/proc/mounts"
 readonly AL2_CONFIG="${ROOT}/etc/eks/containerd/containerd-config.toml"
-readonly AL2023_CONFIG="${ROOT}/etc/containerd/config.toml"
-readonly CONTAINERD_DATA="${ROOT}/var/lib/containerd"
 readonly KUBELET_DATA="${ROOT}/var/lib/kubelet"
 readonly LOG_DIR="${ROOT}/var/log/provision"
 readonly WAIT_SECONDS="${VOLUME_WAIT_SECONDS:-60}"
 
 mkdir -p "${LOG_DIR}"
-exec > >(tee -a "${LOG_DIR}/on_create.log") 2>&1
+# HyperPod uploads this file to CloudWatch Logs (LifecycleConfig/<group>/<instance> under /aws/sagemaker/Clusters).
+exec > >(tee -a "${LOG_DIR}/provisioning.log") 2>&1
 
 log() { printf '%s [lifecycle] %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
@@ -49,26 +48,6 @@ move_containerd_al2() {
   log "containerd's root is /opt/sagemaker/containerd/data-root (Amazon Linux 2)"
 }
 
-# Amazon Linux 2023: containerd reads /etc/containerd/config.toml; a copy with the new root, named by a drop-in,
-# keeps the AMI's runtime settings (NVIDIA runtime, CDI).
-move_containerd_al2023() {
-  local config="${VOLUME}/containerd/config.toml"
-  mkdir -p "${VOLUME}/containerd/data-root" "${ROOT}/etc/systemd/system/containerd.service.d"
-  grep -v '^[# ]*root\s*=' "${AL2023_CONFIG}" >"${config}.body"
-  { printf 'root = "/opt/sagemaker/containerd/data-root"\n'; cat "${config}.body"; } >"${config}"
-  rm -f "${config}.body"
-  printf '[Service]\nExecStart=\nExecStart=/usr/bin/containerd --config /opt/sagemaker/containerd/config.toml\n' \
-    >"${ROOT}/etc/systemd/system/containerd.service.d/10-sagemaker-volume.conf"
-  if [[ -d "${CONTAINERD_DATA}" ]]; then
-    cp -a "${CONTAINERD_DATA}/." "${VOLUME}/containerd/data-root/"
-  fi
-  systemctl daemon-reload
-  if systemctl is-active --quiet containerd; then
-    systemctl restart containerd
-  fi
-  log "containerd's root is /opt/sagemaker/containerd/data-root (Amazon Linux 2023)"
-}
-
 move_kubelet() {
   if [[ -L "${KUBELET_DATA}" ]]; then
     return 0
@@ -87,10 +66,9 @@ main() {
   wait_for_volume || return 0
   if [[ -f "${AL2_CONFIG}" ]]; then
     move_containerd_al2
-  elif [[ -f "${AL2023_CONFIG}" ]]; then
-    move_containerd_al2023
   else
-    log "no containerd configuration found: containers stay on the root volume"
+    # Amazon Linux 2023 writes containerd's configuration later (nodeadm), so it is not changed here.
+    log "no Amazon Linux 2 containerd configuration: images stay on the root volume"
   fi
   move_kubelet
   log "on_create finished"

@@ -140,6 +140,8 @@ def test_training_runs_in_the_zone_config_names_by_az_id_with_fsx_and_jobs_besid
     [cluster] = synthesized.template("pinned", "Training").find_resources("AWS::SageMaker::Cluster").values()
     for uses in (fsx["Properties"]["SubnetIds"], cluster["Properties"]["VpcConfig"]["Subnets"]):
         assert subnet_id in json.dumps(uses), uses
+    # Another subnet replaces the cluster, which CloudFormation creates before deleting the old one: another name.
+    assert cluster["Properties"]["ClusterName"] == "pinned-training-euw1-az2"
     [group] = cluster["Properties"]["InstanceGroups"]
     assert group["TrainingPlanArn"] == "arn:aws:sagemaker:eu-west-1:111111111111:training-plan/pinned-plan"
 

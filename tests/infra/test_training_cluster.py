@@ -196,8 +196,12 @@ def test_the_chart_gets_the_clusters_region_and_tolerations_for_every_configured
     """Without a Region the health agent's image comes from us-east-1 (no nodes to read it from at install); the
     device plugins are DaemonSets every GPU node needs, so they tolerate the groups' taints, their own defaults kept."""
     [chart] = committed.template(name, "Training").find_resources("Custom::HyperPodHelmChart").values()
-    values = chart["Properties"]["Values"]
-    assert values["health-monitoring-agent"] == {"region": {"Ref": "AWS::Region"}}
+    # One JSON string (CloudFormation would stringify a boolean inside an object); the Region joined in at deploy.
+    [parts] = chart["Properties"]["Values"]["Fn::Join"][1:]
+    rendered = "".join(part if isinstance(part, str) else "REGION" for part in parts)
+    assert {"Ref": "AWS::Region"} in parts
+    values = json.loads(rendered)
+    assert values["health-monitoring-agent"] == {"region": "REGION"}
     assert values["namespaced-role-and-bindings"] == {"enabled": False}
     taints = [t for g in ENVIRONMENTS[name].cluster.instance_groups for t in g.taints]
     for plugin in ("nvidia-device-plugin", "aws-efa-k8s-device-plugin"):
@@ -367,6 +371,17 @@ def test_a_template_naming_no_region_checks_the_restricted_groups_region_before_
     [assertion] = rules["RestrictedGroupRegion"]["Assertions"]
     assert assertion["Assert"] == {"Fn::Contains": [list(RIG_REGIONS), {"Ref": "AWS::Region"}]}
     assert assertion["AssertDescription"].startswith("cluster.restricted_instance_group: this Region is not allowed")
+    [agent_region] = rules["HealthAgentRegion"]["Assertions"]
+    assert agent_region["Assert"] == {
+        "Fn::Not": [
+            {
+                "Fn::Contains": [
+                    ["ca-central-1", "eu-south-2", "ap-southeast-3", "ap-southeast-4"],
+                    {"Ref": "AWS::Region"},
+                ]
+            }
+        ]
+    }
 
 
 def node_policy_statements(committed, env) -> list[dict]:

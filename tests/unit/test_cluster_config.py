@@ -232,3 +232,27 @@ def test_a_cluster_whose_every_group_is_tainted_is_refused_and_one_untainted_gro
     assert parse(tainted).cluster is not None
     preferring = changed(EKS, 0, taints=[{"key": "team", "effect": "PreferNoSchedule"}])
     assert parse(preferring).cluster is not None
+
+
+def test_partitions_on_a_controller_or_login_group_are_refused():
+    message = error_for(changed(SLURM, 0, partitions=["gpu"]))
+    assert (
+        "cluster.instance_groups[0].partitions: ['gpu'] is not allowed; expected absent on a Controller or Login"
+        in (message)
+    )
+
+
+def test_an_eks_cluster_where_the_health_agent_has_no_image_is_refused():
+    message = error_for({"orchestrator": "eks", "instance_groups": EKS["instance_groups"]}, region="ca-central-1")
+    assert "region: 'ca-central-1' is not allowed; expected a Region where the HyperPod chart's health monitoring" in (
+        message
+    )
+
+
+def test_volume_keys_are_the_platform_key_or_aws_owned():
+    assert parse(SLURM).cluster.volumes_on_platform_key
+    assert not parse({**SLURM, "volume_key": "aws-owned"}).cluster.volumes_on_platform_key
+    assert not parse(EKS).cluster.volumes_on_platform_key  # a restricted group takes no customer managed key
+    assert "cluster.volume_key: 'mine' is not allowed; expected one of platform, aws-owned" in error_for(
+        {**SLURM, "volume_key": "mine"}
+    )

@@ -436,3 +436,15 @@ def test_the_cli_prints_one_block_and_exits_2_without_a_traceback(tmp_path: Path
     assert result.returncode == 2
     assert result.stderr.startswith("error: invalid environment config ")
     assert "a second 'removal_policy'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_training_zone_of_another_region_is_refused_when_the_region_is_pinned():
+    raw = with_change(
+        "network",
+        {**VALID["network"], "training_availability_zone_id": "use1-az6", "training_subnet_cidr": "10.60.224.0/20"},
+    )
+    raw.update(account="123456789012", region="eu-west-1")
+    assert (
+        "network.training_availability_zone_id: 'use1-az6' is not allowed; expected a zone of eu-west-1 (euw1-az<n>)"
+        in (error_for(raw))
+    )

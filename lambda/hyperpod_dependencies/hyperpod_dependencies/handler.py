@@ -70,9 +70,16 @@ class ChartRelease:
         for key in ("Release", "Namespace"):
             if values[key] and not NAME_PATTERN.match(values[key]):
                 problems.append(f"{key}: {values[key]!r} is not allowed; expected a DNS label (a-z, 0-9, '-')")
-        chart_values = properties.get("Values", {})
+        # Helm values as one JSON document: CloudFormation would turn a false inside an object into "false".
+        chart_values: object = {}
+        try:
+            chart_values = json.loads(properties.get("Values", "{}"))
+        except (TypeError, ValueError):
+            chart_values = None
         if not isinstance(chart_values, dict):
-            problems.append(f"Values: {chart_values!r} is not allowed; expected an object of Helm values")
+            problems.append(
+                f"Values: {properties.get('Values')!r} is not allowed; expected a JSON object of Helm values"
+            )
         if values["ChartRepository"] and values["ChartCommit"]:
             try:
                 chart_source.archive_url(values["ChartRepository"], values["ChartCommit"])

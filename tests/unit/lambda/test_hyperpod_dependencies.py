@@ -189,13 +189,17 @@ def test_the_release_gets_the_values_of_the_resource_over_the_charts_defaults(tm
     values = {"health-monitoring-agent": {"region": "eu-west-1"}, "namespaced-role-and-bindings": {"enabled": False}}
     with Stubber(eks) as stub:
         stub.add_response("describe_cluster", DESCRIBED, {"name": "prod-orchestrator"})
-        handle(event("Update", Values=values), ChartInstaller(eks, sts, ValuesReadingRunner(), lambda _: CHART))
+        handle(
+            event("Update", Values=json.dumps(values)), ChartInstaller(eks, sts, ValuesReadingRunner(), lambda _: CHART)
+        )
     assert seen == [values]
+    assert seen[0]["namespaced-role-and-bindings"]["enabled"] is False  # a boolean, as the chart's condition needs
 
 
-def test_values_must_be_an_object():
-    with pytest.raises(InvalidRequestError, match="Values: 'region=us-east-1' is not allowed; expected an object"):
-        ChartRelease.from_properties({**PROPERTIES, "Values": "region=us-east-1"})
+@pytest.mark.parametrize("values", ["region=us-east-1", '["a"]', {"enabled": "false"}])
+def test_values_must_be_a_json_object_in_a_string(values):
+    with pytest.raises(InvalidRequestError, match=r"Values: .* is not allowed; expected a JSON object of Helm values"):
+        ChartRelease.from_properties({**PROPERTIES, "Values": values})
 
 
 def test_update_runs_the_same_idempotent_upgrade(tmp_path: Path):

@@ -6,6 +6,7 @@ model (the pinned botocore is the source of truth, so the list never goes stale 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -199,6 +200,8 @@ class ClusterConfig:
     restricted_instance_group: RestrictedInstanceGroupConfig | None = None
     kubernetes_version: str = "1.32"
     endpoint_public: bool = False
+    # With endpoint_public: the networks that may reach the public endpoint (EKS's default is 0.0.0.0/0).
+    endpoint_public_cidrs: tuple[str, ...] = ()
     admin_role_arn: str | None = None
     # The nodes' EBS volumes: on the platform key (continuous provisioning; not with a restricted group), or on
     # AWS-owned keys. A deployed instance group cannot change keys (HyperPod refuses it).
@@ -252,6 +255,29 @@ class ClusterConfig:
 
     def _eks_problems(self) -> list[Problem]:
         found: list[Problem] = []
+        if self.endpoint_public and not self.endpoint_public_cidrs:
+            found.append(
+                Problem(
+                    "cluster.endpoint_public_cidrs",
+                    [],
+                    "the networks that may reach the public endpoint when endpoint_public is true (203.0.113.0/24)",
+                )
+            )
+        for cidr in self.endpoint_public_cidrs:
+            try:
+                network = ipaddress.IPv4Network(cidr, strict=True)
+                if network.prefixlen == 0:
+                    found.append(Problem("cluster.endpoint_public_cidrs", cidr, "a network narrower than 0.0.0.0/0"))
+            except ValueError:
+                found.append(Problem("cluster.endpoint_public_cidrs", cidr, "an IPv4 network such as 203.0.113.0/24"))
+        if self.endpoint_public_cidrs and not self.endpoint_public:
+            found.append(
+                Problem(
+                    "cluster.endpoint_public_cidrs",
+                    list(self.endpoint_public_cidrs),
+                    "absent when endpoint_public is false",
+                )
+            )
         blocked = [g.name for g in self.instance_groups if any(t.effect in BLOCKING_TAINT_EFFECTS for t in g.taints)]
         if self.instance_groups and len(blocked) == len(self.instance_groups):
             # CoreDNS, the training operator and the MPI operator tolerate no such taint (the training operator's chart
@@ -301,7 +327,7 @@ class ClusterConfig:
                     "absent with Slurm: Nova customization runs on HyperPod EKS only",
                 )
             )
-        for key in ("endpoint_public", "admin_role_arn"):
+        for key in ("endpoint_public", "endpoint_public_cidrs", "admin_role_arn"):
             if getattr(self, key):
                 found.append(Problem(f"cluster.{key}", getattr(self, key), "absent with Slurm (EKS only)"))
         return found

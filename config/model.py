@@ -272,6 +272,9 @@ class EnvironmentConfig:
     name: str
     tags: Tags
     removal_policy: Literal["destroy", "retain"] = "retain"
+    # Deleting data takes two decisions: removal_policy destroy, and this. A protected environment never deletes.
+    allow_data_deletion: bool = False
+    protected: bool = False
     account: str | None = None
     region: str | None = None
     network: NetworkConfig = field(default_factory=NetworkConfig)
@@ -299,6 +302,17 @@ class EnvironmentConfig:
         if (self.account is None) != (self.region is None):
             found.append(
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
+            )
+        if self.removal_policy == "destroy" and self.protected:
+            found.append(Problem("removal_policy", "destroy", "retain in a protected environment (protected: true)"))
+        elif self.removal_policy == "destroy" and not self.allow_data_deletion:
+            found.append(
+                Problem(
+                    "removal_policy",
+                    "destroy",
+                    "retain, or destroy together with allow_data_deletion: true (every data store is then deleted "
+                    "with its stack)",
+                )
             )
         found += self.tags.problems(self.name) + self.network.problems(self.region) + self.data.problems()
         found += self.cluster.problems(self.region) if self.cluster else []

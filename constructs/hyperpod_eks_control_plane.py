@@ -30,6 +30,7 @@ class HyperPodEksControlPlaneProps:
     secrets_key: kms.IKey
     kubernetes_version: str
     endpoint_public: bool = False
+    endpoint_public_cidrs: tuple[str, ...] = ()  # required with endpoint_public
     admin_role_arn: str | None = None
 
 
@@ -39,6 +40,10 @@ class HyperPodEksControlPlane(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, props: HyperPodEksControlPlaneProps) -> None:
         super().__init__(scope, construct_id)
+        if props.endpoint_public and not props.endpoint_public_cidrs:
+            raise ValueError(
+                "HyperPodEksControlPlane: endpoint_public needs endpoint_public_cidrs (EKS allows 0.0.0.0/0)"
+            )
         self.cluster = eks.Cluster(
             self,
             "Cluster",
@@ -46,7 +51,7 @@ class HyperPodEksControlPlane(Construct):
             vpc=props.vpc,
             vpc_subnets=[ec2.SubnetSelection(subnets=props.subnets)],
             security_group=props.security_group,
-            endpoint_access=eks.EndpointAccess.PUBLIC_AND_PRIVATE
+            endpoint_access=eks.EndpointAccess.PUBLIC_AND_PRIVATE.only_from(*props.endpoint_public_cidrs)
             if props.endpoint_public
             else eks.EndpointAccess.PRIVATE,
             cluster_logging=[

@@ -84,6 +84,7 @@ class TrainingClusterStack(PlatformStack):
                     secrets_key=key,
                     kubernetes_version=cluster.kubernetes_version,
                     endpoint_public=cluster.endpoint_public,
+                    endpoint_public_cidrs=cluster.endpoint_public_cidrs,
                     admin_role_arn=cluster.admin_role_arn,
                 ),
             )

@@ -345,7 +345,14 @@ def test_public_endpoint_only_when_config_asks(fixture_envs):
         "AWS::EKS::Cluster",
         {
             "Version": "1.33",
-            "ResourcesVpcConfig": Match.object_like({"EndpointPublicAccess": True, "EndpointPrivateAccess": True}),
+            "ResourcesVpcConfig": Match.object_like(
+                {
+                    "EndpointPublicAccess": True,
+                    "EndpointPrivateAccess": True,
+                    # only the networks config names, not EKS's default 0.0.0.0/0
+                    "PublicAccessCidrs": ["203.0.113.0/24"],
+                }
+            ),
         },
     )
 

@@ -256,3 +256,16 @@ def test_volume_keys_are_the_platform_key_or_aws_owned():
     assert "cluster.volume_key: 'mine' is not allowed; expected one of platform, aws-owned" in error_for(
         {**SLURM, "volume_key": "mine"}
     )
+
+
+def test_a_public_eks_endpoint_needs_its_allowed_networks():
+    public = {**EKS, "endpoint_public": True}
+    assert "cluster.endpoint_public_cidrs: [] is not allowed; expected the networks that may reach the public" in (
+        error_for(public)
+    )
+    assert "cluster.endpoint_public_cidrs: '0.0.0.0/0' is not allowed; expected a network narrower" in error_for(
+        {**public, "endpoint_public_cidrs": ["0.0.0.0/0"]}
+    )
+    assert parse({**public, "endpoint_public_cidrs": ["203.0.113.0/24"]}).cluster.endpoint_public_cidrs == (
+        "203.0.113.0/24",
+    )

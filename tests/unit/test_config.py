@@ -448,3 +448,22 @@ def test_a_training_zone_of_another_region_is_refused_when_the_region_is_pinned(
         "network.training_availability_zone_id: 'use1-az6' is not allowed; expected a zone of eu-west-1 (euw1-az<n>)"
         in (error_for(raw))
     )
+
+
+def test_deleting_data_takes_two_decisions_and_never_happens_in_a_protected_environment():
+    message = error_for(with_change("removal_policy", "destroy"))
+    assert (
+        "removal_policy: 'destroy' is not allowed; expected retain, or destroy together with allow_data_deletion"
+        in (message)
+    )
+    both = with_change("removal_policy", "destroy")
+    both["allow_data_deletion"] = True
+    assert parse_environment(both, "qa", "environments/qa.yaml").is_throwaway
+    both["protected"] = True
+    assert "removal_policy: 'destroy' is not allowed; expected retain in a protected environment" in error_for(both)
+
+
+def test_staging_and_prod_are_protected_and_only_dev_may_delete_data():
+    environments = {env.name: env for env in load_environments()}
+    assert environments["prod"].protected and environments["staging"].protected
+    assert [name for name, env in environments.items() if env.allow_data_deletion] == ["dev"]

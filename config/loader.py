@@ -7,6 +7,7 @@ reported with the file, the dotted key, the value and what is allowed, all at on
 
 from __future__ import annotations
 
+import ipaddress
 import typing
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -46,7 +47,32 @@ def load_environments(directory: Path = ENVIRONMENTS_DIR, only: Iterable[str] | 
     unknown = [name for name in wanted if name not in files]
     if unknown:
         raise ConfigError("selection", [Problem("environments", unknown, f"names from {', '.join(files)}")])
-    return [load_environment(files[name]) for name in wanted]
+    environments = [load_environment(files[name]) for name in wanted]
+    _refuse_overlapping_networks(environments)
+    return environments
+
+
+def _refuse_overlapping_networks(environments: Sequence[EnvironmentConfig]) -> None:
+    """Two environments' VPCs may not overlap (unless they describe the same existing VPC): they could never be
+    peered or routed to one another, and a copied file that kept its block is the usual cause."""
+    problems = []
+    for index, first in enumerate(environments):
+        for second in environments[index + 1 :]:
+            same_vpc = first.network.vpc_id is not None and first.network.vpc_id == second.network.vpc_id
+            try:
+                overlap = ipaddress.IPv4Network(first.network.cidr).overlaps(ipaddress.IPv4Network(second.network.cidr))
+            except ValueError:
+                continue  # each file reports its own bad block
+            if overlap and not same_vpc:
+                problems.append(
+                    Problem(
+                        f"{second.name}: network.cidr",
+                        second.network.cidr,
+                        f"a block that does not overlap {first.name}'s {first.network.cidr}",
+                    )
+                )
+    if problems:
+        raise ConfigError("environments", problems)
 
 
 def load_environment(path: Path) -> EnvironmentConfig:

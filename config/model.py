@@ -7,10 +7,13 @@ method, which returns every problem at once so a bad file is fixed in one pass.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass, field
 from typing import Literal
+
+import botocore.session
 
 from config.agent import AgentConfig
 from config.cluster import ClusterConfig
@@ -21,6 +24,17 @@ from customization.problems import Problem
 ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{1,19}$")
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """Every Region of every partition in the installed botocore's endpoint data (offline)."""
+    session = botocore.session.get_session()
+    return frozenset(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("ec2", partition_name=partition)
+    )
 
 
 def az_id_prefix(region: str) -> str:
@@ -56,6 +70,17 @@ LOG_RETENTION_NAMES = {
 }  # fmt: skip
 LOG_RETENTION_DAYS = tuple(LOG_RETENTION_NAMES)
 
+# AWS tag values: at most 256 Unicode characters of letters, digits, spaces and _ . : / = + - @ (Tagging AWS
+# resources user guide, "Tag naming limits and requirements").
+MAX_TAG_VALUE = 256
+TAG_VALUE_PATTERN = re.compile(r"^[\w\s.:/=+\-@]*$")
+# VPC blocks from the private ranges (RFC 1918) and shared address space (RFC 6598), as the VPC user guide advises.
+PRIVATE_RANGES = tuple(
+    ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")
+)
+# What ec2.Vpc cuts from a new VPC's block per zone: one public /24 and one private /20 (training_network.py).
+PUBLIC_SUBNET_ADDRESSES = 2**8
+PRIVATE_SUBNET_ADDRESSES = 2**12
 MIN_AZS = 2
 MAX_AZS = 6
 
@@ -77,6 +102,16 @@ class Tags:
             for key, value in (("owner", self.owner), ("cost_center", self.cost_center))
             if not value.strip()
         ]
+        for key, value in (("environment", self.environment), ("owner", self.owner), ("cost_center", self.cost_center)):
+            if len(value) > MAX_TAG_VALUE or not TAG_VALUE_PATTERN.match(value):
+                shown = value if len(value) <= 60 else f"{value[:40]}... ({len(value)} characters)"
+                found.append(
+                    Problem(
+                        f"tags.{key}",
+                        shown,
+                        f"at most {MAX_TAG_VALUE} letters, digits, spaces or _ . : / = + - @ (AWS tag values)",
+                    )
+                )
         if self.environment != env_name:
             found.append(Problem("tags.environment", self.environment, f"the environment's name, {env_name!r}"))
         return found
@@ -106,6 +141,11 @@ class NetworkConfig:
     training_subnet_cidr: str | None = None
     training_subnet_id: str | None = None
 
+    def addresses_needed(self) -> int:
+        """The public /24s, rounded up to the /20 boundary where the private /20s start, then those /20s."""
+        public = -(-self.az_count * PUBLIC_SUBNET_ADDRESSES // PRIVATE_SUBNET_ADDRESSES) * PRIVATE_SUBNET_ADDRESSES
+        return public + self.az_count * PRIVATE_SUBNET_ADDRESSES
+
     @property
     def training_zone_chosen(self) -> bool:
         return self.training_availability_zone_id is not None or self.training_subnet_id is not None
@@ -116,6 +156,19 @@ class NetworkConfig:
             network = ipaddress.IPv4Network(self.cidr, strict=True)
             if not 16 <= network.prefixlen <= 24:
                 found.append(Problem("network.cidr", self.cidr, "an IPv4 block from /16 to /24"))
+            elif not any(network.subnet_of(block) for block in PRIVATE_RANGES):
+                found.append(
+                    Problem("network.cidr", self.cidr, "a private block (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16)")
+                )
+            elif self.mode == "new" and network.num_addresses < self.addresses_needed():
+                found.append(
+                    Problem(
+                        "network.cidr",
+                        self.cidr,
+                        f"a block of at least {self.addresses_needed()} addresses for {self.az_count} zones (a /24 "
+                        "public and a /20 private subnet each), e.g. a /16",
+                    )
+                )
         except ValueError:
             found.append(Problem("network.cidr", self.cidr, "an IPv4 network such as 10.0.0.0/16"))
         if not MIN_AZS <= self.az_count <= MAX_AZS:
@@ -299,6 +352,8 @@ class EnvironmentConfig:
             found.append(Problem("account", self.account, "a 12-digit AWS account id (quote it in YAML)"))
         if self.region is not None and not REGION_PATTERN.match(self.region):
             found.append(Problem("region", self.region, "an AWS region name such as eu-west-1"))
+        elif self.region is not None and self.region not in known_regions():
+            found.append(Problem("region", self.region, "a Region botocore knows, such as eu-west-1"))
         if (self.account is None) != (self.region is None):
             found.append(
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")

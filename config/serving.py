@@ -63,6 +63,11 @@ class ServingConfig:
         found: list[Problem] = []
         if self.model_units < 1:
             found.append(Problem("serving.model_units", self.model_units, "1 or more"))
+        if "embed" in self.base_model_id.lower():
+            # The agent converses with the served model; an embedding model answers no Converse call.
+            found.append(
+                Problem("serving.base_model_id", self.base_model_id, "a text-generation model (not an embedding model)")
+            )
         if self.commitment != "none" and self.mode != "provisioned-throughput":
             found.append(
                 Problem("serving.commitment", self.commitment, "'none' unless serving.mode is 'provisioned-throughput'")

@@ -467,3 +467,44 @@ def test_staging_and_prod_are_protected_and_only_dev_may_delete_data():
     environments = {env.name: env for env in load_environments()}
     assert environments["prod"].protected and environments["staging"].protected
     assert [name for name, env in environments.items() if env.allow_data_deletion] == ["dev"]
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            "network.cidr",
+            "10.60.0.0/20",
+            "network.cidr: '10.60.0.0/20' is not allowed; expected a block of at least 12288 addresses for 2 zones",
+        ),
+        ("network.cidr", "8.8.0.0/16", "network.cidr: '8.8.0.0/16' is not allowed; expected a private block"),
+        ("region", "eu-middle-9", "region: 'eu-middle-9' is not allowed; expected a Region botocore knows"),
+        (
+            "tags.owner",
+            "x" * 6000,
+            "tags.owner: 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx... (6000 characters)' is not allowed; expected at "
+            "most 256",
+        ),
+    ],
+)
+def test_values_aws_would_refuse_later_are_refused_naming_the_key(path: str, value: object, expected: str):
+    raw = with_change(path, value)
+    if path == "region":
+        raw["account"] = "123456789012"
+    assert expected in error_for(raw)
+
+
+def test_two_environments_with_overlapping_blocks_are_refused(tmp_path: Path):
+    for name, cidr in (("qa", "10.60.0.0/16"), ("uat", "10.60.128.0/17")):
+        raw = {**copy.deepcopy(VALID), "name": name, "network": {**VALID["network"], "cidr": cidr}}
+        raw["tags"]["environment"] = name
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"uat: network.cidr: '10.60.128.0/17' is not allowed; expected a block that"):
+        load_environments(tmp_path)
+
+
+def test_an_embedding_model_is_refused_as_the_served_model():
+    raw = with_change("serving", {"base_model_id": "amazon.titan-embed-text-v2:0"})
+    assert "serving.base_model_id: 'amazon.titan-embed-text-v2:0' is not allowed; expected a text-generation model" in (
+        error_for(raw)
+    )

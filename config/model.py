@@ -81,6 +81,8 @@ PRIVATE_RANGES = tuple(
 # What ec2.Vpc cuts from a new VPC's block per zone: one public /24 and one private /20 (training_network.py).
 PUBLIC_SUBNET_ADDRESSES = 2**8
 PRIVATE_SUBNET_ADDRESSES = 2**12
+# Where jobs write what is exported to the artifacts bucket (constructs/datasets_file_system.py).
+LUSTRE_OUTPUT_PATH = "/output"
 MIN_AZS = 2
 MAX_AZS = 6
 
@@ -308,6 +310,11 @@ class DataConfig:
         path = self.lustre_datasets_path
         if not LUSTRE_PATH_PATTERN.match(path):
             found.append(Problem("data.lustre_datasets_path", path, "an absolute path below /, e.g. /datasets"))
+        elif path.rstrip("/") == LUSTRE_OUTPUT_PATH or path.startswith(LUSTRE_OUTPUT_PATH + "/"):
+            # One file system path per data repository association, neither inside the other (FSx user guide).
+            found.append(
+                Problem("data.lustre_datasets_path", path, f"a path outside {LUSTRE_OUTPUT_PATH}, the output's")
+            )
         for key in (
             "noncurrent_version_expiration_days",
             "incomplete_upload_expiration_days",

@@ -1,7 +1,9 @@
-"""FSx for Lustre PERSISTENT_2, linked to the datasets bucket in both directions.
+"""FSx for Lustre PERSISTENT_2: datasets imported from their bucket, output exported to its own.
 
-Training nodes read datasets at file-system speed from ``mount_path`` and what they
-write there is exported back to S3, so nothing lives only on the file system.
+Training nodes read datasets at file-system speed below ``file_system_path``. That link only imports: a node
+cannot change or delete a dataset through the file system (IAM gives nodes read-only access to the bucket, and an
+exporting link would bypass it). What jobs write below ``output_path`` is exported to the artifacts bucket under
+``OUTPUT_PREFIX``, so nothing lives only on the file system.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 SYNC_EVENTS = ["NEW", "CHANGED", "DELETED"]
+OUTPUT_PREFIX = "fsx-output/"
 
 # The key actions S3 needs when FSx's service-linked role reads and writes SSE-KMS objects.
 FSX_S3_KEY_ACTIONS = [
@@ -41,6 +44,8 @@ class DatasetsFileSystemProps:
     throughput_mbps_per_tib: int
     file_system_path: str
     retain: bool
+    output_bucket: s3.IBucket | None = None  # exported below output_path
+    output_path: str = "/output"
 
 
 class DatasetsFileSystem(Construct):
@@ -74,10 +79,22 @@ class DatasetsFileSystem(Construct):
             batch_import_meta_data_on_create=True,
             s3=fsx.CfnDataRepositoryAssociation.S3Property(
                 auto_import_policy=fsx.CfnDataRepositoryAssociation.AutoImportPolicyProperty(events=SYNC_EVENTS),
-                auto_export_policy=fsx.CfnDataRepositoryAssociation.AutoExportPolicyProperty(events=SYNC_EVENTS),
             ),
         )
         association.apply_removal_policy(cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY)
+        if props.output_bucket is not None:
+            output = fsx.CfnDataRepositoryAssociation(
+                self,
+                "OutputLink",
+                file_system_id=self.file_system.file_system_id,
+                file_system_path=props.output_path,
+                data_repository_path=props.output_bucket.s3_url_for_object(OUTPUT_PREFIX),
+                batch_import_meta_data_on_create=True,
+                s3=fsx.CfnDataRepositoryAssociation.S3Property(
+                    auto_export_policy=fsx.CfnDataRepositoryAssociation.AutoExportPolicyProperty(events=SYNC_EVENTS),
+                ),
+            )
+            output.apply_removal_policy(cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY)
         self._allow_fsx_service_role_to_use_key(props.key)
 
     def _allow_fsx_service_role_to_use_key(self, key: kms.Key) -> None:

@@ -45,5 +45,6 @@ class DataStack(PlatformStack):
                 throughput_mbps_per_tib=data.lustre_throughput_mbps_per_tib,
                 file_system_path=data.lustre_datasets_path,
                 retain=retain,
+                output_bucket=self.stores.artifacts_bucket,
             ),
         )

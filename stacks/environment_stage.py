@@ -59,3 +59,12 @@ class EnvironmentStage(cdk.Stage):
                 self.agent = AgentStack(self, "Agent", config=config, key=self.data.key, model=self.serving.model)
         # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.
         cdk.Aspects.of(self).add(DropRedundantDependsOn())
+        if config.is_throwaway:
+            self._delete_logs_with_the_key()
+
+    def _delete_logs_with_the_key(self) -> None:
+        """A throwaway environment's key is deleted with it (after its waiting period): log groups it encrypts are
+        deleted too, rather than kept as groups nobody can read."""
+        for construct in self.node.find_all():
+            if isinstance(construct, cdk.aws_logs.CfnLogGroup):
+                construct.apply_removal_policy(cdk.RemovalPolicy.DESTROY)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk.assertions import Match
 
@@ -102,16 +104,18 @@ def test_lustre_sits_in_one_private_subnet_behind_the_lustre_group(committed, en
     assert "LustreSecurityGroup" in group["Fn::GetStackOutput"]["OutputName"]
 
 
-def test_lustre_imports_and_exports_the_datasets_bucket(committed, env):
+def test_lustre_only_imports_datasets_and_exports_output_to_the_artifacts_bucket(committed, env):
+    """Nothing on a node can change or delete a dataset through /fsx: that link imports only."""
     events = ["NEW", "CHANGED", "DELETED"]
-    data(committed, env).has_resource_properties(
-        "AWS::FSx::DataRepositoryAssociation",
-        {
-            "FileSystemPath": env.data.lustre_datasets_path,
-            "DataRepositoryPath": {"Fn::Join": ["", ["s3://", {"Ref": Match.string_like_regexp("^StoresDatasets")}]]},
-            "S3": {"AutoImportPolicy": {"Events": events}, "AutoExportPolicy": {"Events": events}},
-        },
-    )
+    links = {
+        link["Properties"]["FileSystemPath"]: link["Properties"]
+        for link in data(committed, env).find_resources("AWS::FSx::DataRepositoryAssociation").values()
+    }
+    datasets, output = links[env.data.lustre_datasets_path], links["/output"]
+    assert "StoresDatasets" in json.dumps(datasets["DataRepositoryPath"])
+    assert datasets["S3"] == {"AutoImportPolicy": {"Events": events}}
+    assert "StoresArtifacts" in json.dumps(output["DataRepositoryPath"]) and "/fsx-output/" in json.dumps(output)
+    assert output["S3"] == {"AutoExportPolicy": {"Events": events}}
 
 
 def test_key_lets_only_fsx_link_roles_use_it_through_s3(committed, env):
@@ -185,3 +189,20 @@ def test_key_lets_bedrock_use_it_for_this_accounts_custom_models_only(committed,
             }
         },
     )
+
+
+def test_a_throwaway_environments_log_groups_go_with_its_key(committed):
+    """dev's key is deleted with dev; a log group it encrypts would be kept unreadable."""
+    for stack in ("Network", "Data", "Training", "Workflow", "Serving", "Agent"):
+        try:
+            template = committed.template("dev", stack)
+        except KeyError:
+            continue
+        for name, group in template.find_resources("AWS::Logs::LogGroup").items():
+            assert group.get("DeletionPolicy", "Delete") == "Delete", (stack, name)
+    kept = [
+        group
+        for group in committed.template("prod", "Network").find_resources("AWS::Logs::LogGroup").values()
+        if group.get("DeletionPolicy") == "Retain"
+    ]
+    assert kept  # a kept environment keeps its flow logs

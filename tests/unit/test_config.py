@@ -508,3 +508,9 @@ def test_an_embedding_model_is_refused_as_the_served_model():
     assert "serving.base_model_id: 'amazon.titan-embed-text-v2:0' is not allowed; expected a text-generation model" in (
         error_for(raw)
     )
+
+
+def test_the_datasets_path_stays_out_of_the_output_path():
+    assert "data.lustre_datasets_path: '/output/data' is not allowed; expected a path outside /output" in error_for(
+        with_change("data.lustre_datasets_path", "/output/data")
+    )

@@ -343,6 +343,9 @@ class EnvironmentConfig:
     serving: ServingConfig | None = None
     agent: AgentConfig | None = None
     workflow: WorkflowConfig | None = None
+    # Stacks whose section was removed: each is deployed empty, which deletes what it billed for (the CDK leaves a
+    # stack that left the app in place), and can then be destroyed and taken off this list.
+    retired: tuple[Literal["Training", "Workflow", "Serving", "Agent"], ...] = ()
 
     @property
     def is_throwaway(self) -> bool:
@@ -365,6 +368,10 @@ class EnvironmentConfig:
             found.append(
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
             )
+        sections = {"Training": self.cluster, "Workflow": self.workflow, "Serving": self.serving, "Agent": self.agent}
+        for stack in self.retired:
+            if sections[stack] is not None:
+                found.append(Problem("retired", stack, f"a stack whose section is absent ({stack} has one)"))
         if self.removal_policy == "destroy" and self.protected:
             found.append(Problem("removal_policy", "destroy", "retain in a protected environment (protected: true)"))
         elif self.removal_policy == "destroy" and not self.allow_data_deletion:

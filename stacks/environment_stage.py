@@ -9,6 +9,7 @@ from constructs import Construct
 from stacks.agent_stack import AgentStack
 from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
+from stacks.retired_stack import RetiredStack
 from stacks.serving_stack import ServingStack
 from stacks.template_hygiene import DropRedundantDependsOn
 from stacks.training_cluster_stack import TrainingClusterStack
@@ -57,6 +58,8 @@ class EnvironmentStage(cdk.Stage):
             )
             if config.agent is not None:
                 self.agent = AgentStack(self, "Agent", config=config, key=self.data.key, model=self.serving.model)
+        for retired in config.retired:
+            RetiredStack(self, retired, config=config)
         # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.
         cdk.Aspects.of(self).add(DropRedundantDependsOn())
         if config.is_throwaway:

@@ -1,0 +1,40 @@
+"""Synthesizing an app for tests: its construct tree, output folder and templates by environment and stack."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aws_cdk as cdk
+from aws_cdk.assertions import Template
+
+from app import build_app
+
+
+@dataclass
+class Synthesized:
+    """A synthesized app: its construct tree, its output folder and templates by environment and stack id."""
+
+    app: cdk.App
+    outdir: Path
+    templates: dict[str, dict[str, Template]] = field(default_factory=dict)
+    template_files: list[Path] = field(default_factory=list)
+
+    def template(self, env: str, stack: str) -> Template:
+        return self.templates[env][stack]
+
+
+def synthesize(outdir: Path, context: dict[str, str] | None = None) -> Synthesized:
+    """Synthesize without the cdk-nag gate, so that tests can run the packs and print findings."""
+    app = build_app(context=context, outdir=str(outdir), gates=False)
+    assembly = app.synth()
+    result = Synthesized(app=app, outdir=outdir)
+    for stage in assembly.nested_assemblies:
+        env = stage.hierarchical_id.removeprefix("assembly-")
+        for stack in stage.nested_assembly.stacks:
+            path = Path(stack.template_full_path)
+            result.template_files.append(path)
+            short_id = stack.hierarchical_id.split("/")[-1]
+            result.templates.setdefault(env, {})[short_id] = Template.from_json(json.loads(path.read_text()))
+    return result

@@ -9,7 +9,7 @@ PYTHON ?= python3
 # Node 20 is past jsii's support window; the banner it prints on every run is noise here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint typecheck snapshots bench bench-evaluation clean audit agent-lock
+.PHONY: install synth test lint typecheck snapshots bench bench-evaluation clean audit agent-lock replacement-guard
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ typecheck: install
 ## Install everything, then run lint, type checks and the whole pytest suite.
 test: lint typecheck
 	$(BIN)/pytest
+
+## Before merging: fail if the change deletes or replaces a stateful resource its config does not acknowledge,
+## against the templates of the merge-base with BASE_REF (synthesized in a temporary git worktree).
+BASE_REF ?= origin/main
+replacement-guard: install
+	$(BIN)/python -m auditing.replacements --base-ref $(BASE_REF)
 
 ## After changing agent/requirements.txt: resolve it for the image (arm64, Python 3.12) with hashes, from PyPI.
 agent-lock: install

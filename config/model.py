@@ -81,6 +81,7 @@ PRIVATE_RANGES = tuple(
 # What ec2.Vpc cuts from a new VPC's block per zone: one public /24 and one private /20 (training_network.py).
 PUBLIC_SUBNET_ADDRESSES = 2**8
 PRIVATE_SUBNET_ADDRESSES = 2**12
+ACKNOWLEDGEMENT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*/[A-Za-z][A-Za-z0-9]*(/[A-Za-z][A-Za-z0-9/]*)?$")
 # Where jobs write what is exported to the artifacts bucket (constructs/datasets_file_system.py).
 LUSTRE_OUTPUT_PATH = "/output"
 MIN_AZS = 2
@@ -346,6 +347,9 @@ class EnvironmentConfig:
     # Stacks whose section was removed: each is deployed empty, which deletes what it billed for (the CDK leaves a
     # stack that left the app in place), and can then be destroyed and taken off this list.
     retired: tuple[Literal["Training", "Workflow", "Serving", "Agent"], ...] = ()
+    # Stateful resources a change may delete (<stack>/<logical id>) or replace (<stack>/<logical id>/<property>):
+    # the replacement guard (auditing/replacements.py) fails on any other.
+    acknowledged_replacements: tuple[str, ...] = ()
 
     @property
     def is_throwaway(self) -> bool:
@@ -368,6 +372,13 @@ class EnvironmentConfig:
             found.append(
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
             )
+        for entry in self.acknowledged_replacements:
+            if not ACKNOWLEDGEMENT_PATTERN.match(entry):
+                found.append(
+                    Problem(
+                        "acknowledged_replacements", entry, "<stack>/<logical id> or <stack>/<logical id>/<property>"
+                    )
+                )
         sections = {"Training": self.cluster, "Workflow": self.workflow, "Serving": self.serving, "Agent": self.agent}
         for stack in self.retired:
             if sections[stack] is not None:

@@ -1,0 +1,134 @@
+"""The replacement guard: a renamed bucket, a moved or re-keyed file system and a renamed HyperPod cluster are caught
+against a base, pass once acknowledged, and an acknowledgement of nothing is reported as stale."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from auditing.assembly import AssemblyStack, Environment
+from auditing.replacements import Finding, compare, deployed_templates, judge
+
+
+def environment(committed, name: str, stacks: dict[str, dict] | None = None) -> Environment:
+    templates = stacks or {stack: template.to_json() for stack, template in committed.templates[name].items()}
+    return Environment(
+        name,
+        tuple(
+            AssemblyStack(stack, stack, f"{name}-{stack}", Path(f"{stack}.json"), template, (), {})
+            for stack, template in sorted(templates.items())
+        ),
+    )
+
+
+def changed(committed, name: str, stack: str, change) -> Environment:
+    templates = {s: copy.deepcopy(t.to_json()) for s, t in committed.templates[name].items()}
+    change(templates[stack]["Resources"])
+    return environment(committed, name, templates)
+
+
+def only(resources: dict, kind: str) -> tuple[str, dict]:
+    [(logical_id, resource)] = [(k, r) for k, r in resources.items() if r["Type"] == kind]
+    return logical_id, resource
+
+
+def test_the_same_templates_replace_nothing(committed):
+    base = [environment(committed, "prod")]
+    assert compare(base, base) == []
+
+
+def test_a_renamed_bucket_is_a_replacement_and_a_bucket_under_a_new_id_a_deletion(committed):
+    base = environment(committed, "staging")
+
+    def rename(resources):
+        logical_id, bucket = next(
+            (k, r) for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket" and "BucketName" in r["Properties"]
+        )
+        bucket["Properties"]["BucketName"] = "sagemaker-lc-renamed"
+        rename.logical_id = logical_id
+
+    [finding] = compare([base], [changed(committed, "staging", "Training", rename)])
+    assert finding == Finding("staging", "Training", rename.logical_id, "AWS::S3::Bucket", "BucketName")
+
+    def move(resources):
+        logical_id = next(k for k, r in resources.items() if r["Type"] == "AWS::S3::Bucket")
+        resources[logical_id + "Renamed"] = resources.pop(logical_id)
+        move.logical_id = logical_id
+
+    [deleted] = compare([base], [changed(committed, "staging", "Data", move)])
+    assert (deleted.stack, deleted.logical_id, deleted.property_path) == ("Data", move.logical_id, None)
+
+
+@pytest.mark.parametrize(("path", "value"), [("SubnetIds", ["subnet-0other"]), ("KmsKeyId", "alias/other")])
+def test_a_file_system_moved_to_another_subnet_or_key_is_a_replacement(committed, path, value):
+    def change(resources):
+        _, file_system = only(resources, "AWS::FSx::FileSystem")
+        file_system["Properties"][path] = value
+
+    [finding] = compare([environment(committed, "prod")], [changed(committed, "prod", "Data", change)])
+    assert (finding.resource_type, finding.property_path) == ("AWS::FSx::FileSystem", path)
+
+
+def test_a_renamed_hyperpod_cluster_is_a_replacement_and_passes_once_acknowledged(committed):
+    def rename(resources):
+        _, cluster = only(resources, "AWS::SageMaker::Cluster")
+        cluster["Properties"]["ClusterName"] = "prod-training-2"
+
+    findings = compare([environment(committed, "prod")], [changed(committed, "prod", "Training", rename)])
+    [finding] = findings
+    assert finding.property_path == "ClusterName" and str(finding).endswith("would be replaced (ClusterName changes)")
+    assert not judge(findings, {}).passed
+    verdict = judge(findings, {"prod": (finding.key,)})
+    assert verdict.passed and verdict.acknowledged == (finding,)
+
+
+def test_an_acknowledgement_of_a_change_already_in_the_base_is_reported_stale(committed):
+    verdict = judge([], {"prod": ("Training/HyperPodCluster/ClusterName",)})
+    assert verdict.passed
+    assert verdict.stale == (("prod", "Training/HyperPodCluster/ClusterName"),)
+    assert "stale acknowledgement: prod: Training/HyperPodCluster/ClusterName" in verdict.report()
+
+
+def test_before_a_stage_deploys_the_base_is_what_cloudformation_holds():
+    cloudformation = boto3.client(
+        "cloudformation", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(cloudformation) as stub:
+        stub.add_response(
+            "get_template",
+            {"TemplateBody": '{"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}'},
+            {"StackName": "prod-Data", "TemplateStage": "Original"},
+        )
+        stub.add_client_error(
+            "get_template",
+            "ValidationError",
+            "Stack with id prod-Agent does not exist",
+            400,
+            expected_params={"StackName": "prod-Agent", "TemplateStage": "Original"},
+        )
+        templates = deployed_templates(cloudformation, ["prod-Data", "prod-Agent"])
+        stub.assert_no_pending_responses()
+    assert templates == {"prod-Data": {"Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}}}}
+
+
+def test_a_malformed_acknowledgement_is_refused_in_config():
+    from config.loader import ConfigError, parse_environment
+
+    raw = {
+        "name": "qa",
+        "tags": {"environment": "qa", "owner": "o", "cost_center": "c"},
+        "acknowledged_replacements": ["the cluster"],
+    }
+    with pytest.raises(ConfigError, match=r"acknowledged_replacements: 'the cluster' is not allowed; expected <stack>"):
+        parse_environment(raw, "qa", "environments/qa.yaml")
+
+
+def test_the_command_compares_two_assemblies_and_passes_when_nothing_is_replaced(committed, capsys):
+    from auditing.replacements import main
+
+    assert main(["--base", str(committed.outdir), "--new", str(committed.outdir)]) == 0
+    assert capsys.readouterr().out.strip() == "no stateful resource is deleted or replaced"

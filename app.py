@@ -59,7 +59,13 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, 
         raise FileNotFoundError(f"pipeline_config: {pipeline_config!r} is not a file; expected a pipeline YAML file")
     repository = app.node.try_get_context("github_repository")
     if repository:
-        GitHubDeployStack(app, "GitHubDeploy", repository=str(repository), environments=[e.name for e in environments])
+        GitHubDeployStack(
+            app,
+            "GitHubDeploy",
+            repository=str(repository),
+            environments=[e.name for e in environments],
+            qualifiers={e.name: e.bootstrap_qualifier for e in environments},
+        )
     if gates:
         add_security_gates(app, nist_800_53_r5=str(app.node.try_get_context("nist")).lower() == "true")
     return app

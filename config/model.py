@@ -81,6 +81,9 @@ PRIVATE_RANGES = tuple(
 # What ec2.Vpc cuts from a new VPC's block per zone: one public /24 and one private /20 (training_network.py).
 PUBLIC_SUBNET_ADDRESSES = 2**8
 PRIVATE_SUBNET_ADDRESSES = 2**12
+# The CDK's default bootstrap qualifier; another needs `cdk bootstrap --qualifier <q>` in the account.
+DEFAULT_QUALIFIER = "hnb659fds"
+QUALIFIER_PATTERN = re.compile(r"^[a-z0-9]{1,10}$")
 ACKNOWLEDGEMENT_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9]*/[A-Za-z][A-Za-z0-9]*(/[A-Za-z][A-Za-z0-9/]*)?$")
 # Where jobs write what is exported to the artifacts bucket (constructs/datasets_file_system.py).
 LUSTRE_OUTPUT_PATH = "/output"
@@ -350,6 +353,10 @@ class EnvironmentConfig:
     # Stateful resources a change may delete (<stack>/<logical id>) or replace (<stack>/<logical id>/<property>):
     # the replacement guard (auditing/replacements.py) fails on any other.
     acknowledged_replacements: tuple[str, ...] = ()
+    # Isolation: the CDK bootstrap this environment deploys through (its roles, cdk-<qualifier>-*); environments that
+    # share an account and Region (or both name none) and a qualifier share deploy rights, so each lists the others.
+    bootstrap_qualifier: str = DEFAULT_QUALIFIER
+    shares_account_with: tuple[str, ...] = ()
 
     @property
     def is_throwaway(self) -> bool:
@@ -372,6 +379,8 @@ class EnvironmentConfig:
             found.append(
                 Problem("account/region", (self.account, self.region), "both set, or both absent (env-agnostic)")
             )
+        if not QUALIFIER_PATTERN.match(self.bootstrap_qualifier):
+            found.append(Problem("bootstrap_qualifier", self.bootstrap_qualifier, "1-10 lowercase letters or digits"))
         for entry in self.acknowledged_replacements:
             if not ACKNOWLEDGEMENT_PATTERN.match(entry):
                 found.append(

@@ -9,8 +9,8 @@ roles of its account and region; CloudFormation deploys with those, as ``cdk dep
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
@@ -27,6 +27,8 @@ BOOTSTRAP_QUALIFIER = "hnb659fds"
 class GitHubDeployRolesProps:
     repository: str  # owner/name
     environments: Sequence[str]
+    # Each environment's CDK bootstrap qualifier (default hnb659fds): its role may assume only that bootstrap's roles.
+    qualifiers: Mapping[str, str] = field(default_factory=dict)
 
 
 class GitHubDeployRoles(Construct):
@@ -39,14 +41,15 @@ class GitHubDeployRoles(Construct):
             raise ValueError(f"GitHubDeployRoles: repository {props.repository!r}; allowed: owner/name")
         provider = iam.OidcProviderNative(self, "GitHubOidc", url=GITHUB_OIDC_URL, client_ids=["sts.amazonaws.com"])
         stack = cdk.Stack.of(self)
-        bootstrap_roles = stack.format_arn(
-            service="iam",
-            region="",
-            resource="role",
-            resource_name=f"cdk-{BOOTSTRAP_QUALIFIER}-*-{stack.account}-{stack.region}",
-        )
         self.roles: dict[str, iam.Role] = {}
         for environment in props.environments:
+            qualifier = props.qualifiers.get(environment, BOOTSTRAP_QUALIFIER)
+            bootstrap_roles = stack.format_arn(
+                service="iam",
+                region="",
+                resource="role",
+                resource_name=f"cdk-{qualifier}-*-{stack.account}-{stack.region}",
+            )
             role = iam.Role(
                 self,
                 f"Deploy-{environment}",
@@ -73,7 +76,7 @@ class GitHubDeployRoles(Construct):
                 role,
                 "The CDK bootstrap roles (deploy, file and image publishing, lookup) share one name pattern per "
                 "account and region; the role may assume only those. CloudFormation deploys with them.",
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-hnb659fds-*-"
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-{qualifier}-*-"
                 "<AWS::AccountId>-<AWS::Region>]",
                 "NIST.800.53.R5-IAMNoInlinePolicy",
             )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aws_cdk as cdk
 
@@ -11,8 +11,18 @@ from constructs.github_deploy_roles import GitHubDeployRoles, GitHubDeployRolesP
 
 
 class GitHubDeployStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, repository: str, environments: Sequence[str]) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        repository: str,
+        environments: Sequence[str],
+        qualifiers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(scope, construct_id, description="GitHub Actions OIDC deploy roles", analytics_reporting=False)
         self.deploy_roles = GitHubDeployRoles(
-            self, "GitHub", GitHubDeployRolesProps(repository=repository, environments=environments)
+            self,
+            "GitHub",
+            GitHubDeployRolesProps(repository=repository, environments=environments, qualifiers=qualifiers or {}),
         )

@@ -5,8 +5,16 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_logs as logs
 
-from config.model import LOG_RETENTION_NAMES, EnvironmentConfig
+from config.model import DEFAULT_QUALIFIER, LOG_RETENTION_NAMES, EnvironmentConfig
 from constructs import Construct
+
+
+def bootstrap_synthesizer(config: EnvironmentConfig) -> cdk.IStackSynthesizer | None:
+    """The environment's own bootstrap (``cdk bootstrap --qualifier``) when config names one: its deploy roles then
+    serve no other environment of the account. None: the CDK's default, which leaves templates as they were."""
+    if config.bootstrap_qualifier == DEFAULT_QUALIFIER:
+        return None
+    return cdk.DefaultStackSynthesizer(qualifier=config.bootstrap_qualifier)
 
 
 class PlatformStack(cdk.Stack):
@@ -25,6 +33,7 @@ class PlatformStack(cdk.Stack):
             description=description,
             analytics_reporting=False,
             termination_protection=not config.is_throwaway,
+            synthesizer=bootstrap_synthesizer(config),
         )
         self.config = config
 

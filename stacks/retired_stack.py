@@ -12,6 +12,7 @@ import aws_cdk as cdk
 
 from config.model import EnvironmentConfig
 from constructs import Construct
+from stacks.platform_stack import bootstrap_synthesizer
 
 
 class RetiredStack(cdk.Stack):
@@ -23,6 +24,7 @@ class RetiredStack(cdk.Stack):
             analytics_reporting=False,
             # The follow-up cdk destroy must work.
             termination_protection=False,
+            synthesizer=bootstrap_synthesizer(config),
         )
         cdk.CfnWaitConditionHandle(self, "Retired")
         cdk.CfnOutput(self, "Next", value=f"npx cdk destroy '{config.name}/{construct_id}'")

@@ -83,3 +83,26 @@ def test_delivery_stack_passes_the_nag_packs(delivery):
 def test_bad_repository_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="repository 'not a repo'; allowed: owner/name"):
         build_app(context={"github_repository": "not a repo"}, outdir=str(tmp_path), gates=False)
+
+
+def test_an_environment_with_its_own_bootstrap_gets_a_role_for_that_bootstrap_only():
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from stacks.github_deploy_stack import GitHubDeployStack
+
+    stack = GitHubDeployStack(
+        cdk.App(),
+        "Delivery",
+        repository="example-org/fm-platform",
+        environments=["dev", "prod"],
+        qualifiers={"dev": "hnb659fds", "prod": "prod"},
+    )
+    policies = {
+        name: json.dumps(role["Properties"]["Policies"])
+        for name, role in Template.from_stack(stack).find_resources("AWS::IAM::Role").items()
+    }
+    [prod] = [p for name, p in policies.items() if "prod" in name]
+    [dev] = [p for name, p in policies.items() if "dev" in name]
+    assert ":role/cdk-prod-*-" in prod and "hnb659fds" not in prod
+    assert ":role/cdk-hnb659fds-*-" in dev

@@ -15,6 +15,7 @@ RETIRING = {
     "network": {"cidr": "10.70.0.0/16", "az_count": 2},
     # The cluster section was removed; its stack stays in the app until it is empty and destroyed.
     "retired": ["Training"],
+    "bootstrap_qualifier": "lab",  # its own CDK bootstrap
 }
 
 
@@ -37,6 +38,12 @@ def test_a_retired_stack_is_deployed_empty_so_its_billing_resources_are_deleted(
 
 def test_the_other_stacks_are_untouched(retiring):
     assert set(retiring.templates["lab"]) == {"Network", "Data", "Training"}
+
+
+def test_an_environment_with_its_own_bootstrap_deploys_through_it(retiring):
+    for stack in ("Network", "Data", "Training"):
+        parameter = retiring.template("lab", stack).to_json()["Parameters"]["BootstrapVersion"]
+        assert parameter["Default"] == "/cdk-bootstrap/lab/version"
 
 
 def test_retiring_a_stack_whose_section_is_still_there_is_refused():

@@ -514,3 +514,24 @@ def test_the_datasets_path_stays_out_of_the_output_path():
     assert "data.lustre_datasets_path: '/output/data' is not allowed; expected a path outside /output" in error_for(
         with_change("data.lustre_datasets_path", "/output/data")
     )
+
+
+def test_environments_in_one_account_through_one_bootstrap_must_say_so(tmp_path: Path):
+    def write(name: str, **extra: object) -> None:
+        raw = {**copy.deepcopy(VALID), "name": name, **extra}
+        raw["tags"]["environment"] = name
+        raw["network"] = {**VALID["network"], "cidr": {"qa": "10.60.0.0/16", "uat": "10.61.0.0/16"}[name]}
+        (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(raw))
+
+    write("qa")
+    write("uat")
+    with pytest.raises(
+        ConfigError, match=r"qa: shares_account_with: \[\] is not allowed; expected a list naming 'uat'"
+    ):
+        load_environments(tmp_path)
+    write("qa", shares_account_with=["uat"])
+    write("uat", shares_account_with=["qa"])
+    assert len(load_environments(tmp_path)) == 2
+    write("qa")
+    write("uat", bootstrap_qualifier="uat")  # its own bootstrap: no deploy role serves both
+    assert len(load_environments(tmp_path)) == 2

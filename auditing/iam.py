@@ -227,6 +227,43 @@ def render_role(report: RoleReport) -> str:
     return "\n".join(lines)
 
 
+def isolation_section(templates: TemplateSet) -> str:
+    """Which CDK bootstrap the stacks deploy through (its roles are the deploy rights), and what the nodes can do to
+    the datasets through FSx (an exporting link would let them change the bucket IAM keeps read-only)."""
+    qualifiers = sorted(
+        {
+            str(stack.template.get("Parameters", {}).get("BootstrapVersion", {}).get("Default", "")).split("/")[2]
+            for stack in templates.stacks
+            if "BootstrapVersion" in stack.template.get("Parameters", {})
+        }
+    )
+    rows = []
+    for link in templates.resources("AWS::FSx::DataRepositoryAssociation"):
+        s3 = link.properties.get("S3", {})
+        directions = [
+            name for name, key in (("import", "AutoImportPolicy"), ("export", "AutoExportPolicy")) if key in s3
+        ]
+        rows.append(
+            [
+                code(link.properties.get("FileSystemPath", "")),
+                code(templates.display(link.stack_id, link.properties.get("DataRepositoryPath"), qualified=True)),
+                " and ".join(directions) or "none",
+            ]
+        )
+    lines = [
+        "## Isolation and data protection",
+        "",
+        "Deploys through the CDK bootstrap " + ", ".join(code(q) for q in qualifiers) + " (roles `cdk-<qualifier>-*`): "
+        "environments sharing an account and Region through one bootstrap share deploy rights, which config refuses "
+        "unless each names the others (`shares_account_with`).",
+        "",
+        "FSx for Lustre links (a datasets link that exports would let any node change the datasets bucket):",
+        "",
+        table(["File system path", "Bucket", "Direction"], rows) if rows else "No file system links.",
+    ]
+    return "\n".join(lines)
+
+
 def render_iam(environment: str, templates: TemplateSet) -> str:
     """iam.md: a summary table of every role, then each role's trust and permissions."""
     reports = role_reports(templates)
@@ -247,4 +284,6 @@ def render_iam(environment: str, templates: TemplateSet) -> str:
         "AWS managed policies are listed by ARN, their contents are AWS's."
     )
     table_ = table(["Role", "Assumed by", "Statements", "AWS managed policies", "Wildcard"], summary_rows)
-    return document(f"IAM roles: {environment}", intro, table_, *[render_role(r) for r in reports])
+    return document(
+        f"IAM roles: {environment}", intro, table_, isolation_section(templates), *[render_role(r) for r in reports]
+    )

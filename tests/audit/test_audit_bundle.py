@@ -68,3 +68,12 @@ def test_the_command_writes_the_bundle_from_an_assembly(run, tmp_path):
     assembly, first, _ = run
     assert main(["--assembly", str(assembly), "--out", str(tmp_path / "audit")]) == 0
     assert files(tmp_path / "audit") == files(first)
+
+
+def test_iam_shows_the_bootstrap_and_that_datasets_are_import_only(run):
+    _, out, _ = run
+    iam = (out / "prod" / "iam.md").read_text()
+    assert "## Isolation and data protection" in iam
+    assert "Deploys through the CDK bootstrap `hnb659fds`" in iam
+    assert "| `/datasets` | `s3://${Data/StoresDatasets" in iam and "| import |" in iam
+    assert "| `/output` | `s3://${Data/StoresArtifacts" in iam and "| export |" in iam

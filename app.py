@@ -12,6 +12,7 @@ DeliveryPipeline stack, which deploys the same environment Stages in waves.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from stacks.github_deploy_stack import GitHubDeployStack
 from stacks.security_gates import add_security_gates
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
+# "<dotted key>: <value> is not allowed; expected <what>" (customization/problems.py)
+CONFIG_ERROR_FORMAT = re.compile(r"^[a-z][a-z_.\[\]0-9]*: .* is not allowed; expected ")
 # What the CDK CLI turns on for every synth (reserved keys, so not in cdk.json): with them,
 # `python app.py` writes the same bytes as `cdk synth`.
 CLI_DEFAULTS = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
@@ -78,6 +81,13 @@ def main() -> int:
         app = build_app()
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        # A rule only the constructs can check (e.g. a training subnet block against the VPC's subnets) raises in the
+        # config error format; anything else is a fault and keeps its traceback.
+        if not CONFIG_ERROR_FORMAT.match(str(error)):
+            raise
+        print(f"error: invalid environment config: {error}", file=sys.stderr)
         return 2
     app.synth()
     return 0

@@ -240,8 +240,11 @@ def isolation_section(templates: TemplateSet) -> str:
     rows = []
     for link in templates.resources("AWS::FSx::DataRepositoryAssociation"):
         s3 = link.properties.get("S3", {})
+        # A policy with no events is none (the datasets link says so explicitly).
         directions = [
-            name for name, key in (("import", "AutoImportPolicy"), ("export", "AutoExportPolicy")) if key in s3
+            name
+            for name, key in (("import", "AutoImportPolicy"), ("export", "AutoExportPolicy"))
+            if s3.get(key, {}).get("Events")
         ]
         rows.append(
             [
@@ -254,8 +257,8 @@ def isolation_section(templates: TemplateSet) -> str:
         "## Isolation and data protection",
         "",
         "Deploys through the CDK bootstrap " + ", ".join(code(q) for q in qualifiers) + " (roles `cdk-<qualifier>-*`): "
-        "environments sharing an account and Region through one bootstrap share deploy rights, which config refuses "
-        "unless each names the others (`shares_account_with`).",
+        "environments sharing an account and Region share deploy rights whatever their bootstraps, which config "
+        "refuses unless each names the others (`shares_account_with`).",
         "",
         "FSx for Lustre links (a datasets link that exports would let any node change the datasets bucket):",
         "",

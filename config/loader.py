@@ -54,25 +54,20 @@ def load_environments(directory: Path = ENVIRONMENTS_DIR, only: Iterable[str] | 
 
 
 def _refuse_unacknowledged_shared_accounts(environments: Sequence[EnvironmentConfig]) -> None:
-    """Environments in one account and Region (both naming it, or both none: the CLI's) through one bootstrap share
-    its deploy roles, so one's deploy rights are the other's: each must say so (shares_account_with), or name its own
-    account or bootstrap_qualifier."""
+    """Environments in one account and Region (both naming it, or both none: the CLI's) share deploy rights: any CDK
+    bootstrap's deploy role there may change every stack of the account, whatever its qualifier. Each must say so
+    (shares_account_with), or name an account of its own."""
     problems = []
     for env in environments:
         for other in environments:
-            same = (env.account, env.region, env.bootstrap_qualifier) == (
-                other.account,
-                other.region,
-                other.bootstrap_qualifier,
-            )
+            same = (env.account, env.region) == (other.account, other.region)
             if other is not env and same and other.name not in env.shares_account_with:
                 where = f"account {env.account}, {env.region}" if env.account else "the CLI's account and Region"
                 problems.append(
                     Problem(
                         f"{env.name}: shares_account_with",
                         list(env.shares_account_with),
-                        f"a list naming {other.name!r} ({where}, bootstrap {env.bootstrap_qualifier}), or its own "
-                        "account or bootstrap_qualifier",
+                        f"a list naming {other.name!r} ({where}), or an account of its own",
                     )
                 )
     if problems:

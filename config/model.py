@@ -353,8 +353,9 @@ class EnvironmentConfig:
     # Stateful resources a change may delete (<stack>/<logical id>) or replace (<stack>/<logical id>/<property>):
     # the replacement guard (auditing/replacements.py) fails on any other.
     acknowledged_replacements: tuple[str, ...] = ()
-    # Isolation: the CDK bootstrap this environment deploys through (its roles, cdk-<qualifier>-*); environments that
-    # share an account and Region (or both name none) and a qualifier share deploy rights, so each lists the others.
+    # The CDK bootstrap this environment deploys through (its roles, cdk-<qualifier>-*). Not isolation: any bootstrap's
+    # deploy role may change every stack of its account. Environments sharing an account and Region (or both naming
+    # none) share deploy rights whatever their qualifiers, so each lists the others; only separate accounts isolate.
     bootstrap_qualifier: str = DEFAULT_QUALIFIER
     shares_account_with: tuple[str, ...] = ()
 
@@ -392,6 +393,9 @@ class EnvironmentConfig:
         for stack in self.retired:
             if sections[stack] is not None:
                 found.append(Problem("retired", stack, f"a stack whose section is absent ({stack} has one)"))
+        if "Serving" in self.retired and "Agent" not in self.retired and self.agent is None:
+            # The agent runs on what Serving serves: with Serving gone, its stack would stay deployed and billing.
+            found.append(Problem("retired", list(self.retired), "Agent retired too, when Serving is"))
         if self.removal_policy == "destroy" and self.protected:
             found.append(Problem("removal_policy", "destroy", "retain in a protected environment (protected: true)"))
         elif self.removal_policy == "destroy" and not self.allow_data_deletion:

@@ -16,7 +16,8 @@ import yaml
 from customization.problems import Problem
 
 # YAML 1.1 booleans other than true/false (the YAML 1.1 type repository, "Boolean Language-Independent Type").
-YAML11_BOOLEANS = re.compile(r"^(y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF)$")
+# (PyYAML reads y and n as text, so they are not among them.)
+YAML11_BOOLEANS = re.compile(r"^(yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF)$")
 LEADING_ZERO_NUMBER = re.compile(r"^[-+]?0[0-9_]+$")
 
 
@@ -33,8 +34,10 @@ class _StrictLoader(yaml.SafeLoader):
         self.paths: dict[int, str] = {}  # node id -> dotted config key
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # Keys written in this mapping, not those a merge key (<<: *defaults) brings, which a written key overrides.
+        written = [key_node for key_node, _ in node.value if key_node.tag != "tag:yaml.org,2002:merge"]
         seen: dict[Any, yaml.Node] = {}
-        for key_node, _ in node.value:
+        for key_node in written:
             key = self.construct_object(key_node, deep=True)
             if key in seen:
                 self.problems.append(

@@ -79,6 +79,8 @@ class DatasetsFileSystem(Construct):
             batch_import_meta_data_on_create=True,
             s3=fsx.CfnDataRepositoryAssociation.S3Property(
                 auto_import_policy=fsx.CfnDataRepositoryAssociation.AutoImportPolicyProperty(events=SYNC_EVENTS),
+                # Explicitly none: an update that only drops the policy need not turn an existing link's export off.
+                auto_export_policy=fsx.CfnDataRepositoryAssociation.AutoExportPolicyProperty(events=[]),
             ),
         )
         association.apply_removal_policy(cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY)
@@ -91,6 +93,7 @@ class DatasetsFileSystem(Construct):
                 data_repository_path=props.output_bucket.s3_url_for_object(OUTPUT_PREFIX),
                 batch_import_meta_data_on_create=True,
                 s3=fsx.CfnDataRepositoryAssociation.S3Property(
+                    auto_import_policy=fsx.CfnDataRepositoryAssociation.AutoImportPolicyProperty(events=[]),
                     auto_export_policy=fsx.CfnDataRepositoryAssociation.AutoExportPolicyProperty(events=SYNC_EVENTS),
                 ),
             )

@@ -113,9 +113,10 @@ def test_lustre_only_imports_datasets_and_exports_output_to_the_artifacts_bucket
     }
     datasets, output = links[env.data.lustre_datasets_path], links["/output"]
     assert "StoresDatasets" in json.dumps(datasets["DataRepositoryPath"])
-    assert datasets["S3"] == {"AutoImportPolicy": {"Events": events}}
+    # Export explicitly none: an update that only dropped the policy might leave an existing link exporting.
+    assert datasets["S3"] == {"AutoImportPolicy": {"Events": events}, "AutoExportPolicy": {"Events": []}}
     assert "StoresArtifacts" in json.dumps(output["DataRepositoryPath"]) and "/fsx-output/" in json.dumps(output)
-    assert output["S3"] == {"AutoExportPolicy": {"Events": events}}
+    assert output["S3"] == {"AutoImportPolicy": {"Events": []}, "AutoExportPolicy": {"Events": events}}
 
 
 def test_key_lets_only_fsx_link_roles_use_it_through_s3(committed, env):

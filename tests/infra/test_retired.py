@@ -66,3 +66,12 @@ def test_the_retiring_environment_passes_the_gates(retiring):
     assert nag_findings(retiring.app) == []
     [template_file] = [path for path in retiring.template_files if "Training" in path.name]
     assert lint(template_file) == []
+
+
+def test_retiring_serving_retires_the_agent_that_runs_on_it():
+    from config.loader import ConfigError, parse_environment
+
+    raw = {**RETIRING, "retired": ["Serving"]}
+    with pytest.raises(ConfigError, match=r"retired: \['Serving'\] is not allowed; expected Agent retired too"):
+        parse_environment(raw, "lab", "environments/lab.yaml")
+    assert parse_environment({**RETIRING, "retired": ["Serving", "Agent"]}, "lab", "environments/lab.yaml")

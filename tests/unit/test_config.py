@@ -438,6 +438,21 @@ def test_the_cli_prints_one_block_and_exits_2_without_a_traceback(tmp_path: Path
     assert "a second 'removal_policy'" in result.stderr and "Traceback" not in result.stderr
 
 
+def test_a_rule_only_a_construct_checks_is_shown_the_same_way():
+    """app.main turns a ValueError in the config error format into the same block and exit code."""
+    from unittest import mock
+
+    import app
+
+    refusal = ValueError("network.training_subnet_cidr: '10.40.16.0/20' is not allowed; expected a block")
+    with mock.patch.object(app, "build_app", side_effect=refusal), mock.patch("sys.stderr") as stderr:
+        assert app.main() == 2
+    written = "".join(call.args[0] for call in stderr.write.call_args_list)
+    assert written.startswith("error: invalid environment config: network.training_subnet_cidr:")
+    with mock.patch.object(app, "build_app", side_effect=ValueError("a fault")), pytest.raises(ValueError):
+        app.main()
+
+
 def test_a_training_zone_of_another_region_is_refused_when_the_region_is_pinned():
     raw = with_change(
         "network",
@@ -516,7 +531,7 @@ def test_the_datasets_path_stays_out_of_the_output_path():
     )
 
 
-def test_environments_in_one_account_through_one_bootstrap_must_say_so(tmp_path: Path):
+def test_environments_in_one_account_must_say_so_whatever_their_bootstraps(tmp_path: Path):
     def write(name: str, **extra: object) -> None:
         raw = {**copy.deepcopy(VALID), "name": name, **extra}
         raw["tags"]["environment"] = name
@@ -533,5 +548,18 @@ def test_environments_in_one_account_through_one_bootstrap_must_say_so(tmp_path:
     write("uat", shares_account_with=["qa"])
     assert len(load_environments(tmp_path)) == 2
     write("qa")
-    write("uat", bootstrap_qualifier="uat")  # its own bootstrap: no deploy role serves both
+    write("uat", bootstrap_qualifier="uat")  # another bootstrap in the same account is not isolation
+    with pytest.raises(
+        ConfigError, match=r"qa: shares_account_with: \[\] is not allowed; expected a list naming 'uat'"
+    ):
+        load_environments(tmp_path)
+    write("uat", account="210987654321", region="eu-west-1")  # an account of its own
     assert len(load_environments(tmp_path)) == 2
+
+
+def test_merge_keys_and_the_words_y_and_n_load_as_pyyaml_reads_them():
+    from config import strict_yaml
+
+    data, refused = strict_yaml.load("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\nflag: y\n")
+    assert refused == []
+    assert data == {"base": {"x": 1, "y": 2}, "derived": {"x": 1, "y": 3}, "flag": "y"}

@@ -26,7 +26,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -75,6 +75,7 @@ def create_only_paths(resource_type: str) -> tuple[str, ...]:
     """The schema's createOnlyProperties (``/properties/A/B`` -> ``A/B``), and the documented extras."""
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # type: ignore[import-untyped]
 
+    # Custom resources get cfn-lint's generic schema.
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema("us-east-1", resource_type).schema
     paths = [p.removeprefix("/properties/") for p in schema.get("createOnlyProperties", [])]
     return tuple(dict.fromkeys([*paths, *EXTRA_REPLACING.get(resource_type, ())]))
@@ -96,27 +97,97 @@ def _stateful(resource: Mapping[str, Any]) -> bool:
     return kind in STATEFUL_TYPES
 
 
+def _changed_paths(kind: str, before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return [
+        path
+        for path in create_only_paths(kind)
+        if json.dumps(_at(before, path), sort_keys=True) != json.dumps(_at(after, path), sort_keys=True)
+    ]
+
+
+def _references(value: Any) -> Iterator[tuple[str, str]]:
+    """What a template value points at: ("Ref", logical id) or ("Output", output name) of another stack."""
+    if isinstance(value, Mapping):
+        if "Ref" in value and isinstance(value["Ref"], str):
+            yield "Ref", value["Ref"]
+        elif "Fn::GetAtt" in value:
+            target = value["Fn::GetAtt"]
+            yield "Ref", str(target[0] if isinstance(target, list) else str(target).split(".")[0])
+        elif "Fn::GetStackOutput" in value:
+            yield "Output", str(value["Fn::GetStackOutput"].get("OutputName", ""))
+        else:
+            for item in value.values():
+                yield from _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _references(item)
+
+
+def _resources_of(template: Mapping[str, Any]) -> Mapping[str, Mapping[str, Any]]:
+    resources: Mapping[str, Mapping[str, Any]] = template.get("Resources", {})
+    return resources
+
+
 def compare(base: Iterable[Environment], new: Iterable[Environment]) -> list[Finding]:
-    """Stateful resources of ``base`` that ``new`` deletes or replaces (environments and stacks matched by name)."""
-    new_stacks = {(env.name, stack.stack_id): stack.template for env in new for stack in env.stacks}
+    """Stateful resources of ``base`` that ``new`` deletes or replaces (environments and stacks matched by name),
+    including those replaced through a reference: a create-only property that refers to a resource being replaced
+    (in its stack, or in another through an output) gets a new value when that stack next updates, although its own
+    template text is unchanged (the CDK's cross-stack references are Fn::GetStackOutput)."""
+    new_by_env = {env.name: {stack.stack_id: stack.template for stack in env.stacks} for env in new}
     findings = []
     for env in base:
-        for stack in env.stacks:
-            after = new_stacks.get((env.name, stack.stack_id), {}).get("Resources", {})
-            for logical_id, resource in sorted(stack.template.get("Resources", {}).items()):
-                if not _stateful(resource):
-                    continue
-                kind = resource["Type"]
-                if logical_id not in after or after[logical_id].get("Type") != kind:
-                    findings.append(Finding(env.name, stack.stack_id, logical_id, kind, None))
-                    continue
-                before_props, after_props = resource.get("Properties", {}), after[logical_id].get("Properties", {})
-                for path in create_only_paths(kind):
-                    if json.dumps(_at(before_props, path), sort_keys=True) != json.dumps(
-                        _at(after_props, path), sort_keys=True
-                    ):
-                        findings.append(Finding(env.name, stack.stack_id, logical_id, kind, path))
+        before = {stack.stack_id: stack.template for stack in env.stacks}
+        findings += _environment_findings(env.name, before, new_by_env.get(env.name, {}))
     return findings
+
+
+def _environment_findings(
+    environment: str, before: Mapping[str, Mapping[str, Any]], after: Mapping[str, Mapping[str, Any]]
+) -> list[Finding]:
+    replaced: dict[tuple[str, str], str] = {}  # (stack, logical id) -> why
+    found: dict[tuple[str, str, str | None], Finding] = {}
+
+    def replace(stack: str, logical_id: str, kind: str, path: str | None, why: str) -> None:
+        replaced.setdefault((stack, logical_id), why)
+        if _stateful(_resources_of(before[stack])[logical_id]):
+            found.setdefault((stack, logical_id, path), Finding(environment, stack, logical_id, kind, path))
+
+    for stack, template in before.items():
+        later = _resources_of(after.get(stack, {}))
+        for logical_id, resource in sorted(_resources_of(template).items()):
+            kind = str(resource.get("Type"))
+            if logical_id not in later or later[logical_id].get("Type") != kind:
+                replace(stack, logical_id, kind, None, "deleted")
+                continue
+            for path in _changed_paths(kind, resource.get("Properties", {}), later[logical_id].get("Properties", {})):
+                replace(stack, logical_id, kind, path, path)
+    # Outputs of each stack (after the change) and the resources they expose.
+    exposes = {
+        name: (stack, {target for kind, target in _references(output.get("Value")) if kind == "Ref"})
+        for stack, template in after.items()
+        for name, output in template.get("Outputs", {}).items()
+    }
+    grown = True
+    while grown:  # until nothing more is replaced through a reference
+        grown = False
+        for stack, template in before.items():
+            later = _resources_of(after.get(stack, {}))
+            for logical_id, resource in sorted(_resources_of(template).items()):
+                if (stack, logical_id) in replaced or logical_id not in later:
+                    continue
+                kind = str(resource.get("Type"))
+                for path in create_only_paths(kind):
+                    for how, target in _references(_at(later[logical_id].get("Properties", {}), path)):
+                        if how == "Ref":
+                            sources = [(stack, target)]
+                        else:
+                            owner, targets = exposes.get(target, ("", set()))
+                            sources = [(owner, t) for t in targets]
+                        through = [source for source in sources if source in replaced]
+                        if through and (stack, logical_id) not in replaced:
+                            replace(stack, logical_id, kind, path, "through " + "/".join(through[0]))
+                            grown = True
+    return sorted(found.values(), key=lambda f: (f.stack, f.logical_id, f.property_path or ""))
 
 
 @dataclass(frozen=True)

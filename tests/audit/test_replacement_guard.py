@@ -4,6 +4,7 @@ against a base, pass once acknowledged, and an acknowledgement of nothing is rep
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import boto3
@@ -132,3 +133,18 @@ def test_the_command_compares_two_assemblies_and_passes_when_nothing_is_replaced
 
     assert main(["--base", str(committed.outdir), "--new", str(committed.outdir)]) == 0
     assert capsys.readouterr().out.strip() == "no stateful resource is deleted or replaced"
+
+
+def test_a_file_system_replaced_through_its_subnet_in_another_stack_is_caught(committed):
+    """A changed Network block replaces the training subnet; Data's template text does not change (the subnet comes
+    through an output), yet FSx is replaced when Data next updates."""
+
+    def move_subnet(resources):
+        for resource in resources.values():
+            if resource["Type"] == "AWS::EC2::Subnet" and "training" in json.dumps(resource).lower():
+                resource["Properties"]["CidrBlock"] = "10.99." + resource["Properties"]["CidrBlock"].split(".", 2)[2]
+
+    findings = compare([environment(committed, "prod")], [changed(committed, "prod", "Network", move_subnet)])
+    fsx = [f for f in findings if f.resource_type == "AWS::FSx::FileSystem"]
+    assert [(f.stack, f.property_path) for f in fsx] == [("Data", "SubnetIds")]
+    assert any(f.resource_type == "AWS::SageMaker::Cluster" for f in findings)  # its VpcConfig names the subnet too

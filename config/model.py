@@ -73,7 +73,7 @@ LOG_RETENTION_DAYS = tuple(LOG_RETENTION_NAMES)
 # AWS tag values: at most 256 Unicode characters of letters, digits, spaces and _ . : / = + - @ (Tagging AWS
 # resources user guide, "Tag naming limits and requirements").
 MAX_TAG_VALUE = 256
-TAG_VALUE_PATTERN = re.compile(r"^[\w\s.:/=+\-@]*$")
+TAG_VALUE_PATTERN = re.compile(r"^[\w .:/=+\-@]*$")
 # VPC blocks from the private ranges (RFC 1918) and shared address space (RFC 6598), as the VPC user guide advises.
 PRIVATE_RANGES = tuple(
     ipaddress.IPv4Network(block) for block in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10")

@@ -563,3 +563,10 @@ def test_merge_keys_and_the_words_y_and_n_load_as_pyyaml_reads_them():
     data, refused = strict_yaml.load("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\nflag: y\n")
     assert refused == []
     assert data == {"base": {"x": 1, "y": 2}, "derived": {"x": 1, "y": 3}, "flag": "y"}
+
+
+def test_a_tag_value_with_a_tab_or_a_newline_is_refused():
+    for value in ("ml\tplatform", "ml\nplatform"):
+        assert "tags.owner: " in error_for(with_change("tags.owner", value))
+    accepted = parse_environment(with_change("tags.owner", "ML Platform-ä"), "qa", "environments/qa.yaml")
+    assert accepted.tags.owner == "ML Platform-ä"  # spaces and Unicode letters are allowed

@@ -44,8 +44,8 @@ class DatasetsFileSystemProps:
     throughput_mbps_per_tib: int
     file_system_path: str
     retain: bool
-    output_bucket: s3.IBucket | None = None  # exported below output_path
-    output_path: str = "/output"
+    output_bucket: s3.IBucket  # what jobs write below output_path is exported there
+    output_path: str
 
 
 class DatasetsFileSystem(Construct):
@@ -54,6 +54,7 @@ class DatasetsFileSystem(Construct):
     def __init__(self, scope: Construct, construct_id: str, props: DatasetsFileSystemProps) -> None:
         super().__init__(scope, construct_id)
         self.file_system_path = props.file_system_path
+        self._removal = cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY
         self.file_system = fsx.LustreFileSystem(
             self,
             "FileSystem",
@@ -68,37 +69,33 @@ class DatasetsFileSystem(Construct):
                 per_unit_storage_throughput=props.throughput_mbps_per_tib,
                 data_compression_type=fsx.LustreDataCompressionType.LZ4,
             ),
-            removal_policy=cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY,
+            removal_policy=self._removal,
         )
-        association = fsx.CfnDataRepositoryAssociation(
+        # Each link states both directions, "none" as no events: an update that only dropped a policy need not turn
+        # an existing link's import or export off.
+        self._link("DatasetsLink", props.file_system_path, props.datasets_bucket.s3_url_for_object(), SYNC_EVENTS, [])
+        self._link(
+            "OutputLink", props.output_path, props.output_bucket.s3_url_for_object(OUTPUT_PREFIX), [], SYNC_EVENTS
+        )
+        self._allow_fsx_service_role_to_use_key(props.key)
+
+    def _link(
+        self, construct_id: str, path: str, repository: str, imports: list[str], exports: list[str]
+    ) -> fsx.CfnDataRepositoryAssociation:
+        link = fsx.CfnDataRepositoryAssociation(
             self,
-            "DatasetsLink",
+            construct_id,
             file_system_id=self.file_system.file_system_id,
-            file_system_path=props.file_system_path,
-            data_repository_path=props.datasets_bucket.s3_url_for_object(),
+            file_system_path=path,
+            data_repository_path=repository,
             batch_import_meta_data_on_create=True,
             s3=fsx.CfnDataRepositoryAssociation.S3Property(
-                auto_import_policy=fsx.CfnDataRepositoryAssociation.AutoImportPolicyProperty(events=SYNC_EVENTS),
-                # Explicitly none: an update that only drops the policy need not turn an existing link's export off.
-                auto_export_policy=fsx.CfnDataRepositoryAssociation.AutoExportPolicyProperty(events=[]),
+                auto_import_policy=fsx.CfnDataRepositoryAssociation.AutoImportPolicyProperty(events=imports),
+                auto_export_policy=fsx.CfnDataRepositoryAssociation.AutoExportPolicyProperty(events=exports),
             ),
         )
-        association.apply_removal_policy(cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY)
-        if props.output_bucket is not None:
-            output = fsx.CfnDataRepositoryAssociation(
-                self,
-                "OutputLink",
-                file_system_id=self.file_system.file_system_id,
-                file_system_path=props.output_path,
-                data_repository_path=props.output_bucket.s3_url_for_object(OUTPUT_PREFIX),
-                batch_import_meta_data_on_create=True,
-                s3=fsx.CfnDataRepositoryAssociation.S3Property(
-                    auto_import_policy=fsx.CfnDataRepositoryAssociation.AutoImportPolicyProperty(events=[]),
-                    auto_export_policy=fsx.CfnDataRepositoryAssociation.AutoExportPolicyProperty(events=SYNC_EVENTS),
-                ),
-            )
-            output.apply_removal_policy(cdk.RemovalPolicy.RETAIN if props.retain else cdk.RemovalPolicy.DESTROY)
-        self._allow_fsx_service_role_to_use_key(props.key)
+        link.apply_removal_policy(self._removal)
+        return link
 
     def _allow_fsx_service_role_to_use_key(self, key: kms.Key) -> None:
         """FSx links a bucket through a per-file-system service-linked role whose name holds the

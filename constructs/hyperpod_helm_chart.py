@@ -190,10 +190,10 @@ class HyperPodHelmChart(Construct):
         source = props.source
         self._provider = provider
         self._standard_release = source.release
-        self._standard_inputs = {
-            "ChartCommit": source.commit,
-            "Values": cdk.Stack.of(self).to_json_string(dict(props.values)),
-        }
+        # One JSON string: CloudFormation hands custom resources every scalar as a string, so a false inside an
+        # object would reach Helm as "false", which a chart condition takes for true.
+        values = cdk.Stack.of(self).to_json_string(dict(props.values))
+        self._standard_inputs = {"ChartCommit": source.commit, "Values": values}
         self._cluster_name = props.cluster.cluster_name
         self.rig_resource: cdk.CustomResource | None = None
         self.resource = cdk.CustomResource(
@@ -208,9 +208,7 @@ class HyperPodHelmChart(Construct):
                 "ChartPath": source.path,
                 "Release": source.release,
                 "Namespace": source.namespace,
-                # One JSON string: CloudFormation hands custom resources every scalar as a string, so a false inside an
-                # object would reach Helm as "false", which a chart condition takes for true.
-                "Values": cdk.Stack.of(self).to_json_string(dict(props.values)),
+                "Values": values,
             },
         )
         self.resource.node.add_dependency(access)

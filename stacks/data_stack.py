@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from config.model import EnvironmentConfig
+from config.model import LUSTRE_OUTPUT_PATH, EnvironmentConfig
 from constructs import Construct
 from constructs.data_stores import DataStores, DataStoresProps
 from constructs.datasets_file_system import DatasetsFileSystem, DatasetsFileSystemProps
@@ -46,5 +46,6 @@ class DataStack(PlatformStack):
                 file_system_path=data.lustre_datasets_path,
                 retain=retain,
                 output_bucket=self.stores.artifacts_bucket,
+                output_path=LUSTRE_OUTPUT_PATH,
             ),
         )

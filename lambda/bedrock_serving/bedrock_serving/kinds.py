@@ -121,6 +121,15 @@ class _BedrockKind:
     def _call(self, operation: str, **params: Any) -> Any:
         return with_retries(lambda: getattr(self.bedrock, operation)(**params), self.sleep)
 
+    def _live(self, operation: str, **params: Any) -> dict[str, Any] | None:
+        """The resource as Bedrock describes it, or None when it does not exist."""
+        try:
+            return dict(self._call(operation, **params))
+        except ClientError as error:
+            if is_not_found(error):
+                return None
+            raise
+
     def _delete(self, operation: str, **params: Any) -> bool:
         """True once gone (or going); False while Bedrock refuses for now (``ConflictException``: the resource is
         still creating or updating), so the caller asks again later."""
@@ -225,12 +234,9 @@ class ProvisionedThroughputs(_BedrockKind):
         return spec.model_id == old.model_id or self._base_of(spec.model_id) == self._base_of(old.model_id)
 
     def matches(self, arn: str, spec: ThroughputSpec) -> bool:
-        try:
-            live = self._call("get_provisioned_model_throughput", provisionedModelId=arn)
-        except ClientError as error:
-            if is_not_found(error):
-                return False
-            raise
+        live = self._live("get_provisioned_model_throughput", provisionedModelId=arn)
+        if live is None:
+            return False
         commitment = live.get("commitmentDuration") or "None"
         return (
             live["status"] != "Failed"
@@ -285,13 +291,8 @@ class CustomModelDeployments(_BedrockKind):
         )
 
     def matches(self, arn: str, spec: ServingSpec) -> bool:
-        try:
-            live = self._call("get_custom_model_deployment", customModelDeploymentIdentifier=arn)
-        except ClientError as error:
-            if is_not_found(error):
-                return False
-            raise
-        return bool(live["status"] != "Failed" and live.get("modelArn") == spec.model_id)
+        live = self._live("get_custom_model_deployment", customModelDeploymentIdentifier=arn)
+        return live is not None and live["status"] != "Failed" and live.get("modelArn") == spec.model_id
 
     def update(self, arn: str, spec: ServingSpec, old: ServingSpec) -> None:
         if spec.model_id != old.model_id:

@@ -227,9 +227,41 @@ def render_role(report: RoleReport) -> str:
     return "\n".join(lines)
 
 
-def isolation_section(templates: TemplateSet) -> str:
-    """Which CDK bootstrap the stacks deploy through (its roles are the deploy rights), and what the nodes can do to
-    the datasets through FSx (an exporting link would let them change the bucket IAM keeps read-only)."""
+# What one environment could do to another's models and jobs in a shared account, and the tag that prevents it.
+DESTRUCTIVE_PREFIXES = ("bedrock:Delete", "bedrock:Stop", "sagemaker:Delete", "sagemaker:Stop")
+ENVIRONMENT_RESOURCE_TAG = "aws:ResourceTag/environment"
+
+
+def stop_and_delete_rows(reports: list[RoleReport]) -> list[list[str]]:
+    """Per role, the Bedrock and SageMaker Stop and Delete actions it is allowed, and whether they are limited to
+    resources that carry its environment's tag (by the Allow's condition, or by a Deny of any other tag)."""
+    rows = []
+    for report in reports:
+        denied = {
+            action
+            for s in report.statements
+            if s.effect == "Deny" and f"StringNotEquals {ENVIRONMENT_RESOURCE_TAG}=" in s.conditions
+            for action in s.actions
+        }
+        for statement in report.statements:
+            actions = [a for a in statement.actions if a.startswith(DESTRUCTIVE_PREFIXES)]
+            if statement.effect != "Allow" or not actions:
+                continue
+            tagged = f"StringEquals {ENVIRONMENT_RESOURCE_TAG}=" in statement.conditions or set(actions) <= denied
+            rows.append(
+                [
+                    code(f"{report.stack_id}/{report.logical_id}"),
+                    ", ".join(code(a) for a in actions),
+                    f"its environment's tag ({code(ENVIRONMENT_RESOURCE_TAG)})" if tagged else "⚠ any in the account",
+                ]
+            )
+    return rows
+
+
+def isolation_section(templates: TemplateSet, reports: list[RoleReport]) -> str:
+    """Which CDK bootstrap the stacks deploy through (its roles are the deploy rights), what the roles may stop or
+    delete (another environment's models, in a shared account?), and what the nodes can do to the datasets through
+    FSx (an exporting link would let them change the bucket IAM keeps read-only)."""
     qualifiers = sorted(
         {
             str(stack.template.get("Parameters", {}).get("BootstrapVersion", {}).get("Default", "")).split("/")[2]
@@ -253,12 +285,18 @@ def isolation_section(templates: TemplateSet) -> str:
                 " and ".join(directions) or "none",
             ]
         )
+    stop = stop_and_delete_rows(reports)
     lines = [
         "## Isolation and data protection",
         "",
         "Deploys through the CDK bootstrap " + ", ".join(code(q) for q in qualifiers) + " (roles `cdk-<qualifier>-*`): "
         "environments sharing an account and Region share deploy rights whatever their bootstraps, which config "
         "refuses unless each names the others (`shares_account_with`).",
+        "",
+        "Stop and delete rights on models, jobs, deployments and throughputs (what the environment creates carries "
+        "its `environment` tag):",
+        "",
+        table(["Role", "Actions", "Limited to"], stop) if stop else "None.",
         "",
         "FSx for Lustre links (a datasets link that exports would let any node change the datasets bucket):",
         "",
@@ -288,5 +326,9 @@ def render_iam(environment: str, templates: TemplateSet) -> str:
     )
     table_ = table(["Role", "Assumed by", "Statements", "AWS managed policies", "Wildcard"], summary_rows)
     return document(
-        f"IAM roles: {environment}", intro, table_, isolation_section(templates), *[render_role(r) for r in reports]
+        f"IAM roles: {environment}",
+        intro,
+        table_,
+        isolation_section(templates, reports),
+        *[render_role(r) for r in reports],
     )

@@ -35,7 +35,12 @@ from constructs.nag_acknowledgements import acknowledge, nag_environment
 from constructs.workflow_definition import DefinitionParts, customization_definition, run_timeout
 from constructs.workflow_evaluation import EvaluationScale, Judge
 from constructs.workflow_job_roles import WorkflowJobRoles, WorkflowJobRolesProps
-from constructs.workflow_perms import encrypted_targets_statement, model_key_statements
+from constructs.workflow_perms import (
+    encrypted_targets_statement,
+    model_key_statements,
+    other_environments_denied,
+    tag_on_create_statement,
+)
 from constructs.workflow_records import WorkflowRecords, WorkflowRecordsProps
 from constructs.workflow_steps import WorkflowSteps, WorkflowStepsProps
 from constructs.workflow_training import TrainingJobSettings
@@ -131,6 +136,7 @@ class CustomizationWorkflow(Construct):
                     subnets=props.subnets,
                     instance_type=props.training_instance_type,
                     max_training_hours=props.max_training_hours,
+                    environment=props.environment,
                 ),
                 bedrock_role=self.bedrock_role,
                 key=props.key,
@@ -143,6 +149,7 @@ class CustomizationWorkflow(Construct):
                 inference_profile_prefix=props.inference_profile_prefix,
                 evaluation_scale=props.evaluation_scale,
                 artifacts=props.stores.artifacts_bucket,
+                environment=props.environment,
             ),
         )
         log_group = logs.LogGroup(self, "Logs", retention=props.log_retention, encryption_key=props.key)
@@ -166,6 +173,16 @@ class CustomizationWorkflow(Construct):
         # The topic and the table are encrypted with the platform key, and the tasks' own grants name only
         # sns:Publish and dynamodb:UpdateItem: publishing and writing need the key too.
         self.state_machine.add_to_role_policy(encrypted_targets_statement(cdk.Stack.of(self), props.key.key_arn))
+        # What the states create is tagged with the environment; what they (and aws-cdk-lib's .sync integration)
+        # stop or delete must carry that tag.
+        self.state_machine.add_to_role_policy(
+            tag_on_create_statement(
+                cdk.Stack.of(self),
+                props.environment,
+                ["custom-model", "model-import-job", "imported-model", "custom-model-deployment", "provisioned-model"],
+            )
+        )
+        self.state_machine.add_to_role_policy(other_environments_denied(cdk.Stack.of(self), props.environment))
         self._acknowledge()
 
     def _acknowledge(self) -> None:

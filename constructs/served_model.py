@@ -24,7 +24,8 @@ from aws_cdk import custom_resources as cr
 
 from constructs import Construct
 from constructs.nag_acknowledgements import acknowledge, nag_arn, nag_environment
-from constructs.workflow_perms import model_key_statements
+from constructs.workflow_perms import model_key_statements, other_environments_denied
+from customization.contract import ENVIRONMENT_TAG
 
 HANDLER_ROOT = Path(__file__).resolve().parent.parent / "lambda" / "bedrock_serving"
 PROVIDER_TIMEOUT = cdk.Duration.minutes(50)
@@ -155,6 +156,12 @@ class ServedModel(Construct):
             for _, other_type, _, other_actions in MODES.values():
                 other = stack.format_arn(service="bedrock", resource=other_type, resource_name="*")
                 handler.add_to_role_policy(iam.PolicyStatement(actions=other_actions, resources=[other]))
+        # What it makes carries the environment's tag (props.tags); it may delete nothing without that tag, as the
+        # workflow's clean-up may not: another environment's deployment or throughput in a shared account is safe.
+        environment = (props.tags or {}).get(ENVIRONMENT_TAG)
+        if environment:
+            for handler in handlers.values():
+                handler.add_to_role_policy(other_environments_denied(stack, environment))
         provider = cr.Provider(
             self,
             "Provider",

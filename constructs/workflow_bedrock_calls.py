@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
 from constructs.workflow_perms import bedrock_arn
+from customization.contract import ENVIRONMENT_TAG
 
 
 def bedrock_call(
@@ -48,3 +49,9 @@ def bedrock_call(
         result_selector=dict(result_selector) if result_selector is not None else None,
         result_path=result_path,
     )
+
+
+def environment_tags(environment: str) -> list[dict[str, str]]:
+    """A Create* call's tags: the environment's, which the clean-up's Stop and Delete require. Step Functions' SDK
+    integration capitalizes every member name (``Key``, ``Value`` for Bedrock's ``key``, ``value``)."""
+    return [{"Key": ENVIRONMENT_TAG, "Value": environment}]

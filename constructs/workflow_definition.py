@@ -78,6 +78,8 @@ class DefinitionParts:
     """How the evaluation scales and what its gate asks for."""
     artifacts: s3.IBucket
     """The evaluation writes its results and base-answer cache here."""
+    environment: str
+    """Tagged on every job, model, deployment and throughput the states create (``ENVIRONMENT_TAG``)."""
 
 
 # Time a run spends outside the loops' deadlines: each loop may overrun its deadline by one wait, the Lambda steps
@@ -121,6 +123,7 @@ def customization_definition(scope: Construct, parts: DefinitionParts) -> sfn.IC
     gate = quality_gate(scope, failure=failure, on_pass=keep.next(deploy))
     evaluate = evaluation(
         scope,
+        environment=parts.environment,
         call=EvaluationCall(
             score_fn=steps.evaluate_fn,
             report_fn=steps.report_fn,
@@ -239,6 +242,7 @@ def _training_branches(
     steps = parts.steps
     import_checkpoint = checkpoint_import(
         scope,
+        environment=parts.environment,
         bedrock_role=parts.bedrock_role,
         key=parts.key,
         guard=guard,
@@ -271,6 +275,7 @@ def _training_branches(
         sfn.Condition.string_equals("$.request.technique", IMPORT),
         open_weight_import(
             scope,
+            environment=parts.environment,
             bedrock_role=parts.bedrock_role,
             key=parts.key,
             guard=guard,

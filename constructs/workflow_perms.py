@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-from customization.contract import PUBLIC_HUB
+from customization.contract import ENVIRONMENT_TAG, PUBLIC_HUB
 
 # What SageMaker needs to place a training job's network interfaces in the VPC.
 TRAINING_VPC_ACTIONS = [
@@ -83,8 +83,55 @@ def public_hub_arns(stack: cdk.Stack) -> list[str]:
     ]
 
 
-def prepare_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
-    """Read Nova images from the public hub; start (or find) a Bedrock customization job."""
+# What the workflow creates carries its environment's tag (ENVIRONMENT_TAG), and what it stops or deletes must carry
+# it. Every one of these actions' resource types takes aws:ResourceTag/${TagKey}, and every Create* the workflow calls
+# takes aws:RequestTag/${TagKey} (Service Authorization Reference, Amazon Bedrock and Amazon SageMaker AI).
+TAGGED_RUN_RESOURCES = [
+    "model-customization-job",
+    "custom-model",
+    "model-import-job",
+    "imported-model",
+    "custom-model-deployment",
+    "provisioned-model",
+]
+# Tagging at creation: aws-cdk-lib's BedrockCreateModelCustomizationJob grants bedrock:TagResource with the call
+# (aws-stepfunctions-tasks/lib/bedrock/create-model-customization-job), and CreateTrainingJob lists sagemaker:AddTags
+# as a dependent action (Service Authorization Reference); aws-cdk-lib's SageMakerCreateTrainingJob grants that one.
+TAG_ON_CREATE_ACTIONS = ["bedrock:TagResource"]
+# Everything the workflow's roles may stop or delete.
+STOP_AND_DELETE_ACTIONS = TRAINING_STOP_ACTIONS + BEDROCK_CLEAN_UP_ACTIONS
+
+
+def own_environment(environment: str, *, tag: str = "ResourceTag") -> dict[str, dict[str, str]]:
+    """The condition that a resource (``ResourceTag``) or a request (``RequestTag``) carries this environment's tag."""
+    return {"StringEquals": {f"aws:{tag}/{ENVIRONMENT_TAG}": environment}}
+
+
+def tag_on_create_statement(stack: cdk.Stack, environment: str, resources: list[str]) -> iam.PolicyStatement:
+    """Tag what a Create* call makes (Bedrock ``resources`` types), with this environment's tag only."""
+    return iam.PolicyStatement(
+        actions=TAG_ON_CREATE_ACTIONS,
+        resources=[bedrock_arn(stack, kind) for kind in resources],
+        conditions=own_environment(environment, tag="RequestTag"),
+    )
+
+
+def other_environments_denied(stack: cdk.Stack, environment: str) -> iam.PolicyStatement:
+    """Whatever else a role is granted (aws-cdk-lib writes the state machine's own Stop and Delete grants), it may
+    not stop or delete a job, model, deployment or throughput without this environment's tag: an untagged one
+    (made by hand, or before tagging) is refused as well, since StringNotEquals matches a missing key (IAM user
+    guide, "Condition operators": negated operators and missing keys)."""
+    return iam.PolicyStatement(
+        effect=iam.Effect.DENY,
+        actions=STOP_AND_DELETE_ACTIONS,
+        resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")]
+        + [bedrock_arn(stack, kind) for kind in TAGGED_RUN_RESOURCES if kind != "model-import-job"],
+        conditions={"StringNotEquals": {f"aws:ResourceTag/{ENVIRONMENT_TAG}": environment}},
+    )
+
+
+def prepare_statements(stack: cdk.Stack, environment: str) -> list[iam.PolicyStatement]:
+    """Read Nova images from the public hub; start (or find) a Bedrock customization job, tagged."""
     return [
         # The public hub and its content belong to the account "aws", not to this one.
         iam.PolicyStatement(actions=HUB_READ_ACTIONS, resources=public_hub_arns(stack)),
@@ -96,15 +143,17 @@ def prepare_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
                 bedrock_arn(stack, "foundation-model", account=""),
             ],
         ),
+        tag_on_create_statement(stack, environment, ["model-customization-job", "custom-model"]),
     ]
 
 
-def clean_up_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
-    """Stop what a failed run started; delete the models and deployments it half made."""
+def clean_up_statements(stack: cdk.Stack, environment: str) -> list[iam.PolicyStatement]:
+    """Stop what a failed run started; delete the models and deployments it half made: this environment's only."""
     return [
         iam.PolicyStatement(
             actions=TRAINING_STOP_ACTIONS,
             resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
+            conditions=own_environment(environment),
         ),
         iam.PolicyStatement(
             actions=BEDROCK_CLEAN_UP_ACTIONS,
@@ -115,6 +164,7 @@ def clean_up_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
                 bedrock_arn(stack, "imported-model"),
                 bedrock_arn(stack, "provisioned-model"),
             ],
+            conditions=own_environment(environment),
         ),
     ]
 

@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.workflow_bedrock_calls import bedrock_call
+from constructs.workflow_bedrock_calls import bedrock_call, environment_tags
 from constructs.workflow_evaluation import EvaluationCall, EvaluationScale, scored_and_reported
 from constructs.workflow_failure import Guard, notify, record_retried
 from constructs.workflow_polling import DEPLOYMENT_HOURS, THROUGHPUT_HOURS, Deadline, PolledJob, hours, polled_job
@@ -48,6 +48,7 @@ class Evaluation:
 def evaluation(
     scope: Construct,
     *,
+    environment: str,
     call: EvaluationCall,
     scale: EvaluationScale,
     artifacts: s3.IBucket,
@@ -65,6 +66,7 @@ def evaluation(
             "ModelDeploymentName": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
             "ModelArn": sfn.JsonPath.string_at("$.imported.model_arn"),
             "ClientRequestToken": sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
+            "Tags": environment_tags(environment),
         },
         resources=["custom-model", "custom-model-deployment"],
         result_selector={"arn": sfn.JsonPath.string_at("$.CustomModelDeploymentArn")},
@@ -120,14 +122,14 @@ def evaluation(
     route = sfn.Choice(scope, "Evaluate how?")
     route.when(
         sfn.Condition.string_equals("$.request.evaluation_route", EvaluationRoute.PROVISIONED_THROUGHPUT),
-        _evaluation_throughput(scope, guard=guard, failure=failure, then=evaluate),
+        _evaluation_throughput(scope, environment=environment, guard=guard, failure=failure, then=evaluate),
     )
     route.otherwise(on_demand)
     return Evaluation(deploy_then_evaluate=route, evaluate=evaluate)
 
 
 def _evaluation_throughput(
-    scope: Construct, *, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
+    scope: Construct, *, environment: str, guard: Guard, failure: sfn.IChainable, then: sfn.IChainable
 ) -> sfn.IChainable:
     """A full-rank model's way in: the run's own no-commitment throughput, then Evaluate on its ARN."""
     provision, check = _throughput_calls(
@@ -137,6 +139,7 @@ def _evaluation_throughput(
         name=sfn.JsonPath.format("{}-eval", sfn.JsonPath.string_at("$.request.run_name")),
         token_suffix="eval",
         units=EVALUATION_MODEL_UNITS,
+        environment=environment,
         result_path="$.evaluation_throughput",
     )
     candidate = sfn.Pass(
@@ -178,6 +181,7 @@ def _throughput_calls(
     name: str,
     token_suffix: str,
     units: int,
+    environment: str,
     result_path: str,
 ) -> tuple[tasks.CallAwsService, tasks.CallAwsService]:
     """A no-commitment throughput for the run's model (``$.imported.model_arn``): the call that buys it (its ARN at
@@ -194,6 +198,7 @@ def _throughput_calls(
             "ClientRequestToken": sfn.JsonPath.format(
                 "{}-" + token_suffix, sfn.JsonPath.string_at("$.request.run_name")
             ),
+            "Tags": environment_tags(environment),
         },
         # Service Authorization Reference: the custom model and its base foundation model are both required.
         resources=["custom-model", "foundation-model", "provisioned-model"],

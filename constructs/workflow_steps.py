@@ -60,7 +60,8 @@ def steps_code() -> lambda_.Code:
 @dataclass(frozen=True)
 class WorkflowStepsProps:
     environment: str
-    """Names the functions' Powertools service (``<environment>-customization``)."""
+    """Names the functions' Powertools service (``<environment>-customization``); the tag value of what the
+    steps create, and the only one the clean-up may stop or delete (``ENVIRONMENT_TAG``)."""
     stores: DataStores
     """Prepare writes recipes to artifacts; Evaluate reads datasets and writes results."""
     key: kms.IKey
@@ -153,6 +154,7 @@ class WorkflowSteps:
             Env.RUNS_TABLE: props.lineage_table.table_name,
             Env.CUSTOMIZATION_ROLE_ARN: props.bedrock_role.role_arn,
             Env.KEY_ARN: props.key.key_arn,
+            Env.ENVIRONMENT: props.environment,
             Env.INFERENCE_PROFILE_PREFIX: props.inference_profile_prefix,
         }
         target = props.hyperpod
@@ -264,13 +266,13 @@ class WorkflowSteps:
             iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[props.lineage_table.table_arn])
         )
         props.key.grant_encrypt_decrypt(self.prepare_fn)
-        for statement in prepare_statements(stack):
+        for statement in prepare_statements(stack, props.environment):
             self.prepare_fn.add_to_role_policy(statement)
         props.bedrock_role.grant_pass_role(self.prepare_fn.grant_principal)
         # CreateModelCustomizationJob with customModelKmsKeyId: Bedrock takes a grant on the key for the caller.
         for statement in model_key_statements(stack, props.key.key_arn):
             self.prepare_fn.add_to_role_policy(statement)
-        for statement in clean_up_statements(stack):
+        for statement in clean_up_statements(stack, props.environment):
             self.clean_up_fn.add_to_role_policy(statement)
         props.stores.grant_read_artifacts(self.locate_fn)
         props.key.grant_decrypt(self.locate_fn)

@@ -25,7 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 
 from constructs import Construct
-from constructs.workflow_bedrock_calls import bedrock_call
+from constructs.workflow_bedrock_calls import bedrock_call, environment_tags
 from constructs.workflow_failure import Guard, steps_throttling_retried
 from constructs.workflow_polling import (
     HOURS_LONG,
@@ -36,7 +36,7 @@ from constructs.workflow_polling import (
     hours,
     polled_job,
 )
-from customization.contract import HyperPodAction, HyperPodJobStatus, KubeApiTransientError
+from customization.contract import ENVIRONMENT_TAG, HyperPodAction, HyperPodJobStatus, KubeApiTransientError
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,8 @@ class TrainingJobSettings:
     instance_type: str
     """A SageMaker training instance type, e.g. ``ml.p5.48xlarge``."""
     max_training_hours: int
+    environment: str
+    """The job's ``ENVIRONMENT_TAG`` value."""
     """The job's stopping condition."""
 
 
@@ -115,6 +117,7 @@ def sagemaker_training(
             volume_encryption_key=None if has_local_storage(job.instance_type) else job.key,
         ),
         stopping_condition=tasks.StoppingCondition(max_runtime=cdk.Duration.hours(job.max_training_hours)),
+        tags={ENVIRONMENT_TAG: job.environment},
         vpc_config=tasks.VpcConfig(vpc=job.vpc, subnets=ec2.SubnetSelection(subnets=list(job.subnets))),
         integration_pattern=sfn.IntegrationPattern.RUN_JOB,
         # Not ModelArtifacts: a Nova job's DescribeTrainingJob has none (aws/sagemaker-python-sdk PR 6091), although
@@ -266,6 +269,7 @@ def bedrock_customization(
 def checkpoint_import(
     scope: Construct,
     *,
+    environment: str,
     bedrock_role: iam.IRole,
     key: kms.IKey,
     guard: Guard,
@@ -284,6 +288,7 @@ def checkpoint_import(
             "ModelSourceConfig": {"S3DataSource": {"S3Uri": sfn.JsonPath.string_at("$.checkpoint.uri")}},
             "RoleArn": bedrock_role.role_arn,
             "ModelKmsKeyArn": key.key_arn,
+            "ModelTags": environment_tags(environment),
         },
         # CreateCustomModel takes no resource type in IAM (Service Authorization Reference): "*" only.
         resources=["*"],
@@ -327,6 +332,7 @@ def checkpoint_import(
 def open_weight_import(
     scope: Construct,
     *,
+    environment: str,
     bedrock_role: iam.IRole,
     key: kms.IKey,
     guard: Guard,
@@ -346,6 +352,8 @@ def open_weight_import(
             "ModelDataSource": {"S3DataSource": {"S3Uri": sfn.JsonPath.string_at("$.request.model_data")}},
             "ImportedModelKmsKeyId": key.key_arn,
             "ClientRequestToken": sfn.JsonPath.string_at("$.prepared.import.client_token"),
+            "JobTags": environment_tags(environment),
+            "ImportedModelTags": environment_tags(environment),
         },
         # CreateModelImportJob takes no resource type in IAM (Service Authorization Reference): "*" only.
         resources=["*"],

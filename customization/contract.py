@@ -74,6 +74,8 @@ class Env:
     RUNS_TABLE = "RUNS_TABLE"
     CUSTOMIZATION_ROLE_ARN = "CUSTOMIZATION_ROLE_ARN"
     KEY_ARN = "KEY_ARN"
+    # The environment's name: the value of the ENVIRONMENT_TAG the workflow puts on what it creates.
+    ENVIRONMENT = "ENVIRONMENT"
     # Set only where a restricted instance group is wired (the HyperPod platform).
     HYPERPOD_NAMESPACE = "HYPERPOD_NAMESPACE"
     HYPERPOD_INSTANCE_TYPE = "HYPERPOD_INSTANCE_TYPE"
@@ -89,6 +91,11 @@ class Env:
 
 
 RUNTIME_ENV = frozenset({Env.AWS_REGION})
+
+# Every job, model, deployment and throughput a run creates carries this tag with its environment's name, and the
+# workflow may stop or delete only what carries its own (``aws:ResourceTag/environment`` in its policies): in an
+# account several environments share, one environment's runs cannot touch another's.
+ENVIRONMENT_TAG = "environment"
 
 
 class Platform:

@@ -77,3 +77,17 @@ def test_iam_shows_the_bootstrap_and_that_datasets_are_import_only(run):
     assert "Deploys through the CDK bootstrap `hnb659fds`" in iam
     assert "| `/datasets` | `s3://${Data/StoresDatasets" in iam and "| import |" in iam
     assert "| `/output` | `s3://${Data/StoresArtifacts" in iam and "| export |" in iam
+
+
+def test_iam_shows_that_no_role_may_stop_or_delete_another_environments_models(run):
+    _, out, _ = run
+    iam = (out / "prod" / "iam.md").read_text()
+    section = iam.split("Stop and delete rights", 1)[1].split("FSx for Lustre links", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    limited = "its environment's tag (`aws:ResourceTag/environment`)"
+    # The clean-up (conditioned Allows), the state machine (.sync's StopTrainingJob, the evaluation's deletions,
+    # limited by a Deny) and the serving handlers (limited by a Deny).
+    assert any(r.startswith("| `Workflow/CustomizationCleanUpStep") and limited in r for r in rows), rows
+    assert any(r.startswith("| `Workflow/CustomizationStateMachineRole") and limited in r for r in rows), rows
+    assert any(r.startswith("| `Serving/") and limited in r for r in rows), rows
+    assert not [r for r in rows if "⚠" in r], rows

@@ -162,6 +162,12 @@ def test_handlers_make_and_change_only_throughputs_and_only_for_the_served_model
             ("bedrock:DeleteCustomModelDeployment", "custom-model-deployment"),
         ):
             assert any(a == action and f":{kind}/*" in r for a, r in granted), (handler, action)
+        # ...but only what carries this environment's tag: another environment's in a shared account is refused.
+        [deny] = [s for s in statements_of(serving, handler) if s["Effect"] == "Deny"]
+        assert {"bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"} <= set(
+            deny["Action"]
+        )
+        assert deny["Condition"] == {"StringNotEquals": {"aws:ResourceTag/environment": "pinned"}}
 
 
 def _throughput(stack: cdk.Stack, **overrides) -> ServedModel:

@@ -18,13 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 from policy_sentry.querying.actions import get_action_data
 from sfn_harness.code import CODE, aws_calls
 from sfn_harness.definition import ACCOUNT, Resolver, every_state
 
 from config.loader import load_environments
-from customization.contract import PUBLIC_HUB, Env
+from constructs.workflow_perms import STOP_AND_DELETE_ACTIONS
+from customization.contract import ENVIRONMENT_TAG, PUBLIC_HUB, Env
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 # Sample resources a call touches, of the type the action takes (policy_sentry checks the type).
@@ -62,6 +64,16 @@ BEDROCK_RESOURCES = {
     "GetModelCustomizationJob": ["model-customization-job"],
     "StopModelCustomizationJob": ["model-customization-job"],
 }
+# Bedrock operations that create -> what they create, each tagged at creation (bedrock:TagResource on it).
+BEDROCK_CREATES = {
+    "CreateCustomModel": ["custom-model"],
+    "CreateModelImportJob": ["model-import-job", "imported-model"],
+    "CreateCustomModelDeployment": ["custom-model-deployment"],
+    "CreateProvisionedModelThroughput": ["provisioned-model"],
+    "CreateModelCustomizationJob": ["model-customization-job", "custom-model"],
+}
+RESOURCE_TAG = f"aws:ResourceTag/{ENVIRONMENT_TAG}"
+REQUEST_TAG = f"aws:RequestTag/{ENVIRONMENT_TAG}"
 # Parameters that make Bedrock encrypt what it creates with a customer managed key: the caller needs
 # kms:CreateGrant and kms:DescribeKey on it, through Bedrock (Bedrock user guide, "Encryption of custom
 # models" and "Encryption of imported custom models").
@@ -81,6 +93,10 @@ class Environment:
     resolver: Resolver
     stack: str
     template: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.stack.removesuffix("-Workflow")
 
     def sample(self, kind: str) -> str:
         return SAMPLES[kind].format(region=self.resolver.region, account=self.resolver.account)
@@ -120,9 +136,12 @@ def role_statements(environment: Environment, role: str) -> list[dict[str, Any]]
     """Every statement the role has: its inline policies and the customer managed policies it attaches."""
     resolver, stack = environment.resolver, environment.stack
     statements = []
-    for policy in environment.resources("AWS::IAM::Policy").values():
-        if {"Ref": role} in policy["Properties"].get("Roles", []):
-            statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    # Inline policies, and the managed policies aws-cdk-lib moves a role's statements to when they outgrow IAM's
+    # inline size quota (``<Role>OverflowPolicy<n>``, attached by Roles).
+    for kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for policy in environment.resources(kind).values():
+            if {"Ref": role} in policy["Properties"].get("Roles", []):
+                statements += policy["Properties"]["PolicyDocument"]["Statement"]
     properties = environment.template["Resources"][role]["Properties"]
     for arn in properties.get("ManagedPolicyArns", []):
         reference = arn.get("Fn::GetStackOutput") if isinstance(arn, dict) else None
@@ -141,31 +160,38 @@ def _listed(value: Any) -> list[Any]:
 
 
 def allows(statements: list[dict[str, Any]], need: Need) -> bool:
-    context = dict(need.context)
-    for statement in statements:
-        if statement.get("Effect") != "Allow":
-            continue
-        if not any(fnmatch.fnmatchcase(need.action.lower(), a.lower()) for a in _listed(statement["Action"])):
-            continue
-        if not any(fnmatch.fnmatchcase(need.resource, str(r)) for r in _listed(statement["Resource"])):
-            continue
-        if all(_satisfied(op, conditions, context) for op, conditions in statement.get("Condition", {}).items()):
-            return True
-    return False
+    """Some statement allows the call and none denies it (an explicit deny wins: IAM user guide, "Policy
+    evaluation logic")."""
+    applying = [s for s in statements if _applies(s, need)]
+    return any(s["Effect"] == "Allow" for s in applying) and not any(s["Effect"] == "Deny" for s in applying)
 
 
-KNOWN_OPERATORS = {"StringEquals", "StringLike", "Bool", "ArnEquals", "ArnLike"}
-
-
-def _satisfied(operator: str, conditions: dict[str, Any], context: dict[str, str]) -> bool:
-    """Whether the call's context meets one condition block; an operator this check does not model never does
-    (conservative: the statement is then not counted as allowing anything)."""
-    if operator not in KNOWN_OPERATORS:
+def _applies(statement: dict[str, Any], need: Need) -> bool:
+    context, deny = dict(need.context), statement["Effect"] == "Deny"
+    if not any(fnmatch.fnmatchcase(need.action.lower(), a.lower()) for a in _listed(statement["Action"])):
         return False
+    if not any(fnmatch.fnmatchcase(need.resource, str(r)) for r in _listed(statement["Resource"])):
+        return False
+    return all(_satisfied(op, conditions, context, deny) for op, conditions in statement.get("Condition", {}).items())
+
+
+KNOWN_OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "Bool", "ArnEquals", "ArnLike"}
+
+
+def _satisfied(operator: str, conditions: dict[str, Any], context: dict[str, str], deny: bool = False) -> bool:
+    """Whether the call's context meets one condition block. An operator this check does not model is taken the
+    conservative way: it never lets an Allow apply, and always lets a Deny apply. A negated operator matches a
+    key the call does not carry (IAM user guide, "Condition operators")."""
+    if operator not in KNOWN_OPERATORS:
+        return deny
     for key, expected in conditions.items():
+        values = [str(v) for v in _listed(expected)]
+        if operator == "StringNotEquals":
+            if context.get(key) in values:
+                return False
+            continue
         if key not in context:
             return False
-        values = [str(v) for v in _listed(expected)]
         if operator in ("StringEquals", "Bool", "ArnEquals") and context[key] not in values:
             return False
         if operator in ("StringLike", "ArnLike") and not any(fnmatch.fnmatchcase(context[key], v) for v in values):
@@ -196,8 +222,14 @@ def pass_role(role: str, service: str, why: str) -> Need:
 
 
 def bedrock_needs(environment: Environment, operation: str, why: str) -> list[Need]:
+    """The operation on what it touches, and tagging what it creates with the environment's tag."""
     kinds = BEDROCK_RESOURCES[operation]
-    return [Need(f"bedrock:{operation}", "*" if kind == "*" else environment.sample(kind), why=why) for kind in kinds]
+    needs = [Need(f"bedrock:{operation}", "*" if kind == "*" else environment.sample(kind), why=why) for kind in kinds]
+    tagged = ((REQUEST_TAG, environment.name),)
+    return needs + [
+        Need("bedrock:TagResource", environment.sample(kind), tagged, f"{why} (tagged)")
+        for kind in BEDROCK_CREATES.get(operation, [])
+    ]
 
 
 def state_machine_needs(environment: Environment) -> list[Need]:
@@ -243,6 +275,8 @@ def state_machine_needs(environment: Environment) -> list[Need]:
                 Need(f"sagemaker:{a}", job, why=name)
                 for a in ("CreateTrainingJob", "DescribeTrainingJob", "StopTrainingJob")
             ]
+            # Tags at creation: CreateTrainingJob's dependent action (Service Authorization Reference).
+            needs.append(Need("sagemaker:AddTags", job, why=f"{name} (tagged)"))
             needs += [Need(f"events:{a}", rule, why=name) for a in ("PutTargets", "PutRule", "DescribeRule")]
             needs.append(pass_role(parameters["RoleArn"], "sagemaker", name))
         elif resource.endswith(":states:::dynamodb:updateItem"):
@@ -437,11 +471,18 @@ def roles(environment: Environment) -> dict[str, str]:
 
 
 def needs_of(environment: Environment, runner: str) -> list[Need]:
+    """What the runner's calls need; a Stop or Delete is of this environment's resources, which carry its tag."""
     if runner == "state machine":
-        return state_machine_needs(environment)
-    if runner in (BEDROCK_JOBS, TRAINING_JOBS):
-        return service_role_needs(environment, runner)
-    return handler_needs(environment, runner)
+        needs = state_machine_needs(environment)
+    elif runner in (BEDROCK_JOBS, TRAINING_JOBS):
+        needs = service_role_needs(environment, runner)
+    else:
+        needs = handler_needs(environment, runner)
+    own = (RESOURCE_TAG, environment.name)
+    return [
+        Need(n.action, n.resource, (*n.context, own), n.why) if n.action in STOP_AND_DELETE_ACTIONS else n
+        for n in needs
+    ]
 
 
 # --- tests ----------------------------------------------------------------------------------------------------
@@ -458,6 +499,67 @@ def test_every_call_is_allowed_on_what_it_touches(environments):
                 if not allows(statements, need)
             ]
     assert not denied, "\n".join(denied)
+
+
+def test_no_role_may_stop_or_delete_what_another_environment_or_nobody_tagged(environments):
+    """Issue 17: in an account environments share, one's workflow cannot stop or delete another's jobs, models,
+    deployments or throughputs, nor anything untagged. The same calls with this environment's tag are allowed
+    (the test above); here the tag is another environment's, or missing."""
+    allowed, checked = [], set()
+    for env, environment in environments.items():
+        for role, runner in roles(environment).items():
+            statements = role_statements(environment, role)
+            for need in needs_of(environment, runner):
+                if need.action not in STOP_AND_DELETE_ACTIONS:
+                    continue
+                checked.add((env, runner, need.action))
+                untagged = tuple(c for c in need.context if c[0] != RESOURCE_TAG)
+                for context in (untagged, (*untagged, (RESOURCE_TAG, f"not-{env}"))):
+                    if allows(statements, Need(need.action, need.resource, context, need.why)):
+                        allowed.append(f"{env} {runner}: {need.action} on {need.resource} {dict(context)}")
+    assert not allowed, "\n".join(allowed)
+    # Both stoppers are checked: the clean-up step (all five Bedrock actions and the training job) and the state
+    # machine (aws-cdk-lib's .sync StopTrainingJob, and its evaluation deployment's and throughput's deletion).
+    for env in environments:
+        assert {a for e, r, a in checked if (e, r) == (env, "customization_steps.steps.clean_up_run")} == set(
+            STOP_AND_DELETE_ACTIONS
+        )
+        assert {a for e, r, a in checked if (e, r) == (env, "state machine")} == {
+            "sagemaker:StopTrainingJob",
+            "bedrock:DeleteCustomModelDeployment",
+            "bedrock:DeleteProvisionedModelThroughput",
+        }
+
+
+def _tag_members(operation: str) -> set[str]:
+    """The request members of a Bedrock operation that tag what it creates (botocore's model): jobTags,
+    customModelTags, importedModelTags, modelTags, tags. Step Functions capitalizes them."""
+    shape = botocore.session.get_session().get_service_model("bedrock").operation_model(operation).input_shape
+    return {name[0].upper() + name[1:] for name in shape.members if name.lower().endswith("tags")}
+
+
+def test_everything_the_workflow_creates_carries_its_environment_tag(environments):
+    """Every tag member of every Create* task, and the training job's tags, name the environment: what the
+    Stop and Delete conditions above require."""
+    for env, environment in environments.items():
+        machine = next(iter(environment.resources("AWS::StepFunctions::StateMachine").values()))
+        definition = json.loads(
+            environment.resolver.value(machine["Properties"]["DefinitionString"], environment.stack)
+        )
+        expected = [{"Key": ENVIRONMENT_TAG, "Value": env}]
+        creating = {}
+        for name, state in every_state(definition).items():
+            resource, parameters = state.get("Resource", ""), state.get("Parameters", {})
+            if ":states:::aws-sdk:bedrock:create" in resource:
+                action = resource.rsplit(":", 1)[-1]
+                members = _tag_members(action[0].upper() + action[1:])
+                assert members, f"{name}: {action} has no tag member"
+                creating[name] = {member: parameters.get(member) for member in members}
+            elif resource.endswith(":states:::sagemaker:createTrainingJob.sync"):
+                creating[name] = {"Tags": parameters.get("Tags")}
+        assert set(creating) >= {"Import into Bedrock", "Import open-weight model", "Train on SageMaker"}, env
+        untagged = {name: tags for name, tags in creating.items() if any(v != expected for v in tags.values())}
+        assert not untagged, f"{env}: {untagged}"
 
 
 def test_each_needed_action_exists_and_takes_the_sample_resource(environments):
@@ -496,6 +598,8 @@ def granted_beyond(environments) -> dict[str, set[str]]:
         for role, runner in roles(environment).items():
             needed = {need.action.lower() for need in needs_of(environment, runner)}
             for statement in role_statements(environment, role):
+                if statement["Effect"] == "Deny":
+                    continue
                 for action in _listed(statement["Action"]):
                     if not any(fnmatch.fnmatchcase(n, action.lower()) for n in needed):
                         extras.setdefault(runner, set()).add(action)
@@ -554,8 +658,7 @@ GRANTED_BEYOND = {
         "xray:GetSamplingRules",
         "xray:GetSamplingTargets",
         *LAMBDA_TRACING,
-        # aws-cdk-lib's SageMakerCreateTrainingJob: tags the job and reads them back.
-        "sagemaker:AddTags",
+        # aws-cdk-lib's SageMakerCreateTrainingJob: reads the job's tags back.
         "sagemaker:ListTags",
         # aws-cdk-lib's DistributedMap: describes, stops and redrives its child executions.
         "states:DescribeExecution",

@@ -63,6 +63,7 @@ def settings_for(template: dict[str, Any], region: str = "us-east-1") -> steps.S
         runs_table="acme-runs",
         customization_role_arn=ROLE,
         key_arn=KEY,
+        environment="dev",
         hyperpod=hyperpod,
     )
 

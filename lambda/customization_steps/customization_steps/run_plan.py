@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from customization.contract import ENVIRONMENT_TAG
 from customization.recipes import Recipe
 
 # How the SageMaker SDK's ModelTrainer runs a Nova recipe on a training job: the rendered
@@ -66,9 +67,18 @@ def output_archive(output_path: str, training_job_name: str) -> str:
 
 
 def bedrock_request(
-    run_name: str, recipe: Recipe, rendered: dict[str, Any], *, role_arn: str, key_arn: str, validation: str | None
+    run_name: str,
+    recipe: Recipe,
+    rendered: dict[str, Any],
+    *,
+    role_arn: str,
+    key_arn: str,
+    environment: str,
+    validation: str | None,
 ) -> dict[str, Any]:
-    """``CreateModelCustomizationJob``'s parameters for this run."""
+    """``CreateModelCustomizationJob``'s parameters for this run: the job and its model tagged with the
+    environment, which the clean-up's Stop and Delete require."""
+    tags = [{"key": ENVIRONMENT_TAG, "value": environment}]
     run, training = rendered["run"], rendered.get("training_config", {})
     request: dict[str, Any] = {
         "jobName": job_name(run_name, "customize"),
@@ -81,6 +91,8 @@ def bedrock_request(
         "trainingDataConfig": {"s3Uri": str(run["data_s3_path"])},
         "outputDataConfig": {"s3Uri": str(run["output_s3_path"])},
         "customModelKmsKeyId": key_arn,
+        "jobTags": tags,
+        "customModelTags": tags,
     }
     if validation:
         request["validationDataConfig"] = {"validators": [{"s3Uri": validation}]}

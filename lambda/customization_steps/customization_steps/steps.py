@@ -57,6 +57,8 @@ class Settings:
     runs_table: str
     customization_role_arn: str
     key_arn: str
+    environment: str
+    """Tagged on the customization job and its model (``ENVIRONMENT_TAG``)."""
     hyperpod: Placement | None = None
 
     @classmethod
@@ -74,6 +76,7 @@ class Settings:
             runs_table=env[Env.RUNS_TABLE],
             customization_role_arn=env.get(Env.CUSTOMIZATION_ROLE_ARN, ""),
             key_arn=env[Env.KEY_ARN],
+            environment=env[Env.ENVIRONMENT],
             hyperpod=Placement(
                 namespace=env[Env.HYPERPOD_NAMESPACE],
                 instance_type=env[Env.HYPERPOD_INSTANCE_TYPE],
@@ -166,6 +169,7 @@ def prepare_run(
             rendered,
             role_arn=settings.customization_role_arn,
             key_arn=settings.key_arn,
+            environment=settings.environment,
             validation=request.validation_data,
         )
         plan["bedrock"] = {"job_arn": _start_customization(bedrock, job), "job_name": job["jobName"]}

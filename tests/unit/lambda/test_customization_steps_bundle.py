@@ -100,6 +100,7 @@ def run_probe(bundle: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
         "PLATFORMS": "sagemaker-training-job,bedrock",
         "RUNS_TABLE": "acme-runs",
         "KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+        "ENVIRONMENT": "dev",
     }
     result = subprocess.run(
         [sys.executable, "-S", "-c", PROBE, json.dumps(event)],

@@ -802,6 +802,7 @@ SETTINGS = steps.Settings(
     runs_table="acme-runs",
     customization_role_arn="",
     key_arn=KMS_KEY,
+    environment="dev",
     hyperpod=PLACEMENT,
 )
 
@@ -925,7 +926,7 @@ def test_an_sft_run_on_hyperpod_reads_its_image_from_the_hub(catalog, clients):
 def test_hyperpod_is_refused_where_no_placement_is_wired(catalog, clients):
     made, stubs = clients
     settings = steps.Settings(
-        limits=SETTINGS.limits, runs_table="acme-runs", customization_role_arn="", key_arn=KMS_KEY
+        limits=SETTINGS.limits, runs_table="acme-runs", customization_role_arn="", key_arn=KMS_KEY, environment="dev"
     )
 
     with pytest.raises(ValueError, match=r"^platform: 'hyperpod' is not wired in this environment"):
@@ -952,6 +953,7 @@ ENVIRONMENT = {
     "PLATFORMS": "sagemaker-training-job,hyperpod",
     "RUNS_TABLE": "acme-runs",
     "KEY_ARN": KMS_KEY,
+    "ENVIRONMENT": "dev",
     "AWS_REGION": "us-west-2",
 }
 

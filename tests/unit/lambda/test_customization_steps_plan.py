@@ -142,7 +142,9 @@ def test_the_sagemaker_plan_uses_the_replicas_and_model_overrides(catalog):
 def test_the_bedrock_request_for_sft_lora_is_fine_tuning_with_string_hyperparameters(catalog):
     recipe = catalog["training/sft_lora"]
 
-    request = run_plan.bedrock_request("r1", recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, validation=None)
+    request = run_plan.bedrock_request(
+        "r1", recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, environment="dev", validation=None
+    )
 
     assert request == {
         "jobName": "r1-customize",
@@ -154,6 +156,9 @@ def test_the_bedrock_request_for_sft_lora_is_fine_tuning_with_string_hyperparame
         "trainingDataConfig": {"s3Uri": TRAIN},
         "outputDataConfig": {"s3Uri": OUTPUT},
         "customModelKmsKeyId": KEY,
+        # The clean-up may stop or delete only what carries its environment's tag.
+        "jobTags": [{"key": "environment", "value": "dev"}],
+        "customModelTags": [{"key": "environment", "value": "dev"}],
         "hyperParameters": {"epochCount": "2", "learningRate": "1e-05"},  # sft_lora.yaml: max_epochs 2, lr 1.0e-5
     }
 
@@ -168,6 +173,7 @@ def test_the_bedrock_hyperparameters_follow_the_overrides_and_validation_is_pass
         rendered(recipe, epochs=5, learning_rate=0.0002),
         role_arn=ROLE,
         key_arn=KEY,
+        environment="dev",
         validation=validation,
     )
 
@@ -178,7 +184,9 @@ def test_the_bedrock_hyperparameters_follow_the_overrides_and_validation_is_pass
 def test_the_bedrock_request_for_distillation_names_the_teacher(catalog):
     recipe = catalog["training/distillation"]
 
-    request = run_plan.bedrock_request("r1", recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, validation=None)
+    request = run_plan.bedrock_request(
+        "r1", recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, environment="dev", validation=None
+    )
 
     assert request["customizationType"] == "DISTILLATION"
     assert request["baseModelIdentifier"] == "amazon.nova-lite-v1:0:300k"
@@ -204,7 +212,7 @@ def test_the_bedrock_request_for_distillation_names_the_teacher(catalog):
 def test_the_bedrock_request_is_accepted_by_botocores_model(catalog, technique, run_name, validation):
     recipe = catalog[f"training/{technique}"]
     request = run_plan.bedrock_request(
-        run_name, recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, validation=validation
+        run_name, recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, environment="dev", validation=validation
     )
     bedrock = bedrock_client()
 
@@ -218,7 +226,9 @@ def test_the_bedrock_request_is_accepted_by_botocores_model(catalog, technique, 
 def test_the_stubbed_bedrock_client_rejects_a_parameter_the_model_lacks(catalog):
     """The check above can fail: botocore refuses a misspelled member before the stub answers."""
     recipe = catalog["training/sft_lora"]
-    request = run_plan.bedrock_request("r1", recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, validation=None)
+    request = run_plan.bedrock_request(
+        "r1", recipe, rendered(recipe), role_arn=ROLE, key_arn=KEY, environment="dev", validation=None
+    )
     request["hyperparameters"] = request.pop("hyperParameters")
     bedrock = bedrock_client()
 

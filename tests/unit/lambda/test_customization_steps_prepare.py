@@ -43,6 +43,7 @@ SETTINGS = steps.Settings(
     runs_table="acme-runs",
     customization_role_arn=ROLE,
     key_arn=KEY,
+    environment="dev",
 )
 ENVIRONMENT = {
     "DATASETS_BUCKET": DATASETS,
@@ -51,6 +52,7 @@ ENVIRONMENT = {
     "RUNS_TABLE": "acme-runs",
     "CUSTOMIZATION_ROLE_ARN": ROLE,
     "KEY_ARN": KEY,
+    "ENVIRONMENT": "dev",
 }
 HUB_ARN = "arn:aws:sagemaker:us-east-1:aws:hub/SageMakerPublicHub"
 HUB_DOCUMENT = {
@@ -198,6 +200,8 @@ def bedrock_job_request(**extra: Any) -> dict[str, Any]:
         "trainingDataConfig": {"s3Uri": TRAIN},
         "outputDataConfig": {"s3Uri": OUTPUT},
         "customModelKmsKeyId": KEY,
+        "jobTags": [{"key": "environment", "value": "dev"}],
+        "customModelTags": [{"key": "environment", "value": "dev"}],
         "hyperParameters": {"epochCount": "2", "learningRate": "1e-05"},
         **extra,
     }

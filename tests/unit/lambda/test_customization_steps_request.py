@@ -469,6 +469,7 @@ ENVIRONMENT = {
     "PLATFORMS": "sagemaker-training-job,bedrock,",
     "RUNS_TABLE": "acme-runs",
     "KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+    "ENVIRONMENT": "dev",
 }
 
 
@@ -477,7 +478,7 @@ def test_settings_come_from_the_functions_environment():
 
     assert settings.limits == LIMITS
     assert (settings.runs_table, settings.customization_role_arn) == ("acme-runs", "arn:aws:iam::1:role/r")
-    assert settings.key_arn == ENVIRONMENT["KEY_ARN"]
+    assert (settings.key_arn, settings.environment) == (ENVIRONMENT["KEY_ARN"], "dev")
     assert Settings.from_environment(ENVIRONMENT).customization_role_arn == ""
 
 

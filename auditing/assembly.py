@@ -29,6 +29,10 @@ class AssemblyStack:
     template: dict[str, Any]
     dependencies: tuple[str, ...]
     metadata: dict[str, list[dict[str, Any]]]
+    environment: str = "aws://unknown-account/unknown-region"
+    """Where it deploys (``aws://<account>/<region>``; ``unknown-*`` for the deploying credentials')."""
+    lookup_role_arn: str = ""
+    """The CDK bootstrap's read-only lookup role there, with ``${AWS::...}`` placeholders as the manifest gives it."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,8 @@ def _stacks(directory: Path) -> tuple[AssemblyStack, ...]:
                 template=_read_json(template_path),
                 dependencies=tuple(sorted(stack_ids[d] for d in artifact.get("dependencies", []) if d in stack_ids)),
                 metadata=metadata,
+                environment=str(artifact.get("environment", "aws://unknown-account/unknown-region")),
+                lookup_role_arn=str(properties.get("lookupRole", {}).get("arn", "")),
             )
         )
     return tuple(sorted(stacks, key=lambda s: s.stack_id))

@@ -15,12 +15,14 @@ stale (its change is in the base already) and is reported so that it can be remo
 
 ``python -m auditing.replacements --base <assembly> --new <assembly>`` compares two synthesized assemblies;
 ``--base-ref <git ref>`` synthesizes the merge-base with that ref in a temporary worktree first (``make
-replacement-guard``). Exit code 1 when a finding is not acknowledged.
+replacement-guard``); ``--deployed <environment> --new <assembly>`` takes as the base what CloudFormation holds for
+that environment's stacks (the pipeline's step before each stage). Exit code 1 when a finding is not acknowledged.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -32,7 +34,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from auditing.assembly import Environment, load_environments
+from auditing.assembly import AssemblyStack, Environment, load_environments
 
 STATEFUL_TYPES = (
     "AWS::S3::Bucket",
@@ -236,6 +238,54 @@ def deployed_templates(cloudformation: Any, stack_names: Sequence[str]) -> dict[
     return templates
 
 
+GUARD_SESSION = "replacement-guard"
+UNKNOWN = ("", "unknown-account", "unknown-region")
+
+
+def lookup_role(stack: AssemblyStack, caller: Mapping[str, str], default_region: str) -> tuple[str, str]:
+    """(the CDK bootstrap lookup role's ARN, the Region) of ``stack``; an environment-agnostic stack deploys where the
+    caller's credentials are (``caller``: GetCallerIdentity's response). The lookup role has AWS's ReadOnlyAccess
+    (cloudformation:GetTemplate among it) and trusts the bootstrapped account and those given to ``cdk bootstrap
+    --trust``, without an external id (the aws-cdk CLI's bootstrap-template.yaml, LookupRole)."""
+    account, _, region = stack.environment.removeprefix("aws://").partition("/")
+    account = caller["Account"] if account in UNKNOWN else account
+    region = default_region if region in UNKNOWN else region
+    partition = caller["Arn"].split(":")[1]
+    if not stack.lookup_role_arn:
+        raise ValueError(f"{stack.stack_name}: the assembly names no lookup role (a DefaultStackSynthesizer's)")
+    arn = stack.lookup_role_arn
+    for placeholder, value in (("${AWS::Partition}", partition), ("${AWS::AccountId}", account)):
+        arn = arn.replace(placeholder, value)
+    return arn.replace("${AWS::Region}", region), region
+
+
+def deployed_environment(environment: Environment, sts: Any, cloudformation_in: Any) -> Environment:
+    """The base before a pipeline stage deploys: ``environment``'s stacks as CloudFormation holds them, each read
+    through its account's lookup role; a stack not deployed yet is left out (nothing to replace).
+    ``cloudformation_in(region, credentials)`` makes the CloudFormation client (AssumeRole's ``Credentials``)."""
+    caller = sts.get_caller_identity()
+    stacks = []
+    for stack in environment.stacks:
+        role, region = lookup_role(stack, caller, sts.meta.region_name)
+        credentials = sts.assume_role(RoleArn=role, RoleSessionName=GUARD_SESSION)["Credentials"]
+        deployed = deployed_templates(cloudformation_in(region, credentials), [stack.stack_name])
+        if stack.stack_name in deployed:
+            stacks.append(dataclasses.replace(stack, template=deployed[stack.stack_name]))
+    return Environment(environment.name, tuple(stacks))
+
+
+def _boto3_cloudformation(region: str, credentials: Mapping[str, Any]) -> Any:
+    import boto3
+
+    return boto3.client(
+        "cloudformation",
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
 def _acknowledgements(config_dir: Path | None) -> dict[str, tuple[str, ...]]:
     from config.loader import ENVIRONMENTS_DIR
     from config.loader import load_environments as load_configs
@@ -262,17 +312,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--base", type=Path, help="the base assembly (a cdk.out)")
     source.add_argument("--base-ref", help="synthesize the merge-base of HEAD and this git ref as the base")
+    source.add_argument("--deployed", metavar="ENVIRONMENT", help="the base is what CloudFormation holds for it")
     parser.add_argument("--new", type=Path, help="the change's assembly (default: synthesize this tree)")
     parser.add_argument("--config-dir", type=Path, help="environments folder (default: config/environments)")
     args = parser.parse_args(argv)
+    if args.deployed and args.new is None:
+        parser.error("--deployed needs --new: the assembly the stage is about to deploy")
     with tempfile.TemporaryDirectory() as workdir:
-        base = args.base or synthesize_at(args.base_ref, Path(workdir))
         new = args.new
         if new is None:
             from auditing.synth import synthesize
 
             new = synthesize(Path(workdir) / "new.out", config_dir=args.config_dir)
-        verdict = judge(compare(load_environments(base), load_environments(new)), _acknowledgements(args.config_dir))
+        changed = load_environments(new)
+        if args.deployed:
+            import boto3
+
+            changed = [e for e in changed if e.name == args.deployed]
+            if not changed:
+                parser.error(f"--deployed: {args.deployed!r} is not an environment of {new}")
+            before = [deployed_environment(changed[0], boto3.client("sts"), _boto3_cloudformation)]
+        else:
+            before = load_environments(args.base or synthesize_at(args.base_ref, Path(workdir)))
+        verdict = judge(compare(before, changed), _acknowledgements(args.config_dir))
     print(verdict.report())
     return 0 if verdict.passed else 1
 

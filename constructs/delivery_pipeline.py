@@ -1,5 +1,6 @@
 """A self-mutating CDK pipeline: source through CodeConnections, a synth step that tests and
-audits, then one wave per environment in order, with a person's approval where asked.
+audits, then one wave per environment in order: the replacement guard against what that environment runs, then a
+person's approval where asked, then the deploy.
 
 The pipeline deploys the same ``cdk.Stage`` objects a person synthesizes with ``cdk synth``,
 so what reviewers read in ``audit/`` is what reaches each account.
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -22,6 +24,9 @@ from constructs.nag_acknowledgements import acknowledge, acknowledge_bucket_gran
 
 # The commands the synth step runs: the README's test command, the audit bundle, the synth.
 SYNTH_COMMANDS = ("make test", "make audit", "make synth")
+# Before a stage deploys: the synthesized assembly against the templates CloudFormation holds for its stacks.
+GUARD = "ReplacementGuard"
+GUARD_COMMANDS = ("make install", ".venv/bin/python -m auditing.replacements --deployed {environment} --new cdk.out")
 BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
 RUNTIME_VERSIONS = {"python": "3.12", "nodejs": "20"}
 
@@ -122,11 +127,60 @@ class DeliveryPipeline(Construct):
                 logging=codebuild.LoggingOptions(cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=build_logs)),
             ),
         )
+        assembly = synth.primary_output
+        assert assembly is not None  # primary_output_directory is set
         for wave in props.waves:
-            pre = [pipelines.ManualApprovalStep(f"Promote-{wave.stage.stage_name}")] if wave.approval else []
+            guard = self._replacement_guard(wave.stage, source, assembly)
+            pre: list[pipelines.Step] = [guard]
+            if wave.approval:
+                approval = pipelines.ManualApprovalStep(f"Promote-{wave.stage.stage_name}")
+                approval.add_step_dependency(guard)  # the approver sees the guard's verdict first
+                pre.append(approval)
             self.pipeline.add_stage(wave.stage, pre=pre)
         self.pipeline.build_pipeline()
         self._acknowledge_library_grants(artifacts, access_logs)
+
+    def _replacement_guard(
+        self, stage: cdk.Stage, source: pipelines.IFileSetProducer, assembly: pipelines.FileSet
+    ) -> pipelines.CodeBuildStep:
+        """Fails the stage, before anything deploys, when it would delete or replace a stateful resource that the
+        environment's config does not acknowledge, judged against the templates CloudFormation holds now (read as
+        each account's CDK bootstrap lookup role, which is read-only)."""
+        return pipelines.CodeBuildStep(
+            f"{GUARD}-{stage.stage_name}",
+            input=source,
+            additional_inputs={"cdk.out": assembly},
+            commands=[c.format(environment=stage.stage_name) for c in GUARD_COMMANDS],
+            partial_build_spec=codebuild.BuildSpec.from_object(
+                {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+            ),
+            role_policy_statements=[
+                iam.PolicyStatement(actions=["sts:AssumeRole"], resources=sorted(set(self._lookup_roles(stage))))
+            ],
+        )
+
+    def _lookup_roles(self, stage: cdk.Stage) -> list[str]:
+        """The CDK bootstrap lookup role of each of the stage's stacks (its bootstrap qualifier, account and Region;
+        a stack without an account or Region deploys to the pipeline's)."""
+        pipeline_stack = cdk.Stack.of(self)
+        roles = []
+        for stack in (child for child in stage.node.children if isinstance(child, cdk.Stack)):
+            synthesizer = stack.synthesizer
+            qualifier = (
+                synthesizer.bootstrap_qualifier if isinstance(synthesizer, cdk.DefaultStackSynthesizer) else None
+            ) or cdk.DefaultStackSynthesizer.DEFAULT_QUALIFIER
+            account = pipeline_stack.account if cdk.Token.is_unresolved(stack.account) else stack.account
+            region = pipeline_stack.region if cdk.Token.is_unresolved(stack.region) else stack.region
+            roles.append(
+                pipeline_stack.format_arn(
+                    service="iam",
+                    region="",
+                    account=account,
+                    resource="role",
+                    resource_name=f"cdk-{qualifier}-lookup-role-{account}-{region}",
+                )
+            )
+        return roles
 
     def _acknowledge_library_grants(self, artifacts: s3.IBucket, access_logs: s3.IBucket) -> None:
         """The roles aws-cdk-lib's pipelines module makes; their statements are the library's, reviewed here."""
@@ -134,7 +188,10 @@ class DeliveryPipeline(Construct):
         stack = cdk.Stack.of(self)
         _, _, account = nag_environment(self)
         project_scoped = []
-        for project in (self.pipeline.synth_project, self.pipeline.self_mutation_project):
+        guards = [
+            c for c in self.pipeline.node.find_all() if isinstance(c, codebuild.Project) and c.node.id.startswith(GUARD)
+        ]
+        for project in (self.pipeline.synth_project, self.pipeline.self_mutation_project, *guards):
             name = f"<{stack.get_logical_id(project.node.default_child)}>"  # type: ignore[arg-type]
             project_scoped += [
                 f"AwsSolutions-IAM5[Resource::{nag_arn(self, 'logs', f'log-group:/aws/codebuild/{name}:*')}]",

@@ -148,3 +148,62 @@ def test_a_file_system_replaced_through_its_subnet_in_another_stack_is_caught(co
     fsx = [f for f in findings if f.resource_type == "AWS::FSx::FileSystem"]
     assert [(f.stack, f.property_path) for f in fsx] == [("Data", "SubnetIds")]
     assert any(f.resource_type == "AWS::SageMaker::Cluster" for f in findings)  # its VpcConfig names the subnet too
+
+
+def test_before_a_stage_deploys_its_stacks_are_read_through_each_accounts_lookup_role(committed):
+    """The pipeline's guard: the base is what CloudFormation holds, read as the CDK bootstrap's read-only lookup role
+    of the stack's account and Region (an environment-agnostic stack: the caller's account and Region). A stack held
+    with a file system in another subnet is a replacement; a stack not deployed yet is left out."""
+    from auditing.assembly import load_environments
+    from auditing.replacements import GUARD_SESSION, deployed_environment
+
+    [prod] = [e for e in load_environments(committed.outdir) if e.name == "prod"]
+    held = {s.stack_name: copy.deepcopy(s.template) for s in prod.stacks}
+    fsx_id, fsx = only(held["prod-Data"]["Resources"], "AWS::FSx::FileSystem")
+    fsx["Properties"]["SubnetIds"] = ["subnet-0123456789abcdef0"]
+    sts = boto3.client("sts", region_name="eu-west-1", aws_access_key_id="x", aws_secret_access_key="x")
+    clients = []
+
+    def cloudformation_in(region, credentials):
+        assert (region, credentials["AccessKeyId"]) == ("eu-west-1", "ASIALOOKUPEXAMPLE0")
+        client = boto3.client("cloudformation", region_name=region, aws_access_key_id="x", aws_secret_access_key="x")
+        stub = Stubber(client)
+        name = prod.stacks[len(clients)].stack_name
+        if name == "prod-Agent":
+            stub.add_client_error("get_template", "ValidationError", f"Stack with id {name} does not exist", 400)
+        else:
+            stub.add_response(
+                "get_template",
+                {"TemplateBody": json.dumps(held[name])},
+                {"StackName": name, "TemplateStage": "Original"},
+            )
+        stub.activate()
+        clients.append(stub)
+        return client
+
+    role = "arn:aws:iam::210987654321:role/cdk-hnb659fds-lookup-role-210987654321-eu-west-1"
+    credentials = {
+        "AccessKeyId": "ASIALOOKUPEXAMPLE0",
+        "SecretAccessKey": "secret-access-key-example",
+        "SessionToken": "session-token-example",
+        "Expiration": "2026-11-30T18:00:00Z",
+    }
+    with Stubber(sts) as stub:
+        stub.add_response(
+            "get_caller_identity",
+            {"Account": "210987654321", "Arn": "arn:aws:sts::210987654321:assumed-role/pipeline/build", "UserId": "u"},
+        )
+        for _ in prod.stacks:
+            stub.add_response(
+                "assume_role",
+                {"Credentials": credentials},
+                {"RoleArn": role, "RoleSessionName": GUARD_SESSION},
+            )
+        base = deployed_environment(prod, sts, cloudformation_in)
+        stub.assert_no_pending_responses()
+    for client in clients:
+        client.assert_no_pending_responses()
+    assert [s.stack_name for s in base.stacks] == [s.stack_name for s in prod.stacks if s.stack_name != "prod-Agent"]
+    findings = compare([base], [prod])
+    assert ("Data", fsx_id, "SubnetIds") in {(f.stack, f.logical_id, f.property_path) for f in findings}
+    assert all(f.stack != "Agent" for f in findings)

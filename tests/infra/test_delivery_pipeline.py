@@ -75,8 +75,41 @@ def test_environments_deploy_in_configured_order_with_approval_before_prod_only(
     for name in ENVIRONMENTS:
         manual = [a["Name"] for a in by_name[name] if a["ActionTypeId"]["Provider"] == "Manual"]
         assert manual == (["Promote-prod"] if name == "prod" else [])
-    first = min(by_name["prod"], key=lambda action: action["RunOrder"])
-    assert first["ActionTypeId"]["Provider"] == "Manual", "approval comes before any prod stack changes"
+    for name in ENVIRONMENTS:
+        order = {a["Name"]: a["RunOrder"] for a in by_name[name]}
+        guard = order.pop(f"ReplacementGuard-{name}")
+        approval = order.pop("Promote-prod", None) if name == "prod" else None
+        # The guard first, then the approval (the approver sees its verdict), then any stack change.
+        assert guard < min(order.values()), (name, order)
+        if approval is not None:
+            assert guard < approval < min(order.values()), "approval comes after the guard, before any prod change"
+
+
+def test_before_each_stage_the_guard_compares_its_assembly_with_what_cloudformation_holds(template):
+    """The replacement guard's pipeline step (issue 17): the synthesized assembly against that environment's deployed
+    templates, read through the CDK bootstrap's read-only lookup role of the stage's account and Region only."""
+    projects = template.find_resources("AWS::CodeBuild::Project")
+    policies = template.find_resources("AWS::IAM::Policy")
+    for name in ENVIRONMENTS:
+        [(project_id, project)] = [
+            (k, p) for k, p in projects.items() if f"--deployed {name} " in p["Properties"]["Source"]["BuildSpec"]
+        ]
+        commands = json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"]
+        assert commands == [
+            "make install",
+            f".venv/bin/python -m auditing.replacements --deployed {name} --new cdk.out",
+        ]
+        role = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
+        assumed = [
+            s["Resource"]
+            for p in policies.values()
+            if {"Ref": role} in p["Properties"]["Roles"]
+            for s in p["Properties"]["PolicyDocument"]["Statement"]
+            if s["Action"] == "sts:AssumeRole"
+        ]
+        # The fixture pipeline's environments name no account: they deploy to the pipeline's (123456789012).
+        lookup = "arn:aws:iam::123456789012:role/cdk-hnb659fds-lookup-role-123456789012-eu-west-1"
+        assert assumed == [lookup], (project_id, assumed)
 
 
 def test_pipeline_deploys_the_stacks_and_templates_cdk_synth_writes(template, synthesized):

@@ -68,6 +68,7 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None, 
             repository=str(repository),
             environments=[e.name for e in environments],
             qualifiers={e.name: e.bootstrap_qualifier for e in environments},
+            placements={e.name: (e.account, e.region) for e in environments},
         )
     if gates:
         add_security_gates(app, nist_800_53_r5=str(app.node.try_get_context("nist")).lower() == "true")

@@ -46,13 +46,28 @@ STATEFUL_TYPES = (
     "AWS::Cognito::UserPool",
     "AWS::BedrockAgentCore::Memory",
     "AWS::Logs::LogGroup",  # when encrypted: its content is readable only with its key
+    # Not data, but a replacement buys a new throughput (with a commitment, a new term) or deployment.
+    "Custom::BedrockServedModel",
 )
 # "Update requires: Replacement" in the CloudFormation documentation beyond the schemas' createOnlyProperties
-# (AWS::FSx::FileSystem LustreConfiguration DeploymentType and StorageType; AWS::KMS::Key KeySpec and KeyUsage).
+# (AWS::FSx::FileSystem LustreConfiguration DeploymentType and StorageType; AWS::KMS::Key KeySpec and KeyUsage;
+# AWS::DynamoDB::Table KeySchema and LocalSecondaryIndexes, "a local secondary index can only be created when its
+# parent table is created"; AWS::Cognito::UserPool AliasAttributes and UsernameAttributes, the sign-in options the
+# Cognito developer guide lists under "Settings you can't change" in "Updating user pool and app client
+# configuration"), and what lambda/bedrock_serving replaces rather than updates (kinds.py updates_in_place: the
+# kind, the name prefix, a throughput's model units and commitment; a model of another base is known only live).
 EXTRA_REPLACING: Mapping[str, tuple[str, ...]] = {
     "AWS::FSx::FileSystem": ("LustreConfiguration/DeploymentType", "StorageType"),
     "AWS::KMS::Key": ("KeySpec", "KeyUsage"),
+    "AWS::DynamoDB::Table": ("KeySchema", "LocalSecondaryIndexes"),
+    "AWS::Cognito::UserPool": ("AliasAttributes", "UsernameAttributes"),
+    "Custom::BedrockServedModel": ("Kind", "NamePrefix", "ModelUnits", "CommitmentDuration"),
 }
+# A stateful resource that stops being retained is one stack deletion away from being lost: reported as a change of
+# these resource attributes to Delete (or to nothing, which is Delete for these types).
+RETENTION_ATTRIBUTES = ("DeletionPolicy", "UpdateReplacePolicy")
+RETAINING = ("Retain", "RetainExceptOnCreate", "Snapshot")
+STACK = "AWS::CloudFormation::Stack"
 
 
 @dataclass(frozen=True)
@@ -68,7 +83,16 @@ class Finding:
         return f"{self.stack}/{self.logical_id}" + (f"/{self.property_path}" if self.property_path else "")
 
     def __str__(self) -> str:
-        what = f"replaced ({self.property_path} changes)" if self.property_path else "deleted"
+        if self.resource_type == STACK:
+            return (
+                f"{self.environment}: stack {self.stack} left the app with its resources; `cdk deploy` never deletes "
+                "it, so they would keep running unseen: list it under `retired:` instead (an acknowledgement cannot "
+                "pass this)"
+            )
+        if self.property_path in RETENTION_ATTRIBUTES:
+            what = f"deleted with its stack or on replacement ({self.property_path} no longer retains it)"
+        else:
+            what = f"replaced ({self.property_path} changes)" if self.property_path else "deleted"
         return f"{self.environment}: {self.key} ({self.resource_type}) would be {what}"
 
 
@@ -155,7 +179,11 @@ def _environment_findings(
             found.setdefault((stack, logical_id, path), Finding(environment, stack, logical_id, kind, path))
 
     for stack, template in before.items():
-        later = _resources_of(after.get(stack, {}))
+        if stack not in after:
+            if any(r.get("Type") != "AWS::CDK::Metadata" for r in _resources_of(template).values()):
+                found[(stack, "", None)] = Finding(environment, stack, "", STACK, None)
+            continue
+        later = _resources_of(after[stack])
         for logical_id, resource in sorted(_resources_of(template).items()):
             kind = str(resource.get("Type"))
             if logical_id not in later or later[logical_id].get("Type") != kind:
@@ -163,6 +191,12 @@ def _environment_findings(
                 continue
             for path in _changed_paths(kind, resource.get("Properties", {}), later[logical_id].get("Properties", {})):
                 replace(stack, logical_id, kind, path, path)
+            for attribute in RETENTION_ATTRIBUTES:
+                kept = resource.get(attribute) in RETAINING
+                if _stateful(resource) and kept and later[logical_id].get(attribute) not in RETAINING:
+                    found.setdefault(
+                        (stack, logical_id, attribute), Finding(environment, stack, logical_id, kind, attribute)
+                    )
     # Outputs of each stack (after the change) and the resources they expose.
     exposes = {
         name: (stack, {target for kind, target in _references(output.get("Value")) if kind == "Ref"})
@@ -216,9 +250,13 @@ def judge(findings: Sequence[Finding], acknowledgements: Mapping[str, Sequence[s
     """``acknowledgements``: per environment, the ``acknowledged_replacements`` of its config."""
     keys = {(f.environment, f.key) for f in findings}
     acknowledged = {(env, key) for env, keys_ in acknowledgements.items() for key in keys_}
+
+    def passes(finding: Finding) -> bool:  # a stack that left the app is retired, never acknowledged
+        return finding.resource_type != STACK and (finding.environment, finding.key) in acknowledged
+
     return Verdict(
-        unacknowledged=tuple(f for f in findings if (f.environment, f.key) not in acknowledged),
-        acknowledged=tuple(f for f in findings if (f.environment, f.key) in acknowledged),
+        unacknowledged=tuple(f for f in findings if not passes(f)),
+        acknowledged=tuple(f for f in findings if passes(f)),
         stale=tuple(sorted(acknowledged - keys)),
     )
 
@@ -293,15 +331,41 @@ def _acknowledgements(config_dir: Path | None) -> dict[str, tuple[str, ...]]:
     return {c.name: c.acknowledged_replacements for c in load_configs(config_dir or ENVIRONMENTS_DIR)}
 
 
+# What decides the base's templates besides its code: a change to these (an aws-cdk-lib bump, a feature flag) must
+# be synthesized with the base's own, or the upgrade's own replacements are hidden.
+SYNTH_DEPENDENCIES = ("requirements.txt", "cdk.json")
+
+
+def dependencies_differ(base: str, head: str = "HEAD", cwd: Path | None = None) -> bool:
+    """Whether the synthesizing libraries or the CDK feature flags changed between the two commits."""
+    diff = subprocess.run(["git", "diff", "--quiet", base, head, "--", *SYNTH_DEPENDENCIES], cwd=cwd, check=False)
+    return diff.returncode != 0
+
+
+def _base_python(tree: Path, workdir: Path, own_dependencies: bool) -> str:
+    """This interpreter, or a virtualenv with the base's own requirements.txt when they differ from HEAD's."""
+    if not own_dependencies:
+        return sys.executable
+    venv = workdir / "base-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    print("requirements.txt or cdk.json changed: synthesizing the base with its own dependencies", file=sys.stderr)
+    install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt"]
+    subprocess.run(install, cwd=tree, check=True)
+    return python
+
+
 def synthesize_at(ref: str, workdir: Path) -> Path:
-    """The assembly of the merge-base of HEAD and ``ref``, synthesized in a temporary worktree."""
+    """The assembly of the merge-base of HEAD and ``ref``, synthesized in a temporary worktree (with the base's own
+    dependencies when they differ from HEAD's)."""
     base = subprocess.run(["git", "merge-base", "HEAD", ref], capture_output=True, text=True, check=True).stdout.strip()
     tree = workdir / "base"
     subprocess.run(["git", "worktree", "add", "--detach", str(tree), base], check=True, capture_output=True)
     try:
         out = workdir / "base.out"
         env = {**os.environ, "CDK_OUTDIR": str(out), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
-        subprocess.run([sys.executable, "app.py"], cwd=tree, env=env, check=True)
+        python = _base_python(tree, workdir, dependencies_differ(base))
+        subprocess.run([python, "app.py"], cwd=tree, env=env, check=True)
         return out
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=False, capture_output=True)

@@ -3,7 +3,9 @@
 A workflow job gets a role only when it runs in the GitHub environment of the same name
 (``repo:<owner>/<name>:environment:<env>``), so protection rules on the ``prod`` environment
 (reviewers, branches) guard prod's credentials. A role may only assume the CDK bootstrap
-roles of its account and region; CloudFormation deploys with those, as ``cdk deploy`` does.
+roles of its environment's account and Region (config's, or this stack's when config names none);
+CloudFormation deploys with those, as ``cdk deploy`` does. An environment in another account must be
+bootstrapped with ``cdk bootstrap --trust <this stack's account>`` for its roles to accept the call.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ class GitHubDeployRolesProps:
     environments: Sequence[str]
     # Each environment's CDK bootstrap qualifier (default hnb659fds): its role may assume only that bootstrap's roles.
     qualifiers: Mapping[str, str] = field(default_factory=dict)
+    # Each environment's (account, Region) from its config; None for either: this stack's.
+    placements: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
 
 class GitHubDeployRoles(Construct):
@@ -44,11 +48,13 @@ class GitHubDeployRoles(Construct):
         self.roles: dict[str, iam.Role] = {}
         for environment in props.environments:
             qualifier = props.qualifiers.get(environment, BOOTSTRAP_QUALIFIER)
+            account, region = props.placements.get(environment, (None, None))
             bootstrap_roles = stack.format_arn(
                 service="iam",
                 region="",
+                account=account or stack.account,
                 resource="role",
-                resource_name=f"cdk-{qualifier}-*-{stack.account}-{stack.region}",
+                resource_name=f"cdk-{qualifier}-*-{account or stack.account}-{region or stack.region}",
             )
             role = iam.Role(
                 self,
@@ -76,8 +82,8 @@ class GitHubDeployRoles(Construct):
                 role,
                 "The CDK bootstrap roles (deploy, file and image publishing, lookup) share one name pattern per "
                 "account and region; the role may assume only those. CloudFormation deploys with them.",
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/cdk-{qualifier}-*-"
-                "<AWS::AccountId>-<AWS::Region>]",
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::{account or '<AWS::AccountId>'}:role/"
+                f"cdk-{qualifier}-*-{account or '<AWS::AccountId>'}-{region or '<AWS::Region>'}]",
                 "NIST.800.53.R5-IAMNoInlinePolicy",
             )
             self.roles[environment] = role

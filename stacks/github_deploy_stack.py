@@ -19,10 +19,16 @@ class GitHubDeployStack(cdk.Stack):
         repository: str,
         environments: Sequence[str],
         qualifiers: Mapping[str, str] | None = None,
+        placements: Mapping[str, tuple[str | None, str | None]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id, description="GitHub Actions OIDC deploy roles", analytics_reporting=False)
         self.deploy_roles = GitHubDeployRoles(
             self,
             "GitHub",
-            GitHubDeployRolesProps(repository=repository, environments=environments, qualifiers=qualifiers or {}),
+            GitHubDeployRolesProps(
+                repository=repository,
+                environments=environments,
+                qualifiers=qualifiers or {},
+                placements=placements or {},
+            ),
         )

@@ -207,3 +207,83 @@ def test_before_a_stage_deploys_its_stacks_are_read_through_each_accounts_lookup
     findings = compare([base], [prod])
     assert ("Data", fsx_id, "SubnetIds") in {(f.stack, f.logical_id, f.property_path) for f in findings}
     assert all(f.stack != "Agent" for f in findings)
+
+
+def test_documented_replacements_beyond_the_schemas_are_caught(committed):
+    """CloudFormation replaces a table for a new key and a user pool for new sign-in attributes (documented, not in
+    the schemas), and the serving handler buys a new throughput for new model units."""
+
+    def rekey(resources):
+        _, table = only(resources, "AWS::DynamoDB::Table")
+        table["Properties"]["KeySchema"] = [{"AttributeName": "other", "KeyType": "HASH"}]
+
+    def sign_in(resources):
+        [pool] = [
+            r for k, r in resources.items() if k.startswith("AgentUsers") and r["Type"] == "AWS::Cognito::UserPool"
+        ]
+        pool["Properties"]["UsernameAttributes"] = ["phone_number"]
+
+    def units(resources):
+        _, served = only(resources, "Custom::BedrockServedModel")
+        served["Properties"]["ModelUnits"] = 2
+
+    base = [environment(committed, "prod")]
+    for stack, change, kind, path in (
+        ("Workflow", rekey, "AWS::DynamoDB::Table", "KeySchema"),
+        ("Agent", sign_in, "AWS::Cognito::UserPool", "UsernameAttributes"),
+        ("Serving", units, "Custom::BedrockServedModel", "ModelUnits"),
+    ):
+        findings = compare(base, [changed(committed, "prod", stack, change)])
+        assert [(f.stack, f.resource_type, f.property_path) for f in findings] == [(stack, kind, path)]
+
+
+def test_a_stateful_resource_that_stops_being_retained_is_reported(committed):
+    def unretain(resources):
+        logical_id, table = only(resources, "AWS::DynamoDB::Table")
+        assert table["DeletionPolicy"] in ("Retain", "RetainExceptOnCreate")
+        table["DeletionPolicy"] = table["UpdateReplacePolicy"] = "Delete"
+        unretain.logical_id = logical_id
+
+    findings = compare([environment(committed, "prod")], [changed(committed, "prod", "Workflow", unretain)])
+    assert [f.key for f in findings] == [
+        f"Workflow/{unretain.logical_id}/DeletionPolicy",
+        f"Workflow/{unretain.logical_id}/UpdateReplacePolicy",
+    ]
+    assert "no longer retains it" in str(findings[0])
+
+
+def test_a_stack_that_leaves_the_app_is_reported_once_and_cannot_be_acknowledged(committed):
+    """`cdk deploy` never deletes a stack that left the app: its resources keep running (retire it instead)."""
+    base = environment(committed, "prod")
+    without = Environment("prod", tuple(s for s in base.stacks if s.stack_id != "Training"))
+    [finding] = compare([base], [without])
+    assert (finding.stack, finding.resource_type) == ("Training", "AWS::CloudFormation::Stack")
+    assert "list it under `retired:`" in str(finding)
+    assert not judge([finding], {"prod": ("Training/",)}).passed
+
+
+def test_the_base_is_synthesized_with_its_own_dependencies_when_they_changed(tmp_path):
+    """An aws-cdk-lib bump or a feature flag changes templates by itself: the base must not be synthesized with the
+    branch's libraries, or exactly those replacements are hidden."""
+    import subprocess
+
+    from auditing.replacements import dependencies_differ
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True, text=True).stdout.strip()
+
+    git("init", "-q")
+    git("config", "user.email", "guard@example.com")
+    git("config", "user.name", "guard")
+    (tmp_path / "requirements.txt").write_text("aws-cdk-lib==2.275.0\n")
+    (tmp_path / "cdk.json").write_text("{}\n")
+    git("add", ".")
+    git("commit", "-qm", "base")
+    base = git("rev-parse", "HEAD")
+    (tmp_path / "app.py").write_text("# code only\n")
+    git("add", ".")
+    git("commit", "-qm", "code")
+    assert not dependencies_differ(base, cwd=tmp_path)
+    (tmp_path / "cdk.json").write_text('{"context": {"@aws-cdk/core:newFlag": true}}\n')
+    git("commit", "-qam", "flag")
+    assert dependencies_differ(base, cwd=tmp_path)

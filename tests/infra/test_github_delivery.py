@@ -106,3 +106,36 @@ def test_an_environment_with_its_own_bootstrap_gets_a_role_for_that_bootstrap_on
     [dev] = [p for name, p in policies.items() if "dev" in name]
     assert ":role/cdk-prod-*-" in prod and "hnb659fds" not in prod
     assert ":role/cdk-hnb659fds-*-" in dev
+
+
+def test_an_environment_pinned_elsewhere_gets_a_role_for_its_own_accounts_bootstrap():
+    """Review S8: a role built from this stack's account and Region fails with AccessDenied for an environment that
+    config pins to another account or Region; it must name that environment's bootstrap roles."""
+    import aws_cdk as cdk
+
+    from stacks.github_deploy_stack import GitHubDeployStack
+
+    app = cdk.App()
+    stack = GitHubDeployStack(
+        app,
+        "Delivery",
+        repository="example-org/fm-platform",
+        environments=["dev", "prod"],
+        placements={"dev": (None, None), "prod": ("210987654321", "eu-west-1")},
+    )
+    template = Template.from_stack(stack)
+    resources = {
+        name: role["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"]
+        for name, role in template.find_resources("AWS::IAM::Role").items()
+    }
+    [prod] = [r for name, r in resources.items() if "prod" in name]
+    [dev] = [r for name, r in resources.items() if "dev" in name]
+    assert prod == {
+        "Fn::Join": [
+            "",
+            ["arn:", {"Ref": "AWS::Partition"}, ":iam::210987654321:role/cdk-hnb659fds-*-210987654321-eu-west-1"],
+        ]
+    }
+    assert "AWS::AccountId" in json.dumps(dev) and "AWS::Region" in json.dumps(dev)
+    # The nag acknowledgement names the pinned account's pattern, so the pack stays clean.
+    assert [v.rule_name for v in AwsSolutionsChecks().validate_scope(app).violations] == []

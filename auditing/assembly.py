@@ -86,6 +86,16 @@ def _stacks(directory: Path) -> tuple[AssemblyStack, ...]:
     return tuple(sorted(stacks, key=lambda s: s.stack_id))
 
 
+DELIVERY = "delivery"
+
+
+def load_delivery(assembly_dir: Path) -> Environment | None:
+    """The stacks at the top level of the app, outside any Stage (``DeliveryPipeline``, ``GitHubDeploy``), as one
+    ``delivery`` pseudo-environment; None when the app has none."""
+    stacks = _stacks(assembly_dir)
+    return Environment(DELIVERY, stacks) if stacks else None
+
+
 def load_environments(assembly_dir: Path) -> list[Environment]:
     """Every Stage (nested assembly) in ``assembly_dir``, ordered by name.
 

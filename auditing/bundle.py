@@ -8,11 +8,11 @@ and ``prices.yaml``: rows sorted, no timestamps, so the same input gives the sam
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditing.assembly import Environment, load_environments
+from auditing.assembly import DELIVERY, Environment, load_delivery, load_environments
 from auditing.cost import estimate, render_cost
 from auditing.diagram import render_architecture
 from auditing.encryption import AWS_MANAGED, NONE, data_stores, render_encryption
@@ -23,10 +23,12 @@ from auditing.markdown import document, table
 from auditing.nag import Finding, acknowledgements, read_findings, render_nag
 from auditing.network import EXPOSED, exposures, render_network
 from auditing.prices import PriceTable, load_price_table
+from auditing.risks import RISK, placement, render_risks, risks
 from auditing.state_machine_diagram import render_state_machine, state_machine_definition
 from auditing.synth import NAG_FINDINGS_FILE
 
 REPORTS = (
+    ("risks.md", "what an auditor asks first, answered, with where the detail is"),
     ("cdk-nag.md", "cdk-nag findings and acknowledgements"),
     ("cfn-lint.md", "cfn-lint results per template"),
     ("inventory.md", "resource counts by type, per stack and total"),
@@ -52,6 +54,7 @@ class Summary:
     exposed: int
     stores_without_kms: int
     idle_monthly_usd: float
+    risks_flagged: int
 
 
 def _write(path: Path, text: str) -> Path:
@@ -88,6 +91,7 @@ def _index(environment: Environment, summary: Summary, machines: Sequence[Path],
             ["Exposed network items", str(summary.exposed)],
             ["Data stores without a customer managed key", str(summary.stores_without_kms)],
             ["Idle cost per month (estimate)", f"${summary.idle_monthly_usd:,.2f}"],
+            ["Risks flagged (risks.md)", str(summary.risks_flagged)],
         ],
     )
     return document(
@@ -100,14 +104,25 @@ def _index(environment: Environment, summary: Summary, machines: Sequence[Path],
 
 
 def write_environment(
-    environment: Environment, directory: Path, *, packs: Sequence[str], findings: Sequence[Finding], prices: PriceTable
+    environment: Environment,
+    directory: Path,
+    *,
+    packs: Sequence[str],
+    findings: Sequence[Finding],
+    prices: PriceTable,
+    peers: Mapping[str, str],
 ) -> Summary:
     """Every file of one environment's bundle; returns its summary numbers."""
     templates = environment.templates
     name = environment.name
     acks = [a for stack in environment.stacks for a in acknowledgements(stack.metadata, stack.template)]
-    env_findings = [f for f in findings if f.path.split("/", 1)[0] == name]
+    # A Stage's constructs are under its name; the delivery stacks are at the app's top level, each under its own id.
+    scopes = {s.stack_id for s in environment.stacks} if name == DELIVERY else {name}
+    env_findings = [f for f in findings if f.path.split("/", 1)[0] in scopes]
     lint: dict[str, list[LintFinding]] = {s.stack_id: lint_template(s.template_path) for s in environment.stacks}
+    answered = risks(
+        environment, peers, nag_findings=len(env_findings), lint_findings=sum(len(v) for v in lint.values())
+    )
     # Rendered before anything is written: a price the table lacks fails the environment, not half of it.
     reports = {
         "cost.md": render_cost(name, templates, prices),
@@ -118,6 +133,7 @@ def write_environment(
         "network.md": render_network(name, templates),
         "encryption.md": render_encryption(name, templates),
         "architecture.svg": render_architecture(name, templates),
+        "risks.md": render_risks(name, answered),
     }
     for stack in environment.stacks:
         target = directory / "templates" / f"{stack.stack_id}.template.json"
@@ -138,6 +154,7 @@ def write_environment(
         exposed=sum(1 for e in exposures(templates) if e.status == EXPOSED),
         stores_without_kms=sum(1 for s in data_stores(templates) if s.key in (AWS_MANAGED, NONE)),
         idle_monthly_usd=estimate(templates, prices).idle_total,
+        risks_flagged=sum(1 for r in answered if r.status == RISK),
     )
     _write(directory / "index.md", _index(environment, summary, machines, directory))
     return summary
@@ -154,6 +171,7 @@ def _readme(summaries: Sequence[Summary]) -> str:
             str(s.exposed),
             str(s.stores_without_kms),
             f"${s.idle_monthly_usd:,.2f}",
+            f"[{s.risks_flagged}]({s.environment}/risks.md)",
         ]
         for s in summaries
     ]
@@ -172,6 +190,7 @@ def _readme(summaries: Sequence[Summary]) -> str:
                 "Exposed",
                 "Stores without customer key",
                 "Idle $/month",
+                "Risks flagged",
             ],
             rows,
         ),
@@ -190,10 +209,15 @@ def write_bundle(assembly_dir: Path, out: Path, *, prices: PriceTable | None = N
     packs, findings = read_findings(findings_file)
     table_ = prices or load_price_table()
     summaries = []
-    for environment in load_environments(assembly_dir):
+    delivery = load_delivery(assembly_dir)
+    stages = load_environments(assembly_dir)
+    peers = {stage.name: placement(stage) for stage in stages}
+    for environment in [*stages, *([delivery] if delivery else [])]:
         directory = out / environment.name
         if directory.exists():
             shutil.rmtree(directory)
-        summaries.append(write_environment(environment, directory, packs=packs, findings=findings, prices=table_))
+        summaries.append(
+            write_environment(environment, directory, packs=packs, findings=findings, prices=table_, peers=peers)
+        )
     _write(out / "README.md", _readme(summaries))
     return summaries

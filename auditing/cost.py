@@ -200,25 +200,48 @@ def _compute_lines(templates: TemplateSet, prices: PriceTable) -> list[CostLine]
 
 
 def _model_id(value: Any) -> str | None:
+    """The model a literal foundation-model or inference-profile ARN names (``Fn::Join`` of literal text and
+    pseudo parameters included); None for a deploy-time value (``model_source: lineage``)."""
+    if isinstance(value, Mapping) and "Fn::Join" in value:
+        _, parts = value["Fn::Join"]
+        value = "".join(part if isinstance(part, str) else "" for part in parts)
     if not isinstance(value, str):
         return None
-    return value.rsplit("foundation-model/", 1)[-1]
+    for kind in ("foundation-model/", "inference-profile/"):
+        if kind in value:
+            model = value.rsplit(kind, 1)[-1]
+            # A cross-Region profile (us., eu., apac.) routes to the same base model.
+            return model.split(".", 1)[1] if kind == "inference-profile/" and model.count(".") > 1 else model
+    return None
 
 
 def _serving_lines(templates: TemplateSet, prices: PriceTable) -> list[CostLine]:
-    """Provisioned throughput created by a custom resource (CloudFormation has no type for it)."""
+    """Provisioned throughput created by a custom resource (CloudFormation has no type for it), priced per model unit
+    of its base model: a customized model's throughput is billed at its base model's rate, and the model itself is
+    known only at deploy time with ``model_source: lineage`` (its base is ``BaseInvokeArn``'s). A committed
+    throughput is billed per term, which the price table does not hold: listed, not priced."""
     lines = []
     for resource in templates.resources():
         props = resource.properties
         if not resource.type.startswith("Custom::") or "ModelUnits" not in props or "ModelId" not in props:
             continue
+        model = _model_id(props.get("ModelId")) or _model_id(props.get("BaseInvokeArn"))
+        if model is None:
+            raise PriceError(f"{resource.ref}: neither ModelId nor BaseInvokeArn names a model to price")
+        units = _count(resource, props.get("ModelUnits"), "ModelUnits")
         commitment = props.get("CommitmentDuration", "None")
         if commitment not in (None, "None", ""):
-            raise PriceError(f"{resource.ref}: only no-commitment provisioned throughput is priced, not {commitment!r}")
-        model = _model_id(props.get("ModelId"))
-        if model is None:
-            raise PriceError(f"{resource.ref}: ModelId is not a literal, so its base model cannot be priced")
-        units = _count(resource, props.get("ModelUnits"), "ModelUnits")
+            term = Price(None, "AWS Bedrock pricing, per commitment term", "MU", f"{commitment} commitment")
+            lines.append(
+                CostLine(
+                    f"Bedrock provisioned throughput {model}, {commitment} commitment",
+                    (resource.ref,),
+                    f"{units} MU for the term",
+                    float(units),
+                    term,
+                )
+            )
+            continue
         expiry = literal_int(props.get("ExpireAfterHours"))
         hours = min(prices.hours_per_month, expiry) if expiry else prices.hours_per_month
         when = f" (deleted after {expiry} h)" if expiry else ""

@@ -228,26 +228,38 @@ def render_role(report: RoleReport) -> str:
 
 
 # What one environment could do to another's models and jobs in a shared account, and the tag that prevents it.
-DESTRUCTIVE_PREFIXES = ("bedrock:Delete", "bedrock:Stop", "sagemaker:Delete", "sagemaker:Stop")
+# Deleting or stopping, and what takes a resource over first (re-tagging it, pointing it at another model).
+DESTRUCTIVE_PREFIXES = (
+    "bedrock:Delete",
+    "bedrock:Stop",
+    "sagemaker:Delete",
+    "sagemaker:Stop",
+    "bedrock:Update",
+    "bedrock:TagResource",
+    "bedrock:UntagResource",
+)
 ENVIRONMENT_RESOURCE_TAG = "aws:ResourceTag/environment"
 
 
 def stop_and_delete_rows(reports: list[RoleReport]) -> list[list[str]]:
-    """Per role, the Bedrock and SageMaker Stop and Delete actions it is allowed, and whether they are limited to
-    resources that carry its environment's tag (by the Allow's condition, or by a Deny of any other tag)."""
+    """Per role, the Bedrock and SageMaker rights that could end or take over a resource, and whether they are
+    limited to resources that carry its environment's tag (by the Allow's condition, or by a Deny of any other tag).
+    IAM action names are case-insensitive (aws-cdk-lib writes a Step Functions SDK task's as ``bedrock:deleteX``)."""
+    prefixes = tuple(p.lower() for p in DESTRUCTIVE_PREFIXES)
     rows = []
     for report in reports:
         denied = {
-            action
+            action.lower()
             for s in report.statements
             if s.effect == "Deny" and f"StringNotEquals {ENVIRONMENT_RESOURCE_TAG}=" in s.conditions
             for action in s.actions
         }
         for statement in report.statements:
-            actions = [a for a in statement.actions if a.startswith(DESTRUCTIVE_PREFIXES)]
+            actions = [a for a in statement.actions if a.lower().startswith(prefixes)]
             if statement.effect != "Allow" or not actions:
                 continue
-            tagged = f"StringEquals {ENVIRONMENT_RESOURCE_TAG}=" in statement.conditions or set(actions) <= denied
+            limited = f"StringEquals {ENVIRONMENT_RESOURCE_TAG}=" in statement.conditions
+            tagged = limited or {a.lower() for a in actions} <= denied
             rows.append(
                 [
                     code(f"{report.stack_id}/{report.logical_id}"),
@@ -293,8 +305,8 @@ def isolation_section(templates: TemplateSet, reports: list[RoleReport]) -> str:
         "environments sharing an account and Region share deploy rights whatever their bootstraps, which config "
         "refuses unless each names the others (`shares_account_with`).",
         "",
-        "Stop and delete rights on models, jobs, deployments and throughputs (what the environment creates carries "
-        "its `environment` tag):",
+        "Stop, delete, update and re-tag rights on models, jobs, deployments and throughputs (what the environment "
+        "creates carries its `environment` tag):",
         "",
         table(["Role", "Actions", "Limited to"], stop) if stop else "None.",
         "",

@@ -116,7 +116,7 @@ def _at(properties: Mapping[str, Any], path: str) -> Any:
     return value
 
 
-def _stateful(resource: Mapping[str, Any]) -> bool:
+def is_stateful(resource: Mapping[str, Any]) -> bool:
     kind = resource.get("Type")
     if kind == "AWS::Logs::LogGroup":
         return "KmsKeyId" in resource.get("Properties", {})
@@ -175,7 +175,7 @@ def _environment_findings(
 
     def replace(stack: str, logical_id: str, kind: str, path: str | None, why: str) -> None:
         replaced.setdefault((stack, logical_id), why)
-        if _stateful(_resources_of(before[stack])[logical_id]):
+        if is_stateful(_resources_of(before[stack])[logical_id]):
             found.setdefault((stack, logical_id, path), Finding(environment, stack, logical_id, kind, path))
 
     for stack, template in before.items():
@@ -193,7 +193,7 @@ def _environment_findings(
                 replace(stack, logical_id, kind, path, path)
             for attribute in RETENTION_ATTRIBUTES:
                 kept = resource.get(attribute) in RETAINING
-                if _stateful(resource) and kept and later[logical_id].get(attribute) not in RETAINING:
+                if is_stateful(resource) and kept and later[logical_id].get(attribute) not in RETAINING:
                     found.setdefault(
                         (stack, logical_id, attribute), Finding(environment, stack, logical_id, kind, attribute)
                     )

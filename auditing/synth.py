@@ -26,11 +26,33 @@ def synthesize(outdir: Path, *, config_dir: Path | None = None, nist: bool = Fal
         sys.path.insert(0, str(REPO))
     from app import build_app
 
-    context = {"config_dir": str(config_dir)} if config_dir else None
+    context = {"config_dir": str(config_dir)} if config_dir else {}
+    context |= delivery_context(config_dir)
     app = build_app(context=context, outdir=str(outdir), gates=False)
     app.synth()
     record_nag_findings(app, outdir, nist=nist)
     return outdir
+
+
+PIPELINE_FILE = REPO / "config" / "pipeline.yaml"
+PIPELINE_EXAMPLE = REPO / "config" / "pipeline.example.yaml"
+
+
+def delivery_context(config_dir: Path | None) -> dict[str, str]:
+    """The delivery stacks audited with the environments: the pipeline from config/pipeline.yaml, or from the example
+    when there is none (the pipeline's waves name the committed environments, so only with those), and the GitHub
+    deploy roles for the ``github_repository`` of cdk.json's context, or the pipeline file's repository."""
+    import yaml
+
+    from app import project_context
+
+    context: dict[str, str] = {}
+    pipeline = PIPELINE_FILE if PIPELINE_FILE.exists() else PIPELINE_EXAMPLE
+    if config_dir is None:
+        context["pipeline_config"] = str(pipeline)
+    repository = project_context().get("github_repository") or yaml.safe_load(pipeline.read_text())["repository"]
+    context["github_repository"] = str(repository)
+    return context
 
 
 def record_nag_findings(app: Any, outdir: Path, *, nist: bool = False) -> None:

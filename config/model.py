@@ -329,6 +329,10 @@ class DataConfig:
         return found
 
 
+# The construct metadata type under which each environment's Network stack carries ``safety_record()``.
+SAFETY_METADATA = "platform:safety"
+
+
 @dataclass(frozen=True)
 class EnvironmentConfig:
     """Everything one environment's Stage is built from."""
@@ -363,6 +367,18 @@ class EnvironmentConfig:
     def is_throwaway(self) -> bool:
         """Data stores of a throwaway environment are deleted with it; all others are retained."""
         return self.removal_policy == "destroy"
+
+    def safety_record(self) -> dict[str, object]:
+        """The decisions an auditor asks about that live in config, not in the templates (``SAFETY_METADATA``)."""
+        return {
+            "protected": self.protected,
+            "removal_policy": self.removal_policy,
+            "allow_data_deletion": self.allow_data_deletion,
+            "shares_account_with": list(self.shares_account_with),
+            "bootstrap_qualifier": self.bootstrap_qualifier,
+            "retired": list(self.retired),
+            "acknowledged_replacements": list(self.acknowledged_replacements),
+        }
 
     def problems(self, expected_name: str) -> list[Problem]:
         found: list[Problem] = []

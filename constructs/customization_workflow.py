@@ -182,7 +182,8 @@ class CustomizationWorkflow(Construct):
                 ["custom-model", "model-import-job", "imported-model", "custom-model-deployment", "provisioned-model"],
             )
         )
-        self.state_machine.add_to_role_policy(other_environments_denied(cdk.Stack.of(self), props.environment))
+        for denied in other_environments_denied(cdk.Stack.of(self), props.environment):
+            self.state_machine.add_to_role_policy(denied)
         self._acknowledge()
 
     def _acknowledge(self) -> None:

@@ -161,7 +161,8 @@ class ServedModel(Construct):
         environment = (props.tags or {}).get(ENVIRONMENT_TAG)
         if environment:
             for handler in handlers.values():
-                handler.add_to_role_policy(other_environments_denied(stack, environment))
+                for denied in other_environments_denied(stack, environment):
+                    handler.add_to_role_policy(denied)
         provider = cr.Provider(
             self,
             "Provider",

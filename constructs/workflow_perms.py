@@ -55,6 +55,12 @@ def training_job_statements(stack: cdk.Stack) -> list[iam.PolicyStatement]:
 HUB_READ_ACTIONS = ["sagemaker:DescribeHubContent"]
 CUSTOMIZATION_START_ACTIONS = ["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob"]
 TRAINING_STOP_ACTIONS = ["sagemaker:StopTrainingJob"]
+# What the clean-up looks up before stopping or deleting what it knows only by name (the job it planned, the model an
+# import may not have made): reads, unconditioned, since a resource that does not exist carries no tag to match.
+CLEAN_UP_LOOKUP_ACTIONS = {
+    "training-job": ["sagemaker:DescribeTrainingJob"],
+    "imported-model": ["bedrock:GetImportedModel"],
+}
 BEDROCK_CLEAN_UP_ACTIONS = [
     "bedrock:StopModelCustomizationJob",
     "bedrock:DeleteCustomModelDeployment",
@@ -116,18 +122,47 @@ def tag_on_create_statement(stack: cdk.Stack, environment: str, resources: list[
     )
 
 
-def other_environments_denied(stack: cdk.Stack, environment: str) -> iam.PolicyStatement:
-    """Whatever else a role is granted (aws-cdk-lib writes the state machine's own Stop and Delete grants), it may
-    not stop or delete a job, model, deployment or throughput without this environment's tag: an untagged one
-    (made by hand, or before tagging) is refused as well, since StringNotEquals matches a missing key (IAM user
-    guide, "Condition operators": negated operators and missing keys)."""
-    return iam.PolicyStatement(
-        effect=iam.Effect.DENY,
-        actions=STOP_AND_DELETE_ACTIONS,
-        resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")]
-        + [bedrock_arn(stack, kind) for kind in TAGGED_RUN_RESOURCES if kind != "model-import-job"],
-        conditions={"StringNotEquals": {f"aws:ResourceTag/{ENVIRONMENT_TAG}": environment}},
-    )
+# What could take another environment's resource over without deleting it: re-tagging it as this environment's
+# (then deleting it), or pointing its throughput or deployment at another model.
+RETAG_AND_UPDATE_ACTIONS = [
+    "bedrock:TagResource",
+    "bedrock:UntagResource",
+    "bedrock:UpdateProvisionedModelThroughput",
+    "bedrock:UpdateCustomModelDeployment",
+]
+
+
+def other_environments_denied(stack: cdk.Stack, environment: str) -> list[iam.PolicyStatement]:
+    """Whatever else a role is granted (aws-cdk-lib writes the state machine's own Stop and Delete grants):
+    - it may not stop or delete a job, model, deployment or throughput without this environment's tag; an untagged
+      one (made by hand, or before tagging) is refused as well, since StringNotEquals matches a missing key (IAM user
+      guide, "Condition operators": negated operators and missing keys);
+    - it may not re-tag or update one that carries another environment's tag (``Null`` false: a resource being
+      created has no tags yet, so tagging at creation stays allowed), nor remove the environment tag from any."""
+    resources = [stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")] + [
+        bedrock_arn(stack, kind) for kind in TAGGED_RUN_RESOURCES if kind != "model-import-job"
+    ]
+    resource_tag = f"aws:ResourceTag/{ENVIRONMENT_TAG}"
+    return [
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=STOP_AND_DELETE_ACTIONS,
+            resources=resources,
+            conditions={"StringNotEquals": {resource_tag: environment}},
+        ),
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=RETAG_AND_UPDATE_ACTIONS,
+            resources=resources,
+            conditions={"StringNotEquals": {resource_tag: environment}, "Null": {resource_tag: "false"}},
+        ),
+        iam.PolicyStatement(
+            effect=iam.Effect.DENY,
+            actions=["bedrock:UntagResource"],
+            resources=resources,
+            conditions={"ForAnyValue:StringEquals": {"aws:TagKeys": [ENVIRONMENT_TAG]}},
+        ),
+    ]
 
 
 def prepare_statements(stack: cdk.Stack, environment: str) -> list[iam.PolicyStatement]:
@@ -149,12 +184,13 @@ def prepare_statements(stack: cdk.Stack, environment: str) -> list[iam.PolicySta
 
 def clean_up_statements(stack: cdk.Stack, environment: str) -> list[iam.PolicyStatement]:
     """Stop what a failed run started; delete the models and deployments it half made: this environment's only."""
+    jobs = stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")
     return [
+        iam.PolicyStatement(actions=CLEAN_UP_LOOKUP_ACTIONS["training-job"], resources=[jobs]),
         iam.PolicyStatement(
-            actions=TRAINING_STOP_ACTIONS,
-            resources=[stack.format_arn(service="sagemaker", resource="training-job", resource_name="*")],
-            conditions=own_environment(environment),
+            actions=CLEAN_UP_LOOKUP_ACTIONS["imported-model"], resources=[bedrock_arn(stack, "imported-model")]
         ),
+        iam.PolicyStatement(actions=TRAINING_STOP_ACTIONS, resources=[jobs], conditions=own_environment(environment)),
         iam.PolicyStatement(
             actions=BEDROCK_CLEAN_UP_ACTIONS,
             resources=[

@@ -32,6 +32,7 @@ from constructs.workflow_perms import (
     evaluation_statement,
     model_key_statements,
     model_key_use_statement,
+    other_environments_denied,
     prepare_statements,
 )
 from customization.contract import PUBLIC_HUB, Env
@@ -266,7 +267,10 @@ class WorkflowSteps:
             iam.PolicyStatement(actions=["dynamodb:PutItem"], resources=[props.lineage_table.table_arn])
         )
         props.key.grant_encrypt_decrypt(self.prepare_fn)
-        for statement in prepare_statements(stack, props.environment):
+        # It tags what it creates: it must not re-tag another environment's model as its own.
+        for statement in prepare_statements(stack, props.environment) + other_environments_denied(
+            stack, props.environment
+        ):
             self.prepare_fn.add_to_role_policy(statement)
         props.bedrock_role.grant_pass_role(self.prepare_fn.grant_principal)
         # CreateModelCustomizationJob with customModelKmsKeyId: Bedrock takes a grant on the key for the caller.

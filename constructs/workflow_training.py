@@ -54,9 +54,9 @@ class TrainingJobSettings:
     instance_type: str
     """A SageMaker training instance type, e.g. ``ml.p5.48xlarge``."""
     max_training_hours: int
+    """The job's stopping condition."""
     environment: str
     """The job's ``ENVIRONMENT_TAG`` value."""
-    """The job's stopping condition."""
 
 
 # EC2 families whose instances come with NVMe instance store ("Amazon EC2 instance store" in the EC2 user guide):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 
-from config.model import EnvironmentConfig
+from config.model import SAFETY_METADATA, EnvironmentConfig
 from constructs import Construct
 from stacks.agent_stack import AgentStack
 from stacks.data_stack import DataStack
@@ -24,6 +24,8 @@ class EnvironmentStage(cdk.Stage):
         super().__init__(scope, config.name, env=env)
         self.config = config
         self.network = NetworkStack(self, "Network", config=config)
+        # The config's safety decisions, for the audit's risks page (the manifest, not the templates, carries them).
+        self.network.node.add_metadata(SAFETY_METADATA, config.safety_record())
         self.data = DataStack(self, "Data", config=config, network=self.network.network)
         if config.cluster is not None:
             self.training = TrainingClusterStack(

@@ -82,7 +82,7 @@ def test_iam_shows_the_bootstrap_and_that_datasets_are_import_only(run):
 def test_iam_shows_that_no_role_may_stop_or_delete_another_environments_models(run):
     _, out, _ = run
     iam = (out / "prod" / "iam.md").read_text()
-    section = iam.split("Stop and delete rights", 1)[1].split("FSx for Lustre links", 1)[0]
+    section = iam.split("Stop, delete, update and re-tag rights", 1)[1].split("FSx for Lustre links", 1)[0]
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     limited = "its environment's tag (`aws:ResourceTag/environment`)"
     # The clean-up (conditioned Allows), the state machine (.sync's StopTrainingJob, the evaluation's deletions,
@@ -91,3 +91,49 @@ def test_iam_shows_that_no_role_may_stop_or_delete_another_environments_models(r
     assert any(r.startswith("| `Workflow/CustomizationStateMachineRole") and limited in r for r in rows), rows
     assert any(r.startswith("| `Serving/") and limited in r for r in rows), rows
     assert not [r for r in rows if "⚠" in r], rows
+
+
+@pytest.mark.parametrize("fixture", ["pinned", "existing_vpc"])
+def test_the_bundle_is_written_for_every_fixture_environment(fixture_envs, fixture, tmp_path):
+    """`make audit` broke on an environment whose served model comes from the lineage table (a deploy-time ModelId)
+    with provisioned throughput: it is priced by its base model (BaseInvokeArn) now."""
+    synthesized = fixture_envs[fixture]
+    record_nag_findings(synthesized.app, synthesized.outdir)
+    [summary] = write_bundle(synthesized.outdir, tmp_path)
+    risks_page = (tmp_path / summary.environment / "risks.md").read_text()
+    assert "| Is anything reachable from the internet? |" in risks_page
+    if fixture == "pinned":
+        cost = (tmp_path / "pinned" / "cost.md").read_text()
+        assert "Bedrock provisioned throughput amazon.nova-lite-v1:0, no commitment (deleted after 8 h)" in cost
+
+
+def test_risks_answer_the_auditors_questions_from_templates_and_config(run):
+    _, out, _ = run
+    prod = (out / "prod" / "risks.md").read_text()
+    dev = (out / "dev" / "risks.md").read_text()
+
+    def row(page: str, question: str) -> str:
+        [line] = [line for line in page.splitlines() if line.startswith(f"| {question}")]
+        return line
+
+    # The committed environments name no account: they share the deploying one, as each config acknowledges.
+    shared = row(prod, "Does another environment share its account")
+    assert "| ⚠ |" in shared and "shared with `dev`, `staging` (acknowledged in config" in shared
+    assert "| ✓ | yes (`protected: true`" in row(prod, "Is the environment protected")
+    assert "| ⚠ | no (`protected: false`)" in row(dev, "Is the environment protected")
+    # Dev is throwaway: its data stores go with it; prod keeps its buckets and table.
+    assert "`Data/StoresDatasets" in row(dev, "Is data deleted when its stack is?")
+    assert "`Data/StoresDatasets" not in row(prod, "Is data deleted when its stack is?")
+    assert "| ✓ | no: every such right needs its tag" in row(prod, "May a role stop or delete another")
+    assert "[" in (out / "README.md").read_text().split("Risks flagged", 1)[1]
+
+
+def test_the_audit_synthesizes_the_delivery_stacks_with_the_environments(tmp_path):
+    """`make audit` audits the pipeline (config/pipeline.yaml, or its example when there is none: its waves name the
+    committed environments) and the GitHub deploy roles; with another config folder, only the roles."""
+    from auditing.synth import PIPELINE_EXAMPLE, PIPELINE_FILE, delivery_context
+
+    context = delivery_context(None)
+    assert context["pipeline_config"] == str(PIPELINE_FILE if PIPELINE_FILE.exists() else PIPELINE_EXAMPLE)
+    assert context["github_repository"] == "my-org/foundation-model-platform"
+    assert "pipeline_config" not in delivery_context(tmp_path)

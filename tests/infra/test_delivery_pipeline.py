@@ -96,8 +96,9 @@ def test_before_each_stage_the_guard_compares_its_assembly_with_what_cloudformat
         ]
         commands = json.loads(project["Properties"]["Source"]["BuildSpec"])["phases"]["build"]["commands"]
         assert commands == [
-            "make install",
-            f".venv/bin/python -m auditing.replacements --deployed {name} --new cdk.out",
+            "python -m venv /tmp/guard",
+            "/tmp/guard/bin/pip install --quiet --disable-pip-version-check -r requirements-guard.txt",
+            f"/tmp/guard/bin/python -m auditing.replacements --deployed {name} --new cdk.out",
         ]
         role = project["Properties"]["ServiceRole"]["Fn::GetAtt"][0]
         assumed = [
@@ -209,3 +210,39 @@ def test_bad_pipeline_config_names_the_field(tmp_path, changes, message):
 def test_a_missing_pipeline_file_named_on_the_command_line_fails(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"pipeline_config: '.*nope\.yaml' is not a file"):
         build_app(context={"pipeline_config": str(tmp_path / "nope.yaml")}, outdir=str(tmp_path / "out"), gates=False)
+
+
+def test_the_audit_bundle_covers_the_delivery_stacks(synthesized, tmp_path):
+    """The pipeline and the GitHub deploy roles are audited as `delivery/`, with the same reports as an environment."""
+    from auditing.bundle import write_bundle
+    from auditing.synth import record_nag_findings
+
+    app, outdir = synthesized
+    record_nag_findings(app, outdir)
+    summaries = write_bundle(outdir, tmp_path)
+    assert [s.environment for s in summaries][-1] == "delivery"
+    delivery = tmp_path / "delivery"
+    assert (delivery / "templates" / "DeliveryPipeline.template.json").exists()
+    assert "**Unacknowledged findings: none.**" in (delivery / "cdk-nag.md").read_text()
+    assert "ReplacementGuard" in (delivery / "iam.md").read_text()
+    assert "[delivery](delivery/index.md)" in (tmp_path / "README.md").read_text()
+
+
+def test_the_guard_installs_only_what_it_imports_at_the_projects_pins():
+    """requirements-guard.txt: the guard's imports (no CDK, no Node), pinned as the project pins them."""
+    import subprocess
+    import sys
+
+    def pins(name: str) -> dict[str, str]:
+        lines = (REPO / name).read_text().splitlines()
+        return dict(line.split("==") for line in lines if "==" in line and not line.startswith("#"))
+
+    guard, project = pins("requirements-guard.txt"), pins("requirements.txt") | pins("requirements-dev.txt")
+    assert {package: project[package] for package in guard} == guard
+    # Importing the guard's modules pulls in neither aws_cdk nor jsii.
+    probe = (
+        "import sys, auditing.replacements, config.loader; "
+        "print(sorted(m for m in sys.modules if m in ('aws_cdk', 'jsii')))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

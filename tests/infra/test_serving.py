@@ -145,7 +145,7 @@ def test_handlers_make_and_change_only_throughputs_and_only_for_the_served_model
     [model] = [r for r in change["Resource"] if isinstance(r, dict)]
     assert model["Fn::GetAtt"][1] == "ModelArn"  # the approved (or fallback) model only
     # Tag changes apply in place (aws-cdk-lib merges them into the throughput-only statement).
-    [manage] = [s for s in on_event if "bedrock:TagResource" in s["Action"]]
+    [manage] = [s for s in on_event if "bedrock:TagResource" in s["Action"] and s["Effect"] == "Allow"]
     assert {"bedrock:TagResource", "bedrock:UntagResource"} <= set(manage["Action"])
     assert manage["Resource"] == "arn:aws:bedrock:eu-west-1:111111111111:provisioned-model/*"
     # Bedrock takes a grant on the platform key for an encrypted custom model's throughput.
@@ -163,11 +163,26 @@ def test_handlers_make_and_change_only_throughputs_and_only_for_the_served_model
         ):
             assert any(a == action and f":{kind}/*" in r for a, r in granted), (handler, action)
         # ...but only what carries this environment's tag: another environment's in a shared account is refused.
-        [deny] = [s for s in statements_of(serving, handler) if s["Effect"] == "Deny"]
+        [deny] = [
+            s
+            for s in statements_of(serving, handler)
+            if s["Effect"] == "Deny" and "bedrock:DeleteProvisionedModelThroughput" in s["Action"]
+        ]
         assert {"bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"} <= set(
             deny["Action"]
         )
         assert deny["Condition"] == {"StringNotEquals": {"aws:ResourceTag/environment": "pinned"}}
+        # Nor may it take another environment's over: re-tag it as its own, or point it at another model.
+        [retag] = [
+            s
+            for s in statements_of(serving, handler)
+            if s["Effect"] == "Deny" and "bedrock:UpdateProvisionedModelThroughput" in s["Action"]
+        ]
+        assert {"bedrock:TagResource", "bedrock:UntagResource"} <= set(retag["Action"])
+        assert retag["Condition"] == {
+            "StringNotEquals": {"aws:ResourceTag/environment": "pinned"},
+            "Null": {"aws:ResourceTag/environment": "false"},
+        }
 
 
 def _throughput(stack: cdk.Stack, **overrides) -> ServedModel:

@@ -60,6 +60,7 @@ BEDROCK_RESOURCES = {
     "CreateModelImportJob": ["*"],  # no resource type: "*" only
     "GetModelImportJob": ["model-import-job"],
     "DeleteImportedModel": ["imported-model"],
+    "GetImportedModel": ["imported-model"],
     "CreateModelCustomizationJob": ["custom-model", "foundation-model"],
     "GetModelCustomizationJob": ["model-customization-job"],
     "StopModelCustomizationJob": ["model-customization-job"],
@@ -175,7 +176,7 @@ def _applies(statement: dict[str, Any], need: Need) -> bool:
     return all(_satisfied(op, conditions, context, deny) for op, conditions in statement.get("Condition", {}).items())
 
 
-KNOWN_OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "Bool", "ArnEquals", "ArnLike"}
+KNOWN_OPERATORS = {"StringEquals", "StringNotEquals", "StringLike", "Bool", "ArnEquals", "ArnLike", "Null"}
 
 
 def _satisfied(operator: str, conditions: dict[str, Any], context: dict[str, str], deny: bool = False) -> bool:
@@ -186,6 +187,10 @@ def _satisfied(operator: str, conditions: dict[str, Any], context: dict[str, str
         return deny
     for key, expected in conditions.items():
         values = [str(v) for v in _listed(expected)]
+        if operator == "Null":  # "true": the call does not carry the key; "false": it does
+            if (key not in context) != (values == ["true"]):
+                return False
+            continue
         if operator == "StringNotEquals":
             if context.get(key) in values:
                 return False
@@ -345,8 +350,8 @@ def handler_needs(environment: Environment, handler: str) -> list[Need]:
             needs += kms_through(environment, "dynamodb", key, "kms:Decrypt", "kms:GenerateDataKey", why=why)
         elif service == "sagemaker" and operation == "DescribeHubContent":
             needs.append(Need("sagemaker:DescribeHubContent", environment.sample("hub-content"), why=why))
-        elif service == "sagemaker" and operation == "StopTrainingJob":
-            needs.append(Need("sagemaker:StopTrainingJob", environment.sample("training-job"), why=why))
+        elif service == "sagemaker" and operation in ("StopTrainingJob", "DescribeTrainingJob"):
+            needs.append(Need(f"sagemaker:{operation}", environment.sample("training-job"), why=why))
         elif service == "bedrock":
             needs += bedrock_needs(environment, operation, why)
             if operation == "CreateModelCustomizationJob":

@@ -371,9 +371,32 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, errors: 
     def attempt(codes: list[str], action: str, call: Any) -> list[str]:
         return _tried(codes, action, call, errors)
 
+    def found(codes: list[str], action: str, call: Any) -> Any:
+        """What ``call`` reads, or None when ``codes`` say it does not exist (or on another error, kept). Stop and
+        Delete are allowed only on what carries the environment's tag, so IAM refuses them on something that was
+        never created (AccessDenied, no tag to match) before the service could say it is not there: what is
+        known only by name is looked up first."""
+        try:
+            return call()
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in codes:
+                errors.add(action, error)
+            else:
+                logger.info("nothing to do", extra={"action": action, "reason": error.response["Error"]["Code"]})
+            return None
+
     done: list[str] = []
     plan = state.get("prepared") or {}
-    if "sagemaker" in plan:
+    job = (
+        found(
+            ["ValidationException", "ResourceNotFound"],
+            "stop training job",
+            lambda: sagemaker.describe_training_job(TrainingJobName=plan["sagemaker"]["job_name"]),
+        )
+        if "sagemaker" in plan
+        else None
+    )
+    if job is not None and job["TrainingJobStatus"] == "InProgress":
         done += attempt(
             ["ValidationException", "ResourceNotFound"],
             "stop training job",
@@ -410,11 +433,21 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, errors: 
         # Before its ARN was read, the model is known by the name the run gave it (if the job got that far;
         # Bedrock cannot stop an import job, so one still running may create it after this).
         imported = model or plan["import"]["model_name"]
-        done += attempt(
-            ["ResourceNotFoundException"],
-            "delete imported model",
-            lambda: bedrock.delete_imported_model(modelIdentifier=imported),
+        exists = (
+            bool(model)
+            or found(
+                ["ResourceNotFoundException"],
+                "delete imported model",
+                lambda: bedrock.get_imported_model(modelIdentifier=imported),
+            )
+            is not None
         )
+        if exists:
+            done += attempt(
+                ["ResourceNotFoundException"],
+                "delete imported model",
+                lambda: bedrock.delete_imported_model(modelIdentifier=imported),
+            )
     elif model and not keep:
         done += attempt(
             ["ResourceNotFoundException"],

@@ -43,7 +43,27 @@ def sagemaker_run(**extra: Any) -> dict[str, Any]:
     }
 
 
+def expect_describe_training(stub: Stubber, status: str = "InProgress", error: str | None = None) -> None:
+    """The clean-up looks the job up first: StopTrainingJob on a job never created is refused by IAM (no tag)."""
+    if error:
+        stub.add_client_error(
+            "describe_training_job", error, "no", 400, expected_params={"TrainingJobName": "r1-train"}
+        )
+        return
+    job = {
+        "TrainingJobName": "r1-train",
+        "TrainingJobArn": "arn:aws:sagemaker:us-east-1:123456789012:training-job/r1-train",
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://acme-artifacts/runs/r1/output/"},
+        "TrainingJobStatus": status,
+        "SecondaryStatus": "Training" if status == "InProgress" else status,
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "CreationTime": "2026-11-30T12:00:00Z",
+    }
+    stub.add_response("describe_training_job", job, {"TrainingJobName": "r1-train"})
+
+
 def expect_stop_training(stub: Stubber, error: str | None = None) -> None:
+    expect_describe_training(stub)
     if error:
         stub.add_client_error("stop_training_job", error, "no", 400, expected_params={"TrainingJobName": "r1-train"})
     else:
@@ -300,6 +320,7 @@ def test_an_imported_model_already_gone_is_tolerated_and_other_errors_propagate(
 
 def test_an_import_that_failed_before_its_arn_was_read_deletes_the_model_by_its_name(clients):
     sagemaker, bedrock, _, bedrock_stub = clients
+    expect_bedrock(bedrock_stub, "get_imported_model", {"modelIdentifier": "r1-model"})
     expect_bedrock(bedrock_stub, "delete_imported_model", {"modelIdentifier": "r1-model"})
 
     done = steps.clean_up(
@@ -337,3 +358,36 @@ def test_a_5xx_is_tried_again_as_throttling(clients):
 
     with pytest.raises(ServiceThrottledError, match="delete evaluation deployment: InternalServerException"):
         steps.clean_up(sagemaker_run(), sagemaker=sagemaker, bedrock=bedrock)
+
+
+def test_a_model_an_import_never_made_is_looked_up_not_deleted(clients):
+    """Delete is allowed only on what carries the environment's tag: on a model that does not exist IAM would refuse
+    it (AccessDenied) and the run's record would show that, not the import's failure."""
+    sagemaker, bedrock, _, bedrock_stub = clients
+    expect_bedrock(bedrock_stub, "get_imported_model", {"modelIdentifier": "r1-model"}, "ResourceNotFoundException")
+
+    done = steps.clean_up(
+        {"prepared": {"import": {"job_name": "r1-import", "model_name": "r1-model"}}},
+        sagemaker=sagemaker,
+        bedrock=bedrock,
+    )
+
+    assert done == []
+
+
+@pytest.mark.parametrize(
+    ("describe", "status"),
+    [
+        ("ValidationException", None),  # CreateTrainingJob itself failed: no job
+        (None, "Failed"),  # it ended on its own
+        (None, "Completed"),
+    ],
+)
+def test_a_training_job_never_created_or_already_ended_is_not_stopped(clients, describe, status):
+    sagemaker, bedrock, sagemaker_stub, _ = clients
+    expect_describe_training(sagemaker_stub, status or "InProgress", describe)
+
+    assert (
+        steps.clean_up({"prepared": {"sagemaker": {"job_name": "r1-train"}}}, sagemaker=sagemaker, bedrock=bedrock)
+        == []
+    )

@@ -137,7 +137,7 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
             "Which deletions or replacements of stateful resources has config acknowledged?",
             RISK if acknowledged_changes else OK,
             _listed(acknowledged_changes) if acknowledged_changes else "none",
-            "README: Replacement guard",
+            "docs/delivery.md (Replacement guard)",
         )
     )
     retired = list(safety.get("retired", []))
@@ -146,7 +146,7 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
             "Which stacks are retired (deployed empty, to be destroyed)?",
             RISK if retired else OK,
             _listed(retired) if retired else "none",
-            "README: Tearing down",
+            "docs/training-cluster.md (retiring a stack)",
         )
     )
     found.append(

@@ -1,7 +1,7 @@
 """Synth speed against an empty CDK app on the same machine, in the same run, and the test suite's wall time.
 
 Usage: ``make bench`` (or ``.venv/bin/python bench/run.py --runs 5 [--skip-tests]``).
-Prints a Markdown table for the README and writes ``bench/out/results.json``.
+Prints a Markdown table for docs/performance.md and writes ``bench/out/results.json``.
 Target: a full synth of every environment within 2x the empty app's synth.
 """
 

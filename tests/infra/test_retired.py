@@ -55,7 +55,7 @@ def test_retiring_a_stack_whose_section_is_still_there_is_refused():
 
 
 def test_the_readme_says_how_to_stop_billing():
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "training-cluster.md").read_text()
     assert "list the stack under `retired: [Training]`" in readme
     assert "Removing a section without `retired` deletes nothing" in readme
 

@@ -1,5 +1,5 @@
-"""Every AWS CLI command the README gives a reader names an operation and options that exist in botocore's models:
-a command that cannot run is found here, not by the first person who pastes it."""
+"""Every AWS CLI command the README and docs/ give a reader names an operation and options that exist in botocore's
+models: a command that cannot run is found here, not by the first person who pastes it."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+REPO = Path(__file__).resolve().parents[2]
+DOCUMENTS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 # The CLI's own commands, which call no single API operation of that name.
 CLI_CUSTOMIZATIONS = {("eks", "update-kubeconfig"), ("ssm", "start-session")}
 GLOBAL_OPTIONS = {"query", "output", "region", "profile", "cli-binary-format", "no-cli-pager", "endpoint-url"}
@@ -19,7 +20,7 @@ COMMAND = re.compile(
 
 
 def readme_commands() -> list[tuple[str, str, list[str]]]:
-    text = README.read_text(encoding="utf-8").replace("\\\n", " ")  # shell line continuations
+    text = "\n".join(d.read_text(encoding="utf-8") for d in DOCUMENTS).replace("\\\n", " ")  # line continuations
     text = re.sub(r"(`aws [a-z0-9-]+)\n", r"\1 ", text)  # inline code wrapped after the service
     found = []
     for service, command, rest in (match for line in text.splitlines() for match in COMMAND.findall(line)):

@@ -26,6 +26,7 @@ from auditing.prices import PriceTable, load_price_table
 from auditing.risks import RISK, placement, render_risks, risks
 from auditing.state_machine_diagram import render_state_machine, state_machine_definition
 from auditing.synth import NAG_FINDINGS_FILE
+from auditing.workflow_phases import is_customization_workflow, pictures
 
 REPORTS = (
     ("risks.md", "what an auditor asks first, answered, with where the detail is"),
@@ -69,8 +70,15 @@ def _state_machines(environment: Environment, directory: Path) -> list[Path]:
     for machine in templates.resources("AWS::StepFunctions::StateMachine"):
         definition = state_machine_definition(templates, machine.stack_id, machine.properties)
         title = f"{environment.name} {machine.stack_id}/{machine.logical_id}"
-        path = directory / "state-machines" / f"{machine.stack_id}-{machine.logical_id}.svg"
-        written.append(_write(path, render_state_machine(definition, title)))
+        stem = f"{machine.stack_id}-{machine.logical_id}"
+        if is_customization_workflow(definition):
+            # Too many states to follow whole: an overview by phase, and each phase on its own.
+            for suffix, svg in pictures(definition, title):
+                written.append(_write(directory / "state-machines" / stem / f"{suffix}.svg", svg))
+        else:
+            written.append(
+                _write(directory / "state-machines" / f"{stem}.svg", render_state_machine(definition, title))
+            )
     return written
 
 

@@ -136,25 +136,58 @@ def state_graph(definition: Mapping[str, Any]) -> StateGraph:
 
 
 def _layers(graph: StateGraph) -> dict[str, int]:
-    """Breadth-first depth from the start; unreachable states below everything, End last."""
+    """Breadth-first depth from the start along the run's path (not Catch edges: where errors go is drawn below
+    it); states reached only by a Catch, or not at all, below everything, End last."""
     depth = {START: 0}
     queue = deque([START])
     outgoing: dict[str, list[str]] = {}
     for edge in graph.edges:
-        outgoing.setdefault(edge.source, []).append(edge.target)
-    while queue:
-        node = queue.popleft()
-        for target in outgoing.get(node, []):
-            if target not in depth and target != END:
-                depth[target] = depth[node] + 1
-                queue.append(target)
-    deepest = max(depth.values())
-    for name in graph.states:
-        if name not in depth:
-            deepest += 1
-            depth[name] = deepest
-    depth[END] = deepest + 1
+        if edge.kind != "catch":
+            outgoing.setdefault(edge.source, []).append(edge.target)
+    longest = _longest_paths(outgoing)
+    while True:
+        while queue:
+            node = queue.popleft()
+            for target in outgoing.get(node, []):
+                if target not in depth and target != END:
+                    depth[target] = longest.get(target, depth[node] + 1)
+                    queue.append(target)
+        # The next state not yet placed (the failure path, say) starts its own rows below, with what follows it.
+        rest = [name for name in graph.states if name not in depth]
+        if not rest:
+            break
+        depth[rest[0]] = max(depth.values()) + 1
+        queue.append(rest[0])
+    depth[END] = max(depth.values()) + 1
     return depth
+
+
+def _longest_paths(outgoing: Mapping[str, list[str]]) -> dict[str, int]:
+    """Each state's longest distance from the start when the run's path has no loop (an overview): every edge then
+    points down. Empty when it loops (a polling loop): breadth-first rows are used instead."""
+    order: list[str] = []
+    marks: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str) -> bool:
+        if marks.get(node) == 1:
+            return False
+        if marks.get(node) == 2:
+            return True
+        marks[node] = 1
+        if not all(visit(t) for t in outgoing.get(node, []) if t != END):
+            return False
+        marks[node] = 2
+        order.append(node)
+        return True
+
+    if not visit(START):
+        return {}
+    longest = {START: 0}
+    for node in reversed(order):
+        for target in outgoing.get(node, []):
+            if target != END and node in longest:
+                longest[target] = max(longest.get(target, 0), longest[node] + 1)
+    return longest
 
 
 def _node_text(name: str, state: Mapping[str, Any]) -> str:
@@ -173,17 +206,29 @@ def _node_text(name: str, state: Mapping[str, Any]) -> str:
 
 
 LEGEND = "solid: Next, Choice rules and Default; dashed red: Catch"
-FILLS = {"Choice": "#fff4d6", "Fail": "#fbe0e0", "Succeed": "#e1f5e1", "Parallel": "#e8e4f7", "Map": "#e8e4f7"}
+FILLS = {
+    "Choice": "#fff4d6",
+    "Fail": "#fbe0e0",
+    "Succeed": "#e1f5e1",
+    "Parallel": "#e8e4f7",
+    "Map": "#e8e4f7",
+    "Exit": "#f0f0f0",  # a phase picture's way out to another phase
+}
 
 
 def render_state_machine(definition: Mapping[str, Any], title: str) -> str:
     graph = state_graph(definition)
+    return render_graph(graph, {name: _node_text(name, state) for name, state in graph.states.items()}, title)
+
+
+def render_graph(graph: StateGraph, texts: Mapping[str, str], title: str, legend: str = LEGEND) -> str:
+    """Boxes in rows by distance from the start (``texts``: each box's second line; a state's ``Type`` picks its
+    fill), edges down, around (rows skipped, on the left) or back up (loops, on the right)."""
     depth = _layers(graph)
     ends = any(edge.kind == "end" for edge in graph.edges)
     rows: dict[int, list[str]] = {}
     for node in [START, *graph.states, *([END] if ends else [])]:
         rows.setdefault(depth[node], []).append(node)
-    texts = {name: _node_text(name, state) for name, state in graph.states.items()}
     widths = {
         node: max(150, text_width(node) + 24, text_width(texts.get(node, "")) + 24)
         for row in rows.values()
@@ -206,7 +251,7 @@ def render_state_machine(definition: Mapping[str, Any], title: str) -> str:
             x += widths[node] + GAP
     drawing = Drawing()
     drawing.text(20, 28, title, bold=True)
-    drawing.text(20, 48, LEGEND, color="#555")
+    drawing.text(20, 48, legend, color="#555")
     for node, (x, y) in positions.items():
         if node in (START, END):
             drawing.circle(x + 35, y + NODE_HEIGHT // 2, 16, fill="#333" if node == END else "#ffffff")
@@ -260,5 +305,5 @@ def render_state_machine(definition: Mapping[str, Any], title: str) -> str:
                 apex = (x1 + x2) // 8 + 3 * reach // 4
                 drawing.label(apex + 6 + text_width(label) // 2, (y1 + y2) // 2 + 4, label, color=color)
     height = TOP + (max(rows) + 1) * LAYER_HEIGHT
-    width = max(left + content + right, text_width(LEGEND) + 40, text_width(title) + 40)
+    width = max(left + content + right, text_width(legend) + 40, text_width(title) + 40)
     return drawing.render(width, height, title)

@@ -64,3 +64,63 @@ def test_a_definition_joined_with_tokens_is_rebuilt_with_placeholders():
 def test_the_same_definition_draws_the_same_bytes():
     copy = json.loads(json.dumps(CHOICE))
     assert render_state_machine(CHOICE, "w") == render_state_machine(copy, "w")
+
+
+# --- the customization workflow, by phase ------------------------------------------------------------------------
+
+
+def workflow_definition(committed, env: str) -> dict:
+    from auditing.cfn import StackTemplate
+
+    templates = TemplateSet([StackTemplate("Workflow", committed.templates[env]["Workflow"].to_json(), env, ())])
+    [machine] = list(templates.resources("AWS::StepFunctions::StateMachine"))
+    return state_machine_definition(templates, "Workflow", machine.properties)
+
+
+def test_the_overview_has_a_box_per_step_not_per_state(committed):
+    """Issue 18: the prod workflow's ~110 states drawn whole are a tangle; the overview draws steps (a polling loop
+    is one), at most about 25, with one error edge per phase to the failure path."""
+    from auditing.workflow_phases import FAILURE, PHASES, is_customization_workflow, overview
+
+    definition = workflow_definition(committed, "prod")
+    assert is_customization_workflow(definition)
+    graph = overview(definition)
+    assert len(definition["States"]) > 100
+    assert 12 <= len(graph.states) <= 25, sorted(graph.states)
+    errors = [e for e in graph.edges if e.kind == "catch"]
+    # One per phase and end: the failure path, and for the checks of the request, Rejected too.
+    by_phase = [(e.label, e.target) for e in errors]
+    assert len(by_phase) == len(set(by_phase)), "one error edge per phase and end"
+    assert {e.label.removeprefix("errors of ") for e in errors} == {p.name for p in PHASES if p.name != FAILURE}
+    assert all(e.target in ("Clean up, record failure", "Rejected") for e in errors)
+
+
+def test_every_state_is_in_exactly_one_phase_picture(committed):
+    from auditing.workflow_phases import OTHER, phase_graph, phase_states, pictures
+
+    for env in ("dev", "prod"):
+        definition = workflow_definition(committed, env)
+        phases = phase_states(definition)
+        assert OTHER not in phases, f"{env}: states no phase claims: {phases.get(OTHER)}"
+        drawn: list[str] = []
+        for phase in phases:
+            graph = phase_graph(definition, phase)
+            own = [name for name, state in graph.states.items() if state.get("Type") != "Exit"]
+            assert own == phases[phase]
+            drawn += own
+        assert sorted(drawn) == sorted(definition["States"]), env
+        svgs = dict(pictures(definition, env))
+        for phase, states in phases.items():
+            svg = svgs[phase.lower().replace(" ", "-")]
+            missing = [s for s in states if f">{s.replace('&', '&amp;')}</text>" not in svg]
+            assert missing == [], (env, phase, missing)
+
+
+def test_a_state_no_step_claims_is_drawn_in_other_not_lost():
+    from auditing.workflow_phases import OTHER, phase_states
+
+    definition = {
+        "StartAt": "Validate",
+        "States": {"Validate": {"Type": "Pass", "Next": "Mystery"}, "Mystery": {"Type": "Succeed"}},
+    }
+    assert phase_states(definition) == {"Validate": ["Validate"], OTHER: ["Mystery"]}

@@ -23,7 +23,7 @@ from config.loader import ENVIRONMENTS_DIR, PIPELINE_FILE, ConfigError, load_env
 from stacks.delivery_pipeline_stack import DeliveryPipelineStack
 from stacks.environment_stage import EnvironmentStage
 from stacks.github_deploy_stack import GitHubDeployStack
-from stacks.security_gates import add_security_gates
+from stacks.security_gates import add_security_gates, gate_failures
 
 CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 # "<dotted key>: <value> is not allowed; expected <what>" (customization/problems.py)
@@ -90,7 +90,16 @@ def main() -> int:
             raise
         print(f"error: invalid environment config: {error}", file=sys.stderr)
         return 2
+    return synthesize_gated(app)
+
+
+def synthesize_gated(app: cdk.App) -> int:
+    """Synthesize; exit code 1 when a cdk-nag pack found something no acknowledgement covers (listed on stderr)."""
     app.synth()
+    failures = gate_failures(str(app.outdir))
+    if failures:
+        print("error: cdk-nag found what no acknowledgement covers:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
     return 0
 
 

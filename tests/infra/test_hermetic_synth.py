@@ -77,6 +77,22 @@ def test_cli_synthesizes_every_environment_offline_with_the_gates_passing(cli_ou
 
 
 @pytest.mark.cli
+def test_cli_synth_fails_on_a_finding_no_acknowledgement_covers(tmp_path):
+    """The assertion above can fail: the same CLI path, on an app with one unlogged bucket, exits non-zero and
+    names it. (aws-cdk-lib reports a failed validation to a CLI-run app only through its Node process's exit code,
+    which Python never sees: app.py reads the report itself.)"""
+    probe = f"{sys.executable} tests/fixtures/nag_probe/app.py"
+    command = [str(CDK), "synth", "--quiet", "--no-notices", "--app", probe, "--output", str(tmp_path / "out")]
+    result = subprocess.run(
+        _isolated(command), cwd=REPO, env=_bare_environment(tmp_path), capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode != 0
+    assert "AwsSolutions-S1: dev/Data/Unlogged/Resource" in result.stderr
+    report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
+    assert [p["pluginName"] for p in report["pluginReports"] if p["conclusion"] == "failure"] == ["AwsSolutions"]
+
+
+@pytest.mark.cli
 def test_python_and_cli_synths_write_the_same_bytes(cli_output, tmp_path):
     result = python_synth(tmp_path / "out", tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

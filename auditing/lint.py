@@ -3,8 +3,11 @@ runs the same linter with the same regions and expects nothing)."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from auditing.markdown import code, document, table
@@ -22,8 +25,35 @@ class LintFinding:
     message: str
 
 
+# Results by template: cfn-lint takes seconds per template, and the gates, the audit bundle and the pipeline's audit
+# lint the same templates. A result is a function of the template's bytes, the regions and cfn-lint's version, which
+# is the key; delete the folder to start over.
+CACHE_DIR = Path(os.environ.get("CFN_LINT_CACHE", Path(__file__).resolve().parent.parent / ".cache" / "cfn-lint"))
+
+
+def _cache_key(path: Path, regions: Sequence[str]) -> str:
+    from cfnlint.version import __version__  # type: ignore[import-untyped]
+
+    digest = hashlib.sha256(f"{__version__}\0{','.join(regions)}\0".encode())
+    digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def lint_template(path: Path, regions: Sequence[str] = LINT_REGIONS) -> list[LintFinding]:
-    """Every cfn-lint match (errors, warnings and informational) for one template file."""
+    """Every cfn-lint match (errors, warnings and informational) for one template file, from the cache when this
+    template was linted for these regions by this cfn-lint before."""
+    cached = CACHE_DIR / f"{_cache_key(path, regions)}.json"
+    if cached.exists():
+        return [LintFinding(**finding) for finding in json.loads(cached.read_text(encoding="utf-8"))]
+    findings = _lint(path, regions)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    partial = cached.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: parallel runs never half-read
+    partial.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
+    partial.replace(cached)
+    return findings
+
+
+def _lint(path: Path, regions: Sequence[str]) -> list[LintFinding]:
     from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
     matches = lint_file(path, config=ManualArgs(regions=list(regions)))

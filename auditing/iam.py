@@ -255,18 +255,22 @@ def stop_and_delete_rows(reports: list[RoleReport]) -> list[list[str]]:
             for action in s.actions
         }
         for statement in report.statements:
-            actions = [a for a in statement.actions if a.lower().startswith(prefixes)]
+            actions = [
+                a
+                for a in statement.actions
+                if a.lower().startswith(prefixes) or a in ("*", "bedrock:*", "sagemaker:*") or a.startswith("NotAction")
+            ]
             if statement.effect != "Allow" or not actions:
                 continue
             limited = f"StringEquals {ENVIRONMENT_RESOURCE_TAG}=" in statement.conditions
+            # One named resource (a throughput's own ARN, say) is limited by its name.
+            named = all("*" not in r and not r.startswith("NotResource") for r in statement.resources)
             tagged = limited or {a.lower() for a in actions} <= denied
-            rows.append(
-                [
-                    code(f"{report.stack_id}/{report.logical_id}"),
-                    ", ".join(code(a) for a in actions),
-                    f"its environment's tag ({code(ENVIRONMENT_RESOURCE_TAG)})" if tagged else "⚠ any in the account",
-                ]
-            )
+            if tagged:
+                answer = f"its environment's tag ({code(ENVIRONMENT_RESOURCE_TAG)})"
+            else:
+                answer = "the named resource only" if named else "⚠ any in the account"
+            rows.append([code(f"{report.stack_id}/{report.logical_id}"), ", ".join(code(a) for a in actions), answer])
     return rows
 
 

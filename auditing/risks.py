@@ -43,8 +43,41 @@ def safety_record(environment: Environment) -> Mapping[str, Any]:
 
 
 def placement(environment: Environment) -> str:
-    """``aws://<account>/<region>``; ``unknown-*`` means the deploying credentials'."""
+    """``aws://<account>/<region>`` (every stack of a Stage shares it); ``unknown-*`` means the deploying
+    credentials'."""
     return environment.stacks[0].environment if environment.stacks else ""
+
+
+def _account(where: str) -> str:
+    account = where.removeprefix("aws://").split("/")[0]
+    return "" if account in ("", "unknown-account") else account
+
+
+def _shared_account(environment: Environment, peers: Mapping[str, str], safety: Mapping[str, Any]) -> Risk:
+    """IAM, and the CDK bootstrap's CloudFormation execution role, cover a whole account, whatever the Region: two
+    environments in one account share deploy rights. An environment that pins no account deploys wherever the
+    deploying credentials are, which the templates cannot tell: that is flagged too."""
+    here = placement(environment)
+    account = _account(here)
+    others = {name: where for name, where in peers.items() if name != environment.name}
+    if account:
+        sharing = sorted(name for name, where in others.items() if _account(where) == account)
+        where = f"account {code(account)}"
+    else:
+        sharing = sorted(name for name, where in others.items() if not _account(where))
+        where = "the deploying credentials' account (none pinned)"
+    acknowledged = set(safety.get("shares_account_with", []))
+    if sharing:
+        answer = f"{where}, shared with {_listed(sharing)}"
+        answer += " (acknowledged in config: `shares_account_with`)" if set(sharing) <= acknowledged else ""
+    else:
+        answer = f"{where}, no other environment of this app names it" if not account else f"{where}, its own"
+    return Risk(
+        "Does another environment share its account (and so its deploy rights)?",
+        RISK if sharing or not account else OK,
+        answer,
+        "iam.md (Isolation and data protection)",
+    )
 
 
 def _listed(values: Sequence[str]) -> str:
@@ -65,21 +98,18 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
             "network.md",
         )
     )
-    here = placement(environment)
-    sharing = sorted(name for name, where in peers.items() if where == here and name != environment.name)
-    acknowledged = set(safety.get("shares_account_with", []))
-    where = "the deploying credentials' account and Region" if "unknown" in here else code(here)
-    found.append(
-        Risk(
-            "Does another environment share its account and Region (and so its deploy rights)?",
-            RISK if sharing else OK,
-            f"{where}, shared with {_listed(sharing)}"
-            + (" (acknowledged in config: `shares_account_with`)" if set(sharing) <= acknowledged else "")
-            if sharing
-            else f"{where}, its own",
-            "iam.md (Isolation and data protection)",
+    if safety:
+        found.append(_shared_account(environment, peers, safety))
+    else:
+        found.append(
+            Risk(
+                "Whose deploy rights does it hold?",
+                RISK,
+                "every environment's: the pipeline and the GitHub deploy roles assume the CDK bootstrap roles of each "
+                "environment's account (`cdk bootstrap --trust`)",
+                "iam.md",
+            )
         )
-    )
     unretained = sorted(
         f"{stack.stack_id}/{logical_id}"
         for stack in environment.stacks
@@ -87,9 +117,10 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
         if is_stateful(resource) and resource.get("DeletionPolicy") not in RETAINING
     )
     decision = (
-        f"removal_policy: {safety.get('removal_policy')}, allow_data_deletion: {safety.get('allow_data_deletion')}"
+        f"removal_policy: {safety.get('removal_policy')}, "
+        f"allow_data_deletion: {str(safety.get('allow_data_deletion')).lower()}"
         if safety
-        else ""
+        else "no config: the delivery stacks"
     )
     found.append(
         Risk(
@@ -117,21 +148,36 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
     found.append(
         Risk(
             "Do roles hold wildcard permissions, and are they reviewed?",
-            RISK if nag_findings else OK,
-            f"{len(wildcard)} of {len(roles)} roles have a wildcard; unacknowledged cdk-nag findings: {nag_findings}",
+            RISK if wildcard or nag_findings else OK,
+            f"{len(wildcard)} of {len(roles)} roles have a wildcard, each acknowledged with its reason in "
+            f"cdk-nag.md; unacknowledged cdk-nag findings: {nag_findings}",
             "iam.md, cdk-nag.md",
         )
     )
-    unlimited = [row for row in stop_and_delete_rows(roles) if RISK in row[2]]
-    found.append(
-        Risk(
-            "May a role stop or delete another environment's models, jobs or throughputs?",
-            RISK if unlimited else OK,
-            f"{len(unlimited)} roles may, in the whole account" if unlimited else "no: every such right needs its tag",
-            "iam.md (Isolation and data protection)",
+    rights = stop_and_delete_rows(roles)
+    unlimited = sorted({row[0] for row in rights if RISK in row[2]})
+    if safety:
+        found.append(
+            Risk(
+                "May a role stop, delete, update or re-tag another environment's models, jobs or throughputs?",
+                RISK if unlimited else OK,
+                f"{len(unlimited)} role(s) may, in the whole account: {', '.join(unlimited)}"
+                if unlimited
+                else "no: each such right needs the environment's tag or names one resource",
+                "iam.md (Isolation and data protection)",
+            )
         )
-    )
     acknowledged_changes = list(safety.get("acknowledged_replacements", []))
+    if not safety:  # the delivery stacks: no config of their own
+        found.append(
+            Risk(
+                "Do the templates pass cfn-lint?",
+                RISK if lint_findings else OK,
+                f"{lint_findings} findings",
+                "cfn-lint.md",
+            )
+        )
+        return found
     found.append(
         Risk(
             "Which deletions or replacements of stateful resources has config acknowledged?",

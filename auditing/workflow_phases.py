@@ -86,7 +86,6 @@ PHASES = (
                 "Import open-weight model",
                 "Check model import",
                 "Read imported model",
-                "Evaluate the imported model",
                 loop="Model import",
             ),
         ),
@@ -109,7 +108,8 @@ PHASES = (
                 "Evaluate the throughput",
                 loop="Evaluation throughput",
             ),
-            _step("Score and report", "Score records", "Report evaluation"),
+            # An imported open-weight model is evaluated as it is, with no deployment first.
+            _step("Score and report", "Evaluate the imported model", "Score records", "Report evaluation"),
         ),
     ),
     Phase("Gate", (_step("Quality gate", "Quality gate", "Gate failed", "Keep the approved model"),)),
@@ -200,21 +200,20 @@ def overview(definition: Mapping[str, Any]) -> StateGraph:
         if edge.source == START or edge.target not in full.states:
             continue
         (source_phase, source), (target_phase, target) = step_of(edge.source), step_of(edge.target)
-        failing = edge.kind == "catch" or (target_phase.name == FAILURE and source_phase.name != FAILURE)
         if source_phase.name == FAILURE:
             continue  # the failure path's own transitions are in its picture
-        if failing:
+        if target_phase.name == FAILURE:  # a Catch, or a Next from a failed or timed-out check
             # A rejected request (Validate, Check evaluation dataset, Prepare's name check) ends in Rejected.
             key = (source_phase.name, "Rejected" if target.name == "Rejected" else failure_entry, "catch")
             if key not in seen:
                 seen.add(key)
-                last = [s.name for s in source_phase.steps if s.name in nodes][-1]
-                edges.append(Edge(last, key[1], f"errors of {source_phase.name}", "catch"))
+                edges.append(Edge(source.name, key[1], f"errors of {source_phase.name}", "catch"))
             continue
-        key = (source.name, target.name, "next")
+        key = (source.name, target.name, edge.kind)
         if source.name != target.name and key not in seen:
             seen.add(key)
-            edges.append(Edge(source.name, target.name, "", "next"))
+            # A Catch that stays in its phase (Record lineage's, to its own notice) is drawn as such.
+            edges.append(Edge(source.name, target.name, edge.label if edge.kind == "catch" else "", edge.kind))
     for state in full.states:
         if definition["States"][state].get("Type") == "Succeed":
             edges.append(Edge(step_of(state)[1].name, "(end)", "", "end"))

@@ -118,13 +118,15 @@ def test_risks_answer_the_auditors_questions_from_templates_and_config(run):
 
     # The committed environments name no account: they share the deploying one, as each config acknowledges.
     shared = row(prod, "Does another environment share its account")
-    assert "| ⚠ |" in shared and "shared with `dev`, `staging` (acknowledged in config" in shared
+    assert (
+        "| ⚠ | the deploying credentials' account (none pinned), shared with `dev`, `staging` (acknowledged" in shared
+    )
     assert "| ✓ | yes (`protected: true`" in row(prod, "Is the environment protected")
     assert "| ⚠ | no (`protected: false`)" in row(dev, "Is the environment protected")
     # Dev is throwaway: its data stores go with it; prod keeps its buckets and table.
     assert "`Data/StoresDatasets" in row(dev, "Is data deleted when its stack is?")
     assert "`Data/StoresDatasets" not in row(prod, "Is data deleted when its stack is?")
-    assert "| ✓ | no: every such right needs its tag" in row(prod, "May a role stop or delete another")
+    assert "| ✓ | no: each such right needs the environment's tag or names one resource" in row(prod, "May a role stop")
     assert "[" in (out / "README.md").read_text().split("Risks flagged", 1)[1]
 
 
@@ -137,3 +139,24 @@ def test_the_audit_synthesizes_the_delivery_stacks_with_the_environments(tmp_pat
     assert context["pipeline_config"] == str(PIPELINE_FILE if PIPELINE_FILE.exists() else PIPELINE_EXAMPLE)
     assert context["github_repository"] == "my-org/foundation-model-platform"
     assert "pipeline_config" not in delivery_context(tmp_path)
+
+
+def test_sharing_is_by_account_whatever_the_region_and_an_unpinned_account_is_flagged():
+    """IAM and the bootstrap's execution role cover a whole account: two Regions of one account share deploy rights."""
+    from auditing.assembly import AssemblyStack, Environment
+    from auditing.risks import RISK, _shared_account
+
+    def environment(name: str, where: str) -> Environment:
+        return Environment(name, (AssemblyStack("Network", "n", f"{name}-Network", Path("n"), {}, (), {}, where),))
+
+    peers = {
+        "a": "aws://111111111111/eu-west-1",
+        "b": "aws://111111111111/us-east-1",
+        "c": "aws://222222222222/eu-west-1",
+    }
+    shared = _shared_account(environment("a", peers["a"]), peers, {"shares_account_with": ["b"]})
+    assert shared.status == RISK and "shared with `b` (acknowledged" in shared.answer
+    own = _shared_account(environment("c", peers["c"]), peers, {})
+    assert own.status != RISK and own.answer.endswith("its own")
+    unpinned = _shared_account(environment("d", "aws://unknown-account/unknown-region"), peers, {})
+    assert unpinned.status == RISK and "none pinned" in unpinned.answer

@@ -79,26 +79,48 @@ def workflow_definition(committed, env: str) -> dict:
 
 def test_the_overview_has_a_box_per_step_not_per_state(committed):
     """Issue 18: the prod workflow's ~110 states drawn whole are a tangle; the overview draws steps (a polling loop
-    is one), at most about 25, with one error edge per phase to the failure path."""
-    from auditing.workflow_phases import FAILURE, PHASES, is_customization_workflow, overview
+    is one), at most about 25, with one error edge per phase and end to the failure path, and every transition
+    between steps of the run."""
+    from auditing.workflow_phases import FAILURE, is_customization_workflow, overview, step_of
 
-    definition = workflow_definition(committed, "prod")
-    assert is_customization_workflow(definition)
-    graph = overview(definition)
-    assert len(definition["States"]) > 100
-    assert 12 <= len(graph.states) <= 25, sorted(graph.states)
-    errors = [e for e in graph.edges if e.kind == "catch"]
-    # One per phase and end: the failure path, and for the checks of the request, Rejected too.
-    by_phase = [(e.label, e.target) for e in errors]
-    assert len(by_phase) == len(set(by_phase)), "one error edge per phase and end"
-    assert {e.label.removeprefix("errors of ") for e in errors} == {p.name for p in PHASES if p.name != FAILURE}
-    assert all(e.target in ("Clean up, record failure", "Rejected") for e in errors)
+    for env in ("dev", "staging", "prod"):
+        definition = workflow_definition(committed, env)
+        assert is_customization_workflow(definition)
+        graph = overview(definition)
+        assert 12 <= len(graph.states) <= 25, (env, sorted(graph.states))
+        drawn = {(e.source, e.target) for e in graph.edges}
+        full = state_graph(definition)
+        into_failure, between = set(), set()
+        for edge in full.edges:
+            if edge.source not in definition["States"] or edge.target not in definition["States"]:
+                continue
+            (source_phase, source), (target_phase, target) = step_of(edge.source), step_of(edge.target)
+            if source_phase.name == FAILURE:
+                continue
+            if target_phase.name == FAILURE:
+                into_failure.add(source_phase.name)
+            elif source.name != target.name:
+                between.add((source.name, target.name))
+        assert between - drawn == set(), (env, between - drawn)
+        errors = [e for e in graph.edges if e.kind == "catch" and e.label.startswith("errors of ")]
+        assert len({(e.label, e.target) for e in errors}) == len(errors), "one error edge per phase and end"
+        assert {e.label.removeprefix("errors of ") for e in errors} == into_failure
+    assert len(workflow_definition(committed, "prod")["States"]) > 100
+
+
+def test_every_state_is_claimed_by_exactly_one_step(committed):
+    from auditing.workflow_phases import PHASES
+
+    for env in ("dev", "staging", "prod"):
+        for state in workflow_definition(committed, env)["States"]:
+            claims = [(p.name, s.name) for p in PHASES for s in p.steps if s.claims(state)]
+            assert len(claims) == 1, (env, state, claims)
 
 
 def test_every_state_is_in_exactly_one_phase_picture(committed):
     from auditing.workflow_phases import OTHER, phase_graph, phase_states, pictures
 
-    for env in ("dev", "prod"):
+    for env in ("dev", "staging", "prod"):
         definition = workflow_definition(committed, env)
         phases = phase_states(definition)
         assert OTHER not in phases, f"{env}: states no phase claims: {phases.get(OTHER)}"

@@ -15,6 +15,7 @@ from pathlib import Path
 from auditing.bundle import write_bundle
 from auditing.prices import PriceError
 from auditing.synth import synthesize
+from config.loader import ConfigError
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -42,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 summaries = write_bundle(
                     synthesize(Path(scratch), config_dir=args.config_dir, nist=args.nist), args.out
                 )
-    except PriceError as error:
+    except (PriceError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for summary in summaries:

@@ -14,7 +14,7 @@ This construct only wires its parts: the records (``workflow_records``), the job
 (``workflow_definition``, built from ``workflow_training`` and ``workflow_release``). The
 names they share with the Lambda code are in ``customization.contract``.
 
-Input, output and errors are documented in README ("Running a customization").
+Input, output and errors are documented in docs/customization.md.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ class DataStores(Construct):
         acknowledge(
             self,
             "Buckets are versioned and retained outside throwaway environments; cross-region replication is a "
-            "disaster-recovery choice this platform does not make for its users yet (see README, Left alone).",
+            "disaster-recovery choice this platform does not make for its users yet (see docs/limitations.md).",
             "NIST.800.53.R5-S3BucketReplicationEnabled",
         )
 

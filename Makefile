@@ -9,7 +9,7 @@ PYTHON ?= python3
 # Node 20 is past jsii's support window; the banner it prints on every run is noise here.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install synth test lint typecheck snapshots bench bench-evaluation clean audit agent-lock replacement-guard
+.PHONY: install synth synth-fast test lint typecheck snapshots bench bench-evaluation clean audit agent-lock replacement-guard
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ install: $(BIN)/.installed node_modules/.installed
 ## Install everything, then synthesize every environment into cdk.out/assembly-<env>/.
 synth: install
 	$(CDK) synth --quiet --no-notices
+
+## Faster local iteration: synthesize without the cdk-nag gates (same templates). Never what CI or the pipeline runs.
+synth-fast: install
+	$(CDK) synth --quiet --no-notices -c skip_gates=true
 
 lint: install
 	$(BIN)/ruff check .

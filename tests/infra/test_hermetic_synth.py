@@ -107,3 +107,19 @@ def test_cli_synthesizes_a_pinned_environment_offline_without_lookups(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert not (REPO / "cdk.context.json").exists()
     assert (tmp_path / "out" / "assembly-pinned").is_dir()
+
+
+@pytest.mark.cli
+def test_the_fast_path_skips_the_gates_and_writes_the_same_templates(cli_output, committed, tmp_path):
+    """`make synth-fast` (-c skip_gates=true) runs no cdk-nag pack: the finding that fails a gated synth (see
+    test_gates) passes it. The gates change no template: the gated CLI synth and the ungated in-process synth of the
+    committed environments write the same bytes."""
+    from aws_cdk import aws_s3 as s3
+
+    from app import build_app
+
+    fast = build_app(context={"environments": "dev", "skip_gates": "true"}, outdir=str(tmp_path / "fast"))
+    s3.Bucket(fast.node.find_child("dev").node.find_child("Data"), "Unlogged")
+    fast.synth()  # a gated app raises ValidationFailed here
+    assert json.loads((tmp_path / "fast" / "validation-report.json").read_text())["pluginReports"] == []
+    assert templates(committed.outdir) == templates(cli_output)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditing.cfn import Resource, TemplateSet, as_list
-from auditing.markdown import code, document, table
+from auditing.markdown import code, code_list, document, table
 
 WILDCARD = "⚠ wildcard"
 
@@ -189,10 +189,6 @@ def role_reports(templates: TemplateSet) -> list[RoleReport]:
     return [role_report(templates, role) for role in templates.resources("AWS::IAM::Role")]
 
 
-def _codes(values: tuple[str, ...]) -> str:
-    return ", ".join(code(v) for v in values)
-
-
 def _wildcard_cell(statement: Statement) -> str:
     marks = [
         *(["action"] if statement.wildcard_actions else []),
@@ -206,7 +202,7 @@ def render_role(report: RoleReport) -> str:
     if report.path:
         lines += [f"Construct: {code(report.path)}", ""]
     trust_rows = [
-        [t.effect, _codes(t.principals), _codes(t.actions), code(t.conditions) or "none"] for t in report.trust
+        [t.effect, code_list(t.principals), code_list(t.actions), code(t.conditions) or "none"] for t in report.trust
     ]
     lines += ["Assumed by:", "", table(["Effect", "Principal", "Actions", "Conditions"], trust_rows)]
     if report.managed_policy_arns:
@@ -214,7 +210,7 @@ def render_role(report: RoleReport) -> str:
         lines += [f"- {code(arn)}" for arn in report.managed_policy_arns] + [""]
     if report.statements:
         rows = [
-            [s.source, s.effect, _codes(s.actions), _codes(s.resources), code(s.conditions), _wildcard_cell(s)]
+            [s.source, s.effect, code_list(s.actions), code_list(s.resources), code(s.conditions), _wildcard_cell(s)]
             for s in report.statements
         ]
         lines += [
@@ -270,7 +266,7 @@ def stop_and_delete_rows(reports: list[RoleReport]) -> list[list[str]]:
                 answer = f"its environment's tag ({code(ENVIRONMENT_RESOURCE_TAG)})"
             else:
                 answer = "the named resource only" if named else "⚠ any in the account"
-            rows.append([code(f"{report.stack_id}/{report.logical_id}"), ", ".join(code(a) for a in actions), answer])
+            rows.append([code(f"{report.stack_id}/{report.logical_id}"), code_list(actions), answer])
     return rows
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def cell(text: object) -> str:
@@ -17,6 +17,11 @@ def code(text: object) -> str:
         return ""
     fence = "``" if "`" in value else "`"
     return f"{fence}{value}{fence}"
+
+
+def code_list(values: Iterable[object]) -> str:
+    """``a``, ``b``: each value as inline code, comma-separated."""
+    return ", ".join(code(v) for v in values)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:

@@ -14,7 +14,7 @@ from typing import Any
 
 from auditing.assembly import Environment
 from auditing.iam import role_reports, stop_and_delete_rows
-from auditing.markdown import code, document, table
+from auditing.markdown import code, code_list, document, table
 from auditing.network import EXPOSED, exposures
 from auditing.replacements import RETAINING, is_stateful
 from config.model import SAFETY_METADATA
@@ -68,7 +68,7 @@ def _shared_account(environment: Environment, peers: Mapping[str, str], safety: 
         where = "the deploying credentials' account (none pinned)"
     acknowledged = set(safety.get("shares_account_with", []))
     if sharing:
-        answer = f"{where}, shared with {_listed(sharing)}"
+        answer = f"{where}, shared with {code_list(sharing)}"
         answer += " (acknowledged in config: `shares_account_with`)" if set(sharing) <= acknowledged else ""
     else:
         answer = f"{where}, no other environment of this app names it" if not account else f"{where}, its own"
@@ -78,10 +78,6 @@ def _shared_account(environment: Environment, peers: Mapping[str, str], safety: 
         answer,
         "iam.md (Isolation and data protection)",
     )
-
-
-def _listed(values: Sequence[str]) -> str:
-    return ", ".join(code(v) for v in values)
 
 
 def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: int, lint_findings: int) -> list[Risk]:
@@ -94,7 +90,7 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
         Risk(
             "Is anything reachable from the internet?",
             RISK if exposed else OK,
-            _listed([f"{e.stack_id}/{e.logical_id}: {e.what}" for e in exposed]) if exposed else "nothing exposed",
+            code_list([f"{e.stack_id}/{e.logical_id}: {e.what}" for e in exposed]) if exposed else "nothing exposed",
             "network.md",
         )
     )
@@ -126,7 +122,7 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
         Risk(
             "Is data deleted when its stack is?",
             RISK if unretained else OK,
-            f"{len(unretained)} stateful resources are deleted with their stack ({decision}): {_listed(unretained)}"
+            f"{len(unretained)} stateful resources are deleted with their stack ({decision}): {code_list(unretained)}"
             if unretained
             else "every stateful resource is retained",
             "inventory.md, templates/",
@@ -182,7 +178,7 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
         Risk(
             "Which deletions or replacements of stateful resources has config acknowledged?",
             RISK if acknowledged_changes else OK,
-            _listed(acknowledged_changes) if acknowledged_changes else "none",
+            code_list(acknowledged_changes) if acknowledged_changes else "none",
             "docs/delivery.md (Replacement guard)",
         )
     )
@@ -191,7 +187,7 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
         Risk(
             "Which stacks are retired (deployed empty, to be destroyed)?",
             RISK if retired else OK,
-            _listed(retired) if retired else "none",
+            code_list(retired) if retired else "none",
             "docs/training-cluster.md (retiring a stack)",
         )
     )

@@ -12,7 +12,7 @@ from config.delivery import PipelineConfig
 from constructs import Construct
 from constructs.delivery_pipeline import DeliveryPipeline, DeliveryPipelineProps, PipelineWave
 from stacks.environment_stage import EnvironmentStage
-from stacks.template_hygiene import DropRedundantDependsOn
+from stacks.template_hygiene import CleanTemplateSynthesizer
 
 PACKAGE_JSON = Path(__file__).resolve().parent.parent / "package.json"
 
@@ -41,6 +41,7 @@ class DeliveryPipelineStack(cdk.Stack):
             env=cdk.Environment(account=config.account, region=config.region),
             description="Self-mutating delivery pipeline: test, audit, then each environment in order",
             analytics_reporting=False,
+            synthesizer=CleanTemplateSynthesizer(),
         )
         by_name = {stage.config.name: stage for stage in stages}
         self.delivery = DeliveryPipeline(
@@ -56,4 +57,3 @@ class DeliveryPipelineStack(cdk.Stack):
                 ],
             ),
         )
-        cdk.Aspects.of(self).add(DropRedundantDependsOn())

@@ -11,7 +11,6 @@ from stacks.data_stack import DataStack
 from stacks.network_stack import NetworkStack
 from stacks.retired_stack import RetiredStack
 from stacks.serving_stack import ServingStack
-from stacks.template_hygiene import DropRedundantDependsOn
 from stacks.training_cluster_stack import TrainingClusterStack
 from stacks.workflow_stack import WorkflowStack
 
@@ -62,8 +61,6 @@ class EnvironmentStage(cdk.Stage):
                 self.agent = AgentStack(self, "Agent", config=config, key=self.data.key, model=self.serving.model)
         for retired in config.retired:
             RetiredStack(self, retired, config=config)
-        # Aspects and tags do not cross a Stage boundary, so each Stage adds its own.
-        cdk.Aspects.of(self).add(DropRedundantDependsOn())
         if config.is_throwaway:
             self._delete_logs_with_the_key()
 

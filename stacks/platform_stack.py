@@ -7,14 +7,15 @@ from aws_cdk import aws_logs as logs
 
 from config.model import DEFAULT_QUALIFIER, LOG_RETENTION_NAMES, EnvironmentConfig
 from constructs import Construct
+from stacks.template_hygiene import CleanTemplateSynthesizer
 
 
-def bootstrap_synthesizer(config: EnvironmentConfig) -> cdk.IStackSynthesizer | None:
+def bootstrap_synthesizer(config: EnvironmentConfig) -> cdk.IStackSynthesizer:
     """The environment's own bootstrap (``cdk bootstrap --qualifier``) when config names one: its deploy roles then
-    serve no other environment of the account. None: the CDK's default, which leaves templates as they were."""
+    serve no other environment of the account. Either way the templates are written without redundant DependsOn."""
     if config.bootstrap_qualifier == DEFAULT_QUALIFIER:
-        return None
-    return cdk.DefaultStackSynthesizer(qualifier=config.bootstrap_qualifier)
+        return CleanTemplateSynthesizer()
+    return CleanTemplateSynthesizer(qualifier=config.bootstrap_qualifier)
 
 
 class PlatformStack(cdk.Stack):

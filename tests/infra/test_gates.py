@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
 from cdk_nag import AwsSolutionsChecks, NagPack, NIST80053R5Checks
 
 from auditing.lint import lint_template
+from stacks.template_hygiene import referenced_logical_ids, render_like_the_cdk
 
 # Regions the templates are linted for: env-agnostic templates may deploy anywhere.
 
@@ -71,3 +74,29 @@ def test_an_unacknowledged_finding_fails_the_gate(tmp_path):
     app = cdk.App(outdir=str(tmp_path))
     s3.Bucket(cdk.Stack(app, "Probe"), "Plain")
     assert any(finding.startswith("AwsSolutions-S1") for finding in nag_findings(app))
+
+
+def test_every_template_is_rendered_as_aws_cdk_lib_writes_it_and_addressed_by_its_own_hash(committed):
+    """The clean-up rewrites templates after aws-cdk-lib writes them (stacks/template_hygiene.py): each template reads
+    back to the same bytes through the renderer, and the asset that uploads it is named by the sha256 of those
+    bytes, so `cdk deploy` and the pipeline never upload a template under another template's key."""
+    checked = 0
+    for assets_file in committed.outdir.glob("assembly-*/*.assets.json"):
+        for asset_hash, asset in json.loads(assets_file.read_text())["files"].items():
+            path = assets_file.parent / asset["source"]["path"]
+            if not path.name.endswith(".template.json"):
+                continue
+            written = path.read_text(encoding="utf-8")
+            assert render_like_the_cdk(json.loads(written), indented=True) == written, path.name
+            assert hashlib.sha256(written.encode()).hexdigest() == asset_hash, path.name
+            checked += 1
+    assert checked == 18
+
+
+def test_no_resource_depends_on_what_its_properties_already_reference(committed):
+    for env, stacks in committed.templates.items():
+        for stack, template in stacks.items():
+            for logical_id, resource in template.to_json()["Resources"].items():
+                depends_on = resource.get("DependsOn", [])
+                redundant = set(depends_on) & referenced_logical_ids(resource.get("Properties", {}))
+                assert not redundant, f"{env}/{stack} {logical_id}: {sorted(redundant)}"

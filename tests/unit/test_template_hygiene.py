@@ -1,0 +1,53 @@
+"""The template clean-up: what DependsOn keeps, and that a template is written as aws-cdk-lib writes it."""
+
+from __future__ import annotations
+
+import json
+
+from stacks.template_hygiene import drop_redundant_depends_on, render_like_the_cdk
+
+
+def _template(**resources: dict) -> dict:
+    return {"Resources": resources}
+
+
+def test_a_dependency_the_properties_reference_is_dropped_and_the_others_are_kept():
+    template = _template(
+        Fn={
+            "Type": "AWS::Lambda::Function",
+            "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}, "Env": {"Ref": "Queue"}},
+            "DependsOn": ["Policy", "Queue", "Role"],
+        }
+    )
+    assert drop_redundant_depends_on(template)
+    assert template["Resources"]["Fn"]["DependsOn"] == ["Policy"]
+
+
+def test_dependson_is_left_out_when_every_dependency_is_referenced():
+    template = _template(Fn={"Type": "T", "Properties": {"Role": {"Ref": "Role"}}, "DependsOn": "Role"})
+    assert drop_redundant_depends_on(template)
+    assert "DependsOn" not in template["Resources"]["Fn"]
+
+
+def test_a_template_without_redundant_dependencies_is_unchanged():
+    template = _template(
+        Fn={"Type": "T", "Properties": {"Name": "x"}, "DependsOn": ["Role"]},
+        Role={"Type": "AWS::IAM::Role", "Metadata": {"Ref": "Fn"}},
+    )
+    before = json.dumps(template)
+    assert not drop_redundant_depends_on(template)
+    assert json.dumps(template) == before
+
+
+def test_a_reference_outside_properties_does_not_make_a_dependency_redundant():
+    """Only Properties count: a Ref in Metadata or a Condition is no deploy-order dependency."""
+    template = _template(Fn={"Type": "T", "Metadata": {"Ref": "Role"}, "DependsOn": ["Role"]})
+    assert not drop_redundant_depends_on(template)
+
+
+def test_rendering_matches_json_stringify_with_one_space_indent():
+    """JSON.stringify(value, undefined, 1): one space per level, ': ' after keys, non-ASCII kept as is."""
+    value = {"a": [1, {"b": "é\n"}], "c": {}, "d": [], "e": 0.5}
+    indented = '{\n "a": [\n  1,\n  {\n   "b": "é\\n"\n  }\n ],\n "c": {},\n "d": [],\n "e": 0.5\n}'
+    assert render_like_the_cdk(value, indented=True) == indented
+    assert render_like_the_cdk(value, indented=False) == '{"a":[1,{"b":"é\\n"}],"c":{},"d":[],"e":0.5}'

@@ -46,6 +46,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.mocking.mock_config import MockedResponseReturn, MockedResponseThrow
 
 from sfn_harness.definition import ACCOUNT
@@ -56,6 +57,18 @@ Script = Mapping[str, Sequence[Return | Throw]]
 logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
 _RUN_LOCK = threading.Lock()  # the patches are process-wide: one execution at a time per process
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/workflow"
+_PARSE = AmazonStateLanguageParser.parse
+_PARSED: dict[str, Any] = {}
+
+
+def _parse_once(definition: str) -> Any:
+    """The interpreter parses a definition when the state machine is created and again for each execution, most of
+    a second each for prod's. The parsed program holds no state of a run: what an execution changes lives in its
+    Environment (moto 5.2.5's asl/component classes assign attributes only while they are built), so one parse per
+    definition and process serves every run. A definition that does not parse raises each time."""
+    if definition not in _PARSED:
+        _PARSED[definition] = _PARSE(definition)
+    return _PARSED[definition]
 
 
 class ScriptExhaustedError(AssertionError):
@@ -125,6 +138,7 @@ def run(
     patches = [
         mock.patch.object(ComparisonVariable, "_eval_body", _strict_comparison),
         mock.patch.object(Environment, "is_mocked_mode", mocked_mode),
+        mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(_parse_once)),
         mock.patch.object(Environment, "get_current_mocked_response", next_result),
         mock.patch.object(WaitFunction, "_wait_interval", lambda self, env, wait_seconds: None),
         mock.patch.object(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None)),

@@ -27,9 +27,10 @@ install: $(BIN)/.installed node_modules/.installed
 synth: install
 	$(CDK) synth --quiet --no-notices
 
-## Faster local iteration: synthesize without the cdk-nag gates (same templates). Never what CI or the pipeline runs.
+## Faster local iteration: synthesize without the gates, neither the cdk-nag packs nor aws-cdk-lib's CloudFormation
+## validation (CDK_VALIDATION=false); the same templates. Never what CI or the pipeline runs.
 synth-fast: install
-	$(CDK) synth --quiet --no-notices -c skip_gates=true
+	CDK_VALIDATION=false $(CDK) synth --quiet --no-notices -c skip_gates=true
 
 lint: install
 	$(BIN)/ruff check .

@@ -23,6 +23,7 @@ ENVIRONMENTS = ["dev", "staging", "prod"]
 @pytest.fixture(scope="module")
 def synthesized(tmp_path_factory):
     outdir = tmp_path_factory.mktemp("pipeline")
+    # With aws-cdk-lib's CloudFormation validation: no CLI test synthesizes the pipeline.
     app = build_app(context={"pipeline_config": str(PIPELINE_FIXTURE)}, outdir=str(outdir), gates=False)
     app.synth()
     return app, outdir

@@ -55,15 +55,22 @@ def test_cfn_lint_reports_nothing_for_fixture_environments(fixture_envs):
 
 
 def test_app_synth_fails_on_an_unacknowledged_finding(tmp_path):
-    """build_app wires the gate: one unencrypted, unlogged bucket added to dev makes synth fail."""
+    """build_app wires the gates: one unencrypted, unlogged bucket added to dev fails cdk-nag, and a property S3 does
+    not have fails aws-cdk-lib's CloudFormation validation (on unless a test turns it off, see tests/synthesis.py;
+    cdk.json's validateAgainstDefaultRules makes its errors fail synth)."""
+    import aws_cdk as cdk
     from aws_cdk import aws_s3 as s3
 
     from app import build_app
 
     app = build_app(context={"environments": "dev"}, outdir=str(tmp_path))
-    s3.Bucket(app.node.find_child("dev").node.find_child("Data"), "Unlogged")
-    with pytest.raises(RuntimeError, match=r"ValidationFailed(.|\n)*dev/Data/Unlogged/Resource"):
+    data = app.node.find_child("dev").node.find_child("Data")
+    s3.Bucket(data, "Unlogged")
+    cdk.CfnResource(data, "Misspelt", type="AWS::S3::Bucket", properties={"BucketNaem": "x"})
+    with pytest.raises(RuntimeError, match=r"ValidationFailed") as failed:
         app.synth()
+    assert "dev/Data/Unlogged/Resource" in str(failed.value)
+    assert "BucketNaem" in str(failed.value)
 
 
 def test_an_unacknowledged_finding_fails_the_gate(tmp_path):

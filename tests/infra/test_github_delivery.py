@@ -45,7 +45,10 @@ def test_ci_workflow_runs_the_readme_test_command():
 @pytest.fixture(scope="module")
 def delivery(tmp_path_factory):
     app = build_app(
-        context={"github_repository": "example-org/fm-platform"}, outdir=str(tmp_path_factory.mktemp("gh")), gates=False
+        context={"github_repository": "example-org/fm-platform"},
+        outdir=str(tmp_path_factory.mktemp("gh")),
+        gates=False,
+        validate_templates=False,
     )
     app.synth()
     return app, Template.from_stack(app.node.find_child("GitHubDeploy"))

@@ -75,7 +75,8 @@ class CleanTemplateSynthesizer(cdk.DefaultStackSynthesizer):
     def reusable_bind(self, stack: cdk.Stack) -> cdk.IBoundStackSynthesizer:
         """Bind this instance, not a copy. aws-cdk-lib binds a reusable synthesizer by ``Object.create(this)``
         (default-synthesizer.js ``reusableBind``): the copy would run the override below with this unbound
-        instance as ``self``. Each stack gets its own instance (``bootstrap_synthesizer``)."""
+        instance as ``self``. So an instance serves one stack only, and cannot be an App's
+        ``default_stack_synthesizer``: each stack gets its own (``bootstrap_synthesizer``)."""
         self.bind(stack)
         return self
 
@@ -93,9 +94,12 @@ class CleanTemplateSynthesizer(cdk.DefaultStackSynthesizer):
         path = Path(session.assembly.outdir) / source.file_name
         written = path.read_text(encoding="utf-8")
         template = json.loads(written)
-        if not drop_redundant_depends_on(template):
+        indented = written.startswith("{\n")
+        # Python writes a few values differently from JSON.stringify (floats below 1e-6 as 1e-07, lone surrogates):
+        # a template holding one keeps aws-cdk-lib's bytes, and cfn-lint's W3005 reports what was left.
+        if render_like_the_cdk(template, indented=indented) != written or not drop_redundant_depends_on(template):
             return source
-        cleaned = render_like_the_cdk(template, indented=written.startswith("{\n"))
+        cleaned = render_like_the_cdk(template, indented=indented)
         path.write_text(cleaned, encoding="utf-8")
         return cdk.FileAssetSource(
             source_hash=hashlib.sha256(cleaned.encode("utf-8")).hexdigest(),

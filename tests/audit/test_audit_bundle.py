@@ -11,6 +11,8 @@ from auditing.bundle import REPORTS, write_bundle
 from auditing.synth import record_nag_findings
 from config.loader import load_environments as load_configs
 
+pytestmark = pytest.mark.heavy(15)  # bundles written
+
 
 @pytest.fixture(scope="module")
 def run(committed, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from app import build_app
 from auditing.lint import lint_template
 from config.loader import ConfigError, load_pipeline
 from constructs.delivery_pipeline import SYNTH_COMMANDS
+
+pytestmark = pytest.mark.heavy(20)  # the pipeline app synthesized and audited
 
 REPO = Path(__file__).resolve().parents[2]
 PIPELINE_FIXTURE = REPO / "tests" / "fixtures" / "pipeline" / "pipeline.yaml"
@@ -112,6 +115,21 @@ def test_before_each_stage_the_guard_compares_its_assembly_with_what_cloudformat
         # The fixture pipeline's environments name no account: they deploy to the pipeline's (123456789012).
         lookup = "arn:aws:iam::123456789012:role/cdk-hnb659fds-lookup-role-123456789012-eu-west-1"
         assert assumed == [lookup], (project_id, assumed)
+
+
+def test_every_template_the_pipeline_uploads_is_addressed_by_its_own_hash(synthesized):
+    """The pipeline's own template and its stages' are rewritten by the template clean-up (stacks/template_hygiene.py);
+    cdk-assets uploads each under the hash its asset manifest names, which must be that of the file's bytes."""
+    _, outdir = synthesized
+    checked = []
+    for assets_file in outdir.rglob("*.assets.json"):
+        for asset_hash, asset in json.loads(assets_file.read_text())["files"].items():
+            path = assets_file.parent / asset["source"]["path"]
+            if path.name.endswith(".template.json"):
+                assert hashlib.sha256(path.read_bytes()).hexdigest() == asset_hash, path.name
+                checked.append(path.name)
+    assert "DeliveryPipeline.template.json" in checked
+    assert len(checked) == 19
 
 
 def test_pipeline_deploys_the_stacks_and_templates_cdk_synth_writes(template, synthesized):

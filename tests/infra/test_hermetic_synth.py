@@ -16,7 +16,10 @@ from synthesis import HERMETIC_CLI_SYNTH
 REPO = Path(__file__).resolve().parents[2]
 CDK = REPO / "node_modules" / ".bin" / "cdk"
 
-pytestmark = pytest.mark.skipif(not CDK.exists(), reason="the pinned CDK CLI is installed by `make install`")
+pytestmark = [
+    pytest.mark.skipif(not CDK.exists(), reason="the pinned CDK CLI is installed by `make install`"),
+    pytest.mark.heavy(35),  # three CLI synths
+]
 
 
 def _isolated(command: list[str]) -> list[str]:

@@ -23,6 +23,8 @@ from sfn_harness.runner import Execution, run
 from customization.contract import IMPORT, Approval, HyperPodJobStatus, InvalidRunRequestError, RunStatus
 from customization.recipes import Recipe, load_all
 
+pytestmark = pytest.mark.heavy(30)  # 45 runs on the ASL interpreter
+
 ENVIRONMENTS = ("dev", "staging", "prod")
 TRAINING_STATE = {
     "sagemaker-training-job": "Train on SageMaker",

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from synthesis import HERMETIC_CLI_SYNTH
 
+pytestmark = pytest.mark.heavy(33)  # two CLI synths and an audit
+
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 PAGES = sorted((REPO / "docs").glob("*.md"))

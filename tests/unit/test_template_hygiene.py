@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
-from stacks.template_hygiene import drop_redundant_depends_on, render_like_the_cdk
+import pytest
+
+from stacks.template_hygiene import CleanTemplateSynthesizer, drop_redundant_depends_on, render_like_the_cdk
 
 
 def _template(**resources: dict) -> dict:
@@ -51,3 +54,24 @@ def test_rendering_matches_json_stringify_with_one_space_indent():
     indented = '{\n "a": [\n  1,\n  {\n   "b": "é\\n"\n  }\n ],\n "c": {},\n "d": [],\n "e": 0.5\n}'
     assert render_like_the_cdk(value, indented=True) == indented
     assert render_like_the_cdk(value, indented=False) == '{"a":[1,{"b":"é\\n"}],"c":{},"d":[],"e":0.5}'
+
+
+@pytest.mark.parametrize(("timeout", "cleaned"), [(3, True), (1e-7, False)], ids=["cleaned", "python-writes-1e-07"])
+def test_the_synthesizer_rewrites_a_template_only_when_python_writes_it_as_aws_cdk_lib_does(tmp_path, timeout, cleaned):
+    """The redundant DependsOn goes, and the asset hash is the rewritten file's; a template holding a value Python
+    writes differently (JSON.stringify: 1e-7, Python: 1e-07) keeps aws-cdk-lib's bytes and its DependsOn."""
+    import aws_cdk as cdk
+
+    app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    stack = cdk.Stack(app, "Probe", synthesizer=CleanTemplateSynthesizer())
+    role = cdk.CfnResource(stack, "Role", type="AWS::IAM::Role", properties={"Path": "/"})
+    function = cdk.CfnResource(
+        stack, "Fn", type="AWS::Lambda::Function", properties={"Role": role.get_att("Arn"), "Timeout": timeout}
+    )
+    function.add_dependency(role)
+    app.synth()
+    written = (tmp_path / "Probe.template.json").read_text(encoding="utf-8")
+    assert ("DependsOn" not in json.loads(written)["Resources"]["Fn"]) is cleaned
+    assert ("1e-7" in written) is not cleaned
+    [asset_hash] = json.loads((tmp_path / "Probe.assets.json").read_text())["files"]
+    assert asset_hash == hashlib.sha256(written.encode()).hexdigest()

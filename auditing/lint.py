@@ -3,6 +3,7 @@ runs the same linter with the same regions and expects nothing)."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import hashlib
 import json
@@ -46,13 +47,22 @@ def lint_template(path: Path, regions: Sequence[str] = LINT_REGIONS) -> list[Lin
     template was linted for these regions by this cfn-lint before."""
     cached = CACHE_DIR / f"{_cache_key(path, regions)}.json"
     if cached.exists():
-        return [LintFinding(**finding) for finding in json.loads(cached.read_text(encoding="utf-8"))]
-    findings = _lint(path, regions)
+        return _read(cached)
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    partial = cached.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: parallel runs never half-read
-    partial.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
-    partial.replace(cached)
+    # One linter per template at a time: a parallel run (another test worker) linting the same bytes is waited for.
+    with open(cached.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if cached.exists():
+            return _read(cached)
+        findings = _lint(path, regions)
+        partial = cached.with_suffix(f".{os.getpid()}.tmp")  # written whole, then renamed: never half-read
+        partial.write_text(json.dumps([asdict(f) for f in findings]), encoding="utf-8")
+        partial.replace(cached)
     return findings
+
+
+def _read(cached: Path) -> list[LintFinding]:
+    return [LintFinding(**finding) for finding in json.loads(cached.read_text(encoding="utf-8"))]
 
 
 @functools.cache

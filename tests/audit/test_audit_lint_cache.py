@@ -25,7 +25,7 @@ def template(tmp_path, properties: dict) -> object:
 def test_a_cached_result_is_the_linters_and_a_changed_template_is_linted_again(tmp_path, cache, monkeypatch):
     clean = template(tmp_path, {})
     assert lint.lint_template(clean) == []
-    assert len(list(cache.iterdir())) == 1
+    assert len(list(cache.glob("*.json"))) == 1
 
     calls = []
     real = lint._lint
@@ -38,3 +38,27 @@ def test_a_cached_result_is_the_linters_and_a_changed_template_is_linted_again(t
     assert calls == [broken]
     assert [f.rule for f in findings] == ["E3002"]
     assert lint.lint_template(broken) == findings  # and that result is cached as it was
+
+
+def test_a_template_another_worker_is_linting_is_waited_for_not_linted_twice(tmp_path, cache, monkeypatch):
+    """Test workers lint the same templates: the second waits on the first's lock and reads its result."""
+    import fcntl
+    import threading
+
+    clean = template(tmp_path, {})
+    cached = cache / f"{lint._cache_key(clean, lint.LINT_REGIONS)}.json"
+    cache.mkdir()
+    calls = []
+    monkeypatch.setattr(lint, "_lint", lambda path, regions: calls.append(path) or [])
+    results = []
+    with open(cached.with_suffix(".lock"), "w") as held:  # the other worker, linting
+        fcntl.flock(held, fcntl.LOCK_EX)
+        waiting = threading.Thread(target=lambda: results.append(lint.lint_template(clean)))
+        waiting.start()
+        waiting.join(timeout=0.5)
+        assert waiting.is_alive()  # waits for the lock
+        finding = {"rule": "W1", "severity": "warning", "location": "Resources", "line": 1, "message": "m"}
+        cached.write_text(json.dumps([finding]))
+    waiting.join(timeout=10)
+    assert results == [[lint.LintFinding(**finding)]]  # the other worker's result
+    assert calls == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import aws_cdk as cdk
@@ -20,15 +21,19 @@ LAMBDA_BASIC_EXECUTION_FINDING = (
 
 def acknowledge(construct: IConstruct, reason: str, *rule_ids: str) -> None:
     """Acknowledge ``rule_ids`` (e.g. ``AwsSolutions-S1``) on ``construct`` and its children."""
-    validations = cdk.Validations.of(construct)
-    for rule_id in rule_ids:
-        validations.acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+    # One call for all of them: aws-cdk-lib records each in turn either way, and each call crosses the jsii bridge.
+    cdk.Validations.of(construct).acknowledge(*[cdk.Acknowledgment(id=rule_id, reason=reason) for rule_id in rule_ids])
 
 
 def nag_environment(scope: IConstruct) -> tuple[str, str, str]:
     """(partition, region, account) as cdk-nag prints them in finding ids: ``<AWS::Region>`` and friends
     in env-agnostic stacks, literal values in stacks pinned to an account and region."""
-    stack = cdk.Stack.of(scope)
+    return _shown_environment(cdk.Stack.of(scope))
+
+
+@functools.lru_cache(maxsize=64)
+def _shown_environment(stack: cdk.Stack) -> tuple[str, str, str]:
+    """A stack's partition, Region and account never change once it exists: read them once (six jsii calls)."""
 
     def shown(value: str, pseudo: str) -> str:
         return f"<AWS::{pseudo}>" if cdk.Token.is_unresolved(value) else value

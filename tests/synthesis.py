@@ -30,11 +30,11 @@ class Synthesized:
         return self.templates[env][stack]
 
 
-def synthesize(outdir: Path, context: dict[str, str] | None = None) -> Synthesized:
-    """Synthesize without the cdk-nag gate, so that tests can run the packs and print findings, and without
-    aws-cdk-lib's CloudFormation validation: the CLI tests run it over the committed environments and the pinned
+def synthesize(outdir: Path, context: dict[str, str] | None = None, *, validate_templates: bool = False) -> Synthesized:
+    """Synthesize without the cdk-nag gate, so that tests can run the packs and print findings. Without aws-cdk-lib's
+    CloudFormation validation unless asked: the CLI tests run it over the committed environments and the pinned
     fixture (test_hermetic_synth, test_documented_commands), and the documented audit over existing_vpc."""
-    app = build_app(context=context, outdir=str(outdir), gates=False, validate_templates=False)
+    app = build_app(context=context, outdir=str(outdir), gates=False, validate_templates=validate_templates)
     assembly = app.synth()
     result = Synthesized(app=app, outdir=outdir)
     for stage in assembly.nested_assemblies:

@@ -108,11 +108,12 @@ def main() -> int:
 
 
 def synthesize_gated(app: cdk.App) -> int:
-    """Synthesize; exit code 1 when a cdk-nag pack found something no acknowledgement covers (listed on stderr)."""
+    """Synthesize; exit code 1 when a gate (a cdk-nag pack, or aws-cdk-lib's CloudFormation validation) found something
+    no acknowledgement covers (listed on stderr)."""
     app.synth()
     failures = gate_failures(str(app.outdir))
     if failures:
-        print("error: cdk-nag found what no acknowledgement covers:\n  " + "\n  ".join(failures), file=sys.stderr)
+        print("error: the gates found what no acknowledgement covers:\n  " + "\n  ".join(failures), file=sys.stderr)
         return 1
     return 0
 

@@ -48,6 +48,7 @@ def delivery(tmp_path_factory):
         context={"github_repository": "example-org/fm-platform"},
         outdir=str(tmp_path_factory.mktemp("gh")),
         gates=False,
+        # The documented fixture audit (test_documented_commands) validates the GitHubDeploy stack.
         validate_templates=False,
     )
     app.synth()

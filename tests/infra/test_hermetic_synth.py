@@ -31,8 +31,13 @@ def _isolated(command: list[str]) -> list[str]:
 
 
 # jsii unpacks aws-cdk-lib into a package cache under $HOME; the fresh HOME below would unpack it again on every run
-# (about 4 s). The cache holds only the unpacked npm packages, no credentials or settings.
-JSII_PACKAGE_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "aws" / "jsii" / "package-cache"
+# (about 4 s). The cache holds only the unpacked npm packages, no credentials or settings. Its place is jsii's own
+# default (jsii-runtime's defaultCacheRoot: ~/Library/Caches/com.amazonaws.jsii on macOS, ~/.cache/aws/jsii on Linux).
+JSII_PACKAGE_CACHE = (
+    Path.home() / "Library" / "Caches" / "com.amazonaws.jsii" / "package-cache"
+    if sys.platform == "darwin"
+    else Path.home() / ".cache" / "aws" / "jsii" / "package-cache"
+)
 
 
 def _bare_environment(home: Path) -> dict[str, str]:
@@ -83,18 +88,21 @@ def test_cli_synthesizes_every_environment_offline_with_the_gates_passing(cli_ou
 
 @pytest.mark.cli
 def test_cli_synth_fails_on_a_finding_no_acknowledgement_covers(tmp_path):
-    """The assertion above can fail: the same CLI path, on an app with one unlogged bucket, exits non-zero and
-    names it. (aws-cdk-lib reports a failed validation to a CLI-run app only through its Node process's exit code,
-    which Python never sees: app.py reads the report itself.)"""
+    """The assertion above can fail: the same CLI path, on an app with an unlogged bucket (cdk-nag) and a misspelt
+    property (aws-cdk-lib's CloudFormation validation), exits non-zero and names both. aws-cdk-lib reports a failed
+    validation to a CLI-run app only through its Node process's exit code, which Python never sees: app.py reads the
+    report itself (stacks/security_gates.py gate_failures), for either gate."""
     probe = f"{sys.executable} tests/fixtures/nag_probe/app.py"
     command = [str(CDK), "synth", "--quiet", "--no-notices", "--app", probe, "--output", str(tmp_path / "out")]
-    # What fails is cdk-nag's pack; aws-cdk-lib's CloudFormation validation (the other gate, 4 s) is not probed here.
-    env = {**_bare_environment(tmp_path), "CDK_VALIDATION": "false"}
-    result = subprocess.run(_isolated(command), cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        _isolated(command), cwd=REPO, env=_bare_environment(tmp_path), capture_output=True, text=True, timeout=600
+    )
     assert result.returncode != 0
     assert "AwsSolutions-S1: dev/Data/Unlogged/Resource" in result.stderr
+    assert re.search(r"\S+: dev/Data/Misspelt\b", result.stderr), result.stderr[-2000:]
     report = json.loads((tmp_path / "out" / "validation-report.json").read_text())
-    assert [p["pluginName"] for p in report["pluginReports"] if p["conclusion"] == "failure"] == ["AwsSolutions"]
+    failed = sorted(p["pluginName"] for p in report["pluginReports"] if p["conclusion"] == "failure")
+    assert len(failed) == 2 and "AwsSolutions" in failed, failed
 
 
 @pytest.mark.cli

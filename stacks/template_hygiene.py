@@ -99,10 +99,10 @@ class CleanTemplateSynthesizer(cdk.DefaultStackSynthesizer):
         # a template holding one keeps aws-cdk-lib's bytes, and cfn-lint's W3005 reports what was left.
         if render_like_the_cdk(template, indented=indented) != written or not drop_redundant_depends_on(template):
             return source
-        cleaned = render_like_the_cdk(template, indented=indented)
-        path.write_text(cleaned, encoding="utf-8")
+        cleaned = render_like_the_cdk(template, indented=indented).encode("utf-8")
+        path.write_bytes(cleaned)  # the bytes hashed below, whatever the platform's newline
         return cdk.FileAssetSource(
-            source_hash=hashlib.sha256(cleaned.encode("utf-8")).hexdigest(),
+            source_hash=hashlib.sha256(cleaned).hexdigest(),
             file_name=source.file_name,
             packaging=source.packaging,
             deploy_time=source.deploy_time,

@@ -62,16 +62,19 @@ def build_app(
     config_dir = app.node.try_get_context("config_dir")
     directory = Path(config_dir).resolve() if config_dir else ENVIRONMENTS_DIR
     environments = load_environments(directory, only=only)
-    stages = [EnvironmentStage(app, config) for config in environments]
+    # The pipeline's config is read before any stack is built, so a mistake in it is reported at once.
     pipeline_config = app.node.try_get_context("pipeline_config")
     pipeline_file = Path(pipeline_config).resolve() if pipeline_config else PIPELINE_FILE
+    pipeline = None
     if pipeline_file.exists():
         if only:
             raise ValueError(f"environments: {selection!r} is not allowed with a pipeline; the pipeline needs them all")
         pipeline = load_pipeline(pipeline_file, [e.name for e in environments])
-        DeliveryPipelineStack(app, "DeliveryPipeline", config=pipeline, stages=stages)
     elif pipeline_config:
         raise FileNotFoundError(f"pipeline_config: {pipeline_config!r} is not a file; expected a pipeline YAML file")
+    stages = [EnvironmentStage(app, config) for config in environments]
+    if pipeline is not None:
+        DeliveryPipelineStack(app, "DeliveryPipeline", config=pipeline, stages=stages)
     repository = app.node.try_get_context("github_repository")
     if repository:
         GitHubDeployStack(

@@ -20,6 +20,7 @@ from typing import Any
 import aws_cdk as cdk
 
 from config.loader import ENVIRONMENTS_DIR, PIPELINE_FILE, ConfigError, load_environments, load_pipeline
+from constructs.github_deploy_roles import REPOSITORY_PATTERN
 from stacks.delivery_pipeline_stack import DeliveryPipelineStack
 from stacks.environment_stage import EnvironmentStage
 from stacks.github_deploy_stack import GitHubDeployStack
@@ -62,7 +63,12 @@ def build_app(
     config_dir = app.node.try_get_context("config_dir")
     directory = Path(config_dir).resolve() if config_dir else ENVIRONMENTS_DIR
     environments = load_environments(directory, only=only)
-    # The pipeline's config is read before any stack is built, so a mistake in it is reported at once.
+    # What configures the delivery stacks is checked before any stack is built, so a mistake is reported at once.
+    repository = app.node.try_get_context("github_repository")
+    if repository and not REPOSITORY_PATTERN.match(str(repository)):
+        raise ValueError(
+            f"github_repository: {repository!r} is not allowed; expected owner/name of a GitHub repository"
+        )
     pipeline_config = app.node.try_get_context("pipeline_config")
     pipeline_file = Path(pipeline_config).resolve() if pipeline_config else PIPELINE_FILE
     pipeline = None
@@ -75,7 +81,6 @@ def build_app(
     stages = [EnvironmentStage(app, config) for config in environments]
     if pipeline is not None:
         DeliveryPipelineStack(app, "DeliveryPipeline", config=pipeline, stages=stages)
-    repository = app.node.try_get_context("github_repository")
     if repository:
         GitHubDeployStack(
             app,

@@ -19,8 +19,9 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from config.delivery import REPOSITORY_PATTERN
 from config.loader import ENVIRONMENTS_DIR, PIPELINE_FILE, ConfigError, load_environments, load_pipeline
-from constructs.github_deploy_roles import REPOSITORY_PATTERN
+from customization.problems import Problem
 from stacks.delivery_pipeline_stack import DeliveryPipelineStack
 from stacks.environment_stage import EnvironmentStage
 from stacks.github_deploy_stack import GitHubDeployStack
@@ -66,9 +67,7 @@ def build_app(
     # What configures the delivery stacks is checked before any stack is built, so a mistake is reported at once.
     repository = app.node.try_get_context("github_repository")
     if repository and not REPOSITORY_PATTERN.match(str(repository)):
-        raise ValueError(
-            f"github_repository: {repository!r} is not allowed; expected owner/name of a GitHub repository"
-        )
+        raise ValueError(str(Problem("github_repository", repository, "<owner>/<name> of a GitHub repository")))
     pipeline_config = app.node.try_get_context("pipeline_config")
     pipeline_file = Path(pipeline_config).resolve() if pipeline_config else PIPELINE_FILE
     pipeline = None

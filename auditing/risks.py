@@ -163,17 +163,15 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
                 "iam.md (Isolation and data protection)",
             )
         )
-    acknowledged_changes = list(safety.get("acknowledged_replacements", []))
+    linted = Risk(
+        "Do the templates pass cfn-lint?",
+        RISK if lint_findings else OK,
+        f"{lint_findings} findings" if lint_findings else "no findings",
+        "cfn-lint.md",
+    )
     if not safety:  # the delivery stacks: no config of their own
-        found.append(
-            Risk(
-                "Do the templates pass cfn-lint?",
-                RISK if lint_findings else OK,
-                f"{lint_findings} findings",
-                "cfn-lint.md",
-            )
-        )
-        return found
+        return [*found, linted]
+    acknowledged_changes = list(safety.get("acknowledged_replacements", []))
     found.append(
         Risk(
             "Which deletions or replacements of stateful resources has config acknowledged?",
@@ -191,15 +189,7 @@ def risks(environment: Environment, peers: Mapping[str, str], *, nag_findings: i
             "docs/training-cluster.md (retiring a stack)",
         )
     )
-    found.append(
-        Risk(
-            "Do the templates pass cfn-lint?",
-            RISK if lint_findings else OK,
-            f"{lint_findings} findings" if lint_findings else "no findings",
-            "cfn-lint.md",
-        )
-    )
-    return found
+    return [*found, linted]
 
 
 def render_risks(name: str, found: Sequence[Risk]) -> str:

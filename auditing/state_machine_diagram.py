@@ -190,7 +190,7 @@ def _longest_paths(outgoing: Mapping[str, list[str]]) -> dict[str, int]:
     return longest
 
 
-def _node_text(name: str, state: Mapping[str, Any]) -> str:
+def node_text(name: str, state: Mapping[str, Any]) -> str:
     kind = str(state.get("Type", "?"))
     if kind == "Parallel":
         starts = ", ".join(str(b.get("StartAt")) for b in state.get("Branches", []))
@@ -218,7 +218,7 @@ FILLS = {
 
 def render_state_machine(definition: Mapping[str, Any], title: str) -> str:
     graph = state_graph(definition)
-    return render_graph(graph, {name: _node_text(name, state) for name, state in graph.states.items()}, title)
+    return render_graph(graph, {name: node_text(name, state) for name, state in graph.states.items()}, title)
 
 
 def render_graph(graph: StateGraph, texts: Mapping[str, str], title: str, legend: str = LEGEND) -> str:

@@ -34,10 +34,6 @@ def synthesize(outdir: Path, *, config_dir: Path | None = None, nist: bool = Fal
     return outdir
 
 
-PIPELINE_FILE = REPO / "config" / "pipeline.yaml"
-PIPELINE_EXAMPLE = REPO / "config" / "pipeline.example.yaml"
-
-
 def delivery_context(config_dir: Path | None) -> dict[str, str]:
     """The delivery stacks audited with the environments: the pipeline from config/pipeline.yaml, or from the example
     when there is none (the pipeline's waves name the committed environments, so only with those), and the GitHub
@@ -45,6 +41,7 @@ def delivery_context(config_dir: Path | None) -> dict[str, str]:
     import yaml
 
     from app import project_context
+    from config.loader import PIPELINE_EXAMPLE, PIPELINE_FILE
 
     context: dict[str, str] = {}
     pipeline = PIPELINE_FILE if PIPELINE_FILE.exists() else PIPELINE_EXAMPLE

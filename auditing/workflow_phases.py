@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from auditing.state_machine_diagram import START, Edge, StateGraph, _node_text, render_graph, state_graph
+from auditing.state_machine_diagram import START, Edge, StateGraph, node_text, render_graph, state_graph
 
 FAILURE = "Failure path"
 OTHER = "Other"
@@ -250,7 +250,7 @@ def render_overview(definition: Mapping[str, Any], title: str) -> str:
 def render_phase(definition: Mapping[str, Any], phase: str, title: str) -> str:
     graph = phase_graph(definition, phase)
     texts = {
-        name: "(another phase)" if state.get("Type") == "Exit" else _node_text(name, state)
+        name: "(another phase)" if state.get("Type") == "Exit" else node_text(name, state)
         for name, state in graph.states.items()
     }
     return render_graph(graph, texts, title)

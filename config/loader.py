@@ -22,6 +22,8 @@ from customization.typed_yaml import parse_typed
 
 ENVIRONMENTS_DIR = Path(__file__).resolve().parent / "environments"
 PIPELINE_FILE = Path(__file__).resolve().parent / "pipeline.yaml"
+# What the repository keeps instead (config/delivery.py); the audit uses it when there is no pipeline.yaml.
+PIPELINE_EXAMPLE = PIPELINE_FILE.with_name("pipeline.example.yaml")
 PIPELINE = "pipeline config"
 
 

@@ -31,11 +31,10 @@ VALIDATION_REPORT = "validation-report.json"
 def gate_failures(outdir: str) -> list[str]:
     """What any validation plugin found (the packs, and aws-cdk-lib's CloudFormation validation, whose errors
     cdk.json's ``validateAgainstDefaultRules`` makes failures), from the report synthesis writes to the assembly:
-    every plugin that did not succeed counts, so narrowing this to the packs fails the CLI probe in
-    test_hermetic_synth. Under the CDK CLI the app runs as a
-    subprocess, and aws-cdk-lib then reports a failed validation only by setting its Node process's exit code, which
-    jsii does not pass on to Python: without this check ``cdk synth`` would succeed with findings (aws-cdk-lib
-    2.275 core/lib/private/synthesis-validation.js, "appMode")."""
+    every plugin that did not succeed counts (the CLI probe in test_hermetic_synth fails if only the packs did).
+    Under the CDK CLI the app runs as a subprocess, and aws-cdk-lib then reports a failed validation only by setting
+    its Node process's exit code, which jsii does not pass on to Python: without this check ``cdk synth`` would
+    succeed with findings (aws-cdk-lib 2.275 core/lib/private/synthesis-validation.js, "appMode")."""
     report = Path(outdir) / VALIDATION_REPORT
     if not report.exists():
         return []

@@ -45,3 +45,14 @@ def synthesize(outdir: Path, context: dict[str, str] | None = None, *, validate_
             short_id = stack.hierarchical_id.split("/")[-1]
             result.templates.setdefault(env, {})[short_id] = Template.from_json(json.loads(path.read_text()))
     return result
+
+
+def uploaded_templates(outdir: Path) -> dict[Path, str]:
+    """Every template an asset manifest under ``outdir`` uploads -> the hash (S3 key) it is uploaded under."""
+    found = {}
+    for assets_file in outdir.rglob("*.assets.json"):
+        for asset_hash, asset in json.loads(assets_file.read_text())["files"].items():
+            path = assets_file.parent / asset["source"]["path"]
+            if path.name.endswith(".template.json"):
+                found[path] = asset_hash
+    return found

@@ -135,7 +135,8 @@ def test_risks_answer_the_auditors_questions_from_templates_and_config(run):
 def test_the_audit_synthesizes_the_delivery_stacks_with_the_environments(tmp_path):
     """`make audit` audits the pipeline (config/pipeline.yaml, or its example when there is none: its waves name the
     committed environments) and the GitHub deploy roles; with another config folder, only the roles."""
-    from auditing.synth import PIPELINE_EXAMPLE, PIPELINE_FILE, delivery_context
+    from auditing.synth import delivery_context
+    from config.loader import PIPELINE_EXAMPLE, PIPELINE_FILE
 
     context = delivery_context(None)
     assert context["pipeline_config"] == str(PIPELINE_FILE if PIPELINE_FILE.exists() else PIPELINE_EXAMPLE)

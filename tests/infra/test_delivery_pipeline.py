@@ -10,6 +10,7 @@ import pytest
 import yaml
 from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks
+from synthesis import uploaded_templates
 
 from app import build_app
 from auditing.lint import lint_template
@@ -121,15 +122,11 @@ def test_every_template_the_pipeline_uploads_is_addressed_by_its_own_hash(synthe
     """The pipeline's own template and its stages' are rewritten by the template clean-up (stacks/template_hygiene.py);
     cdk-assets uploads each under the hash its asset manifest names, which must be that of the file's bytes."""
     _, outdir = synthesized
-    checked = []
-    for assets_file in outdir.rglob("*.assets.json"):
-        for asset_hash, asset in json.loads(assets_file.read_text())["files"].items():
-            path = assets_file.parent / asset["source"]["path"]
-            if path.name.endswith(".template.json"):
-                assert hashlib.sha256(path.read_bytes()).hexdigest() == asset_hash, path.name
-                checked.append(path.name)
-    assert "DeliveryPipeline.template.json" in checked
-    assert len(checked) == 19
+    uploaded = uploaded_templates(outdir)
+    for path, asset_hash in uploaded.items():
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == asset_hash, path.name
+    assert "DeliveryPipeline.template.json" in {path.name for path in uploaded}
+    assert len(uploaded) == 19
 
 
 def test_pipeline_deploys_the_stacks_and_templates_cdk_synth_writes(template, synthesized):

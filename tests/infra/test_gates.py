@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cdk_nag import AwsSolutionsChecks, NagPack, NIST80053R5Checks
+from synthesis import uploaded_templates
 
 from auditing.lint import lint_template
 from stacks.template_hygiene import referenced_logical_ids, render_like_the_cdk
@@ -87,17 +88,12 @@ def test_every_template_is_rendered_as_aws_cdk_lib_writes_it_and_addressed_by_it
     """The clean-up rewrites templates after aws-cdk-lib writes them (stacks/template_hygiene.py): each template reads
     back to the same bytes through the renderer, and the asset that uploads it is named by the sha256 of those
     bytes, so `cdk deploy` and the pipeline never upload a template under another template's key."""
-    checked = 0
-    for assets_file in committed.outdir.glob("assembly-*/*.assets.json"):
-        for asset_hash, asset in json.loads(assets_file.read_text())["files"].items():
-            path = assets_file.parent / asset["source"]["path"]
-            if not path.name.endswith(".template.json"):
-                continue
-            written = path.read_text(encoding="utf-8")
-            assert render_like_the_cdk(json.loads(written), indented=True) == written, path.name
-            assert hashlib.sha256(written.encode()).hexdigest() == asset_hash, path.name
-            checked += 1
-    assert checked == 18
+    uploaded = uploaded_templates(committed.outdir)
+    for path, asset_hash in uploaded.items():
+        written = path.read_text(encoding="utf-8")
+        assert render_like_the_cdk(json.loads(written), indented=True) == written, path.name
+        assert hashlib.sha256(written.encode()).hexdigest() == asset_hash, path.name
+    assert len(uploaded) == 18
 
 
 def test_no_resource_depends_on_what_its_properties_already_reference(committed):

@@ -85,7 +85,7 @@ def test_delivery_stack_passes_the_nag_packs(delivery):
 
 
 def test_bad_repository_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="github_repository: 'not a repo' is not allowed; expected owner/name"):
+    with pytest.raises(ValueError, match="github_repository: 'not a repo' is not allowed; expected <owner>/<name>"):
         build_app(context={"github_repository": "not a repo"}, outdir=str(tmp_path), gates=False)
 
 

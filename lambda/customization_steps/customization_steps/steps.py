@@ -387,21 +387,12 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, errors: 
 
     done: list[str] = []
     plan = state.get("prepared") or {}
-    job = (
-        found(
-            ["ValidationException", "ResourceNotFound"],
-            "stop training job",
-            lambda: sagemaker.describe_training_job(TrainingJobName=plan["sagemaker"]["job_name"]),
-        )
-        if "sagemaker" in plan
-        else None
-    )
-    if job is not None and job["TrainingJobStatus"] == "InProgress":
-        done += attempt(
-            ["ValidationException", "ResourceNotFound"],
-            "stop training job",
-            lambda: sagemaker.stop_training_job(TrainingJobName=plan["sagemaker"]["job_name"]),
-        )
+    if "sagemaker" in plan:
+        job_name = plan["sagemaker"]["job_name"]
+        missing = ["ValidationException", "ResourceNotFound"]
+        job = found(missing, "stop training job", lambda: sagemaker.describe_training_job(TrainingJobName=job_name))
+        if job is not None and job["TrainingJobStatus"] == "InProgress":
+            done += attempt(missing, "stop training job", lambda: sagemaker.stop_training_job(TrainingJobName=job_name))
     if "bedrock" in plan:
         done += attempt(
             ["ValidationException", "ResourceNotFoundException"],
@@ -433,16 +424,11 @@ def _cleaned_up(state: dict[str, Any], *, sagemaker: Any, bedrock: Any, errors: 
         # Before its ARN was read, the model is known by the name the run gave it (if the job got that far;
         # Bedrock cannot stop an import job, so one still running may create it after this).
         imported = model or plan["import"]["model_name"]
-        exists = (
-            bool(model)
-            or found(
-                ["ResourceNotFoundException"],
-                "delete imported model",
-                lambda: bedrock.get_imported_model(modelIdentifier=imported),
-            )
-            is not None
-        )
-        if exists:
+
+        def lookup() -> Any:
+            return bedrock.get_imported_model(modelIdentifier=imported)
+
+        if model or found(["ResourceNotFoundException"], "delete imported model", lookup) is not None:
             done += attempt(
                 ["ResourceNotFoundException"],
                 "delete imported model",
